@@ -1,1 +1,36 @@
-int main() { return 0; }
+// octet: quantize ONNX models and run them. See README.md.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "ir/error.h"
+#include "tools/octet/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"octet: turn floating-point ONNX models into fast, accurate low-precision models"};
+  app.require_subcommand(1);
+  octet::cli::Command command;
+  octet::cli::add_inspect(app, command);
+  octet::cli::add_run(app, command);
+  octet::cli::add_conformance(app, command);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);  // help goes to stdout, usage errors to stderr with a non-zero code
+  }
+  try {
+    return command ? command() : 2;
+  } catch (const octet::Error& e) {
+    std::cerr << "octet: error: " << e.what() << "\n";
+    return 1;
+  } catch (const octet::InternalError& e) {
+    std::cerr << "octet: internal error (a bug in octet, please report): " << e.what() << "\n";
+    return 3;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "octet: error: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "octet: internal error: " << e.what() << "\n";
+    return 3;
+  }
+}
