@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   octet::cli::add_inspect(app, command);
   octet::cli::add_run(app, command);
   octet::cli::add_conformance(app, command);
+  octet::cli::add_convert(app, command);
+  octet::cli::add_zoo(app, command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
