@@ -4,6 +4,7 @@
 #include "io/npy.h"
 #include "ir/file_util.h"
 #include "onnx/model_io.h"
+#include "runtime/shape_inference.h"
 #include "tools/octet/commands.h"
 #include "zoo/zoo.h"
 
@@ -20,6 +21,7 @@ struct ZooArgs {
 
 int run_zoo(const ZooArgs& a) {
   Model m = zoo::make_model(a.name, a.seed);
+  infer_shapes(m);  // records output and intermediate types in the file
   if (!is_directory(a.out_dir)) throw Error(str_cat(a.out_dir, ": output folder does not exist"));
   if (a.batch < 1 || a.batch > 4096) throw Error(str_cat("--batch ", a.batch, " must be in 1..4096"));
   save_model(m, join_path(a.out_dir, "model.onnx"));
