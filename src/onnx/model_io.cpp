@@ -3,6 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <algorithm>
 #include <climits>
 #include <set>
 
@@ -168,6 +169,9 @@ Model model_from_proto(const onnx::ModelProto& mp, const std::string& file, cons
     n.inputs.assign(np.input().begin(), np.input().end());
     n.outputs.assign(np.output().begin(), np.output().end());
     const std::string ctx = str_cat(file, ": node '", n.name, "' (", n.op_type, ")");
+    // Every ONNX operator has at least one output (the schemas' minimum output arity), and the
+    // op implementations rely on outputs[0] existing.
+    if (n.outputs.empty()) throw Error(ctx + ": node has no outputs");
     for (const auto& a : np.attribute()) {
       if (a.name().empty()) throw Error(ctx + ": an attribute has no name");
       n.attrs[a.name()] = attr_from_proto(a, ctx, base_dir);
@@ -212,7 +216,9 @@ Model load_model(const std::string& path) {
 
 void save_model(const Model& m, const std::string& path, const SaveOptions& opts) {
   onnx::ModelProto mp;
-  mp.set_ir_version(m.ir_version);
+  // octet never lists initializers among the graph inputs, which IR versions before 4 require, so
+  // older files are written as IR 4 (no semantic change for their opsets).
+  mp.set_ir_version(std::max<int64_t>(m.ir_version, 4));
   mp.set_producer_name(m.producer_name.empty() ? "octet" : m.producer_name);
   mp.set_producer_version(m.producer_version);
   if (!m.doc.empty()) mp.set_doc_string(m.doc);
@@ -243,7 +249,10 @@ void save_model(const Model& m, const std::string& path, const SaveOptions& opts
     const Tensor& t = *g.value(name).initializer;
     auto* tp = gp->add_initializer();
     tensor_to_proto(t, name, tp);
-    if (threshold >= 0 && t.dtype() != DType::String &&
+    // Small INT64/INT32 tensors are shapes, axes and indices that runtimes read while loading the
+    // graph (onnxruntime cannot take them from external data): they always stay inline.
+    const bool shape_like = (t.dtype() == DType::Int64 || t.dtype() == DType::Int32) && t.nbytes() <= 4096;
+    if (threshold >= 0 && t.dtype() != DType::String && !shape_like &&
         static_cast<int64_t>(tp->raw_data().size()) >= threshold) {
       while (external.size() % 4096) external.push_back('\0');  // page-aligned for mmap readers
       const uint64_t offset = external.size();

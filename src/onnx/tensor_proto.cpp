@@ -79,7 +79,12 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& context,
   for (int64_t d : shape)
     if (d < 0) throw Error(str_cat(context, ": negative dimension in shape ", shape_str(shape)));
   if (p.has_segment()) throw Error(str_cat(context, ": segmented tensors are not supported"));
-  Tensor t(dt, shape);
+  Tensor t;
+  try {
+    t = Tensor(dt, shape);
+  } catch (const Error& e) {
+    throw Error(str_cat(context, ": ", e.what()));
+  }
   const int64_t n = t.numel();
   const uint64_t expected = file_bytes(dt, n);
 

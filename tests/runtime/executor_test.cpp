@@ -78,7 +78,7 @@ TEST(ShapeInference, PropagatesSymbolicBatchAndCatchesMismatch) {
   EXPECT_THROW(infer_shapes(bad), Error);
 
   Model declared = add_relu_model();
-  declared.graph.value("add_out").type = TensorType::of(DType::Float32, {7, 3});
+  declared.graph.value("add_out").type = TensorType::of(DType::Float32, {7, 4});
   try {
     infer_shapes(declared);
     FAIL() << "expected an error";
