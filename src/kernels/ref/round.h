@@ -1,7 +1,8 @@
 // The one rounding and saturation contract of octet, used by every quantizing kernel, reference or
 // fast: values are rounded half to even (ONNX QuantizeLinear, numpy.rint, the FPU default mode)
-// and then saturated to [qmin, qmax]. NaN maps to 0 before the zero point is added, as
-// onnxruntime does. Kernels depend on nothing, so this header uses only the standard library.
+// and then saturated to [qmin, qmax]. NaN quantizes to the integer 0 (what numpy's and x86's
+// float-to-int conversion of NaN gives ONNX's reference); callers that must not see NaN reject it
+// earlier. Kernels depend on nothing, so this header uses only the standard library.
 #pragma once
 
 #include <cmath>
