@@ -1,0 +1,129 @@
+#include "kernels/ref/norm_ref.h"
+
+#include <cmath>
+
+namespace octet::kernels {
+namespace {
+
+// Mean and population variance of n values at x[0], x[stride], ...; two passes for accuracy.
+template <class T>
+void moments(const T* x, int64_t n, double* mean, double* var) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]);
+  const double m = n > 0 ? sum / static_cast<double>(n) : 0.0;
+  double sq = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - m;
+    sq += d * d;
+  }
+  *mean = m;
+  *var = n > 0 ? sq / static_cast<double>(n) : 0.0;
+}
+
+template <class T>
+void batchnorm_loops(int64_t N, int64_t C, int64_t S, const T* x, const T* scale, const T* bias,
+                     const T* mean, const T* var, double eps, T* y) {
+  for (int64_t c = 0; c < C; ++c) {
+    const double inv = 1.0 / std::sqrt(static_cast<double>(var[c]) + eps);
+    const double a = static_cast<double>(scale[c]) * inv;
+    const double m = static_cast<double>(mean[c]), b = static_cast<double>(bias[c]);
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t off = (n * C + c) * S;
+      for (int64_t s = 0; s < S; ++s)
+        y[off + s] = static_cast<T>((static_cast<double>(x[off + s]) - m) * a + b);
+    }
+  }
+}
+
+template <class T>
+void channel_moments_loops(int64_t N, int64_t C, int64_t S, const T* x, T* mean, T* var) {
+  const double count = static_cast<double>(N * S);
+  for (int64_t c = 0; c < C; ++c) {
+    double sum = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t s = 0; s < S; ++s) sum += static_cast<double>(x[(n * C + c) * S + s]);
+    const double m = count > 0 ? sum / count : 0.0;
+    double sq = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t s = 0; s < S; ++s) {
+        const double d = static_cast<double>(x[(n * C + c) * S + s]) - m;
+        sq += d * d;
+      }
+    mean[c] = static_cast<T>(m);
+    var[c] = static_cast<T>(count > 0 ? sq / count : 0.0);
+  }
+}
+
+template <class T>
+void instancenorm_loops(int64_t N, int64_t C, int64_t S, const T* x, const T* scale, const T* bias,
+                        double eps, T* y) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t off = (n * C + c) * S;
+      double m, v;
+      moments(x + off, S, &m, &v);
+      const double a = static_cast<double>(scale[c]) / std::sqrt(v + eps);
+      const double b = static_cast<double>(bias[c]);
+      for (int64_t s = 0; s < S; ++s)
+        y[off + s] = static_cast<T>((static_cast<double>(x[off + s]) - m) * a + b);
+    }
+}
+
+template <class T>
+void layernorm_loops(int64_t rows, int64_t cols, const T* x, const T* scale, const T* bias,
+                     double eps, T* y, T* mean_out, T* inv_std_out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * cols;
+    double m, v;
+    moments(xr, cols, &m, &v);
+    const double inv = 1.0 / std::sqrt(v + eps);
+    for (int64_t j = 0; j < cols; ++j) {
+      double o = (static_cast<double>(xr[j]) - m) * inv * static_cast<double>(scale[j]);
+      if (bias) o += static_cast<double>(bias[j]);
+      y[r * cols + j] = static_cast<T>(o);
+    }
+    if (mean_out) mean_out[r] = static_cast<T>(m);
+    if (inv_std_out) inv_std_out[r] = static_cast<T>(inv);
+  }
+}
+
+}  // namespace
+
+void batchnorm_nchw_ref(int64_t N, int64_t C, int64_t S, const float* x, const float* scale,
+                        const float* bias, const float* mean, const float* var, double epsilon,
+                        float* y) {
+  batchnorm_loops(N, C, S, x, scale, bias, mean, var, epsilon, y);
+}
+void batchnorm_nchw_ref(int64_t N, int64_t C, int64_t S, const double* x, const double* scale,
+                        const double* bias, const double* mean, const double* var, double epsilon,
+                        double* y) {
+  batchnorm_loops(N, C, S, x, scale, bias, mean, var, epsilon, y);
+}
+void channel_moments_nchw_ref(int64_t N, int64_t C, int64_t S, const float* x, float* mean,
+                              float* var) {
+  channel_moments_loops(N, C, S, x, mean, var);
+}
+void channel_moments_nchw_ref(int64_t N, int64_t C, int64_t S, const double* x, double* mean,
+                              double* var) {
+  channel_moments_loops(N, C, S, x, mean, var);
+}
+void instancenorm_nchw_ref(int64_t N, int64_t C, int64_t S, const float* x, const float* scale,
+                           const float* bias, double epsilon, float* y) {
+  instancenorm_loops(N, C, S, x, scale, bias, epsilon, y);
+}
+void instancenorm_nchw_ref(int64_t N, int64_t C, int64_t S, const double* x, const double* scale,
+                           const double* bias, double epsilon, double* y) {
+  instancenorm_loops(N, C, S, x, scale, bias, epsilon, y);
+}
+void layernorm_ref(int64_t rows, int64_t cols, const float* x, const float* scale,
+                   const float* bias, double epsilon, float* y, float* mean_out,
+                   float* inv_std_out) {
+  layernorm_loops(rows, cols, x, scale, bias, epsilon, y, mean_out, inv_std_out);
+}
+void layernorm_ref(int64_t rows, int64_t cols, const double* x, const double* scale,
+                   const double* bias, double epsilon, double* y, double* mean_out,
+                   double* inv_std_out) {
+  layernorm_loops(rows, cols, x, scale, bias, epsilon, y, mean_out, inv_std_out);
+}
+
+}  // namespace octet::kernels

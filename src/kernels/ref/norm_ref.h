@@ -1,0 +1,45 @@
+// Reference normalisation kernels (batch, instance and layer normalisation), plain loops.
+//
+// Layout: X is [N, C, S] row-major (S = product of the spatial dims) for the per-channel kernels,
+// and [rows, cols] for layer normalisation. Statistics (means, variances) are accumulated in
+// double and are population statistics (divide by the count, not count - 1); the normalisation
+// itself is computed in double and rounded once to the element type.
+// Kernels do not validate; the caller sizes the buffers from the arguments.
+#pragma once
+
+#include <cstdint>
+
+namespace octet::kernels {
+
+// Y[n,c,s] = scale[c] * (X[n,c,s] - mean[c]) / sqrt(var[c] + epsilon) + bias[c]
+void batchnorm_nchw_ref(int64_t N, int64_t C, int64_t S, const float* x, const float* scale,
+                        const float* bias, const float* mean, const float* var, double epsilon,
+                        float* y);
+void batchnorm_nchw_ref(int64_t N, int64_t C, int64_t S, const double* x, const double* scale,
+                        const double* bias, const double* mean, const double* var, double epsilon,
+                        double* y);
+
+// Per-channel mean and population variance over N and S (BatchNormalization training mode).
+void channel_moments_nchw_ref(int64_t N, int64_t C, int64_t S, const float* x, float* mean,
+                              float* var);
+void channel_moments_nchw_ref(int64_t N, int64_t C, int64_t S, const double* x, double* mean,
+                              double* var);
+
+// Y[n,c,s] = scale[c] * (X[n,c,s] - m[n,c]) / sqrt(v[n,c] + epsilon) + bias[c], with m, v the
+// mean and population variance of X[n,c,:].
+void instancenorm_nchw_ref(int64_t N, int64_t C, int64_t S, const float* x, const float* scale,
+                           const float* bias, double epsilon, float* y);
+void instancenorm_nchw_ref(int64_t N, int64_t C, int64_t S, const double* x, const double* scale,
+                           const double* bias, double epsilon, double* y);
+
+// Per row r: m = mean(X[r,:]), inv = 1 / sqrt(popvar(X[r,:]) + epsilon),
+// Y[r,j] = (X[r,j] - m) * inv * scale[j] + bias[j]. bias may be nullptr (no bias); mean_out and
+// inv_std_out (nullptr to skip) receive m and inv per row.
+void layernorm_ref(int64_t rows, int64_t cols, const float* x, const float* scale,
+                   const float* bias, double epsilon, float* y, float* mean_out,
+                   float* inv_std_out);
+void layernorm_ref(int64_t rows, int64_t cols, const double* x, const double* scale,
+                   const double* bias, double epsilon, double* y, double* mean_out,
+                   double* inv_std_out);
+
+}  // namespace octet::kernels
