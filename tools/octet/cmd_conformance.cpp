@@ -84,9 +84,30 @@ Tensor as_declared(Tensor t, DType declared) {
   return t;
 }
 
+// Cases whose stored data contradict their own model in ONNX 1.12 (Debian's libonnx-testdata);
+// ONNX fixed them later, and octet passes the fixed versions. They are reported as skipped with
+// the reason, never counted as passed.
+const std::map<std::string, std::string>& known_data_defects() {
+  static const std::map<std::string, std::string> defects = {
+      {"test_cast_FLOAT_to_BFLOAT16",
+       "ONNX 1.12 data truncates to bfloat16; the spec (and later ONNX data) rounds to nearest even"},
+      {"test_castlike_BFLOAT16_to_FLOAT", "input 'like' is stored as UINT16[1] but declared BFLOAT16[3,4]"},
+      {"test_castlike_BFLOAT16_to_FLOAT_expanded", "input 'like' is stored as UINT16[1] but declared BFLOAT16[3,4]"},
+      {"test_castlike_FLOAT_to_BFLOAT16", "input 'like' is stored as UINT16[1] but declared BFLOAT16[3,4]"},
+      {"test_castlike_FLOAT_to_BFLOAT16_expanded", "input 'like' is stored as UINT16[1] but declared BFLOAT16[3,4]"},
+  };
+  return defects;
+}
+
 enum class Outcome { Passed, Failed, Skipped };
 
 Outcome run_case(const std::string& dir, const ConformanceArgs& a, std::string* detail) {
+  auto defect = known_data_defects().find(basename_of(dir));
+  if (defect != known_data_defects().end() && file_exists(join_path(dir, "model.onnx")) &&
+      dir.find("libonnx-testdata") != std::string::npos) {
+    *detail = "known defect in the test data: " + defect->second;
+    return Outcome::Skipped;
+  }
   Model m;
   try {
     m = load_model(join_path(dir, "model.onnx"));
