@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 status=0
 
 echo
-echo "== ONNX backend node conformance (libonnx-testdata)"
-./build/octet conformance /usr/share/libonnx-testdata/data/node --quiet || status=1
+for set in node pytorch-converted pytorch-operator simple; do
+  echo "== ONNX backend test conformance: libonnx-testdata/$set"
+  ./build/octet conformance "/usr/share/libonnx-testdata/data/$set" --quiet || status=1
+done
 
 echo
 echo "== C++ unit tests (ctest)"
