@@ -15,6 +15,13 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
+// Valid input that uses a feature octet does not implement (an op variant, an element type).
+// Callers that survey many models (conformance) report these as skipped rather than failed.
+class Unsupported : public Error {
+ public:
+  explicit Unsupported(const std::string& what) : Error(what) {}
+};
+
 // A broken internal invariant: a bug in octet.
 class InternalError : public std::logic_error {
  public:

@@ -105,17 +105,17 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& context,
   switch (dt) {
     case DType::Float32: {
       check_count<float>(p.float_data(), n, context, "float_data");
-      std::memcpy(t.raw(), p.float_data().data(), n * sizeof(float));
+      if (n > 0) std::memcpy(t.raw(), p.float_data().data(), n * sizeof(float));  // data() is null when empty
       break;
     }
     case DType::Float64: {
       check_count<double>(p.double_data(), n, context, "double_data");
-      std::memcpy(t.raw(), p.double_data().data(), n * sizeof(double));
+      if (n > 0) std::memcpy(t.raw(), p.double_data().data(), n * sizeof(double));  // data() is null when empty
       break;
     }
     case DType::Int64: {
       check_count<int64_t>(p.int64_data(), n, context, "int64_data");
-      std::memcpy(t.raw(), p.int64_data().data(), n * sizeof(int64_t));
+      if (n > 0) std::memcpy(t.raw(), p.int64_data().data(), n * sizeof(int64_t));  // data() is null when empty
       break;
     }
     case DType::UInt32: case DType::UInt64: {

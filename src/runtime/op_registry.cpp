@@ -9,6 +9,10 @@ const Tensor& OpContext::input(size_t i) const {
 
 void OpContext::fail(const std::string& msg) const { throw Error(str_cat(node.describe(), ": ", msg)); }
 
+void OpContext::unsupported(const std::string& msg) const {
+  throw Unsupported(str_cat(node.describe(), ": ", msg));
+}
+
 const TensorType& InferContext::input(size_t i) const {
   if (!has_input(i)) fail(str_cat("required input ", i, " is missing"));
   return *inputs[i];
@@ -44,6 +48,7 @@ const OpRegistry& OpRegistry::global() {
     register_shape_ops(r);
     register_reduce_ops(r);
     register_quant_ops(r);
+    register_extra_ops(r);
     return r;
   }();
   return table;

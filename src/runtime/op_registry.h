@@ -29,6 +29,8 @@ struct OpContext {
   bool wants_output(size_t i) const { return i < node.outputs.size() && !node.outputs[i].empty(); }
   // Throws octet::Error with "node 'name' (Op): <msg>".
   [[noreturn]] void fail(const std::string& msg) const;
+  // Throws octet::Unsupported (valid input octet does not implement), same message form.
+  [[noreturn]] void unsupported(const std::string& msg) const;
 };
 
 // What a shape-inference function sees: the types of the inputs, and their data when the input
@@ -77,5 +79,6 @@ void register_nn_ops(OpRegistry& r);           // Conv, ConvTranspose, Gemm, Mat
 void register_shape_ops(OpRegistry& r);        // Reshape, Concat, Slice, Gather, Pad, Resize, ...
 void register_reduce_ops(OpRegistry& r);       // Reduce*, Softmax, LogSoftmax
 void register_quant_ops(OpRegistry& r);        // QuantizeLinear, DequantizeLinear, QLinear*, *Integer
+void register_extra_ops(OpRegistry& r);        // Sin/Cos/..., Mod, CumSum, TopK, Scatter*, OneHot, Unique, ...
 
 }  // namespace octet

@@ -158,6 +158,9 @@ Outcome run_case(const std::string& dir, const ConformanceArgs& a, std::string* 
       *detail = "no test_data_set_* folder";
       return Outcome::Skipped;
     }
+  } catch (const Unsupported& e) {
+    *detail = str_cat("unsupported: ", e.what());
+    return Outcome::Skipped;
   } catch (const Error& e) {
     *detail = e.what();
     return Outcome::Failed;

@@ -37,9 +37,9 @@ std::string format_shortest(T v) {
 
 Tensor cast_tensor(const OpContext& ctx, const Tensor& x, DType to) {
   if (!dtype_is_computable(to))
-    ctx.fail(str_cat("casting to ", dtype_name(to), " is not supported"));
+    ctx.unsupported(str_cat("casting to ", dtype_name(to), " is not supported"));
   if (!dtype_is_computable(x.dtype()))
-    ctx.fail(str_cat("casting from ", dtype_name(x.dtype()), " is not supported"));
+    ctx.unsupported(str_cat("casting from ", dtype_name(x.dtype()), " is not supported"));
   try {
     if (to == DType::String && dtype_is_float(x.dtype())) {
       Tensor out(DType::String, x.shape());

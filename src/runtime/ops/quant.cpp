@@ -21,8 +21,8 @@ bool is_fp8(DType t) {
 
 void reject_fp8(const Node& node, DType t, const std::string& what) {
   if (is_fp8(t))
-    throw Error(str_cat(node.describe(), ": ", what, " has element type ", dtype_name(t),
-                        "; FP8 types are not computable in octet"));
+    throw Unsupported(str_cat(node.describe(), ": ", what, " has element type ", dtype_name(t),
+                              "; FP8 types are not computable in octet"));
 }
 
 bool quant_range(DType t, int32_t* qmin, int32_t* qmax) {
