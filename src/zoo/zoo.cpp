@@ -1,28 +1,13 @@
 #include "zoo/zoo.h"
 
-#include <cmath>
 #include <random>
 
 #include "ir/builder.h"
+#include "zoo/zoo_layers.h"
 
 namespace octet::zoo {
 
 namespace {
-
-// He-normal weights for a layer with `fan_in` inputs.
-Tensor he_weights(const Shape& shape, int64_t fan_in, std::mt19937& rng) {
-  std::normal_distribution<float> dist(0.f, std::sqrt(2.f / static_cast<float>(fan_in)));
-  Tensor t(DType::Float32, shape);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
-
-Tensor filled(const Shape& shape, float lo, float hi, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(lo, hi);
-  Tensor t(DType::Float32, shape);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
 
 // tiny-cnn: Conv-BN-Relu-MaxPool, Conv-Relu, GlobalAveragePool, Flatten, Gemm, Softmax.
 Model make_tiny_cnn(uint32_t seed) {
@@ -59,10 +44,16 @@ Model make_tiny_cnn(uint32_t seed) {
 
 }  // namespace
 
-std::vector<std::string> model_names() { return {"tiny-cnn"}; }
+std::vector<std::string> model_names() {
+  return {"tiny-cnn", "lenet", "resnet8", "mobilenetv2-tiny", "vit-tiny"};
+}
 
 Model make_model(const std::string& name, uint32_t seed) {
   if (name == "tiny-cnn") return make_tiny_cnn(seed);
+  if (name == "lenet") return make_lenet(seed);
+  if (name == "resnet8") return make_resnet8(seed);
+  if (name == "mobilenetv2-tiny") return make_mobilenetv2_tiny(seed);
+  if (name == "vit-tiny") return make_vit_tiny(seed);
   std::string known;
   for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
   throw Error(str_cat("unknown zoo model '", name, "' (known: ", known, ")"));

@@ -1,5 +1,11 @@
-// Models defined in code. Each takes float32 [N,1,28,28] images in [0,1] and returns [N,10]
-// class scores; weights are drawn from a seeded generator, so a seed gives the same model.
+// Models defined in code. Each takes the input "image", float32 [N,1,28,28] with pixels in [0,1]
+// (N a dynamic batch), and returns [N,10] class scores; weights are drawn from a seeded generator,
+// so a seed gives the same model.
+//   tiny-cnn          untrained demo model; its output "softmax_out" holds probabilities
+//   lenet, resnet8, mobilenetv2-tiny, vit-tiny
+//                     the Fashion-MNIST zoo: output "logits" (raw, no softmax), input normalisation
+//                     inside the graph, BatchNormalization unfused, opset 17 (vit-tiny: 20, for Gelu).
+//                     He-normal initial weights, for training (src/zoo/zoo_layers.h).
 #pragma once
 
 #include <cstdint>

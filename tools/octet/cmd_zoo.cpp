@@ -35,7 +35,7 @@ int run_zoo(const ZooArgs& a) {
 void add_zoo(CLI::App& app, Command& out) {
   auto args = std::make_shared<ZooArgs>();
   CLI::App* sub = app.add_subcommand("zoo", "Write a model defined in octet's code, with a sample input");
-  sub->add_option("name", args->name, "Model name (tiny-cnn)")->required();
+  sub->add_option("name", args->name, "Model name (tiny-cnn, lenet, resnet8, mobilenetv2-tiny, vit-tiny)")->required();
   sub->add_option("--out-dir", args->out_dir, "Existing folder for model.onnx and input.npy")->required();
   sub->add_option("--seed", args->seed, "Seed for the weights (default 1)");
   sub->add_option("--batch", args->batch, "Batch size of the sample input (default 2)");

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   octet::cli::add_conformance(app, command);
   octet::cli::add_convert(app, command);
   octet::cli::add_zoo(app, command);
+  octet::cli::add_eval(app, command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
