@@ -15,6 +15,8 @@ APT_PACKAGES=(
   libcli11-dev                        # command line
   nlohmann-json3-dev                  # JSON output
   libgtest-dev libgmock-dev           # unit tests
+  libtorch-dev                        # autograd for training and quantization-aware training
+  libopenblas0-pthread                # fast BLAS for libtorch (Debian defaults to the reference BLAS)
   zlib1g-dev                          # reading the gzipped IDX files of Fashion-MNIST
   dataset-fashion-mnist               # the data set the model zoo is trained and evaluated on
   python3 python3-venv                # test and benchmark venv

@@ -17,6 +17,7 @@ void add_inspect(CLI::App& app, Command& out);
 void add_run(CLI::App& app, Command& out);
 void add_conformance(CLI::App& app, Command& out);
 void add_convert(CLI::App& app, Command& out);
+void add_train(CLI::App& app, Command& out);
 void add_zoo(CLI::App& app, Command& out);
 void add_eval(CLI::App& app, Command& out);
 

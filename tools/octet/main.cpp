@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   octet::cli::add_run(app, command);
   octet::cli::add_conformance(app, command);
   octet::cli::add_convert(app, command);
+#ifdef OCTET_HAVE_TRAIN
+  octet::cli::add_train(app, command);
+#endif
   octet::cli::add_zoo(app, command);
   octet::cli::add_eval(app, command);
   try {
