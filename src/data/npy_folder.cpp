@@ -17,19 +17,6 @@ namespace octet::data {
 
 namespace {
 
-std::vector<std::string> list_folder(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) throw Error(str_cat(dir, ": cannot open folder"));
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -212,7 +199,7 @@ std::unique_ptr<Dataset> open_npy_folder(const std::string& dir) {
     if (file_exists(dir)) throw Error(str_cat(dir, ": is a file; an npy data set is a folder"));
     throw Error(str_cat(dir, ": data set folder does not exist"));
   }
-  const std::vector<std::string> entries = list_folder(dir);
+  const std::vector<std::string> entries = list_directory(dir);
   if (entries.empty()) throw Error(str_cat(dir, ": data set folder is empty"));
   auto has = [&](const char* n) { return std::find(entries.begin(), entries.end(), n) != entries.end(); };
   const bool listed = has("labels.txt");

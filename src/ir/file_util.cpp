@@ -1,8 +1,10 @@
 #include "ir/file_util.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -55,6 +57,19 @@ std::string read_file_range(const std::string& path, uint64_t offset, uint64_t l
   in.read(data.data(), static_cast<std::streamsize>(length));
   if (static_cast<uint64_t>(in.gcount()) != length) throw Error(str_cat(path, ": short read"));
   return data;
+}
+
+std::vector<std::string> list_directory(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) throw Error(str_cat(dir, ": cannot open folder: ", errno_text()));
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::string dirname_of(const std::string& path) {

@@ -14,6 +14,8 @@ std::string read_file(const std::string& path);
 // Reads `length` bytes at `offset`; throws Error if the file is shorter.
 std::string read_file_range(const std::string& path, uint64_t offset, uint64_t length);
 bool file_exists(const std::string& path);
+// Names in a folder (no "." or ".."), sorted; throws Error naming the folder if it cannot be read.
+std::vector<std::string> list_directory(const std::string& dir);
 bool is_directory(const std::string& path);
 std::string dirname_of(const std::string& path);   // "." for a bare name
 std::string basename_of(const std::string& path);

@@ -27,19 +27,6 @@ struct ConformanceArgs {
   bool quiet = false;
 };
 
-std::vector<std::string> list_dir(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) throw Error(str_cat(dir, ": cannot open folder"));
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 // Returns an empty string when `got` matches `want`, else a description of the worst mismatch.
 std::string compare(const Tensor& got, const Tensor& want, double rtol, double atol) {
   if (got.dtype() != want.dtype())
@@ -132,7 +119,7 @@ Outcome run_case(const std::string& dir, const ConformanceArgs& a, std::string* 
     infer_shapes(m);
     Executor exec(m);
     int sets = 0;
-    for (const auto& sub : list_dir(dir)) {
+    for (const auto& sub : list_directory(dir)) {
       if (sub.rfind("test_data_set_", 0) != 0) continue;
       const std::string sdir = join_path(dir, sub);
       ++sets;
@@ -175,7 +162,7 @@ int run_conformance(const ConformanceArgs& a) {
   if (!is_directory(a.dir)) throw Error(str_cat(a.dir, ": not a folder"));
   std::vector<std::string> cases;
   if (file_exists(join_path(a.dir, "model.onnx"))) cases.push_back(a.dir);
-  for (const auto& sub : list_dir(a.dir)) {
+  for (const auto& sub : list_directory(a.dir)) {
     const std::string p = join_path(a.dir, sub);
     if (sub.find(a.filter) == std::string::npos) continue;
     if (file_exists(join_path(p, "model.onnx"))) cases.push_back(p);

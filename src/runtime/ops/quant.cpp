@@ -25,6 +25,21 @@ void reject_fp8(const Node& node, DType t, const std::string& what) {
                               "; FP8 types are not computable in octet"));
 }
 
+bool is_int8_type(DType t) { return t == DType::Int8 || t == DType::UInt8; }
+
+void check_operand_type(const Node& node, DType t, const std::string& what) {
+  reject_fp8(node, t, what);
+  if (!is_int8_type(t))
+    throw Error(str_cat(node.describe(), ": ", what, " must be INT8 or UINT8, got ", dtype_name(t)));
+}
+
+void check_operand_type_infer(const InferContext& ctx, size_t i, const std::string& what) {
+  if (!ctx.has_input(i)) return;
+  const DType t = ctx.input(i).dtype;
+  if (t != DType::Undefined && !is_int8_type(t) && !is_fp8(t))
+    ctx.fail(str_cat(what, " must be INT8 or UINT8, got ", dtype_name(t)));
+}
+
 bool quant_range(DType t, int32_t* qmin, int32_t* qmax) {
   auto set = [&](int32_t lo, int32_t hi) {
     *qmin = lo;

@@ -132,14 +132,6 @@ ConvShapes conv_shapes(const Node& node, const Shape& x, const Shape& w) {
   return cs;
 }
 
-bool is_int8_type(DType t) { return t == DType::Int8 || t == DType::UInt8; }
-
-void check_operand_type(const Node& node, DType t, const std::string& what) {
-  reject_fp8(node, t, what);
-  if (!is_int8_type(t))
-    throw Error(
-        str_cat(node.describe(), ": ", what, " must be INT8 or UINT8, got ", dtype_name(t)));
-}
 
 // A zero point of the operand's type; absent -> {0}.
 std::vector<int32_t> conv_zero_points(const OpContext& ctx, size_t index, DType operand_type,
@@ -298,23 +290,16 @@ TensorType infer_conv_type(const InferContext& ctx, const TensorType& x, const T
   return out;
 }
 
-void check_type_infer(const InferContext& ctx, size_t i, const std::string& what) {
-  if (!ctx.has_input(i)) return;
-  const DType t = ctx.input(i).dtype;
-  if (t != DType::Undefined && !is_int8_type(t) && !is_fp8(t))
-    ctx.fail(str_cat(what, " must be INT8 or UINT8, got ", dtype_name(t)));
-}
-
 void infer_conv_integer(InferContext& ctx) {
-  check_type_infer(ctx, 0, "x");
-  check_type_infer(ctx, 1, "w");
+  check_operand_type_infer(ctx, 0, "x");
+  check_operand_type_infer(ctx, 1, "w");
   ctx.outputs[0] = infer_conv_type(ctx, ctx.input(0), ctx.input(1), DType::Int32);
 }
 
 void infer_qlinear_conv(InferContext& ctx) {
-  check_type_infer(ctx, 0, "x");
-  check_type_infer(ctx, 3, "w");
-  check_type_infer(ctx, 7, "y_zero_point");
+  check_operand_type_infer(ctx, 0, "x");
+  check_operand_type_infer(ctx, 3, "w");
+  check_operand_type_infer(ctx, 7, "y_zero_point");
   const DType y_type = ctx.has_input(7) ? ctx.input(7).dtype : ctx.input(0).dtype;
   ctx.outputs[0] = infer_conv_type(ctx, ctx.input(0), ctx.input(3), y_type);
 }

@@ -105,14 +105,6 @@ std::vector<T> expand_rowcol_param(const Node& node, const std::vector<T>& value
   return out;
 }
 
-bool is_int8_type(DType t) { return t == DType::Int8 || t == DType::UInt8; }
-
-void check_operand_type(const Node& node, DType t, const std::string& what) {
-  reject_fp8(node, t, what);
-  if (!is_int8_type(t))
-    throw Error(
-        str_cat(node.describe(), ": ", what, " must be INT8 or UINT8, got ", dtype_name(t)));
-}
 
 // Zero point of an operand: same type as the operand; absent -> 0.
 std::vector<int32_t> operand_zero_points(const OpContext& ctx, size_t index, DType operand_type,
@@ -263,13 +255,6 @@ TensorType infer_matmul_type(const InferContext& ctx, const TensorType& a, const
   if (a.dims.size() > 1) out.dims.push_back(ad[ad.size() - 2]);
   if (b.dims.size() > 1) out.dims.push_back(bd.back());
   return out;
-}
-
-void check_operand_type_infer(const InferContext& ctx, size_t i, const std::string& what) {
-  if (!ctx.has_input(i)) return;
-  const DType t = ctx.input(i).dtype;
-  if (t != DType::Undefined && !is_int8_type(t) && !is_fp8(t))
-    ctx.fail(str_cat(what, " must be INT8 or UINT8, got ", dtype_name(t)));
 }
 
 void infer_matmul_integer(InferContext& ctx) {

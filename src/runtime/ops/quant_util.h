@@ -30,6 +30,14 @@ std::vector<int32_t> read_zero_points(const Tensor& t, const Node& node, const s
 // Fails unless `t` has exactly one element (a per-tensor parameter).
 void require_single(const Tensor& t, const Node& node, const std::string& what);
 
+// Operands of the integer conv/matmul ops (ConvInteger, QLinearConv, MatMulInteger, QLinearMatMul).
+bool is_int8_type(DType t);
+// Run time: throws naming the node unless `t` is INT8 or UINT8 (FP8 is reported as unsupported).
+void check_operand_type(const Node& node, DType t, const std::string& what);
+// Shape inference: fails unless input i (when present and typed) is INT8 or UINT8 (or FP8,
+// reported at run time).
+void check_operand_type_infer(const InferContext& ctx, size_t i, const std::string& what);
+
 void register_quantize_linear_ops(OpRegistry& r);  // quant.cpp
 void register_qmatmul_ops(OpRegistry& r);          // quant_matmul.cpp
 void register_qconv_ops(OpRegistry& r);            // quant_conv.cpp
