@@ -130,6 +130,10 @@ if [ "$rc" -ne 0 ]; then
   log "FINDING (libFuzzer exit status $rc)"
   if [ -n "$crash" ]; then
     log "crashing input: $crash"
+    sum=$(sha1sum "$crash" | cut -d' ' -f1)
+    for r in "$ROOT"/fuzz/regressions/*; do
+      [ -f "$r" ] && [ "$(sha1sum "$r" | cut -d' ' -f1)" = "$sum" ] && log "it is the regression input $r (a known bug is back or not fixed yet)" || true
+    done
     log "reproduce with: $FUZZER $crash   (or: scripts/fuzz.sh $crash)"
   else
     log "no input was saved; see $LOG"

@@ -29,6 +29,8 @@ void fill_from_bytes(Tensor& t, const std::string& bytes, const std::string& con
   if (t.dtype() == DType::Int4 || t.dtype() == DType::UInt4)
     unpack_int4(reinterpret_cast<const uint8_t*>(bytes.data()), t.numel(), t.dtype() == DType::Int4,
                 static_cast<uint8_t*>(t.raw()));
+  else if (t.dtype() == DType::Bool)  // any byte but 0 is true; other values in a bool are UB
+    for (uint64_t i = 0; i < want; ++i) static_cast<uint8_t*>(t.raw())[i] = bytes[i] != 0;
   else if (want > 0)
     std::memcpy(t.raw(), bytes.data(), want);  // little-endian host, as ONNX's raw_data
 }
@@ -141,6 +143,7 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& context,
       uint8_t* dst = static_cast<uint8_t*>(t.raw());
       for (int64_t i = 0; i < n; ++i) {
         int32_t v = p.int32_data(static_cast<int>(i));
+        if (dt == DType::Bool) v = v != 0;    // as 0/1: other values in a bool are UB
         std::memcpy(dst + i * es, &v, es);  // low bytes, little-endian
       }
       break;

@@ -5,7 +5,7 @@
 namespace octet {
 
 int64_t normalize_axis(int64_t axis, int64_t rank, const Node& node) {
-  if (axis < -rank || axis >= std::max<int64_t>(rank, 1))
+  if (axis < -rank || axis >= rank)  // a rank-0 tensor has no axis at all
     throw Error(str_cat(node.describe(), ": axis ", axis, " is out of range for rank ", rank));
   return axis < 0 ? axis + rank : axis;
 }
