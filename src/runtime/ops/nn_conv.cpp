@@ -211,6 +211,9 @@ void run_conv(OpContext& ctx) {
   require_float(node, X.dtype(), "input X");
   require_same_dtype(node, X.dtype(), "input X", W.dtype(), "weight W");
   if (B) require_same_dtype(node, X.dtype(), "input X", B->dtype(), "bias B");
+  if (X.rank() < 3 || W.rank() != X.rank())  // found by fuzzing: rank-0 inputs reached conv_params
+    ctx.fail(str_cat("input X ", shape_str(X.shape()), " and weight W ", shape_str(W.shape()),
+                     " must have the same rank, at least 3 ([N,C,spatial...])"));
   const ConvGeometry g =
       kTranspose ? conv_transpose_geometry(node, X.shape(), true, W.shape(), true,
                                            B ? &B->shape() : nullptr)
