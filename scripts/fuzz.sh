@@ -8,7 +8,9 @@
 #
 # Environment: FUZZ_RUNS (default 20000), FUZZ_SECONDS (default 120), FUZZ_TIMEOUT (seconds per
 # input before libFuzzer reports a hang, default 30), FUZZ_BUILD_DIR (default <repo>/build-fuzz),
-# FUZZ_SEEDS_PER_OP (backend-test models copied per op pattern, default 2).
+# FUZZ_SEEDS_PER_OP (backend-test models copied per op pattern, default 2), FUZZ_KEEP_GOING=1 (fork
+# mode: keep fuzzing past crashes, saving every crashing input, and fail at the end if there were
+# any; use it to look past known open bugs; -runs does not apply in this mode, only the time).
 # Exits 0 when the run ends without a finding; otherwise non-zero, printing the path of the input
 # that triggered it (saved under $FUZZ_BUILD_DIR/artifacts/). Regression inputs in fuzz/regressions/
 # are always part of the corpus, so a fixed bug that comes back fails at once.
@@ -17,6 +19,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 RUNS=${FUZZ_RUNS:-20000}
+[ "${FUZZ_KEEP_GOING:-0}" = 1 ] && RUNS=${FUZZ_RUNS:--1}
 MAX_SECONDS=${FUZZ_SECONDS:-120}
 TIMEOUT=${FUZZ_TIMEOUT:-30}
 SEEDS_PER_OP=${FUZZ_SEEDS_PER_OP:-2}
@@ -115,12 +118,33 @@ dict=()
 [ -f "$ROOT/fuzz/fuzz_import.dict" ] && dict=(-dict="$ROOT/fuzz/fuzz_import.dict")
 LOG="$BUILD/fuzz.log"
 log "running $FUZZER: -runs=$RUNS -max_total_time=$MAX_SECONDS (log: $LOG)"
+mode=()
+failed_regressions=()
+if [ "${FUZZ_KEEP_GOING:-0}" = 1 ]; then
+  # Fork mode skips crashing seeds silently, so replay the regression inputs one by one first.
+  for r in "$ROOT"/fuzz/regressions/*; do
+    [ -f "$r" ] || continue
+    "$FUZZER" -rss_limit_mb=2048 -timeout="$TIMEOUT" "$r" >"$BUILD/regression.log" 2>&1 || failed_regressions+=("$r")
+  done
+  mode=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
+  : >"$BUILD/.fuzz-start"
+fi
 set +e
-"$FUZZER" -runs="$RUNS" -max_total_time="$MAX_SECONDS" -rss_limit_mb=2048 -max_len="$MAX_LEN" \
-  -timeout="$TIMEOUT" -artifact_prefix="$ARTIFACTS/" -print_final_stats=1 "${dict[@]}" \
-  "${dirs[@]}" >"$LOG" 2>&1
+"$FUZZER" "${mode[@]}" -runs="$RUNS" -max_total_time="$MAX_SECONDS" -rss_limit_mb=2048 \
+  -max_len="$MAX_LEN" -timeout="$TIMEOUT" -artifact_prefix="$ARTIFACTS/" -print_final_stats=1 \
+  "${dict[@]}" "${dirs[@]}" >"$LOG" 2>&1
 rc=$?
 set -e
+if [ "${FUZZ_KEEP_GOING:-0}" = 1 ]; then
+  tail -n 3 "$LOG" >&2
+  found=$(find "$ARTIFACTS" -type f -newer "$BUILD/.fuzz-start" | sort)
+  for r in "${failed_regressions[@]}"; do log "regression input still fails: $r"; done
+  if [ -n "$found" ]; then
+    log "FINDINGS: inputs saved (replay each with: $FUZZER FILE):"
+    echo "$found" >&2
+  fi
+  [ -z "$found" ] && [ ${#failed_regressions[@]} -eq 0 ] || exit 1
+fi
 if [ "$rc" -ne 0 ]; then
   # The report: from the first sanitizer/libFuzzer/harness error line on.
   first=$(grep -nE '==[0-9]+==ERROR|runtime error:|==fuzz_import== FINDING|ERROR: libFuzzer|ALARM: working on' "$LOG" |
