@@ -56,7 +56,7 @@ fi
 generator=()
 if command -v ninja >/dev/null; then generator=(-G Ninja); fi
 if [ ! -f "$BUILD/CMakeCache.txt" ] || ! grep -qF -- "CMAKE_CXX_FLAGS:STRING=$SAN_FLAGS" "$BUILD/CMakeCache.txt"; then
-  CXX=clang++ cmake -S "$ROOT" -B "$BUILD" "${generator[@]}" -DOCTET_FUZZ=ON -DOCTET_TESTS=OFF \
+  CXX=clang++ cmake -S "$ROOT" -B "$BUILD" "${generator[@]}" -DOCTET_FUZZ=ON -DOCTET_TESTS=OFF -DOCTET_TRAIN=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="$SAN_FLAGS" >/dev/null
 fi
 log "building fuzz_import in $BUILD (log: $BUILD/build.log)"

@@ -18,6 +18,8 @@ APT_PACKAGES=(
   libtorch-dev                        # autograd for training and quantization-aware training
   libopenblas0-pthread                # fast BLAS for libtorch (Debian defaults to the reference BLAS)
   zlib1g-dev                          # reading the gzipped IDX files of Fashion-MNIST
+  libpng-dev libturbojpeg0-dev        # PNG and JPEG images (calibration and evaluation folders)
+  libzip-dev                          # .npz archives of calibration data
   dataset-fashion-mnist               # the data set the model zoo is trained and evaluated on
   python3 python3-venv                # test and benchmark venv
 )
@@ -50,7 +52,7 @@ fi
 
 BUILD="$ROOT/build"
 if [ ! -f "$BUILD/build.ninja" ]; then
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOCTET_TRAIN=ON >/dev/null
 fi
 echo "setup: building"
 ninja -C "$BUILD" ${OCTET_BUILD_TARGETS:-} >"$BUILD/build.log" 2>&1 || { tail -n 40 "$BUILD/build.log"; echo "setup: build failed (full log: build/build.log)"; exit 1; }

@@ -177,4 +177,25 @@ int64_t Model::default_opset() const {
   return 0;
 }
 
+Model clone_model(const Model& m) {
+  Model c;
+  c.ir_version = m.ir_version;
+  c.opsets = m.opsets;
+  c.producer_name = m.producer_name;
+  c.producer_version = m.producer_version;
+  c.doc = m.doc;
+  c.metadata = m.metadata;
+  c.source_path = m.source_path;
+  c.graph.name = m.graph.name;
+  c.graph.inputs = m.graph.inputs;
+  c.graph.outputs = m.graph.outputs;
+  for (const auto& [name, v] : m.graph.values()) {
+    Value& nv = c.graph.get_or_add_value(name);
+    nv = v;
+    if (v.initializer) nv.initializer = v.initializer->clone();  // Tensor copies share buffers
+  }
+  for (const auto& n : m.graph.nodes) c.graph.nodes.push_back(std::make_unique<Node>(*n));
+  return c;
+}
+
 }  // namespace octet

@@ -125,4 +125,7 @@ struct Model {
   int64_t default_opset() const;
 };
 
+// A deep copy (nodes, values, initializers): passes rewrite the copy, the original is untouched.
+Model clone_model(const Model& m);
+
 }  // namespace octet

@@ -1,14 +1,17 @@
 #include "train/trainer.h"
 
+#include <dlfcn.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <numeric>
 #include <random>
+#include <thread>
 #include <sstream>
 
 #include "ir/file_util.h"
@@ -81,6 +84,26 @@ void copy_weights(const Model& from, Model& to) {
   }
 }
 
+// Flips and shifts each sample of the [N,C,H,W] batch `x` as TrainConfig::flip and ::shift say.
+torch::Tensor augment(const torch::Tensor& x, const TrainConfig& cfg, int epoch, int64_t step) {
+  if (x.dim() != 4)
+    throw Error(str_cat("augmentation needs image batches [N,C,H,W]; the samples are ", x.sizes()));
+  std::mt19937_64 rng(cfg.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch) * 1000003ull +
+                      static_cast<uint64_t>(step));
+  const int64_t s = cfg.shift, h = x.size(2), w = x.size(3);
+  std::uniform_int_distribution<int64_t> offset(0, 2 * s);
+  torch::Tensor padded = s > 0 ? torch::constant_pad_nd(x, {s, s, s, s}, 0.0) : x;
+  std::vector<torch::Tensor> out;
+  out.reserve(static_cast<size_t>(x.size(0)));
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    const bool flip = cfg.flip && (rng() & 1);
+    const int64_t dy = s > 0 ? offset(rng) : 0, dx = s > 0 ? offset(rng) : 0;
+    torch::Tensor xi = padded[i].slice(1, dy, dy + h).slice(2, dx, dx + w);
+    out.push_back(flip ? xi.flip({2}) : xi);
+  }
+  return torch::stack(out);
+}
+
 double evaluate(TorchGraph& g, const data::Dataset& set) {
   torch::NoGradGuard no_grad;
   const int64_t n = set.size(), batch = 256;
@@ -103,10 +126,23 @@ TrainResult train_classifier(Model& model, const data::Dataset& train_set, const
   if (cfg.epochs < 1) throw Error(str_cat("epochs must be at least 1, got ", cfg.epochs));
   if (cfg.batch < 1) throw Error(str_cat("batch size must be at least 1, got ", cfg.batch));
   if (!(cfg.lr > 0) || !std::isfinite(cfg.lr)) throw Error(str_cat("learning rate must be positive, got ", cfg.lr));
+  if (cfg.shift < 0 || cfg.shift > 64) throw Error(str_cat("shift must be in 0..64 pixels, got ", cfg.shift));
   if (cfg.optimizer != "adam" && cfg.optimizer != "sgd")
     throw Error(str_cat("optimizer must be 'adam' or 'sgd', got '", cfg.optimizer, "'"));
+  if (!train_set.labelled())
+    throw Error(str_cat(train_set.name(), ": the data set has no labels; training needs labelled samples"));
+  if (eval && !eval->labelled())
+    throw Error(str_cat(eval->name(), ": the evaluation data set has no labels"));
   const auto t0 = std::chrono::steady_clock::now();
   torch::set_num_threads(cfg.threads > 0 ? cfg.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  // OpenBLAS (Debian's libopenblas0-pthread, which libtorch's BLAS calls resolve to) runs its own
+  // thread pool that waits by spinning on sched_yield. libtorch already parallelises convolution
+  // over the batch, and a BLAS pool inside those threads oversubscribes the cores: on a busy
+  // 2-core machine a lenet epoch ran several times slower. OCTET_BLAS_THREADS=N overrides the 1.
+  if (auto set_blas_threads = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+    const char* env = std::getenv("OCTET_BLAS_THREADS");
+    set_blas_threads(env ? std::max(1, std::atoi(env)) : 1);
+  }
   torch::manual_seed(cfg.seed);
 
   int start_epoch = 1;
@@ -173,6 +209,7 @@ TrainResult train_classifier(Model& model, const data::Dataset& train_set, const
                                order.begin() + std::min<int64_t>((s + 1) * cfg.batch, n));
       data::Batch b = train_set.get(idx);
       torch::Tensor x = to_torch(b.inputs), y = to_torch(b.labels);
+      if (cfg.flip || cfg.shift > 0) x = augment(x, cfg, epoch, s);
       torch::Tensor logits = graph.forward_one(x, /*training=*/true);
       if (logits.dim() != 2 || logits.size(0) != x.size(0) || logits.size(1) != classes)
         throw Error(str_cat(model.source_path.empty() ? "model" : model.source_path, ": output has shape ",

@@ -24,6 +24,11 @@ struct TrainConfig {
   double weight_decay = 0.0;
   bool cosine = true;              // cosine decay from lr to 0 over all steps
   int threads = 0;                 // libtorch intra-op threads; 0: all cores
+  // Image augmentation of [N,C,H,W] training batches: each sample is flipped left-right with
+  // probability 1/2 and shifted by up to `shift` pixels in each direction (zero fill); drawn from
+  // (seed, epoch, step), so a resumed run sees the same augmented batches. 0 with no flip: off.
+  bool flip = false;
+  int64_t shift = 0;
   int64_t limit = 0;               // > 0: use only the first `limit` samples per epoch (smoke tests)
   std::string checkpoint_dir;      // empty: no checkpoints
   bool resume = false;             // continue from checkpoint_dir if it holds one

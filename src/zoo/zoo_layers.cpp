@@ -139,7 +139,10 @@ Model LayerBuilder::finish(const std::string& x, const std::string& doc) {
   OCTET_CHECK(producer != nullptr, "no node produces '", x, "'");
   producer->outputs[0] = "logits";
   m.graph.remove_value(x);
-  m.graph.get_or_add_value("logits");
+  // Typed, so that a model saved straight from the zoo passes onnx.checker's full check.
+  m.graph.get_or_add_value("logits").type.dtype = DType::Float32;
+  m.graph.value("logits").type.has_shape = true;
+  m.graph.value("logits").type.dims = {Dim::symbol("N"), Dim::known(10)};
   m.graph.outputs = {"logits"};
   m.doc = doc;
   return m;

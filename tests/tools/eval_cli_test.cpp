@@ -288,5 +288,63 @@ TEST_F(EvalCli, RejectsModelsThatDoNotFitTheDataSet) {
   EXPECT_NE(r.err.find("nothing"), std::string::npos) << r.err;
 }
 
+TEST_F(EvalCli, PredictionsFileHoldsTheTopClassOfEverySample) {
+  const std::string d10 = write_npy_dir("npy_pred", images_);
+  const std::string pred = join_path(dir_, "pred.npy");
+  CliResult r = run_octet("eval '" + model_path_ + "' --dataset '" + d10 + "' --json --predictions '" + pred + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const Tensor p = load_npy(pred);
+  ASSERT_EQ(p.dtype(), DType::Int64);
+  ASSERT_EQ(p.shape(), Shape({kImages}));
+  for (int64_t i = 0; i < kImages; ++i) {
+    const auto& sc = scores_[static_cast<size_t>(i)];
+    EXPECT_EQ(p.data<int64_t>()[i], std::max_element(sc.begin(), sc.end()) - sc.begin()) << "sample " << i;
+  }
+  r = run_octet("eval '" + model_path_ + "' --dataset '" + d10 + "' --predictions '/nonexistent/dir/p.npy'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("/nonexistent/dir/p.npy"), std::string::npos) << r.err;
+}
+
+// `octet train` (built with -DOCTET_TRAIN=ON) on the same small data: bad data, models that do
+// not fit, and a missing checkpoint folder are clear errors that write nothing.
+TEST_F(EvalCli, TrainRejectsBadDataAndModelsWithoutWritingOutput) {
+  if (run_octet("train --help").status != 0) GTEST_SKIP() << "octet was built without OCTET_TRAIN";
+  const std::string d10 = write_npy_dir("train10", images_);
+  const std::string out = join_path(dir_, "trained.onnx");
+  const std::string common = " --eval none --epochs 1 --batch 8 --quiet -o '" + out + "'";
+  CliResult r = run_octet("train '" + model_path_ + "' --dataset '" + d10 + "'" + common);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(file_exists(out));
+  std::filesystem::remove(out);
+
+  r = run_octet("train '" + model_path_ + "' --dataset '" + join_path(dir_, "no_such_data") + "'" + common);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("no_such_data"), std::string::npos) << r.err;
+
+  const std::string d12 = write_npy_dir("train12", images_, "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\n");
+  r = run_octet("train '" + model_path_ + "' --dataset '" + d12 + "'" + common);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("[N,12]"), std::string::npos) << r.err;
+
+  // Image and label counts that disagree.
+  const std::string bad = join_path(dir_, "train_counts");
+  ASSERT_EQ(::mkdir(bad.c_str(), 0755), 0);
+  save_npy(images_, join_path(bad, "inputs.npy"));
+  save_npy(Tensor::from_vector<int64_t>({3}, {1, 2, 3}), join_path(bad, "labels.npy"));
+  r = run_octet("train '" + model_path_ + "' --dataset '" + bad + "'" + common);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("train_counts"), std::string::npos) << r.err;
+
+  r = run_octet("train '" + model_path_ + "' --dataset '" + d10 + "' --checkpoint-dir '" + join_path(dir_, "nockpt") + "'" +
+                common);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("checkpoint folder does not exist"), std::string::npos) << r.err;
+
+  r = run_octet("train '" + model_path_ + "' --dataset '" + d10 + "' --lr 1e30 --optimizer sgd" + common);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("loss became"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(out)) << "a failed run must not write the model";
+}
+
 }  // namespace
 }  // namespace octet

@@ -48,6 +48,7 @@ int run_inspect(const InspectArgs& a) {
     j["model"] = a.model;
     j["ir_version"] = m.ir_version;
     j["producer"] = m.producer_name;
+    if (!m.doc.empty()) j["doc"] = m.doc;
     for (const auto& o : m.opsets) j["opsets"][o.domain.empty() ? "ai.onnx" : o.domain] = o.version;
     auto io = [&](const std::vector<std::string>& names) {
       nlohmann::json arr = nlohmann::json::array();

@@ -101,6 +101,8 @@ void add_train(CLI::App& app, Command& out) {
   sub->add_option("--momentum", a->cfg.momentum, "SGD momentum, Nesterov (default 0.9)");
   sub->add_option("--weight-decay", a->cfg.weight_decay, "L2 weight decay (default 0)");
   sub->add_flag("--no-cosine", a->no_cosine, "Keep the learning rate constant instead of cosine decay");
+  sub->add_flag("--flip", a->cfg.flip, "Augment: flip each training image left-right with probability 1/2");
+  sub->add_option("--shift", a->cfg.shift, "Augment: shift each training image by up to this many pixels (default 0)");
   sub->add_option("--threads", a->cfg.threads, "libtorch threads (default: all cores)");
   sub->add_option("--limit", a->cfg.limit, "Use only this many training samples per epoch (smoke tests)");
   sub->add_option("--checkpoint-dir", a->cfg.checkpoint_dir, "Existing folder for per-epoch checkpoints");

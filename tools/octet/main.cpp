@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
 #endif
   octet::cli::add_zoo(app, command);
   octet::cli::add_eval(app, command);
+  octet::cli::add_quantize(app, command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""octet quantize against onnxruntime.quantization.quantize_static, side by side in one run.
+
+For each zoo model (models/<name>/model.onnx) and each calibration size (default 512 and 4096
+Fashion-MNIST training images, the same seeded subset for both tools):
+  - octet: one `octet quantize --method M` run per method, timed (wall, including loading the
+    model and writing the result) with its peak memory (max RSS of the process);
+  - onnxruntime: quantize_static with MinMax, Entropy and Percentile, QDQ format, per-channel,
+    int8 weights, uint8 activations (its defaults otherwise), fed the same images through a
+    CalibrationDataReader in batches of 64, in a child process, timed the same way;
+  - every quantized model is then scored on the 10,000 test images with onnxruntime (one evaluator
+    for both tools; graph optimisations on, so Q/DQ run as ORT's integer kernels).
+Prints one table per model and writes the rows to --json.
+
+    .venv/bin/python bench/ptq_vs_onnxruntime.py [--models lenet,resnet8] [--sizes 512,4096]
+
+The numbers are measurements of this machine at the time of the run; nothing here is cached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+FM = Path("/usr/share/datasets/fashion-mnist")
+OCTET = Path(os.environ.get("OCTET_BIN", REPO / "build" / "octet"))
+OCTET_METHODS = ["minmax", "ema", "percentile:99.99", "percentile:99.999", "entropy", "mse"]
+ORT_METHODS = ["MinMax", "Entropy", "Percentile"]
+
+
+def idx_images(name: str) -> np.ndarray:
+    with gzip.open(FM / name) as f:
+        raw = f.read()
+    return np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 1, 28, 28).astype(np.float32) / 255.0
+
+
+def idx_labels(name: str) -> np.ndarray:
+    with gzip.open(FM / name) as f:
+        return np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
+
+
+def timed(cmd: list[str]) -> tuple[float, float, str]:
+    """Runs cmd under /usr/bin/time -f %M (peak RSS in KiB); returns wall s, peak MiB, stdout."""
+    with tempfile.NamedTemporaryFile(suffix=".time") as tf:
+        t0 = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tf.name, *map(str, cmd)],
+                              capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(map(str, cmd))} failed: {proc.stderr.strip()[-2000:]}")
+        peak_kib = int(Path(tf.name).read_text().split()[-1])
+    return wall, peak_kib / 1024.0, proc.stdout
+
+
+ORT_CHILD = r"""
+import sys, numpy as np
+from onnxruntime.quantization import (quantize_static, CalibrationDataReader, QuantFormat,
+                                      QuantType, CalibrationMethod)
+model, out, data, method = sys.argv[1:5]
+x = np.load(data)
+class Reader(CalibrationDataReader):
+    def __init__(self):
+        self.i = 0
+    def get_next(self):
+        if self.i >= len(x):
+            return None
+        b = x[self.i:self.i + 64]
+        self.i += 64
+        return {"image": b}
+quantize_static(model, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                calibrate_method=getattr(CalibrationMethod, method))
+"""
+
+
+def ort_accuracy(model: Path, images: np.ndarray, labels: np.ndarray) -> float:
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    pred = np.concatenate([np.argmax(sess.run(None, {name: images[i:i + 500]})[0], axis=1)
+                           for i in range(0, len(images), 500)])
+    return float(np.mean(pred == labels))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default="lenet,resnet8,mobilenetv2-tiny,vit-tiny")
+    ap.add_argument("--sizes", default="512,4096")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    if not OCTET.exists():
+        print(f"{OCTET} is not built (scripts/setup.sh)", file=sys.stderr)
+        return 2
+    train = idx_images("train-images-idx3-ubyte.gz")
+    test_x, test_y = idx_images("t10k-images-idx3-ubyte.gz"), idx_labels("t10k-labels-idx1-ubyte.gz")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for name in args.models.split(","):
+            model = REPO / "models" / name / "model.onnx"
+            if not model.exists():
+                print(f"skipping {name}: {model} is not committed", file=sys.stderr)
+                continue
+            fp32 = ort_accuracy(model, test_x, test_y)
+            print(f"\n{name}: FP32 top-1 {100 * fp32:.2f}% (onnxruntime)")
+            print(f"{'tool':<6} {'method':<18} {'images':>6} {'top-1':>7} {'vs FP32':>8} {'calib s':>8} {'peak MiB':>9}")
+            for size in map(int, args.sizes.split(",")):
+                # One seeded subset, given to both tools as the same .npz / .npy.
+                idx = np.sort(np.random.default_rng(args.seed).choice(len(train), size, replace=False))
+                calib = train[idx]
+                np.savez(tmp / "calib.npz", inputs=calib)
+                np.save(tmp / "calib.npy", calib)
+                for method in OCTET_METHODS:
+                    out = tmp / f"octet-{name}-{method}.onnx"
+                    wall, peak, _ = timed([OCTET, "quantize", model, "-o", out, "--quiet", "--calib",
+                                           tmp / "calib.npz", "--calib-size", size, "--method", method])
+                    acc = ort_accuracy(out, test_x, test_y)
+                    rows.append(dict(model=name, tool="octet", method=method, images=size, top1=acc,
+                                     fp32=fp32, seconds=wall, peak_mib=peak))
+                    print(f"{'octet':<6} {method:<18} {size:>6} {100 * acc:>6.2f}% {100 * (acc - fp32):>+7.2f} "
+                          f"{wall:>8.2f} {peak:>9.1f}")
+                for method in ORT_METHODS:
+                    out = tmp / f"ort-{name}-{method}.onnx"
+                    wall, peak, _ = timed([sys.executable, "-c", ORT_CHILD, model, out, tmp / "calib.npy", method])
+                    acc = ort_accuracy(out, test_x, test_y)
+                    rows.append(dict(model=name, tool="onnxruntime", method=method, images=size, top1=acc,
+                                     fp32=fp32, seconds=wall, peak_mib=peak))
+                    print(f"{'ort':<6} {method:<18} {size:>6} {100 * acc:>6.2f}% {100 * (acc - fp32):>+7.2f} "
+                          f"{wall:>8.2f} {peak:>9.1f}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+#include "quant/calibrate.h"
+
+#include <algorithm>
+
+namespace octet::quant {
+
+CalibrationSession::CalibrationSession(const Model& model, std::vector<std::string> tensors,
+                                       std::vector<CalibrationMethod> methods)
+    : model_(model), exec_(model), tensors_(std::move(tensors)), methods_(std::move(methods)) {
+  if (methods_.empty()) throw Error("calibration needs at least one method");
+  for (const std::string& t : tensors_) {
+    if (!model_.graph.find_value(t)) throw Error(str_cat("calibration: the model has no tensor '", t, "'"));
+    std::vector<std::unique_ptr<Calibrator>> per_method;
+    for (const CalibrationMethod& m : methods_) per_method.push_back(make_calibrator(m));
+    calibrators_.push_back(std::move(per_method));
+  }
+}
+
+void CalibrationSession::observe(const std::map<std::string, Tensor>& feeds) {
+  RunOptions opts;
+  opts.keep_intermediates = true;
+  const std::map<std::string, Tensor> values = exec_.run(feeds, opts);
+  for (size_t t = 0; t < tensors_.size(); ++t) {
+    auto it = values.find(tensors_[t]);
+    const Tensor* v = nullptr;
+    if (it != values.end()) v = &it->second;
+    else if (auto f = feeds.find(tensors_[t]); f != feeds.end()) v = &f->second;
+    if (!v) throw InternalError(str_cat("calibration: the executor returned no value for '", tensors_[t], "'"));
+    if (v->dtype() != DType::Float32)
+      throw Error(str_cat("calibration: tensor '", tensors_[t], "' is ", dtype_name(v->dtype()),
+                          "; only float32 tensors are calibrated"));
+    for (auto& cal : calibrators_[t]) cal->observe(*v, tensors_[t]);
+  }
+  ++batches_;
+}
+
+std::map<std::string, Range> CalibrationSession::ranges(size_t method_index) const {
+  OCTET_CHECK(method_index < methods_.size(), "calibration method index out of range");
+  std::map<std::string, Range> out;
+  for (size_t t = 0; t < tensors_.size(); ++t) out[tensors_[t]] = calibrators_[t][method_index]->range();
+  return out;
+}
+
+void calibrate_on_dataset(CalibrationSession& session, const data::Dataset& data,
+                          const std::vector<int64_t>& indices, int64_t batch,
+                          const std::function<void(int64_t, int64_t)>& progress) {
+  const Graph& g = session.model().graph;
+  if (g.inputs.size() != 1)
+    throw Error(str_cat("calibration with the data set '", data.name(), "' needs a model with one input; it has ",
+                        g.inputs.size()));
+  if (indices.empty()) throw Error(str_cat("calibration: no samples selected from '", data.name(), "'"));
+  if (batch < 1) throw Error(str_cat("calibration batch size must be at least 1, got ", batch));
+  const std::string& input = g.inputs[0];
+  const TensorType& in = g.value(input).type;
+  const Shape sample = data.sample_shape();
+  if (in.dtype != DType::Undefined && in.dtype != DType::Float32)
+    throw Error(str_cat("calibration: input '", input, "' is ", in.str(), "; the data set '", data.name(),
+                        "' gives float32 samples"));
+  int64_t fixed_batch = 0;
+  if (in.has_shape) {
+    bool ok = in.dims.size() == sample.size() + 1;
+    for (size_t d = 1; ok && d < in.dims.size(); ++d)
+      if (in.dims[d].is_known() && in.dims[d].value != sample[d - 1]) ok = false;
+    if (!ok)
+      throw Error(str_cat("calibration: input '", input, "' is ", in.str(), " but the samples of '", data.name(),
+                          "' are ", shape_str(sample), " (batched: [B,", shape_str(sample).substr(1)));
+    if (in.dims[0].is_known()) fixed_batch = in.dims[0].value;
+  }
+  if (fixed_batch > 0) batch = fixed_batch;
+  const int64_t n = static_cast<int64_t>(indices.size());
+  for (int64_t start = 0; start < n; start += batch) {
+    std::vector<int64_t> idx(indices.begin() + start, indices.begin() + std::min(n, start + batch));
+    // A fixed-batch model gets its last, short batch padded by repeating samples; the repeats
+    // are observed again, which leaves min/max unchanged and histograms slightly weighted.
+    while (fixed_batch > 0 && static_cast<int64_t>(idx.size()) < fixed_batch) idx.push_back(idx.back());
+    data::Batch b = data.get(idx);
+    session.observe({{input, b.inputs}});
+    if (progress) progress(std::min(n, start + batch), n);
+  }
+}
+
+}  // namespace octet::quant

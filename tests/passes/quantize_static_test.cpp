@@ -1,0 +1,273 @@
+// Static, dynamic and weight-only quantization passes on small graphs: where Q/DQ go, the
+// parameters written (checked against quant_math directly), the presets, exclusions, zero ranges,
+// and that the executor's result of the quantized model stays close to the float model.
+#include "passes/quantize_static.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "../test_util.h"
+#include "ir/builder.h"
+#include "passes/quantize_dynamic.h"
+#include "runtime/executor.h"
+#include "runtime/shape_inference.h"
+
+namespace octet {
+namespace {
+
+using B = GraphBuilder;
+
+Tensor rnd(const Shape& s, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  return testing::random_float(s, seed, lo, hi);
+}
+
+// image [N,2,6,6] -> Conv 3x3 (4 out, bias) -> Relu -> Flatten -> Gemm (transB=1, bias) -> logits
+Model conv_gemm(int64_t opset = 17) {
+  B b("conv_gemm", opset);
+  const std::string x = b.input("image", DType::Float32, {-1, 2, 6, 6});
+  b.initializer("conv.w", rnd({4, 2, 3, 3}, 1, -0.5f, 0.5f));
+  b.initializer("conv.b", rnd({4}, 2, -0.1f, 0.1f));
+  b.initializer("fc.w", rnd({3, 4 * 4 * 4}, 3, -0.3f, 0.3f));
+  b.initializer("fc.b", rnd({3}, 4, -0.1f, 0.1f));
+  std::string y = b.op("Conv", {x, "conv.w", "conv.b"}, {}, "conv");
+  y = b.op("Relu", {y}, {}, "relu");
+  y = b.op("Flatten", {y}, {}, "flatten");
+  b.output(b.op("Gemm", {y, "fc.w", "fc.b"}, {{"transB", B::i(1)}}, "logits"));
+  Model m = b.build();
+  infer_shapes(m);
+  return m;
+}
+
+std::map<std::string, int> op_counts(const Model& m) {
+  std::map<std::string, int> c;
+  for (const auto& n : m.graph.nodes) c[n->op_type]++;
+  return c;
+}
+
+const Node* node_named(const Model& m, const std::string& name) {
+  for (const auto& n : m.graph.nodes)
+    if (n->name == name) return n.get();
+  return nullptr;
+}
+
+// Max |a - b| over the single outputs of both models on the same input.
+double max_output_diff(const Model& a, const Model& b, const Tensor& x) {
+  const Tensor ya = Executor(a).run({{"image", x}}).at("logits");
+  const Tensor yb = Executor(b).run({{"image", x}}).at("logits");
+  double d = 0;
+  for (int64_t i = 0; i < ya.numel(); ++i) d = std::max(d, std::fabs(ya.get_as_double(i) - yb.get_as_double(i)));
+  return d;
+}
+
+std::map<std::string, quant::Range> ranges_from_data(const Model& m, const StaticQuantPlan& plan, const Tensor& x) {
+  RunOptions opts;
+  opts.keep_intermediates = true;
+  auto values = Executor(m).run({{"image", x}}, opts);
+  values["image"] = x;
+  std::map<std::string, quant::Range> r;
+  for (const auto& t : plan.activations) {
+    const Tensor& v = values.at(t);
+    quant::Range range{0.f, 0.f, false};
+    for (int64_t i = 0; i < v.numel(); ++i) {
+      range.min = std::min(range.min, v.data<float>()[i]);
+      range.max = std::max(range.max, v.data<float>()[i]);
+    }
+    r[t] = range;
+  }
+  return r;
+}
+
+TEST(QuantizeStatic, OnnxRuntimePresetPlacesQdqOnInputsWithInt32Bias) {
+  Model m = conv_gemm();
+  const Tensor x = rnd({2, 2, 6, 6}, 9, 0.f, 1.f);
+  StaticQuantOptions o;  // onnxruntime, uint8 asymmetric activations, per-channel weights
+  const StaticQuantPlan plan = plan_static(m, o);
+  EXPECT_EQ(plan.nodes, (std::vector<std::string>{"conv", "logits"}));
+  // The conv's input and the Gemm's input (after Relu and Flatten), never the Conv output itself.
+  EXPECT_EQ(plan.activations, (std::vector<std::string>{"flatten", "image"}));
+  Model q = conv_gemm();
+  const auto ranges = ranges_from_data(m, plan, x);
+  const StaticQuantResult r = apply_static(q, plan, ranges, o);
+  auto counts = op_counts(q);
+  EXPECT_EQ(counts["QuantizeLinear"], 2);
+  EXPECT_EQ(counts["DequantizeLinear"], 6);  // 2 activations, 2 weights, 2 biases
+  EXPECT_EQ(counts["Relu"], 1);
+  // Relu still reads the Conv directly: nothing between them.
+  const Node* relu = node_named(q, "relu");
+  ASSERT_NE(relu, nullptr);
+  EXPECT_EQ(relu->inputs[0], "conv");
+
+  // Parameters against quant_math on the same inputs.
+  for (const QuantRecord& rec : r.records) {
+    if (rec.kind == "activation") {
+      quant::QuantSpec spec;
+      spec.qtype = DType::UInt8;
+      spec.symmetric = false;
+      const QuantParams want = quant::params_from_range(ranges.at(rec.tensor).min, ranges.at(rec.tensor).max, spec, "t");
+      EXPECT_EQ(rec.params.qtype, DType::UInt8);
+      EXPECT_EQ(rec.params.scale, want.scale) << rec.tensor;
+      EXPECT_EQ(rec.params.zero_point, want.zero_point) << rec.tensor;
+    } else if (rec.kind == "weight") {
+      EXPECT_EQ(rec.params.qtype, DType::Int8);
+      EXPECT_EQ(rec.params.axis, 0) << rec.tensor;  // output channels: Conv [M,..], Gemm transB=1 [N,K]
+      EXPECT_EQ(rec.params.scale.size(), rec.tensor == "conv.w" ? 4u : 3u);
+      for (int32_t z : rec.params.zero_point) EXPECT_EQ(z, 0);
+    } else {
+      ASSERT_EQ(rec.kind, "bias");
+      EXPECT_EQ(rec.params.qtype, DType::Int32);
+      // scale = s_input * s_weight[c]
+      const std::string input = rec.tensor == "conv.b" ? "image" : "flatten";
+      const std::string weight = rec.tensor == "conv.b" ? "conv.w" : "fc.w";
+      const QuantRecord *in = nullptr, *w = nullptr;
+      for (const auto& o2 : r.records) {
+        if (o2.tensor == input) in = &o2;
+        if (o2.tensor == weight) w = &o2;
+      }
+      ASSERT_TRUE(in && w);
+      for (size_t c = 0; c < rec.params.scale.size(); ++c)
+        EXPECT_FLOAT_EQ(rec.params.scale[c], in->params.scale[0] * w->params.scale[c]);
+    }
+  }
+  // The stored int8 weight dequantizes to exactly quant_math's fake_quant of the float weight.
+  const Tensor& wq = *q.graph.value("conv.w_quantized").initializer;
+  const Tensor& w = *m.graph.value("conv.w").initializer;
+  const QuantParams& wp = *q.graph.value("conv.w_quantized").quant;
+  const Tensor deq = quant::dequantize(wq, wp), fq = quant::fake_quant(w, wp);
+  for (int64_t i = 0; i < w.numel(); ++i) EXPECT_EQ(deq.data<float>()[i], fq.data<float>()[i]);
+  EXPECT_FALSE(q.graph.find_value("conv.w")) << "the float weight nothing reads any more is dropped";
+
+  // The quantized model runs and stays close to the float one (8-bit: a few percent of the range).
+  const double d = max_output_diff(m, q, x);
+  std::cout << "max |float - quantized| = " << d << "\n";
+  EXPECT_LT(d, 0.05);
+  EXPECT_GT(d, 0.0) << "quantization should change the result a little";
+}
+
+TEST(QuantizeStatic, TensorRtPresetIsSymmetricInt8WithFloatBias) {
+  Model m = conv_gemm();
+  const Tensor x = rnd({2, 2, 6, 6}, 9, 0.f, 1.f);
+  StaticQuantOptions o;
+  o.target = QuantTarget::TensorRT;
+  o.activation_type = DType::UInt8;  // ignored by the preset
+  const StaticQuantPlan plan = plan_static(m, o);
+  Model q = conv_gemm();
+  const StaticQuantResult r = apply_static(q, plan, ranges_from_data(m, plan, x), o);
+  for (const QuantRecord& rec : r.records) {
+    EXPECT_NE(rec.kind, "bias") << "TensorRT keeps float biases";
+    EXPECT_EQ(rec.params.qtype, DType::Int8) << rec.tensor;
+    for (int32_t z : rec.params.zero_point) EXPECT_EQ(z, 0) << rec.tensor;
+  }
+  EXPECT_EQ(op_counts(q)["DequantizeLinear"], 4);
+  EXPECT_LT(max_output_diff(m, q, x), 0.05);
+}
+
+TEST(QuantizeStatic, ExclusionsOverridesAndZeroRanges) {
+  Model m = conv_gemm();
+  StaticQuantOptions o;
+  o.exclude_nodes = {"logits"};
+  StaticQuantPlan plan = plan_static(m, o);
+  EXPECT_EQ(plan.nodes, std::vector<std::string>{"conv"});
+  EXPECT_EQ(plan.activations, std::vector<std::string>{"image"});
+
+  o = StaticQuantOptions{};
+  o.exclude_op_types = {"Conv", "Gemm"};
+  EXPECT_TRUE(plan_static(m, o).nodes.empty()) << "nothing left to quantize";
+
+  // Per-tensor override for one node; a zero (all-zero) range gives a warning and a valid scale.
+  o = StaticQuantOptions{};
+  o.overrides["conv"].per_channel = 0;
+  plan = plan_static(m, o);
+  std::map<std::string, quant::Range> ranges = {{"image", {0.f, 1.f, false}}, {"flatten", {0.f, 0.f, true}}};
+  Model q = conv_gemm();
+  const StaticQuantResult r = apply_static(q, plan, ranges, o);
+  bool warned = false;
+  for (const auto& w : r.warnings) warned |= w.find("'flatten'") != std::string::npos;
+  EXPECT_TRUE(warned);
+  for (const QuantRecord& rec : r.records) {
+    for (float s : rec.params.scale) EXPECT_TRUE(std::isfinite(s) && s > 0) << rec.tensor;
+    if (rec.tensor == "conv.w") {
+      EXPECT_EQ(rec.params.scale.size(), 1u) << "per-tensor override";
+    }
+    if (rec.tensor == "fc.w") {
+      EXPECT_EQ(rec.params.scale.size(), 3u);
+    }
+  }
+  Executor(q).run({{"image", rnd({1, 2, 6, 6}, 3, 0.f, 1.f)}});
+
+  // A range override replaces the calibrated one.
+  o = StaticQuantOptions{};
+  o.range_overrides["image"] = {-2.f, 2.f, false};
+  plan = plan_static(m, o);
+  Model q2 = conv_gemm();
+  const StaticQuantResult r2 = apply_static(q2, plan, {{"image", {0.f, 1.f, false}}, {"flatten", {0.f, 3.f, false}}}, o);
+  for (const QuantRecord& rec : r2.records)
+    if (rec.tensor == "image") {
+      EXPECT_FLOAT_EQ(rec.params.scale[0], 4.f / 255.f);
+    }
+}
+
+TEST(QuantizeStatic, OpsetLimitsAreErrors) {
+  EXPECT_THROW(plan_static(conv_gemm(9), StaticQuantOptions{}), Error);   // no QuantizeLinear
+  EXPECT_THROW(plan_static(conv_gemm(12), StaticQuantOptions{}), Error);  // per-channel DQ needs 13
+  StaticQuantOptions per_tensor;
+  per_tensor.per_channel = false;
+  EXPECT_NO_THROW(plan_static(conv_gemm(12), per_tensor));
+  StaticQuantOptions int4;
+  int4.weight_type = DType::Int4;
+  EXPECT_THROW(plan_static(conv_gemm(17), int4), Error);
+}
+
+TEST(QuantizeStatic, WeightOnlyInt4BlockedAtOpset21) {
+  Model m = conv_gemm(21);
+  StaticQuantOptions o;
+  o.weight_type = DType::Int4;
+  o.weight_block_size = 16;
+  o.target = QuantTarget::TensorRT;
+  StaticQuantPlan plan = plan_static(m, o);
+  plan.activations.clear();
+  Model q = conv_gemm(21);
+  const StaticQuantResult r = apply_static(q, plan, {}, o);
+  EXPECT_EQ(op_counts(q)["QuantizeLinear"], 0);
+  EXPECT_EQ(op_counts(q)["DequantizeLinear"], 2);
+  for (const QuantRecord& rec : r.records) {
+    EXPECT_EQ(rec.params.qtype, DType::Int4);
+    EXPECT_EQ(rec.params.block_size, 16);
+  }
+  // Gemm fc.w [3, 64] transB=1: blocks along K (axis 1): 3 x 4 scales.
+  EXPECT_EQ(q.graph.value("fc.w_quantized").quant->scale.size(), 12u);
+  const double d = max_output_diff(m, q, rnd({2, 2, 6, 6}, 9, 0.f, 1.f));
+  std::cout << "int4 weight-only max diff " << d << "\n";
+  EXPECT_LT(d, 0.2);
+}
+
+TEST(QuantizeDynamic, MatMulBecomesIntegerMatMulWithRuntimeScales) {
+  B b("mm", 17);
+  const std::string x = b.input("image", DType::Float32, {-1, 5, 8});
+  b.initializer("w", rnd({8, 6}, 5));
+  b.initializer("gw", rnd({4, 6}, 6));
+  b.initializer("gb", rnd({4}, 7));
+  std::string y = b.op("MatMul", {x, "w"}, {}, "mm");
+  y = b.op("Reshape", {y, b.initializer("shape", Tensor::from_vector<int64_t>({2}, {-1, 6}))}, {}, "flat");
+  b.output(b.op("Gemm", {y, "gw", "gb"}, {{"transB", B::i(1)}, {"beta", B::f(0.5f)}}, "logits"));
+  Model m = b.build();
+  infer_shapes(m);
+  Model q = b.build();
+  infer_shapes(q);
+  const StaticQuantResult r = apply_dynamic(q, DynamicQuantOptions{});
+  EXPECT_EQ(r.records.size(), 2u);
+  auto counts = op_counts(q);
+  EXPECT_EQ(counts["DynamicQuantizeLinear"], 2);
+  EXPECT_EQ(counts["MatMulInteger"], 2);
+  EXPECT_EQ(counts["MatMul"], 0);
+  EXPECT_EQ(counts["Gemm"], 0);
+  const Tensor in = rnd({3, 5, 8}, 8);
+  const double d = max_output_diff(m, q, in);
+  std::cout << "dynamic max diff " << d << "\n";
+  EXPECT_LT(d, 0.05);
+  EXPECT_GT(d, 0.0);
+}
+
+}  // namespace
+}  // namespace octet
