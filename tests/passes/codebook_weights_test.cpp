@@ -14,7 +14,7 @@
 #include "onnx/model_io.h"
 #include "quant/log_quant.h"
 #include "runtime/executor.h"
-#include "test_util.h"
+#include "../test_util.h"
 #include "zoo/zoo.h"
 
 namespace octet {
