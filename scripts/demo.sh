@@ -17,8 +17,8 @@ echo
 echo "== octet inspect $MODEL"
 $OCTET inspect "$MODEL"
 echo
-echo "== octet quantize $MODEL: static INT8, per-channel weights, entropy calibration on 512 training images"
-$OCTET quantize "$MODEL" --calib fashion-mnist:train --calib-size 512 --method entropy \
+echo "== octet quantize $MODEL: static INT8, per-channel weights, min-max calibration on 512 training images"
+$OCTET quantize "$MODEL" --calib fashion-mnist:train --calib-size 512 \
   --eval fashion-mnist:test -o "$OUT/$NAME-int8.onnx" --json "$OUT/$NAME-int8.json"
 echo
 echo "the INT8 model is $OUT/$NAME-int8.onnx (Q/DQ ONNX: onnxruntime and TensorRT load it);"

@@ -252,7 +252,7 @@ double HistogramCalibrator::threshold() const {
     case CalibrationMethod::Percentile:
       return percentile_threshold(histogram_, method_.percentile);
     case CalibrationMethod::Entropy:
-      return entropy_threshold(histogram_, method_.num_quant_bins, method_.start_bin);
+      return entropy_threshold(histogram_, method_.num_quant_bins, method_.start_bin, /*flatten_zero_bin=*/true);
     default:
       return mse_threshold(histogram_, method_.levels_positive);
   }

@@ -185,12 +185,14 @@ void check_entropy_args(int num_quant_bins, int start_bin) {
 // contributes (sum c_j log c_j - (sum c_j) log a_l + (sum c_j) log(S / T)) / T, all from prefix
 // sums of c, c log c and the non-empty count. Bin i-1 (the last bin of the last level) carries
 // the outliers in P and is added on its own.
-std::vector<double> entropy_divergences(const Histogram& h, int num_quant_bins, int start_bin) {
+std::vector<double> entropy_divergences(const Histogram& h, int num_quant_bins, int start_bin,
+                                        bool flatten_zero_bin) {
   check_entropy_args(num_quant_bins, start_bin);
   std::vector<double> kl;
   const int u = h.used_bins();
   if (!h.has_width() || u <= start_bin) return kl;
-  const std::vector<uint64_t>& c = h.counts();
+  std::vector<uint64_t> c = h.counts();
+  if (flatten_zero_bin && c.size() > 1) c[0] = c[1];
   std::vector<double> sum_c(static_cast<size_t>(u) + 1, 0.0), sum_clogc(sum_c), nonempty(sum_c);
   for (int j = 0; j < u; ++j) {
     const double cj = static_cast<double>(c[static_cast<size_t>(j)]);
@@ -237,10 +239,10 @@ std::vector<double> entropy_divergences(const Histogram& h, int num_quant_bins, 
   return kl;
 }
 
-double entropy_threshold(const Histogram& h, int num_quant_bins, int start_bin) {
+double entropy_threshold(const Histogram& h, int num_quant_bins, int start_bin, bool flatten_zero_bin) {
   check_entropy_args(num_quant_bins, start_bin);
   if (!h.has_width()) return 0.0;
-  const std::vector<double> kl = entropy_divergences(h, num_quant_bins, start_bin);
+  const std::vector<double> kl = entropy_divergences(h, num_quant_bins, start_bin, flatten_zero_bin);
   if (kl.empty()) return h.max_abs();  // u <= start_bin: nothing to clip
   size_t best = 0;
   for (size_t k = 1; k < kl.size(); ++k)

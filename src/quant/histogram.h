@@ -122,13 +122,18 @@ double percentile_threshold(const Histogram& h, double percentile);
 // Exact zeros stay in bin 0 as TensorRT describes it (pytorch-quantization instead overwrites
 // bin 0 with bin 1 to hide ReLU's zero spike; octet does not).
 // Cost O(u * num_quant_bins). Error unless num_quant_bins >= 1 and start_bin >= 1.
-double entropy_threshold(const Histogram& h, int num_quant_bins = 128, int start_bin = 128);
+// flatten_zero_bin: count bin 0 as holding what bin 1 holds (NVIDIA's pytorch-quantization does the
+// same). The exact zeros of a ReLU output (often over half the values) otherwise dominate both
+// distributions, and the search then prefers the smallest candidate: measured on the trained
+// resnet8, every ReLU threshold fell to about 11% of its maximum and test top-1 to 21.5%.
+double entropy_threshold(const Histogram& h, int num_quant_bins = 128, int start_bin = 128,
+                         bool flatten_zero_bin = false);
 
 // The KL divergence of every candidate of entropy_threshold: element i - start_bin is KL(P || Q)
 // for i kept bins, i = start_bin .. used_bins() (empty when used_bins() <= start_bin). +inf where
 // Q is 0 under mass of P. For reports and tests.
 std::vector<double> entropy_divergences(const Histogram& h, int num_quant_bins = 128,
-                                        int start_bin = 128);
+                                        int start_bin = 128, bool flatten_zero_bin = false);
 
 // The threshold t minimising mse_expected_error(h, t, levels_positive) over the candidates
 // t = (b + 1) * w for b = 0 .. used_bins() - 2 (every bin upper edge below the last non-empty bin)

@@ -45,7 +45,7 @@ struct QuantizeArgs {
   int64_t calib_size = 512;
   uint32_t calib_seed = 1;
   int64_t calib_batch = 64;
-  std::string method = "entropy";
+  std::string method = "minmax";
   bool compare_methods = false;
   std::vector<std::string> methods_to_compare = {"minmax", "ema", "percentile:99.99", "percentile:99.999",
                                                   "entropy", "mse"};
@@ -441,7 +441,7 @@ void add_quantize(CLI::App& app, Command& out) {
   sub->add_option("--image-options", a->image_options,
                   "Image folder preprocessing: size=HxW&channels=3&mean=..&std=..&layout=nchw|nhwc&resize=bilinear|nearest");
   sub->add_option("--method", a->method,
-                  "Activation calibrator: minmax, ema[:decay], percentile[:p], entropy (default), mse");
+                  "Activation calibrator: minmax (default), ema[:decay], percentile[:p], entropy, mse");
   sub->add_flag("--compare-methods", a->compare_methods,
                 "Calibrate with every method, print accuracy (--eval with labels) or output SQNR for each, write the best");
   sub->add_option("--target", a->target, "onnxruntime (default: asymmetric activations, int32 bias) or tensorrt "
