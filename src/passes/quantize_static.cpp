@@ -41,6 +41,14 @@ std::string fresh_node_name(const Graph& g, std::set<std::string>& used, const s
   return n;
 }
 
+// An initializer with its value type set (shape inference reads the type, e.g. QuantizeLinear's
+// output type is its zero point's).
+void set_initializer(Graph& g, const std::string& name, Tensor t) {
+  Value& v = g.get_or_add_value(name);
+  v.type = TensorType::of(t.dtype(), t.shape());
+  v.initializer = std::move(t);
+}
+
 Attribute int_attr(int64_t v) {
   Attribute a;
   a.kind = Attribute::Kind::Int;
@@ -189,9 +197,9 @@ StaticQuantResult apply_static(Model& model, const StaticQuantPlan& plan,
       result.warnings.push_back(str_cat("activation '", t, "' had a zero range in calibration (all values 0?); "
                                         "quantized with scale ", p.scale[0]));
     const std::string scale = fresh_name(g, t + "_scale");
-    g.get_or_add_value(scale).initializer = scale_tensor(p, {});
+    set_initializer(g, scale, scale_tensor(p, {}));
     const std::string zp = fresh_name(g, t + "_zero_point");
-    g.get_or_add_value(zp).initializer = zero_point_tensor(p, {});
+    set_initializer(g, zp, zero_point_tensor(p, {}));
     const std::string q = fresh_name(g, t + "_quantized");
     Node qn;
     qn.name = fresh_node_name(g, used_node_names, t + "_QuantizeLinear");
@@ -217,9 +225,9 @@ StaticQuantResult apply_static(Model& model, const StaticQuantPlan& plan,
   auto add_dq = [&](const std::string& q, const QuantParams& p, const Shape& scale_shape, int64_t axis,
                     const std::string& base, const TensorType& float_type) {
     const std::string scale = fresh_name(g, base + "_scale");
-    g.get_or_add_value(scale).initializer = scale_tensor(p, scale_shape);
+    set_initializer(g, scale, scale_tensor(p, scale_shape));
     const std::string zp = fresh_name(g, base + "_zero_point");
-    g.get_or_add_value(zp).initializer = zero_point_tensor(p, scale_shape);
+    set_initializer(g, zp, zero_point_tensor(p, scale_shape));
     const std::string out = fresh_name(g, base + "_dequantized");
     Node dq;
     dq.name = fresh_node_name(g, used_node_names, base + "_DequantizeLinear");
