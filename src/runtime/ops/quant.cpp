@@ -419,6 +419,7 @@ void register_quant_ops(OpRegistry& r) {
   quant_detail::register_quantize_linear_ops(r);
   quant_detail::register_qmatmul_ops(r);
   quant_detail::register_qconv_ops(r);
+  quant_detail::register_fused_qops(r);
 }
 
 }  // namespace octet

@@ -18,16 +18,7 @@
 #include "runtime/ops/quant_util.h"
 
 namespace octet {
-namespace {
-
-using namespace quant_detail;
-
-// Convolution attributes resolved against the input and weight shapes. Spatial input sizes may be
-// unknown (-1) during inference; the matching output sizes are then -1 too.
-struct ConvGeometry {
-  int64_t group = 1;
-  std::vector<int64_t> kernel, strides, dilations, pads_begin, out_spatial;
-};
+namespace quant_detail {
 
 ConvGeometry conv_geometry(const Node& node, const std::vector<int64_t>& in_spatial,
                            const std::vector<int64_t>& w_spatial) {
@@ -97,12 +88,6 @@ ConvGeometry conv_geometry(const Node& node, const std::vector<int64_t>& in_spat
   }
   return g;
 }
-
-// Shapes and channel counts of a convolution; fails on inconsistent inputs.
-struct ConvShapes {
-  kernels::QConvParams params;
-  Shape out;
-};
 
 ConvShapes conv_shapes(const Node& node, const Shape& x, const Shape& w) {
   if (x.size() < 3 || w.size() != x.size())
@@ -182,6 +167,12 @@ Tensor qconv_accumulate(const OpContext& ctx, const Tensor& x, const Tensor& w, 
   }
   return y;
 }
+
+}  // namespace quant_detail
+
+namespace {
+
+using namespace quant_detail;
 
 void run_conv_integer(OpContext& ctx) {
   const Tensor& x = ctx.input(0);
@@ -263,6 +254,10 @@ void run_qlinear_conv(OpContext& ctx) {
   ctx.outputs[0] = std::move(y);
 }
 
+}  // namespace
+
+namespace quant_detail {
+
 // Static output type of a convolution; unknown dims stay unknown.
 TensorType infer_conv_type(const InferContext& ctx, const TensorType& x, const TensorType& w,
                            DType dtype) {
@@ -289,6 +284,10 @@ TensorType infer_conv_type(const InferContext& ctx, const TensorType& x, const T
   for (int64_t v : g.out_spatial) out.dims.push_back(v >= 0 ? Dim::known(v) : Dim{});
   return out;
 }
+
+}  // namespace quant_detail
+
+namespace {
 
 void infer_conv_integer(InferContext& ctx) {
   check_operand_type_infer(ctx, 0, "x");

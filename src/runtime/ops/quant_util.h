@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/ref/qconv_ref.h"
 #include "runtime/op_registry.h"
 
 namespace octet::quant_detail {
@@ -38,8 +39,40 @@ void check_operand_type(const Node& node, DType t, const std::string& what);
 // reported at run time).
 void check_operand_type_infer(const InferContext& ctx, size_t i, const std::string& what);
 
+// Convolution attributes resolved against the input and weight shapes (quant_conv.cpp). Spatial
+// input sizes may be unknown (-1) during inference; the matching output sizes are then -1 too.
+struct ConvGeometry {
+  int64_t group = 1;
+  std::vector<int64_t> kernel, strides, dilations, pads_begin, out_spatial;
+};
+ConvGeometry conv_geometry(const Node& node, const std::vector<int64_t>& in_spatial,
+                           const std::vector<int64_t>& w_spatial);
+
+// Shapes and channel counts of a convolution; fails on inconsistent inputs.
+struct ConvShapes {
+  kernels::QConvParams params;
+  Shape out;
+};
+ConvShapes conv_shapes(const Node& node, const Shape& x, const Shape& w);
+
+// A zero point of the operand's type from input `index`; absent -> {0}.
+std::vector<int32_t> conv_zero_points(const OpContext& ctx, size_t index, DType operand_type,
+                                      const std::string& what);
+// Per-tensor (one value) or per-output-channel (1-D of m values) parameter; returns the stride.
+int64_t per_channel_stride(const OpContext& ctx, const Shape& shape, int64_t m,
+                           const std::string& what);
+// The exact integer convolution (qconv_s32_ref, bias added) into an int32 tensor of shape cs.out;
+// fails naming the node when an accumulator does not fit int32.
+Tensor qconv_accumulate(const OpContext& ctx, const Tensor& x, const Tensor& w, int32_t x_zp,
+                        const std::vector<int32_t>& w_zp, int64_t w_zp_stride, const int32_t* bias,
+                        const ConvShapes& cs);
+// Static output type of a convolution; unknown dims stay unknown.
+TensorType infer_conv_type(const InferContext& ctx, const TensorType& x, const TensorType& w,
+                           DType dtype);
+
 void register_quantize_linear_ops(OpRegistry& r);  // quant.cpp
 void register_qmatmul_ops(OpRegistry& r);          // quant_matmul.cpp
 void register_qconv_ops(OpRegistry& r);            // quant_conv.cpp
+void register_fused_qops(OpRegistry& r);           // quant_fused.cpp (domain "octet")
 
 }  // namespace octet::quant_detail
