@@ -6,7 +6,14 @@ namespace octet::quant {
 
 CalibrationSession::CalibrationSession(const Model& model, std::vector<std::string> tensors,
                                        std::vector<CalibrationMethod> methods)
-    : model_(model), exec_(model), tensors_(std::move(tensors)), methods_(std::move(methods)) {
+    : model_(model),
+      engine_(model, [&] {
+        EngineOptions o;
+        o.observe.insert(tensors.begin(), tensors.end());
+        return o;
+      }()),
+      tensors_(std::move(tensors)),
+      methods_(std::move(methods)) {
   if (methods_.empty()) throw Error("calibration needs at least one method");
   for (const std::string& t : tensors_) {
     if (!model_.graph.find_value(t)) throw Error(str_cat("calibration: the model has no tensor '", t, "'"));
@@ -19,13 +26,13 @@ CalibrationSession::CalibrationSession(const Model& model, std::vector<std::stri
 void CalibrationSession::observe(const std::map<std::string, Tensor>& feeds) {
   RunOptions opts;
   opts.keep_intermediates = true;
-  const std::map<std::string, Tensor> values = exec_.run(feeds, opts);
+  const std::map<std::string, Tensor> values = engine_.run(feeds, opts);
   for (size_t t = 0; t < tensors_.size(); ++t) {
     auto it = values.find(tensors_[t]);
     const Tensor* v = nullptr;
     if (it != values.end()) v = &it->second;
     else if (auto f = feeds.find(tensors_[t]); f != feeds.end()) v = &f->second;
-    if (!v) throw InternalError(str_cat("calibration: the executor returned no value for '", tensors_[t], "'"));
+    if (!v) throw InternalError(str_cat("calibration: the engine returned no value for '", tensors_[t], "'"));
     if (v->dtype() != DType::Float32)
       throw Error(str_cat("calibration: tensor '", tensors_[t], "' is ", dtype_name(v->dtype()),
                           "; only float32 tensors are calibrated"));

@@ -16,6 +16,7 @@
 #include "data/dataset.h"
 #include "ir/graph.h"
 #include "quant/calibrators.h"
+#include "runtime/engine.h"
 #include "runtime/executor.h"
 
 namespace octet::quant {
@@ -41,7 +42,7 @@ class CalibrationSession {
 
  private:
   const Model& model_;
-  Executor exec_;
+  Engine engine_;  // the fast engine, with every calibrated tensor kept observable
   std::vector<std::string> tensors_;
   std::vector<CalibrationMethod> methods_;
   // calibrators_[t][m]: tensor tensors_[t], method methods_[m].

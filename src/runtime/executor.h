@@ -30,9 +30,10 @@ class Executor {
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& feeds,
                                     const RunOptions& options = {}) const;
 
- private:
+  // The feed checks of run(), for other runners of the same model (the engine).
   void check_feeds(const std::map<std::string, Tensor>& feeds) const;
 
+ private:
   const Model& model_;
   int64_t opset_;
   std::vector<std::vector<std::string>> frees_after_;  // per node: values whose last use it is

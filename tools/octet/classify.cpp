@@ -1,4 +1,5 @@
 #include "tools/octet/classify.h"
+#include "tools/octet/runner.h"
 
 #include <unistd.h>
 
@@ -84,7 +85,11 @@ ClassifyResult classify(const Model& m, const std::string& model_path, const dat
     throw Error(str_cat(ds_ref.name(), ": the data set has no labels; scoring a classifier needs labelled samples"));
   const data::Dataset* ds = &ds_ref;
   const ModelIo io = check_model(m, model_path, *ds);
-  Executor exec(m);
+  RunnerOptions ro;
+  ro.reference = a.reference;
+  ro.threads = a.threads;
+  ModelRunner exec(m, ro);
+  if (a.progress) warn_left_in_float(exec);
 
   const int64_t n = a.limit > 0 ? std::min(a.limit, ds->size()) : ds->size();
   if (a.limit > ds->size() && a.progress)

@@ -1,4 +1,4 @@
-// Scoring a classifier on a labelled data set with the reference executor: shared by `octet eval`
+// Scoring a classifier on a labelled data set, on the engine (or the reference executor): shared by `octet eval`
 // and `octet quantize` (FP32 against INT8 accuracy, --compare-methods).
 #pragma once
 
@@ -17,6 +17,8 @@ struct ClassifyOptions {
   bool keep_predictions = false;
   bool progress = true;      // progress bar on stderr
   std::string label = "eval";
+  bool reference = false;  // reference executor instead of the engine
+  int threads = 0;         // engine threads (<= 0: all cores)
 };
 
 struct ClassifyResult {

@@ -1,5 +1,6 @@
 // octet eval MODEL --dataset SPEC [--batch 64] [--limit N] [--json] [--predictions FILE.npy] [--quiet]
-// Top-1 and top-5 accuracy of a classifier on a labelled data set, on the reference executor;
+// Top-1 and top-5 accuracy of a classifier on a labelled data set, on the engine (--reference: the
+// reference executor);
 // optionally the top-1 class of every sample, for comparing runtimes sample by sample.
 #include <unistd.h>
 
@@ -33,10 +34,13 @@ struct EvalArgs {
   bool json = false;
   bool quiet = false;
   std::string predictions;  // .npy of int64 [n]: the top-1 class of each sample
+  bool reference = false;
+  int threads = 0;
 };
 
 int run_eval(const EvalArgs& a) {
   if (a.batch < 1 || a.batch > 65536) throw Error(str_cat("--batch ", a.batch, " must be in 1..65536"));
+  if (a.threads < 0 || a.threads > 1024) throw Error(str_cat("--threads ", a.threads, " must be in 0..1024"));
   if (a.limit == 0 || a.limit < -1) throw Error(str_cat("--limit ", a.limit, " must be at least 1"));
 
   if (!a.predictions.empty() && !is_directory(dirname_of(a.predictions)))
@@ -52,6 +56,8 @@ int run_eval(const EvalArgs& a) {
   opts.limit = a.limit;
   opts.keep_predictions = !a.predictions.empty();
   opts.progress = !a.quiet;
+  opts.reference = a.reference;
+  opts.threads = a.threads;
   const ClassifyResult r = classify(m, a.model, *ds, opts);
   if (!a.predictions.empty()) save_npy(r.predictions, a.predictions);
   const int64_t n = r.samples, top1 = r.top1, top5 = r.top5, batch = r.batch, classes = ds->num_classes();
@@ -93,6 +99,9 @@ void add_eval(CLI::App& app, Command& out) {
   sub->add_option("--predictions", args->predictions,
                   "Write the top-1 class of every sample to this .npy file (int64 [N], data set order)");
   sub->add_flag("--quiet,-q", args->quiet, "No progress line on stderr");
+  sub->add_flag("--reference", args->reference,
+                "Run on the reference executor (the model as written, Q/DQ simulated in float) instead of the engine");
+  sub->add_option("--threads,-t", args->threads, "Engine threads (default: all cores)");
   sub->callback([args, batch, &out] {
     args->batch_given = batch->count() > 0;
     out = [args] { return run_eval(*args); };

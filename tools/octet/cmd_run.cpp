@@ -9,6 +9,7 @@
 #include "runtime/executor.h"
 #include "runtime/shape_inference.h"
 #include "tools/octet/commands.h"
+#include "tools/octet/runner.h"
 
 namespace octet::cli {
 
@@ -19,6 +20,8 @@ struct RunArgs {
   std::vector<std::string> inputs;
   std::string output_dir;
   std::string outputs = "graph";
+  bool reference = false;
+  int threads = 0;
 };
 
 void make_dirs(const std::string& dir) {
@@ -36,7 +39,13 @@ void make_dirs(const std::string& dir) {
 int run_run(const RunArgs& a) {
   Model m = load_model(a.model);
   infer_shapes(m);
-  Executor exec(m);
+  if (a.threads < 0 || a.threads > 1024) throw Error(str_cat("--threads ", a.threads, " must be in 0..1024"));
+  RunnerOptions ro;
+  // Every intermediate tensor is the model as written: that is the reference executor's job.
+  ro.reference = a.reference || a.outputs == "all";
+  ro.threads = a.threads;
+  ModelRunner exec(m, ro);
+  warn_left_in_float(exec);
   std::map<std::string, Tensor> feeds;
   for (const auto& spec : a.inputs) {
     auto eq = spec.find('=');
@@ -101,6 +110,9 @@ void add_run(CLI::App& app, Command& out) {
   sub->add_option("--output-dir,-o", args->output_dir, "Folder for <output name>.npy files")->required();
   sub->add_option("--outputs", args->outputs, "'graph' (default) or 'all' to also write every intermediate tensor")
       ->check(CLI::IsMember({"graph", "all"}));
+  sub->add_flag("--reference", args->reference,
+                "Run on the reference executor (the model as written, Q/DQ simulated in float) instead of the engine");
+  sub->add_option("--threads,-t", args->threads, "Engine threads (default: all cores)");
   sub->callback([args, &out] { out = [args] { return run_run(*args); }; });
 }
 

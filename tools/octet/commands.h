@@ -21,6 +21,7 @@ void add_train(CLI::App& app, Command& out);
 void add_zoo(CLI::App& app, Command& out);
 void add_eval(CLI::App& app, Command& out);
 void add_quantize(CLI::App& app, Command& out);
+void add_bench(CLI::App& app, Command& out);
 
 // Loads a tensor from .npy or ONNX TensorProto .pb (chosen by extension, then by content).
 Tensor load_tensor_file(const std::string& path);

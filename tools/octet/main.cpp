@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   octet::cli::add_zoo(app, command);
   octet::cli::add_eval(app, command);
   octet::cli::add_quantize(app, command);
+  octet::cli::add_bench(app, command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,84 @@
+#include "kernels/avx2/eltwise_avx2.h"
+
+#include <immintrin.h>
+
+#include <cmath>
+#include <type_traits>
+
+#include "kernels/ref/round.h"
+
+namespace octet::kernels {
+namespace {
+
+// 8 lanes of quantize_value: integer-valued floats already saturated to [qmin, qmax].
+inline __m256 quantize8(__m256 x, __m256 scale, __m256 zp, __m256 qmin, __m256 qmax) {
+  const __m256 v = _mm256_div_ps(x, scale);
+  const __m256 ordered = _mm256_cmp_ps(v, v, _CMP_ORD_Q);
+  __m256 q = _mm256_add_ps(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zp);
+  q = _mm256_and_ps(q, ordered);  // NaN -> 0
+  return _mm256_min_ps(_mm256_max_ps(q, qmin), qmax);
+}
+
+template <class Q>
+void quantize_impl(const float* x, int64_t n, float scale, int32_t zp, int32_t qmin, int32_t qmax, Q* y) {
+  const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps(static_cast<float>(zp));
+  const __m256 lo = _mm256_set1_ps(static_cast<float>(qmin)), hi = _mm256_set1_ps(static_cast<float>(qmax));
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i q = _mm256_cvtps_epi32(quantize8(_mm256_loadu_ps(x + i), vs, vz, lo, hi));
+    // Values are in the type's range: narrowing by packs is exact.
+    const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    const __m128i b = std::is_same<Q, uint8_t>::value ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), b);
+  }
+  for (; i < n; ++i) y[i] = static_cast<Q>(quantize_value(x[i], scale, zp, qmin, qmax));
+}
+
+template <class Q>
+void dequantize_impl(const Q* x, int64_t n, float scale, int32_t zp, float* y) {
+  const __m256 vs = _mm256_set1_ps(scale);
+  const __m256i vz = _mm256_set1_epi32(zp);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i raw = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + i));
+    const __m256i v = std::is_same<Q, uint8_t>::value ? _mm256_cvtepu8_epi32(raw) : _mm256_cvtepi8_epi32(raw);
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, vz)), vs));
+  }
+  for (; i < n; ++i) y[i] = static_cast<float>(static_cast<int32_t>(x[i]) - zp) * scale;
+}
+
+}  // namespace
+
+void quantize_f32_u8_avx2(const float* x, int64_t n, float scale, int32_t zp, int32_t qmin, int32_t qmax,
+                          uint8_t* y) {
+  quantize_impl(x, n, scale, zp, qmin, qmax, y);
+}
+void quantize_f32_s8_avx2(const float* x, int64_t n, float scale, int32_t zp, int32_t qmin, int32_t qmax,
+                          int8_t* y) {
+  quantize_impl(x, n, scale, zp, qmin, qmax, y);
+}
+void dequantize_u8_f32_avx2(const uint8_t* x, int64_t n, float scale, int32_t zp, float* y) {
+  dequantize_impl(x, n, scale, zp, y);
+}
+void dequantize_s8_f32_avx2(const int8_t* x, int64_t n, float scale, int32_t zp, float* y) {
+  dequantize_impl(x, n, scale, zp, y);
+}
+
+void add_clamp_f32_avx2(const float* a, const float* b, int64_t n, float lo, float hi, float* y) {
+  const __m256 vl = _mm256_set1_ps(lo), vh = _mm256_set1_ps(hi);
+  int64_t i = 0;
+  // max(lo, v) as _mm256_max_ps(v, lo) would drop a NaN v: the second operand wins on NaN, so
+  // put v second.
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(a + i);
+    if (b) v = _mm256_add_ps(v, _mm256_loadu_ps(b + i));
+    _mm256_storeu_ps(y + i, _mm256_min_ps(vh, _mm256_max_ps(vl, v)));
+  }
+  for (; i < n; ++i) {
+    float v = b ? a[i] + b[i] : a[i];
+    if (!std::isnan(v)) v = std::fmin(hi, std::fmax(lo, v));
+    y[i] = v;
+  }
+}
+
+}  // namespace octet::kernels

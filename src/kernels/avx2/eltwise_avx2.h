@@ -1,0 +1,28 @@
+// Element-wise AVX2 kernels the engine runs between its convolutions and matmuls: per-tensor
+// QuantizeLinear / DequantizeLinear, and float add / clamp (Add, Relu, Clip). Reference twins:
+// quantize_value / the DequantizeLinear formula of kernels/ref/quantize_ref.h, plain loops below.
+//
+// Exactness: the quantize kernels compute x / scale with vdivps (IEEE division, what the
+// reference's float division is), round half to even with vroundps, add the zero point and
+// saturate, and map NaN to 0 as round.h's contract says: equal to quantize_value bit for bit.
+// Dequantize is float(x - zp) * scale, one rounding, as the reference. Add is one float addition;
+// the clamp is max(lo, .) then min(hi, .) with NaN propagated (a NaN stays NaN).
+// CPU: AVX2; callers check first (fast_kernels_available()).
+#pragma once
+
+#include <cstdint>
+
+namespace octet::kernels {
+
+// y[i] = saturate(round_half_even(x[i] / scale) + zp) in [qmin, qmax] (NaN -> 0 before clamping).
+void quantize_f32_u8_avx2(const float* x, int64_t n, float scale, int32_t zp, int32_t qmin, int32_t qmax,
+                          uint8_t* y);
+void quantize_f32_s8_avx2(const float* x, int64_t n, float scale, int32_t zp, int32_t qmin, int32_t qmax,
+                          int8_t* y);
+// y[i] = float(x[i] - zp) * scale
+void dequantize_u8_f32_avx2(const uint8_t* x, int64_t n, float scale, int32_t zp, float* y);
+void dequantize_s8_f32_avx2(const int8_t* x, int64_t n, float scale, int32_t zp, float* y);
+// y[i] = min(hi, max(lo, a[i] + b[i])); b == nullptr: y[i] = min(hi, max(lo, a[i])). y may alias a.
+void add_clamp_f32_avx2(const float* a, const float* b, int64_t n, float lo, float hi, float* y);
+
+}  // namespace octet::kernels

@@ -1,0 +1,157 @@
+// INT8 GEMM for AVX2 without VNNI, exact: u8 activations x s8 weights -> int32, then S32, U8, S8
+// or F32 output. Reference twin: kernels/ref/qgemm_ref.h (qgemm_s32_ref<int8_t, uint8_t>) followed
+// by kernels/ref/quantize_ref.h (requantize_value) or the F32 formula below; the results are equal
+// at 0 LSB for every input, weights included (tests/kernels/qgemm_avx2_test.cpp).
+//
+// How the engine uses it: convolution computes C[M = out channels, N = out pixels] = A[M,K] B[K,N]
+// with A the int8 weights, packed ONCE at model load (qgemm_pack_a_s8_avx2), and B the uint8
+// im2col activations, packed at every call (qgemm_pack_b_u8_avx2; threads pack disjoint column
+// ranges of one buffer). MatMul runs transposed (A = weights^T, or an activation the caller
+// converted to int8) with C written through transposed strides. int8 activations are made uint8 by
+// the caller (x + 128, zero point + 128), so B is always uint8. Work is split by the caller:
+// qgemm_packed_avx2 computes one block [m0,m1) x [n0,n1) of C on the calling thread, without
+// allocating.
+//
+// Semantics, with a(m,k) = a[m*a_rs + k*a_cs], b(k,n) = b[k*b_rs + n*b_cs] and
+// c(m,n) = c[m*c_rs + n*c_cs] (strides in elements, any value):
+//   acc(m,n) = sum_k (a(m,k) - a_zp[m]) * (b(k,n) - b_zp) + bias[m]          (int32)
+//   S32:   c = acc
+//   U8/S8: c = min(max(requantize_value(acc, multiplier[m], zero_point, qmin, qmax), lo), hi)
+//          with (qmin, qmax) = (0, 255) or (-128, 127): double(acc) * double(multiplier) rounded
+//          half to even, + zero_point in double, saturated. Computed with vcvtdq2pd, vmulpd,
+//          vroundpd(nearest), vaddpd: the same IEEE operations as requantize_value, so equal bit
+//          for bit, not an approximation. The saturation and the [lo, hi] clamp are one clamp to
+//          [max(lo, qmin), min(hi, qmax)] in double (equal to the two whenever lo <= qmax). Rows
+//          whose multiplier is NaN or infinite call requantize_value itself (its NaN rule).
+//   F32:   c = float(acc) * scale[m] + fbias[m], in float, in exactly that order: vcvtdq2ps (round
+//          to nearest, like static_cast<float>), vmulps, then vaddps; no FMA contraction (this
+//          file is compiled with -ffp-contract=off and uses no FMA intrinsic). fbias == nullptr:
+//          no addition at all (so -0.0 stays -0.0).
+// The caller guarantees that the exact acc fits int32 (K*255*255 + |bias| < 2^31 with 8-bit zero
+// points). All intermediate int32 arithmetic wraps (mod 2^32), so the result is exact whenever the
+// final value fits, whatever the order of the terms.
+//
+// THE EXACTNESS PROBLEM AND THE CHOSEN SOLUTION
+// The fast AVX2 sequence is  t = vpmaddubsw(b_u8, a_s8); t = vpmaddwd(t, 1); acc = vpaddd(acc, t):
+// 32 multiply-adds per 3 instructions, one sequence per cycle on this CPU (bench/gemm_bench.cpp).
+// vpmaddubsw sums each k-pair b0*a0 + b1*a1 into a SATURATING int16. With b in [0, 255] the pair
+// is exact for every b iff NOT (a0, a1 of the same sign and |a0| + |a1| > 128): 255*128 = 32640
+// fits, 255*129 = 32895 does not, and a pair of opposite signs is bounded by 255*128. Real
+// per-channel weights break this in nearly every row (each row has a |w| = 127): with N(0,1)
+// weights quantized per row to [-127, 127], 2% of the pairs at K = 576 are unsafe and 95% of the
+// rows hold one, so a per-matrix or per-panel "vpmaddubsw is safe" test alone covers ~0% of real
+// weight matrices (100% of those with |a| <= 64, e.g. 7-bit weights).
+// Chosen: A = A_main + A_res, split at pack time, both halves safe by construction.
+//   In each unsafe pair (same sign, s = a0 + a1 with |s| > 128) the larger-magnitude element e is
+//   replaced by e' = (s > 0 ? 128 : -128) - other, in [-127, 127], so that the pair sums to
+//   +-128, and the excess r = e - e' (1 <= r <= 126 or -128 <= r <= -1) goes to A_res at e's
+//   position with 0 at the partner's: 255*|r| <= 32640, so the residual pair is safe too.
+//   A_main + A_res = A exactly and every product is exact, so the sum is exact for ALL weights.
+//   A_res is stored SPARSE, per row: one entry per k-quad that holds a residual. The microkernel
+//   runs the main loop over A_main, then adds vpmaddubsw(B quad, residual quad) for each entry of
+//   each row. The extra work is the fraction of (row, quad) with a residual:
+//     N(0,1) weights, per-row symmetric: ~8% at K = 144, ~4% at K = 576, ~1.5% at K = 4608
+//     Laplace weights: ~3.6% at K = 144, ~1.2% at K = 576; uniform int8 in [-128, 127]: ~43%;
+//     |a| <= 64: 0 (the pure vpmaddubsw path)
+//   qgemm_packed_a_info() reports it for a packed matrix; bench/gemm_bench.cpp prints it.
+// Alternatives: int16 widening + vpmaddwd (exact, 16 MACs per instruction) reaches only 81% of the
+// INT8 sequence's peak even in a register-only loop here (4 vector instructions per 32 MACs against
+// 3; this core sustains about 3 vector integer instructions per cycle), before its doubled B
+// traffic; a dense nibble split (A = 16*A_hi + A_lo with int16 partial sums) needs 4.5 instructions
+// per 32 MACs (~67%, estimated). The sparse split costs a few percent on real weights, and at
+// worst (every quad of every row has a residual) halves the speed while staying exact.
+// Zero points: the products use the RAW int8 a (a - a_zp may not fit int8, e.g. 127 - (-128)):
+//   acc = sum a*b - b_zp*rowsum_a[m] - a_zp[m]*(colsum_b[n] - K*b_zp) + bias[m]
+// with rowsum_a stored by pack-A and colsum_b - K*b_zp by pack-B; the a_zp term costs one vpmulld
+// per output vector, only in row panels with a nonzero a_zp.
+//
+// Packed layouts (register tile MR x NR = 4 x 16: 4 rows x 2 ymm of 8 int32 = 8 accumulators).
+// Kq = ceil(K/4); k >= K and rows/columns past M/N are packed as 0.
+//   A: a 64-byte header (magic, M, K, totals), then ceil(M/4) row panels of 64 + Kq*16 bytes: a
+//      panel header {int32 rowsum[4] (raw a over k < K), int32 a_zp[4], uint32 res_first[4],
+//      uint32 res_count[4]}, then A_main: for q = 0..Kq-1 and r = 0..3 the 4 bytes
+//      a_main(4p+r, 4q..4q+3) (the dword the kernel broadcasts). After all panels, the residual
+//      entries {int32 byte offset of quad q inside a B panel (q*64), 4 residual bytes}, row after
+//      row, each row's in increasing q. Size bound qgemm_packed_a_bytes(M, K) =
+//      64 + ceil(M/4)*(64 + 16*Kq) + ceil(M/4)*4*Kq*8: up to 3x the weights when every quad has a
+//      residual; the size actually used is qgemm_packed_a_info().used_bytes (~1.1x for N(0,1)).
+//   B: ceil(N/16) column panels of Kq*64 + 128 bytes: for q = 0..Kq-1 and j = 0..15, the 4 bytes
+//      b(4q..4q+3, 16p+j) (vpmaddubsw pairs k = 4q+2i, 4q+2i+1 and vpmaddwd adds the two pairs),
+//      then int32 colterm[16] = colsum_b[n] - K*b_zp, then int32 b_zp (and padding).
+// Buffers: 4-byte alignment at least (the headers are read as int32); 64 bytes recommended.
+//
+// Loop order: for each 16-column B panel (Kq*64 bytes, in L1 up to K ~ 1500), for each 4-row A
+// panel: the whole K in registers, then the epilogue from registers straight to C. A streams from
+// L2/L3 at ~2 bytes per cycle, so no K blocking (and no int32 scratch) is needed.
+// Determinism: each output depends only on its row's packed A and its column's packed B, never on
+// the block decomposition or the thread count.
+//
+// Preconditions (the caller sizes everything from the same M, N, K; the packed A header's M and K
+// are checked against the arguments, and a mismatch aborts): 0 <= m0 <= m1 <= M and
+// 0 <= n0 <= n1 <= N, any values (partial tiles are masked); pack_b's n0 is a multiple of kQgemmNR
+// and its n1 a multiple of kQgemmNR or N (checked); U8/S8: lo and hi lie in the type's range (or
+// are the defaults); bias (if given), multiplier, scale and fbias are indexed by the global row m;
+// C does not alias the inputs.
+//
+// CPU: the functions here execute AVX2 instructions; check qgemm_avx2_supported() first.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace octet::kernels {
+
+constexpr int64_t kQgemmMR = 4;   // rows of the register tile
+constexpr int64_t kQgemmNR = 16;  // columns of the register tile (2 ymm of int32)
+
+inline bool qgemm_avx2_supported() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  return __builtin_cpu_supports("avx2");
+#else
+  return false;
+#endif
+}
+
+// Upper bound of the packed A size (see the layout above).
+size_t qgemm_packed_a_bytes(int64_t M, int64_t K);
+// Packs all of A, splits it into A_main + A_res (see above) and stores the row sums and a_zp
+// (a_zp: one int32 per row, nullptr = all 0). Done once, at model load; scalar code.
+void qgemm_pack_a_s8_avx2(int64_t M, int64_t K, const int8_t* a, int64_t a_rs, int64_t a_cs,
+                          const int32_t* a_zp, void* packed);
+
+// What the weights allowed: rows whose pairs are all vpmaddubsw-safe need no residual pass.
+struct QgemmPackedAInfo {
+  int64_t M = 0, K = 0;
+  int64_t clean_rows = 0;      // rows with no residual entry (pure vpmaddubsw path)
+  int64_t residual_quads = 0;  // residual entries over all rows
+  int64_t total_quads = 0;     // M * ceil(K/4)
+  size_t used_bytes = 0;       // bytes of the packed buffer actually written
+};
+QgemmPackedAInfo qgemm_packed_a_info(const void* packed);
+
+size_t qgemm_packed_b_bytes(int64_t K, int64_t N);
+// Packs columns [n0, n1) of B (their panels, padding included) into their place in `packed`, with
+// the column sums for the a_zp correction. Vectorized for b_cs == 1 (im2col) and b_rs == 1
+// (a transposed operand: each column's k run is contiguous); other strides use a scalar loop.
+void qgemm_pack_b_u8_avx2(int64_t K, int64_t N, const uint8_t* b, int64_t b_rs, int64_t b_cs,
+                          int32_t b_zp, int64_t n0, int64_t n1, void* packed);
+
+struct QgemmOutput {
+  enum class Kind { S32, U8, S8, F32 };
+  Kind kind = Kind::S32;
+  void* c = nullptr;  // int32_t, uint8_t, int8_t or float, by kind
+  int64_t c_rs = 0, c_cs = 1;
+  const int32_t* bias = nullptr;      // per row, added to acc (all kinds); nullptr = 0
+  const float* multiplier = nullptr;  // U8/S8: per-row requantization multiplier
+  int32_t zero_point = 0;             // U8/S8
+  int32_t lo = -2147483647 - 1;       // U8/S8: y = min(max(y, lo), hi) after requantization
+  int32_t hi = 2147483647;            //   (fused ReLU etc.); the defaults change nothing
+  const float* scale = nullptr;       // F32: per-row scale
+  const float* fbias = nullptr;       // F32: per-row float bias, nullptr = not added
+};
+
+// Computes the block rows [m0,m1) x cols [n0,n1) of C; writes nothing else.
+void qgemm_packed_avx2(int64_t M, int64_t N, int64_t K, const void* packed_a, const void* packed_b,
+                       const QgemmOutput& out, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+
+}  // namespace octet::kernels

@@ -1,0 +1,229 @@
+#include "runtime/engine.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "runtime/fast/fast_op.h"
+#include "runtime/op_registry.h"
+
+namespace octet {
+
+struct Engine::Step {
+  const Node* node = nullptr;
+  const OpDef* def = nullptr;
+  const Node* act = nullptr;  // a Relu/Clip fused into the fast op (skipped as a node)
+  const OpDef* act_def = nullptr;
+  std::unique_ptr<FastOp> fast;
+  std::vector<int> in;        // slots of node inputs, -1 when absent
+  std::vector<int> out;       // slots of node outputs (-1 when absent or fused away)
+  int act_in = -1, act_out = -1;
+  std::vector<int> frees;     // slots whose last reader is this step
+};
+
+namespace {
+
+// Bounds of a Relu, or of a Clip whose min/max are constants; false for anything else.
+bool activation_bounds(const Graph& g, const Node& n, float* lo, float* hi) {
+  if (!n.domain.empty() || n.outputs.size() != 1) return false;
+  *lo = -std::numeric_limits<float>::infinity();
+  *hi = std::numeric_limits<float>::infinity();
+  if (n.op_type == "Relu") {
+    *lo = 0.f;
+    return true;
+  }
+  if (n.op_type != "Clip") return false;
+  if (n.has_attr("min") || n.has_attr("max")) {
+    *lo = n.attr_float("min", *lo);
+    *hi = n.attr_float("max", *hi);
+  } else {
+    for (size_t i = 1; i < n.inputs.size() && i < 3; ++i) {
+      if (n.inputs[i].empty()) continue;
+      const Value* v = g.find_value(n.inputs[i]);
+      if (!v || !v->initializer || v->initializer->dtype() != DType::Float32 || v->initializer->numel() != 1)
+        return false;
+      (i == 1 ? *lo : *hi) = v->initializer->data<float>()[0];
+    }
+  }
+  return !(std::isnan(*lo) || std::isnan(*hi) || *lo > *hi);
+}
+
+std::unique_ptr<FastOp> make_fast(const FastOpContext& ctx) {
+  const Node& n = ctx.node;
+  if (n.domain.empty() && n.op_type == "Conv") return make_conv_f32(ctx);
+  if (n.domain.empty() && (n.op_type == "MatMul" || n.op_type == "Gemm")) return make_matmul_f32(ctx);
+  if (n.domain == "octet" && n.op_type == "QLinearConv") return make_qconv(ctx);
+  if (n.domain == "octet" && n.op_type == "QLinearMatMul") return make_qmatmul(ctx);
+  return make_eltwise(ctx);
+}
+
+bool float_output_op(const Node& n) {  // fast ops whose output is float and may absorb an activation
+  return n.domain.empty() && (n.op_type == "Conv" || n.op_type == "MatMul" || n.op_type == "Gemm" || n.op_type == "Add");
+}
+
+}  // namespace
+
+Engine::Engine(const Model& model, const EngineOptions& options)
+    : model_(model), options_(options), checker_(model), pool_(options.threads) {
+  const Graph& g = model.graph;
+  const OpRegistry& reg = OpRegistry::global();
+  auto slot = [&](const std::string& name) {
+    auto [it, fresh] = slot_of_.emplace(name, num_slots_);
+    if (fresh) ++num_slots_;
+    return it->second;
+  };
+  for (const auto& name : g.inputs) slot(name);
+  for (const auto& name : g.initializer_names()) slot(name);
+  std::map<std::string, std::vector<const Node*>> readers;
+  for (const auto& n : g.nodes)
+    for (const auto& in : n->inputs)
+      if (!in.empty()) readers[in].push_back(n.get());
+  std::set<std::string> graph_outputs(g.outputs.begin(), g.outputs.end());
+  std::set<const Node*> absorbed;
+  const bool fast_ok = fast_kernels_available();
+
+  for (const auto& up : g.nodes) {
+    const Node& n = *up;
+    if (absorbed.count(&n)) continue;
+    Step s;
+    s.node = &n;
+    s.def = reg.find(n.op_type, n.domain);
+    OCTET_CHECK(s.def, "op vanished from registry: ", n.op_type);
+    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+    if (fast_ok && options.fuse_activations && float_output_op(n) && n.outputs.size() == 1) {
+      const std::string& y = n.outputs[0];
+      auto r = readers.find(y);
+      if (!graph_outputs.count(y) && !options.observe.count(y) && r != readers.end() && r->second.size() == 1 &&
+          r->second[0]->inputs[0] == y && activation_bounds(g, *r->second[0], &lo, &hi)) {
+        s.act = r->second[0];
+        s.act_def = reg.find(s.act->op_type, s.act->domain);
+      }
+    }
+    if (fast_ok) {
+      FastOpContext ctx{n, g, model.default_opset(), lo, hi};
+      s.fast = make_fast(ctx);
+    }
+    if (!s.fast) {  // no fast op: the activation stays a node of its own
+      s.act = nullptr;
+      s.act_def = nullptr;
+    }
+    for (const auto& in : n.inputs) s.in.push_back(in.empty() ? -1 : slot(in));
+    for (const auto& o : n.outputs) s.out.push_back(o.empty() ? -1 : slot(o));
+    EngineLayer layer;
+    layer.node = n.name;
+    layer.op_type = n.domain.empty() ? n.op_type : n.domain + "." + n.op_type;
+    layer.kernel = s.fast ? s.fast->kernel() : "reference";
+    layer.precision = s.fast ? s.fast->precision() : "";
+    if (s.act) {
+      absorbed.insert(s.act);
+      s.act_in = s.out[0];
+      s.act_out = slot(s.act->outputs[0]);
+      layer.fused.push_back(s.act->name);
+    }
+    layers_.push_back(layer);
+    steps_.push_back(std::move(s));
+  }
+  // Precision of reference steps: the dtype of their first output, as far as known.
+  for (size_t i = 0; i < steps_.size(); ++i)
+    if (layers_[i].precision.empty()) {
+      const Value* v = steps_[i].node->outputs.empty() ? nullptr : g.find_value(steps_[i].node->outputs[0]);
+      layers_[i].precision = v && v->type.dtype != DType::Undefined ? dtype_name(v->type.dtype) : "?";
+    }
+  constants_.assign(num_slots_, nullptr);
+  for (const auto& name : g.initializer_names()) constants_[slot_of_.at(name)] = &*g.value(name).initializer;
+  // Free each intermediate after its last reader.
+  std::vector<int> last(num_slots_, -1);
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    for (int sl : steps_[i].in)
+      if (sl >= 0) last[sl] = static_cast<int>(i);
+  }
+  std::set<int> keep;
+  for (const auto& o : g.outputs) keep.insert(slot_of_.count(o) ? slot_of_.at(o) : -1);
+  for (int sl = 0; sl < num_slots_; ++sl)
+    if (last[sl] >= 0 && !keep.count(sl) && !constants_[sl]) steps_[last[sl]].frees.push_back(sl);
+}
+
+Engine::~Engine() = default;
+
+void Engine::reset_profile() {
+  for (auto& l : layers_) {
+    l.total_ms = 0;
+    l.calls = 0;
+  }
+}
+
+std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& feeds, const RunOptions& options) {
+  checker_.check_feeds(feeds);
+  const Graph& g = model_.graph;
+  std::vector<Tensor> env(num_slots_);
+  for (const auto& [name, t] : feeds) env[slot_of_.at(name)] = t;
+  auto value = [&](int sl) -> const Tensor* {
+    if (sl < 0) return nullptr;
+    if (constants_[sl]) return constants_[sl];
+    return &env[sl];
+  };
+  const int64_t opset = model_.default_opset();
+  using Clock = std::chrono::steady_clock;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    Step& s = steps_[i];
+    const auto t0 = options_.profile ? Clock::now() : Clock::time_point{};
+    std::vector<const Tensor*> inputs;
+    inputs.reserve(s.in.size());
+    for (int sl : s.in) {
+      const Tensor* t = value(sl);
+      OCTET_CHECK(sl < 0 || constants_[sl] || t->defined(), "value not computed before ", s.node->describe());
+      inputs.push_back(t);
+    }
+    bool done = false;
+    if (s.fast) {
+      Tensor out;
+      done = s.fast->run(inputs, out, pool_);
+      if (done) env[s.act ? s.act_out : s.out[0]] = std::move(out);
+    }
+    if (!done) {
+      OpContext ctx{*s.node, opset, std::move(inputs), {}};
+      ctx.outputs.resize(s.node->outputs.size());
+      s.def->run(ctx);
+      for (size_t o = 0; o < s.out.size(); ++o) {
+        if (s.out[o] < 0) continue;
+        if (!ctx.outputs[o].defined())
+          throw Error(str_cat(s.node->describe(), ": did not produce output '", s.node->outputs[o], "'"));
+        env[s.out[o]] = std::move(ctx.outputs[o]);
+      }
+      if (s.act) {  // the fused activation, run as its own op
+        OpContext actx{*s.act, opset, {}, {}};
+        for (const auto& in : s.act->inputs) actx.inputs.push_back(in.empty() ? nullptr : value(slot_of_.at(in)));
+        actx.outputs.resize(1);
+        s.act_def->run(actx);
+        env[s.act_out] = std::move(actx.outputs[0]);
+        if (!options.keep_intermediates) env[s.act_in] = Tensor();
+      }
+    }
+    if (!options.keep_intermediates)
+      for (int sl : s.frees) env[sl] = Tensor();
+    if (options_.profile) {
+      layers_[i].total_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      ++layers_[i].calls;
+    }
+  }
+  std::map<std::string, Tensor> result;
+  if (options.keep_intermediates) {
+    for (const auto& [name, sl] : slot_of_) {
+      if (constants_[sl]) {
+        if (std::find(g.outputs.begin(), g.outputs.end(), name) != g.outputs.end()) result[name] = *constants_[sl];
+      } else if (env[sl].defined()) {
+        result[name] = std::move(env[sl]);
+      }
+    }
+    return result;
+  }
+  for (const auto& out : g.outputs) {
+    const int sl = slot_of_.at(out);
+    if (constants_[sl]) result[out] = *constants_[sl];
+    else if (env[sl].defined()) result[out] = std::move(env[sl]);
+    else throw Error(str_cat("graph output '", out, "' was not computed"));
+  }
+  return result;
+}
+
+}  // namespace octet

@@ -1,0 +1,72 @@
+// The engine: runs a model on the fast kernels where they apply and on the reference ops
+// everywhere else. Load-time planning prepares each node once (weights packed, a Relu/Clip that
+// only reads a convolution or matmul fused into it); run() then walks the plan with a thread pool.
+// Integer paths (octet.QLinearConv / octet.QLinearMatMul written by LowerQdq) equal the reference
+// executor's result bit for bit; float paths differ from it by summation order only.
+//
+// The engine does not rewrite the graph: lower Q/DQ first (src/passes/lower_qdq.h) to get integer
+// kernels for a Q/DQ model; unlowered Q/DQ runs in float through the reference ops.
+#pragma once
+
+#include <map>
+#include <set>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "runtime/executor.h"
+#include "runtime/thread_pool.h"
+
+namespace octet {
+
+class FastOp;
+
+struct EngineOptions {
+  int threads = 0;         // <= 0: all cores
+  bool profile = false;    // time every step (adds a clock read per node)
+  bool fuse_activations = true;
+  // Values that must stay observable in run(keep_intermediates): never fused away.
+  std::set<std::string> observe;
+};
+
+// One step of the plan: a node (plus any activation fused into it).
+struct EngineLayer {
+  std::string node, op_type;
+  std::string kernel;     // fast kernel name, or "reference"
+  std::string precision;  // "fp32", "int8", or the reference op's output type
+  std::vector<std::string> fused;  // names of nodes folded into this step
+  double total_ms = 0;
+  int64_t calls = 0;
+};
+
+class Engine {
+ public:
+  // Throws Error naming unsupported ops, as Executor does. Keeps a reference to `model`.
+  Engine(const Model& model, const EngineOptions& options = {});
+  ~Engine();
+
+  // Same contract as Executor::run (feeds checked the same way).
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& feeds,
+                                    const RunOptions& options = {});
+
+  // Per-step timing since construction (or reset_profile), in plan order; times are only
+  // measured with EngineOptions::profile.
+  const std::vector<EngineLayer>& layers() const { return layers_; }
+  void reset_profile();
+  int threads() const { return pool_.size(); }
+
+ private:
+  struct Step;
+  const Model& model_;
+  EngineOptions options_;
+  Executor checker_;  // validates feeds and holds the reference semantics
+  ThreadPool pool_;
+  std::vector<Step> steps_;
+  std::vector<EngineLayer> layers_;
+  std::map<std::string, int> slot_of_;  // value name -> slot in the run's value table
+  std::vector<const Tensor*> constants_;  // per slot: initializer or nullptr
+  int num_slots_ = 0;
+};
+
+}  // namespace octet

@@ -1,0 +1,68 @@
+#include "runtime/fast/conv2d.h"
+
+#include <algorithm>
+
+namespace octet::fast {
+
+bool read_conv2d(const Node& node, const Shape& w, Conv2d* g) {
+  if (w.size() != 4) return false;
+  g->group = node.attr_int("group", 1);
+  g->M = w[0];
+  g->C = w[1] * g->group;
+  if (g->group < 1 || g->M % g->group != 0) return false;
+  g->kh = w[2];
+  g->kw = w[3];
+  const auto ks = node.attr_ints("kernel_shape", {w[2], w[3]});
+  if (ks.size() != 2 || ks[0] != w[2] || ks[1] != w[3]) return false;
+  const auto st = node.attr_ints("strides", {1, 1});
+  const auto di = node.attr_ints("dilations", {1, 1});
+  if (st.size() != 2 || di.size() != 2) return false;
+  g->sh = st[0];
+  g->sw = st[1];
+  g->dh = di[0];
+  g->dw = di[1];
+  for (int64_t v : {g->sh, g->sw, g->dh, g->dw})
+    if (v < 1 || v > (1 << 20)) return false;
+  g->auto_pad = node.attr_string("auto_pad", "NOTSET");
+  if (g->auto_pad == "NOTSET") {
+    const auto p = node.attr_ints("pads", {0, 0, 0, 0});
+    if (p.size() != 4) return false;
+    for (int i = 0; i < 4; ++i) {
+      if (p[i] < 0 || p[i] > (1 << 20)) return false;
+      g->pads[i] = p[i];
+    }
+  } else if (g->auto_pad != "VALID" && g->auto_pad != "SAME_UPPER" && g->auto_pad != "SAME_LOWER") {
+    return false;
+  }
+  return g->kh >= 1 && g->kw >= 1;
+}
+
+bool resolve_conv2d(Conv2d* g, int64_t H, int64_t W) {
+  g->H = H;
+  g->W = W;
+  const int64_t in[2] = {H, W}, k[2] = {g->kh, g->kw}, s[2] = {g->sh, g->sw}, d[2] = {g->dh, g->dw};
+  int64_t out[2], begin[2];
+  for (int a = 0; a < 2; ++a) {
+    const int64_t eff = (k[a] - 1) * d[a] + 1;
+    int64_t pb = 0, pe = 0;
+    if (g->auto_pad == "NOTSET") {
+      pb = g->pads[a];
+      pe = g->pads[a + 2];
+    } else if (g->auto_pad != "VALID") {
+      const int64_t o = (in[a] + s[a] - 1) / s[a];
+      const int64_t total = std::max<int64_t>(0, (o - 1) * s[a] + eff - in[a]);
+      pb = g->auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      pe = total - pb;
+    }
+    if (in[a] + pb + pe < eff) return false;
+    out[a] = (in[a] + pb + pe - eff) / s[a] + 1;
+    begin[a] = pb;
+  }
+  g->OH = out[0];
+  g->OW = out[1];
+  g->pt = begin[0];
+  g->pl = begin[1];
+  return true;
+}
+
+}  // namespace octet::fast

@@ -1,0 +1,153 @@
+// The engine's element-wise fast ops: per-tensor QuantizeLinear and DequantizeLinear between
+// integer and float regions, and float Add / Relu / Clip (Add with a fused Relu/Clip after it).
+// Split over the pool in contiguous ranges; each element's result does not depend on the split.
+#include <cmath>
+#include <limits>
+
+#include "kernels/avx2/eltwise_avx2.h"
+#include "runtime/fast/fast_op.h"
+
+namespace octet {
+namespace {
+
+constexpr int64_t kGrain = 16384;  // elements per task: below this, threads cost more than they save
+
+const Tensor* constant(const FastOpContext& ctx, size_t i) {
+  if (i >= ctx.node.inputs.size() || ctx.node.inputs[i].empty()) return nullptr;
+  const Value* v = ctx.graph.find_value(ctx.node.inputs[i]);
+  return v && v->initializer ? &*v->initializer : nullptr;
+}
+
+// Per-tensor scale and 8-bit zero point of a QuantizeLinear / DequantizeLinear; false otherwise.
+bool qparams(const FastOpContext& ctx, float* scale, int32_t* zp, DType* type) {
+  const Node& n = ctx.node;
+  if (n.inputs.size() < 2 || n.attr_int("block_size", 0) != 0 || n.has_attr("output_dtype")) return false;
+  const Tensor* s = constant(ctx, 1);
+  if (!s || s->dtype() != DType::Float32 || s->numel() != 1) return false;
+  *scale = s->data<float>()[0];
+  if (!(*scale > 0.f) || !std::isfinite(*scale)) return false;
+  const bool has_zp = n.inputs.size() > 2 && !n.inputs[2].empty();
+  const Tensor* z = constant(ctx, 2);
+  if (has_zp && (!z || z->numel() != 1)) return false;
+  *type = z ? z->dtype() : DType::UInt8;
+  if (*type == DType::UInt8) *zp = z ? z->data<uint8_t>()[0] : 0;
+  else if (*type == DType::Int8) *zp = z->data<int8_t>()[0];
+  else return false;
+  return true;
+}
+
+class Quantize : public FastOp {
+ public:
+  Quantize(float scale, int32_t zp, DType type) : scale_(scale), zp_(zp), type_(type) {}
+  std::string kernel() const override { return type_ == DType::UInt8 ? "quantize_f32_u8_avx2" : "quantize_f32_s8_avx2"; }
+  std::string precision() const override { return "fp32->int8"; }
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+    const Tensor& x = *in[0];
+    if (x.dtype() != DType::Float32) return false;
+    Tensor y(type_, x.shape());
+    const float* xp = x.data<float>();
+    pool.parallel_for(x.numel(), kGrain, [&](int64_t b, int64_t e) {
+      if (type_ == DType::UInt8) kernels::quantize_f32_u8_avx2(xp + b, e - b, scale_, zp_, 0, 255, y.data<uint8_t>() + b);
+      else kernels::quantize_f32_s8_avx2(xp + b, e - b, scale_, zp_, -128, 127, y.data<int8_t>() + b);
+    });
+    out = std::move(y);
+    return true;
+  }
+
+ private:
+  float scale_;
+  int32_t zp_;
+  DType type_;
+};
+
+class Dequantize : public FastOp {
+ public:
+  Dequantize(float scale, int32_t zp, DType type) : scale_(scale), zp_(zp), type_(type) {}
+  std::string kernel() const override { return type_ == DType::UInt8 ? "dequantize_u8_f32_avx2" : "dequantize_s8_f32_avx2"; }
+  std::string precision() const override { return "int8->fp32"; }
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+    const Tensor& x = *in[0];
+    if (x.dtype() != type_) return false;
+    Tensor y(DType::Float32, x.shape());
+    float* yp = y.data<float>();
+    pool.parallel_for(x.numel(), kGrain, [&](int64_t b, int64_t e) {
+      if (type_ == DType::UInt8) kernels::dequantize_u8_f32_avx2(x.data<uint8_t>() + b, e - b, scale_, zp_, yp + b);
+      else kernels::dequantize_s8_f32_avx2(x.data<int8_t>() + b, e - b, scale_, zp_, yp + b);
+    });
+    out = std::move(y);
+    return true;
+  }
+
+ private:
+  float scale_;
+  int32_t zp_;
+  DType type_;
+};
+
+// Add of two float tensors of one shape (no broadcasting), or a lone Relu / Clip (binary = false).
+class AddClamp : public FastOp {
+ public:
+  AddClamp(bool binary, float lo, float hi) : binary_(binary), lo_(lo), hi_(hi) {}
+  std::string kernel() const override { return binary_ ? "add_f32_avx2" : "clamp_f32_avx2"; }
+  std::string precision() const override { return "fp32"; }
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+    const Tensor& a = *in[0];
+    if (a.dtype() != DType::Float32) return false;
+    const Tensor* b = binary_ ? in[1] : nullptr;
+    if (binary_ && (!b || b->dtype() != DType::Float32 || b->shape() != a.shape())) return false;
+    Tensor y(DType::Float32, a.shape());
+    const float* ap = a.data<float>();
+    const float* bp = b ? b->data<float>() : nullptr;
+    float* yp = y.data<float>();
+    pool.parallel_for(a.numel(), kGrain, [&](int64_t s, int64_t e) {
+      kernels::add_clamp_f32_avx2(ap + s, bp ? bp + s : nullptr, e - s, lo_, hi_, yp + s);
+    });
+    out = std::move(y);
+    return true;
+  }
+
+ private:
+  bool binary_;
+  float lo_, hi_;
+};
+
+}  // namespace
+
+std::unique_ptr<FastOp> make_eltwise(const FastOpContext& ctx) {
+  const Node& n = ctx.node;
+  if (!n.domain.empty() || n.outputs.size() != 1) return nullptr;
+  float scale = 0;
+  int32_t zp = 0;
+  DType type = DType::Undefined;
+  if (n.op_type == "QuantizeLinear") {
+    if (!qparams(ctx, &scale, &zp, &type)) return nullptr;
+    return std::make_unique<Quantize>(scale, zp, type);
+  }
+  if (n.op_type == "DequantizeLinear") {
+    if (!qparams(ctx, &scale, &zp, &type)) return nullptr;
+    const Value* x = ctx.graph.find_value(n.inputs[0]);
+    if (x && x->initializer) return nullptr;  // constants are folded, not run
+    return std::make_unique<Dequantize>(scale, zp, type);
+  }
+  if (n.op_type == "Add" && n.inputs.size() == 2) return std::make_unique<AddClamp>(true, ctx.act_min, ctx.act_max);
+  if (n.op_type == "Relu") return std::make_unique<AddClamp>(false, 0.f, std::numeric_limits<float>::infinity());
+  if (n.op_type == "Clip") {
+    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+    if (n.has_attr("min") || n.has_attr("max")) {
+      lo = n.attr_float("min", lo);
+      hi = n.attr_float("max", hi);
+    } else {
+      for (size_t i = 1; i < n.inputs.size() && i < 3; ++i) {
+        if (n.inputs[i].empty()) continue;
+        const Tensor* t = constant(ctx, i);
+        if (!t || t->dtype() != DType::Float32 || t->numel() != 1) return nullptr;
+        (i == 1 ? lo : hi) = t->data<float>()[0];
+      }
+    }
+    if (std::isnan(lo) || std::isnan(hi) || lo > hi) return nullptr;
+    return std::make_unique<AddClamp>(false, lo, hi);
+  }
+  return nullptr;
+}
+
+}  // namespace octet

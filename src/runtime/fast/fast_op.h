@@ -1,0 +1,50 @@
+// The engine's fast operators: a node's work prepared once at load (weights packed, geometry
+// read, activation fused) and run on the optimized kernels of src/kernels/<isa>. Each has a
+// reference twin: the registry op of the same node, which the engine falls back to whenever a
+// fast op does not apply (make_fast_op returns nullptr, or run() meets a shape it was not
+// prepared for and returns false).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "runtime/thread_pool.h"
+
+namespace octet {
+
+class FastOp {
+ public:
+  virtual ~FastOp() = default;
+  // Computes outputs[0] from the inputs (the node's inputs, nullptr where absent). Returns false,
+  // leaving outputs untouched, when the inputs do not fit what was prepared (the engine then runs
+  // the reference op). Bad data that no path could run throws Error naming the node.
+  virtual bool run(const std::vector<const Tensor*>& inputs, Tensor& output, ThreadPool& pool) = 0;
+  // Kernel name for the profile, e.g. "conv_f32_im2col_sgemm_6x16_avx2".
+  virtual std::string kernel() const = 0;
+  // "fp32" or "int8".
+  virtual std::string precision() const = 0;
+};
+
+// What the planner tells a fast op about its node.
+struct FastOpContext {
+  const Node& node;
+  const Graph& graph;
+  int64_t opset;
+  // A Relu or Clip with constant bounds that the op should apply to its output (the engine then
+  // skips that node); -inf / +inf when none.
+  float act_min, act_max;
+};
+
+// Each returns nullptr when the node is outside what its fast op covers.
+std::unique_ptr<FastOp> make_conv_f32(const FastOpContext& ctx);       // Conv
+std::unique_ptr<FastOp> make_matmul_f32(const FastOpContext& ctx);     // MatMul, Gemm
+std::unique_ptr<FastOp> make_qconv(const FastOpContext& ctx);          // octet.QLinearConv
+std::unique_ptr<FastOp> make_qmatmul(const FastOpContext& ctx);        // octet.QLinearMatMul
+std::unique_ptr<FastOp> make_eltwise(const FastOpContext& ctx);  // Quantize/DequantizeLinear, Add, Relu, Clip
+
+// True when the CPU runs the AVX2 kernels (all fast ops need them).
+bool fast_kernels_available();
+
+}  // namespace octet

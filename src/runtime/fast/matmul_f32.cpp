@@ -1,0 +1,94 @@
+// Float MatMul / Gemm with a constant weight on the AVX2 SGEMM. The weight is the packed A operand
+// (packed once): C^T = W^T · X^T, so X^T is packed per call (rows of X become columns) and C is
+// written transposed (c_rs = 1, c_cs = N). Bias and a fused Relu/Clip go in the epilogue. Rows of X
+// are split into chunks over the pool.
+#include <algorithm>
+
+#include "kernels/avx2/sgemm_avx2.h"
+#include "runtime/fast/fast_op.h"
+#include "runtime/fast/scratch.h"
+
+namespace octet {
+namespace {
+
+class MatMulF32 : public FastOp {
+ public:
+  // w_rs / w_cs address W as [K, N]: w(k, n) = w[k * w_rs + n * w_cs].
+  MatMulF32(int64_t K, int64_t N, const float* w, int64_t w_rs, int64_t w_cs, const float* bias,
+            bool gemm, float lo, float hi)
+      : K_(K), N_(N), gemm_(gemm), lo_(lo), hi_(hi) {
+    packed_.resize(kernels::sgemm_packed_a_floats(N, K));
+    kernels::sgemm_pack_a_avx2(N, K, w, w_cs, w_rs, packed_.data());  // a(n, k) = W(k, n)
+    if (bias) bias_.assign(bias, bias + N);
+  }
+
+  std::string kernel() const override { return "matmul_f32_sgemm_6x16_avx2"; }
+  std::string precision() const override { return "fp32"; }
+
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+    const Tensor& x = *in[0];
+    if (x.dtype() != DType::Float32 || x.rank() < (gemm_ ? 2u : 1u) || x.dim(x.rank() - 1) != K_) return false;
+    if (gemm_ && x.rank() != 2) return false;
+    const int64_t rows = K_ == 0 ? 0 : x.numel() / K_;
+    Shape shape = x.shape();
+    shape.back() = N_;
+    Tensor y(DType::Float32, shape);
+    const float* xp = x.data<float>();
+    float* yp = y.data<float>();
+    kernels::SgemmEpilogue ep;
+    ep.bias_row = bias_.empty() ? nullptr : bias_.data();
+    ep.lo = lo_;
+    ep.hi = hi_;
+    // One task per chunk of rows of X (columns of the transposed product).
+    const int64_t chunk = std::min<int64_t>(256, std::max<int64_t>(16, (rows + pool.size() - 1) / pool.size()));
+    const int64_t chunks = (rows + chunk - 1) / chunk;
+    pool.parallel_tasks(chunks, [&](int64_t c) {
+      const int64_t r0 = c * chunk, n = std::min(rows, r0 + chunk) - r0;
+      float* packed = fast::scratch_floats(0, kernels::sgemm_packed_b_floats(K_, n));
+      kernels::sgemm_pack_b_avx2(K_, n, xp + r0 * K_, 1, K_, 0, n, packed);
+      kernels::sgemm_packed_avx2(N_, n, K_, packed_.data(), packed, yp + r0 * N_, 1, N_, ep, 0, N_, 0, n);
+    });
+    out = std::move(y);
+    return true;
+  }
+
+ private:
+  int64_t K_, N_;
+  bool gemm_;
+  float lo_, hi_;
+  std::vector<float> packed_, bias_;
+};
+
+const Tensor* float_initializer(const Graph& g, const std::string& name) {
+  if (name.empty()) return nullptr;
+  const Value* v = g.find_value(name);
+  return v && v->initializer && v->initializer->dtype() == DType::Float32 ? &*v->initializer : nullptr;
+}
+
+}  // namespace
+
+std::unique_ptr<FastOp> make_matmul_f32(const FastOpContext& ctx) {
+  const Node& node = ctx.node;
+  if (!node.domain.empty() || node.inputs.size() < 2) return nullptr;
+  const Tensor* w = float_initializer(ctx.graph, node.inputs[1]);
+  if (!w || w->rank() != 2) return nullptr;
+  if (node.op_type == "MatMul") {
+    return std::make_unique<MatMulF32>(w->dim(0), w->dim(1), w->data<float>(), w->dim(1), 1, nullptr,
+                                       false, ctx.act_min, ctx.act_max);
+  }
+  if (node.op_type != "Gemm") return nullptr;
+  if (node.attr_float("alpha", 1.f) != 1.f || node.attr_int("transA", 0) != 0) return nullptr;
+  const bool tb = node.attr_int("transB", 0) != 0;
+  const int64_t K = tb ? w->dim(1) : w->dim(0), N = tb ? w->dim(0) : w->dim(1);
+  const float* bias = nullptr;
+  if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
+    const Tensor* c = float_initializer(ctx.graph, node.inputs[2]);
+    if (!c || node.attr_float("beta", 1.f) != 1.f || c->numel() != N) return nullptr;
+    if (!(c->rank() == 1 || (c->rank() == 2 && c->dim(0) == 1))) return nullptr;
+    bias = c->data<float>();
+  }
+  return std::make_unique<MatMulF32>(K, N, w->data<float>(), tb ? 1 : N, tb ? K : 1, bias, true,
+                                     ctx.act_min, ctx.act_max);
+}
+
+}  // namespace octet

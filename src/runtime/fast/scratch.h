@@ -1,0 +1,16 @@
+// Per-thread scratch buffers for the fast ops (im2col columns, packed activations): grown on
+// demand, kept for the thread's life, 64-byte aligned. Slot i is one independent buffer, so an op
+// can hold several at once; a buffer is valid until the same thread asks for the same slot again.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace octet::fast {
+
+constexpr int kScratchSlots = 4;
+
+void* scratch_bytes(int slot, size_t bytes);
+inline float* scratch_floats(int slot, size_t n) { return static_cast<float*>(scratch_bytes(slot, n * sizeof(float))); }
+
+}  // namespace octet::fast

@@ -1,0 +1,98 @@
+// The element-wise AVX2 kernels against their reference formulas, bit for bit: quantize
+// (round.h's quantize_value), dequantize, add + clamp; ties, NaN, infinities, saturation and
+// lengths that are not multiples of 8.
+#include "kernels/avx2/eltwise_avx2.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "kernels/ref/round.h"
+
+namespace octet::kernels {
+namespace {
+
+bool avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+
+std::vector<float> awkward_inputs(uint32_t seed, int64_t n, float scale) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-300.f, 300.f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (auto& v : x) v = u(rng) * scale;
+  // Exact ties (k + 0.5) * scale, NaN, infinities, huge values, signed zeros.
+  const float special[] = {0.5f * scale, 1.5f * scale, -2.5f * scale, 127.5f * scale, -0.f, 0.f,
+                           std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                           -std::numeric_limits<float>::infinity(), 1e30f, -1e30f, 254.5f * scale};
+  for (size_t i = 0; i < sizeof(special) / sizeof(special[0]) && i < x.size(); ++i) x[(i * 7) % x.size()] = special[i];
+  return x;
+}
+
+TEST(EltwiseAvx2, QuantizeEqualsQuantizeValue) {
+  if (!avx2()) GTEST_SKIP();
+  for (int64_t n : {1, 7, 8, 9, 31, 64, 1000}) {
+    for (float scale : {0.0078125f, 0.1f, 0.037f}) {
+      const uint32_t seed = static_cast<uint32_t>(n * 31 + scale * 1000);
+      const auto x = awkward_inputs(seed, n, scale);
+      for (int32_t zp : {0, 3, 128, 255}) {
+        std::vector<uint8_t> y(static_cast<size_t>(n));
+        quantize_f32_u8_avx2(x.data(), n, scale, zp, 0, 255, y.data());
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_EQ(y[i], quantize_value(x[i], scale, zp, 0, 255)) << "seed " << seed << " i " << i << " x " << x[i];
+      }
+      for (int32_t zp : {-128, 0, 5, 127}) {
+        std::vector<int8_t> y(static_cast<size_t>(n));
+        quantize_f32_s8_avx2(x.data(), n, scale, zp, -128, 127, y.data());
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_EQ(y[i], quantize_value(x[i], scale, zp, -128, 127)) << "seed " << seed << " i " << i << " x " << x[i];
+      }
+    }
+  }
+}
+
+TEST(EltwiseAvx2, DequantizeEqualsFormula) {
+  if (!avx2()) GTEST_SKIP();
+  std::vector<uint8_t> u(259);
+  std::vector<int8_t> s(259);
+  for (size_t i = 0; i < u.size(); ++i) {
+    u[i] = static_cast<uint8_t>(i);
+    s[i] = static_cast<int8_t>(i);
+  }
+  std::vector<float> y(u.size());
+  for (int32_t zp : {0, 77, 255}) {
+    dequantize_u8_f32_avx2(u.data(), static_cast<int64_t>(u.size()), 0.0123f, zp, y.data());
+    for (size_t i = 0; i < u.size(); ++i) ASSERT_EQ(y[i], static_cast<float>(u[i] - zp) * 0.0123f);
+  }
+  for (int32_t zp : {-128, 0, 127}) {
+    dequantize_s8_f32_avx2(s.data(), static_cast<int64_t>(s.size()), 0.5f, zp, y.data());
+    for (size_t i = 0; i < s.size(); ++i) ASSERT_EQ(y[i], static_cast<float>(s[i] - zp) * 0.5f);
+  }
+}
+
+TEST(EltwiseAvx2, AddClampPropagatesNaNAndClamps) {
+  if (!avx2()) GTEST_SKIP();
+  const int64_t n = 37;
+  auto a = awkward_inputs(5, n, 0.01f), b = awkward_inputs(6, n, 0.02f);
+  std::vector<float> y(static_cast<size_t>(n));
+  const float inf = std::numeric_limits<float>::infinity();
+  for (auto [lo, hi] : {std::pair<float, float>{-inf, inf}, {0.f, inf}, {0.f, 6.f}}) {
+    add_clamp_f32_avx2(a.data(), b.data(), n, lo, hi, y.data());
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = a[i] + b[i];
+      if (std::isnan(v)) {
+        EXPECT_TRUE(std::isnan(y[i])) << i;
+      } else {
+        EXPECT_EQ(y[i], std::min(hi, std::max(lo, v))) << i;
+      }
+    }
+    add_clamp_f32_avx2(a.data(), nullptr, n, lo, hi, y.data());
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isnan(a[i])) EXPECT_EQ(y[i], std::min(hi, std::max(lo, a[i]))) << i;
+  }
+}
+
+}  // namespace
+}  // namespace octet::kernels

@@ -1,0 +1,277 @@
+// The engine against the reference executor: float models within summation-order rounding,
+// lowered INT8 models bit for bit (every fused integer layer on the fast kernels), any thread
+// count giving the same bits, the profile naming kernels and fused nodes, and the fallback to the
+// reference op where no fast op applies.
+#include "runtime/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "../test_util.h"
+#include "ir/builder.h"
+#include "ir/file_util.h"
+#include "onnx/model_io.h"
+#include "passes/fold_batchnorm.h"
+#include "passes/fold_constants.h"
+#include "passes/lower_qdq.h"
+#include "passes/quantize_static.h"
+#include "quant/calibrate.h"
+#include "runtime/fast/fast_op.h"
+#include "runtime/shape_inference.h"
+#include "zoo/zoo.h"
+
+namespace octet {
+namespace {
+
+using B = GraphBuilder;
+
+// Bitwise equality of two tensors (same dtype and shape); reports the first difference.
+::testing::AssertionResult same_bits(const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype() || a.shape() != b.shape())
+    return ::testing::AssertionFailure() << "dtype/shape " << dtype_name(a.dtype()) << shape_str(a.shape()) << " vs "
+                                         << dtype_name(b.dtype()) << shape_str(b.shape());
+  if (a.nbytes() && std::memcmp(a.raw(), b.raw(), a.nbytes()) != 0) {
+    for (int64_t i = 0; i < a.numel(); ++i)
+      if (a.get_as_double(i) != b.get_as_double(i))
+        return ::testing::AssertionFailure() << "element " << i << ": " << a.get_as_double(i) << " vs " << b.get_as_double(i);
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// max |a - b| / (1 + max |b|)
+double rel_diff(const Tensor& a, const Tensor& b) {
+  double d = 0, m = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    d = std::max(d, std::fabs(a.get_as_double(i) - b.get_as_double(i)));
+    m = std::max(m, std::fabs(b.get_as_double(i)));
+  }
+  return d / (1 + m);
+}
+
+// Static INT8 (onnxruntime preset, minmax on `calib`), then lowered.
+Model quantize_and_lower(const Model& float_model, const Tensor& calib, LowerQdqStats* stats = nullptr) {
+  Model m = clone_model(float_model);
+  FoldConstants().run(m);
+  FoldBatchNorm().run(m);
+  m.graph.topo_sort();
+  infer_shapes(m);
+  StaticQuantOptions o;
+  const StaticQuantPlan plan = plan_static(m, o);
+  quant::CalibrationSession session(m, plan.activations, {quant::CalibrationMethod{}});
+  session.observe({{m.graph.inputs[0], calib}});
+  Model q = clone_model(m);
+  apply_static(q, plan, session.ranges(0), o);
+  LowerQdq lower;
+  lower.run(q);
+  infer_shapes(q);
+  if (stats) *stats = lower.stats();
+  return q;
+}
+
+class EngineZoo : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EngineZoo, FloatMatchesReferenceAndThreadCountsAgree) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  Model m = zoo::make_model(GetParam(), 7);
+  infer_shapes(m);
+  const Tensor x = zoo::sample_input(5, 3);
+  const std::string in = m.graph.inputs[0], out = m.graph.outputs[0];
+  const Tensor ref = Executor(m).run({{in, x}}).at(out);
+  EngineOptions one;
+  one.threads = 1;
+  EngineOptions two;
+  two.threads = 2;
+  const Tensor y1 = Engine(m, one).run({{in, x}}).at(out);
+  const Tensor y2 = Engine(m, two).run({{in, x}}).at(out);
+  EXPECT_LT(rel_diff(y1, ref), 1e-4) << GetParam();
+  EXPECT_TRUE(same_bits(y1, y2)) << "1 and 2 threads must give the same bits";
+}
+
+TEST_P(EngineZoo, Int8EqualsReferenceBitForBitOnTrainedModel) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const std::string path = join_path(OCTET_SOURCE_DIR, "models/" + GetParam() + "/model.onnx");
+  Model m = load_model(path);
+  infer_shapes(m);
+  LowerQdqStats stats;
+  Model q = quantize_and_lower(m, zoo::sample_input(16, 11), &stats);
+  EXPECT_GT(stats.fused_conv + stats.fused_matmul, 0);
+  // Only activation x activation MatMuls (vit-tiny's attention) are not fused yet; they run in
+  // float with their Q/DQ, as written.
+  for (const auto& why : stats.left_in_float)
+    EXPECT_NE(why.find("(MatMul): its weight is not a DequantizeLinear of a constant"), std::string::npos) << why;
+  const std::string in = q.graph.inputs[0], out = q.graph.outputs[0];
+  EngineOptions eo;
+  eo.threads = 2;
+  Engine engine(q, eo);
+  // Every fused integer layer runs on an INT8 kernel, none on the reference.
+  int int8_layers = 0;
+  for (const auto& l : engine.layers()) {
+    if (l.op_type.rfind("octet.", 0) == 0) {
+      EXPECT_EQ(l.precision, "int8") << l.node << " runs " << l.kernel;
+      ++int8_layers;
+    }
+  }
+  EXPECT_EQ(int8_layers, stats.fused_conv + stats.fused_matmul);
+  Executor reference(q);
+  for (uint32_t seed : {21u, 22u}) {
+    const Tensor x = zoo::sample_input(seed == 21u ? 1 : 7, seed);
+    RunOptions keep;
+    keep.keep_intermediates = true;
+    const auto want = reference.run({{in, x}}, keep);
+    const auto got = engine.run({{in, x}}, keep);
+    EXPECT_TRUE(same_bits(got.at(out), want.at(out))) << GetParam() << " seed " << seed;
+    // Every fused layer's output, not only the logits.
+    for (const auto& n : q.graph.nodes)
+      if (n->domain == "octet" && got.count(n->outputs[0]))
+        EXPECT_TRUE(same_bits(got.at(n->outputs[0]), want.at(n->outputs[0]))) << n->name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Zoo, EngineZoo, ::testing::Values("lenet", "resnet8", "mobilenetv2-tiny", "vit-tiny"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           for (char& c : s) if (c == '-') c = '_';
+                           return s;
+                         });
+
+// One octet.QLinearConv with random parameters, run by the engine and by the reference.
+struct QConvCase {
+  int64_t n, c, h, w, m, group, k, stride, pad, dilation;
+  DType x_type, w_type, y_type;  // y_type Undefined: float output
+  bool relu;
+};
+
+Model qconv_model(const QConvCase& t, uint32_t seed) {
+  std::mt19937 rng(seed);
+  auto u8 = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  B b("qconv", 17);
+  const std::string x = b.input("x", t.x_type, {t.n, t.c, t.h, t.w});
+  const int64_t cg = t.c / t.group;
+  Tensor w(t.w_type, {t.m, cg, t.k, t.k});
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    if (t.w_type == DType::Int8) w.data<int8_t>()[i] = static_cast<int8_t>(u8(-128, 127));
+    else w.data<uint8_t>()[i] = static_cast<uint8_t>(u8(0, 255));
+  }
+  b.initializer("w", w);
+  b.initializer("xs", Tensor::scalar<float>(0.02f + 0.01f * u8(0, 9)));
+  b.initializer("xz", t.x_type == DType::UInt8 ? Tensor::scalar<uint8_t>(static_cast<uint8_t>(u8(0, 255)))
+                                               : Tensor::scalar<int8_t>(static_cast<int8_t>(u8(-128, 127))));
+  std::vector<float> ws(static_cast<size_t>(t.m));
+  for (auto& s : ws) s = 0.001f * static_cast<float>(u8(1, 50));
+  b.initializer("ws", Tensor::from_vector<float>({t.m}, ws));
+  Tensor wz(t.w_type, {t.m});
+  for (int64_t i = 0; i < t.m; ++i) {
+    if (t.w_type == DType::Int8) wz.data<int8_t>()[i] = static_cast<int8_t>(u8(-3, 3));
+    else wz.data<uint8_t>()[i] = static_cast<uint8_t>(u8(120, 136));
+  }
+  b.initializer("wz", wz);
+  std::vector<std::string> ins = {x, "xs", "xz", "w", "ws", "wz"};
+  const bool quantized = t.y_type != DType::Undefined;
+  if (quantized) {
+    b.initializer("ys", Tensor::scalar<float>(0.05f));
+    b.initializer("yz", t.y_type == DType::UInt8 ? Tensor::scalar<uint8_t>(static_cast<uint8_t>(u8(0, 40)))
+                                                  : Tensor::scalar<int8_t>(static_cast<int8_t>(u8(-20, 20))));
+    std::vector<int32_t> bias(static_cast<size_t>(t.m));
+    for (auto& v : bias) v = u8(-5000, 5000);
+    b.initializer("b", Tensor::from_vector<int32_t>({t.m}, bias));
+    ins.insert(ins.end(), {"ys", "yz", "b"});
+  } else {
+    std::vector<float> bias(static_cast<size_t>(t.m));
+    for (auto& v : bias) v = 0.01f * static_cast<float>(u8(-100, 100));
+    b.initializer("b", Tensor::from_vector<float>({t.m}, bias));
+    ins.insert(ins.end(), {"", "", "b"});
+  }
+  std::map<std::string, Attribute> attrs = {{"group", B::i(t.group)},
+                                            {"strides", B::ints({t.stride, t.stride})},
+                                            {"dilations", B::ints({t.dilation, t.dilation})},
+                                            {"pads", B::ints({t.pad, t.pad, t.pad, t.pad})}};
+  if (t.relu) attrs["act_min"] = B::f(0.f);
+  Node n;
+  n.name = "qconv";
+  n.op_type = "QLinearConv";
+  n.domain = "octet";
+  n.inputs = ins;
+  n.outputs = {"y"};
+  n.attrs = attrs;
+  Model m = b.build();
+  m.graph.add_node(n);
+  m.graph.get_or_add_value("y");
+  m.graph.outputs.push_back("y");
+  m.graph.topo_sort();
+  m.opsets.push_back({"octet", 1});
+  infer_shapes(m);
+  return m;
+}
+
+TEST(EngineQConv, RandomShapesEqualReferenceBitForBit) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const DType U = DType::UInt8, S = DType::Int8, F = DType::Undefined;
+  const std::vector<QConvCase> cases = {
+      {1, 3, 9, 9, 5, 1, 3, 1, 1, 1, U, S, U, true},    {2, 8, 7, 6, 17, 1, 1, 1, 0, 1, U, S, U, false},
+      {1, 16, 14, 14, 16, 16, 3, 1, 1, 1, U, S, U, true}, {3, 12, 15, 15, 12, 12, 3, 2, 1, 1, S, S, S, false},
+      {1, 4, 11, 13, 6, 2, 3, 2, 0, 2, S, U, F, true},  {2, 5, 8, 8, 7, 1, 5, 1, 2, 1, U, U, F, false},
+      {1, 64, 4, 4, 33, 1, 3, 1, 1, 1, U, S, S, false}, {1, 1, 1, 1, 1, 1, 1, 1, 0, 1, U, S, U, false},
+      {2, 24, 5, 5, 24, 24, 3, 1, 1, 1, U, S, F, true},  {1, 6, 10, 3, 4, 1, 3, 3, 2, 1, S, S, U, true},
+  };
+  std::mt19937 rng(123);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const QConvCase& t = cases[i];
+    const uint32_t seed = 1000 + static_cast<uint32_t>(i);
+    Model m = qconv_model(t, seed);
+    Tensor x(t.x_type, {t.n, t.c, t.h, t.w});
+    for (int64_t j = 0; j < x.numel(); ++j) static_cast<uint8_t*>(x.raw())[j] = static_cast<uint8_t>(rng());
+    const Tensor want = Executor(m).run({{"x", x}}).at("y");
+    EngineOptions eo;
+    eo.threads = 2;
+    Engine engine(m, eo);
+    ASSERT_EQ(engine.layers().size(), 1u);
+    EXPECT_EQ(engine.layers()[0].precision, "int8") << "case " << i << " seed " << seed;
+    EXPECT_TRUE(same_bits(engine.run({{"x", x}}).at("y"), want)) << "case " << i << " seed " << seed;
+  }
+}
+
+TEST(Engine, ProfileNamesKernelsAndFusedActivations) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  Model m = zoo::make_model("resnet8", 1);
+  FoldConstants().run(m);
+  FoldBatchNorm().run(m);
+  m.graph.topo_sort();
+  infer_shapes(m);
+  EngineOptions eo;
+  eo.profile = true;
+  Engine engine(m, eo);
+  engine.run({{m.graph.inputs[0], zoo::sample_input(2, 1)}});
+  bool fused_relu = false, fp32_conv = false;
+  for (const auto& l : engine.layers()) {
+    if (l.op_type == "Conv") {
+      fp32_conv |= l.kernel.find("sgemm") != std::string::npos && l.precision == "fp32";
+      fused_relu |= !l.fused.empty();
+    }
+    EXPECT_EQ(l.calls, 1) << l.node;
+    EXPECT_GE(l.total_ms, 0.0);
+  }
+  EXPECT_TRUE(fp32_conv);
+  EXPECT_TRUE(fused_relu);
+}
+
+TEST(Engine, FallsBackToReferenceWhereNoFastOpApplies) {
+  // A Conv whose weight is a graph input (not a constant): the reference op runs it.
+  B b("dyn", 17);
+  const std::string x = b.input("x", DType::Float32, {1, 2, 5, 5});
+  const std::string w = b.input("w", DType::Float32, {3, 2, 3, 3});
+  b.output(b.op("Relu", {b.op("Conv", {x, w}, {}, "conv")}, {}, "relu"));
+  Model m = b.build();
+  infer_shapes(m);
+  Engine engine(m);
+  EXPECT_EQ(engine.layers()[0].kernel, "reference");
+  EXPECT_EQ(engine.layers().size(), 2u) << "nothing fused into a reference step";
+  const std::map<std::string, Tensor> feeds = {{"x", testing::random_float({1, 2, 5, 5}, 1)},
+                                               {"w", testing::random_float({3, 2, 3, 3}, 2)}};
+  EXPECT_TRUE(same_bits(engine.run(feeds).at(m.graph.outputs[0]), Executor(m).run(feeds).at(m.graph.outputs[0])));
+  EXPECT_THROW(engine.run({{"x", feeds.at("x")}}), Error) << "missing input reported as for the executor";
+}
+
+}  // namespace
+}  // namespace octet
