@@ -15,6 +15,7 @@ APT_PACKAGES=(
   libcli11-dev                        # command line
   nlohmann-json3-dev                  # JSON output
   libgtest-dev libgmock-dev           # unit tests
+  libbenchmark-dev                    # kernel microbenchmarks (build/gemm_bench)
   libtorch-dev                        # autograd for training and quantization-aware training
   libopenblas0-pthread                # fast BLAS for libtorch (Debian defaults to the reference BLAS)
   zlib1g-dev                          # reading the gzipped IDX files of Fashion-MNIST

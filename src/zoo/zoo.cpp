@@ -54,9 +54,24 @@ Model make_model(const std::string& name, uint32_t seed) {
   if (name == "resnet8") return make_resnet8(seed);
   if (name == "mobilenetv2-tiny") return make_mobilenetv2_tiny(seed);
   if (name == "vit-tiny") return make_vit_tiny(seed);
+  if (name == "resnet18") return make_resnet18(seed);
   std::string known;
   for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
+  for (const auto& n : speed_model_names()) known += ", " + n;
   throw Error(str_cat("unknown zoo model '", name, "' (known: ", known, ")"));
+}
+
+std::vector<std::string> speed_model_names() { return {"resnet18"}; }
+
+Tensor sample_input(const Model& model, int64_t batch, uint32_t seed) {
+  const TensorType& t = model.graph.value(model.graph.inputs.at(0)).type;
+  Shape s{batch};
+  for (size_t d = 1; d < t.dims.size(); ++d) s.push_back(t.dims[d].value);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(0.f, 1.f);
+  Tensor x(DType::Float32, s);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = dist(rng);
+  return x;
 }
 
 Tensor sample_input(int64_t batch, uint32_t seed) {

@@ -17,9 +17,14 @@
 namespace octet::zoo {
 
 std::vector<std::string> model_names();
+// Models for speed measurements only (random weights, not trained, ImageNet shapes): "resnet18".
+std::vector<std::string> speed_model_names();
 // Throws Error listing the known names if `name` is unknown.
 Model make_model(const std::string& name, uint32_t seed);
 // A deterministic sample batch for a zoo model's input (values in [0,1]).
 Tensor sample_input(int64_t batch, uint32_t seed);
+// The same for any zoo model's input shape (its first dim replaced by `batch`); equal to the
+// overload above for the 28x28 models.
+Tensor sample_input(const Model& model, int64_t batch, uint32_t seed);
 
 }  // namespace octet::zoo

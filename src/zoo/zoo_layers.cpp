@@ -127,7 +127,7 @@ std::string LayerBuilder::int64s(const std::string& name, const std::vector<int6
   return b_.initializer(name, Tensor::from_vector<int64_t>({static_cast<int64_t>(values.size())}, values));
 }
 
-Model LayerBuilder::finish(const std::string& x, const std::string& doc) {
+Model LayerBuilder::finish(const std::string& x, const std::string& doc, int64_t classes) {
   b_.output(x);
   Model m = b_.build();
   // The builder names outputs "<node>_out"; the zoo contract names the model output "logits".
@@ -142,7 +142,7 @@ Model LayerBuilder::finish(const std::string& x, const std::string& doc) {
   // Typed, so that a model saved straight from the zoo passes onnx.checker's full check.
   m.graph.get_or_add_value("logits").type.dtype = DType::Float32;
   m.graph.value("logits").type.has_shape = true;
-  m.graph.value("logits").type.dims = {Dim::symbol("N"), Dim::known(10)};
+  m.graph.value("logits").type.dims = {Dim::symbol("N"), Dim::known(classes)};
   m.graph.outputs = {"logits"};
   m.doc = doc;
   return m;

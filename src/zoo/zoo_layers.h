@@ -68,8 +68,8 @@ class LayerBuilder {
   // An int64 initializer (Reshape shapes, axes); reused when asked for the same name twice.
   std::string int64s(const std::string& name, const std::vector<int64_t>& values);
 
-  // Declares `x` the graph output under the contract name "logits" and returns the model.
-  Model finish(const std::string& x, const std::string& doc);
+  // Declares `x` the graph output under the contract name "logits" ([N, classes]) and returns the model.
+  Model finish(const std::string& x, const std::string& doc, int64_t classes = 10);
 
  private:
   GraphBuilder b_;
@@ -82,5 +82,6 @@ Model make_lenet(uint32_t seed);
 Model make_resnet8(uint32_t seed);
 Model make_mobilenetv2_tiny(uint32_t seed);
 Model make_vit_tiny(uint32_t seed);
+Model make_resnet18(uint32_t seed);
 
 }  // namespace octet::zoo

@@ -25,7 +25,7 @@ int run_zoo(const ZooArgs& a) {
   if (!is_directory(a.out_dir)) throw Error(str_cat(a.out_dir, ": output folder does not exist"));
   if (a.batch < 1 || a.batch > 4096) throw Error(str_cat("--batch ", a.batch, " must be in 1..4096"));
   save_model(m, join_path(a.out_dir, "model.onnx"));
-  save_npy(zoo::sample_input(a.batch, a.seed + 1000), join_path(a.out_dir, "input.npy"));
+  save_npy(zoo::sample_input(m, a.batch, a.seed + 1000), join_path(a.out_dir, "input.npy"));
   std::cout << "wrote " << join_path(a.out_dir, "model.onnx") << " and " << join_path(a.out_dir, "input.npy") << "\n";
   return 0;
 }

@@ -379,19 +379,27 @@ void prep_row_u8(const Ctx& c, const uint8_t* xrow, int32_t x_zp, int16_t* dst) 
     return _mm256_sub_epi16(
         _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q))), zp16);
   };
+  auto widen8 = [&](const uint8_t* q) DW_LAMBDA_INLINE {  // the same for 8 bytes
+    return _mm_sub_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q))),
+                         _mm256_castsi256_si128(zp16));
+  };
   if (s == 2) {
     // Stride 2, dilation 1: dst[col] = xp(col) for col in [0, 2n + 1); phase r's pair j is
-    // dst[r + 2j], dst[r + 2j + 1]. 16 columns per chunk while they lie inside x.
+    // dst[r + 2j], dst[r + 2j + 1]. 16 columns per chunk while they lie inside x, then 8.
     const int64_t len = 2 * n + 1;
     int64_t i = 0;
     for (const int64_t i0 = std::min(len, pl); i < i0; ++i) dst[i] = 0;
     i = vector_chunks(i, std::min(len - 16, in_w + pl - 16), 16, [&](int64_t k) DW_LAMBDA_INLINE {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k), widen16(xrow + (k - pl)));
     });
+    i = vector_chunks(i, std::min(len - 8, in_w + pl - 8), 8, [&](int64_t k) DW_LAMBDA_INLINE {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + k), widen8(xrow + (k - pl)));
+    });
     for (; i < len; ++i) dst[i] = xp(i);
     return;
   }
-  // Stride 1: 16 pairs (xp(j), xp(j + dw)) per chunk while both 16-byte loads lie inside x.
+  // Stride 1: 16 pairs (xp(j), xp(j + dw)) per chunk while both 16-byte loads lie inside x, then
+  // 8 pairs per chunk (the rows of late layers are narrower than 16).
   int64_t j = 0;
   for (const int64_t j0 = std::min(n, pl); j < j0; ++j) {
     dst[2 * j] = 0;
@@ -405,6 +413,11 @@ void prep_row_u8(const Ctx& c, const uint8_t* xrow, int32_t x_zp, int16_t* dst) 
                         _mm256_permute2x128_si256(lo, hi, 0x20));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2 * k + 16),
                         _mm256_permute2x128_si256(lo, hi, 0x31));
+  });
+  j = vector_chunks(j, std::min(n - 8, in_w + pl - dw - 8), 8, [&](int64_t k) DW_LAMBDA_INLINE {
+    const __m128i a = widen8(xrow + (k - pl)), b = widen8(xrow + (k - pl + dw));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2 * k), _mm_unpacklo_epi16(a, b));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2 * k + 8), _mm_unpackhi_epi16(a, b));
   });
   for (; j < n; ++j) {
     dst[2 * j] = xp(j);
