@@ -43,11 +43,17 @@ void ThreadPool::run_job() {
 void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
+    // Spin first: the next job of the same inference usually follows within microseconds.
+    for (int i = 0; i < 4000 && generation_.load(std::memory_order_acquire) == seen; ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
     {
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      wake_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
       if (stop_) return;
-      seen = generation_;
+      seen = generation_.load();
     }
     run_job();
   }
@@ -66,7 +72,7 @@ void ThreadPool::parallel_tasks(int64_t tasks, const std::function<void(int64_t)
     next_task_ = 0;
     finished_ = 0;
     error_ = nullptr;
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   run_job();

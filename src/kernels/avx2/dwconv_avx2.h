@@ -14,11 +14,12 @@
 // No allocation, no threads, no global state. Its contents on entry do not matter.
 //
 // How it works (both kernels): every input row the current output row needs is first copied once
-// into a ring of R = (kernel_h - 1) * dilation_h + 1 row slots in scratch, with the left/right
-// padding written out as zeros and split into stride_w "phase" rows (phase r holds padded columns
-// r, r + s, r + 2s, ...). Then x[s*ow + t] = phase[t % s][ow + t / s], so every tap of every stride
-// and dilation is a contiguous unaligned vector load along ow, no output needs a border case, and
-// input rows outside x point to an all-zero row (3x3) or are skipped (general path).
+// into a small ring of row slots in scratch (a power of two >= (kernel_h - 1) * dilation_h + 1),
+// with the left/right padding written out as zeros and split into stride_w "phase" rows (phase r
+// holds padded columns r, r + s, r + 2s, ...). Then x[s*ow + t] = phase[t % s][ow + t / s], so
+// every tap of every stride and dilation is a contiguous unaligned vector load along ow, no output
+// needs a border case, and input rows outside x point to an all-zero row (3x3) or are skipped
+// (general path). INT8 rows are stored already widened to int16, minus x_zp, as tap pairs.
 // Fast path: 3x3 (any stride, dilation, padding; MobileNetV2's pad-1 stride-1/2 layers are the
 // target), 16 outputs per iteration, all 9 taps unrolled. General path: any kernel size, taps in
 // a loop. Both vectorise along the output width in blocks of 16, then 8, then a masked tail.
@@ -43,9 +44,9 @@ struct DwConvParams {
   int64_t pad_top = 0, pad_left = 0;
 };
 
-// Bytes of scratch either kernel needs for `p` (the same layout serves FP32 and INT8). About
-// (R + 1) * stride_w * (out_w + kernel span + 24) * 4 bytes plus small tables: 1.3 KiB for a 3x3
-// stride-1 plane 56 wide.
+// Bytes of scratch either kernel needs for `p` (the same layout serves FP32 and INT8): about
+// (ring + 2) * stride_w * (out_w + kernel span + 24) * 4 bytes plus small tables; for 3x3 pad 1,
+// 2.5 KiB at 56 wide stride 1, 3.7 KiB stride 2, 4 KiB at 112 wide. Independent of in_h/out_h.
 size_t dwconv_avx2_scratch_size(const DwConvParams& p);
 
 // FP32. y = min(max(acc, lo), hi) with acc = bias + the taps in (kh, kw) order, each added with

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -37,31 +38,64 @@ bool resolve_conv2d(Conv2d* g, int64_t H, int64_t W);
 
 // im2col of one group of one image for output pixels [p0, p1): col[k * (p1 - p0) + (p - p0)] with
 // k = (c * kh + i) * kw + j, holding x[c][oh*sh - pt + i*dh][ow*sw - pl + j*dw], or `pad` outside.
+// Each output row is done as three plain loops (left padding, the inside, right padding) whose
+// bounds are computed once, so the compiler vectorises the copies and no per-element test runs.
 template <class T>
 void im2col(const Conv2d& g, const T* x /* [Cg, H, W] */, int64_t p0, int64_t p1, T pad, T* col) {
   const int64_t n = p1 - p0;
+  if (g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.OW == g.W) {
+    // "Same" stride-1 convolution: row (c, i, j) is the input plane shifted by
+    // s = (i - pt) * W + (j - pl) elements: one bulk copy, padding where the source index leaves
+    // the plane (rows above / below), then the columns that wrapped into a neighbouring row.
+    const int64_t hw = g.H * g.W;
+    for (int64_t c = 0; c < g.Cg(); ++c)
+      for (int64_t i = 0; i < g.kh; ++i)
+        for (int64_t j = 0; j < g.kw; ++j) {
+          T* row = col + ((c * g.kh + i) * g.kw + j) * n;
+          const T* plane = x + c * hw;
+          const int64_t shift = (i - g.pt) * g.W + (j - g.pl);
+          const int64_t a = std::min(p1, std::max(p0, -shift)), b = std::max(a, std::min(p1, hw - shift));
+          for (int64_t p = p0; p < a; ++p) row[p - p0] = pad;
+          std::memcpy(row + (a - p0), plane + a + shift, static_cast<size_t>(b - a) * sizeof(T));
+          for (int64_t p = b; p < p1; ++p) row[p - p0] = pad;
+          const int64_t dj = j - g.pl;  // columns ow with ow + dj outside [0, W) are padding
+          if (dj == 0) continue;
+          for (int64_t r = p0 / g.W; r * g.W < p1; ++r) {
+            const int64_t lo = dj < 0 ? r * g.W : r * g.W + g.W - dj;
+            const int64_t hi = dj < 0 ? r * g.W - dj : r * g.W + g.W;
+            for (int64_t p = std::max(lo, p0); p < std::min(hi, p1); ++p) row[p - p0] = pad;
+          }
+        }
+    return;
+  }
   for (int64_t c = 0; c < g.Cg(); ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
         T* row = col + ((c * g.kh + i) * g.kw + j) * n;
         const T* plane = x + c * g.H * g.W;
+        const int64_t col_off = j * g.dw - g.pl;  // iw = ow * sw + col_off
+        // Output columns whose input column is inside [0, W): ow in [ow_lo, ow_hi).
+        const int64_t ow_lo = col_off >= 0 ? 0 : std::min<int64_t>(g.OW, (-col_off + g.sw - 1) / g.sw);
+        const int64_t ow_hi = std::max<int64_t>(ow_lo, std::min<int64_t>(g.OW, (g.W - col_off + g.sw - 1) / g.sw));
         int64_t oh = p0 / g.OW, ow = p0 % g.OW;
         for (int64_t t = 0; t < n;) {
+          const int64_t end = std::min<int64_t>(g.OW, ow + (n - t));  // this output row, up to the chunk end
+          T* out = row + t - ow;  // out[ow'] is column ow' of this output row
           const int64_t ih = oh * g.sh - g.pt + i * g.dh;
-          const int64_t run = std::min<int64_t>(g.OW - ow, n - t);  // rest of this output row
           if (ih < 0 || ih >= g.H) {
-            for (int64_t r = 0; r < run; ++r) row[t + r] = pad;
+            for (int64_t o = ow; o < end; ++o) out[o] = pad;
           } else {
-            const T* src = plane + ih * g.W;
-            int64_t iw = ow * g.sw - g.pl + j * g.dw;
-            if (g.sw == 1 && iw >= 0 && iw + run <= g.W) {
-              std::memcpy(row + t, src + iw, static_cast<size_t>(run) * sizeof(T));
+            const T* src = plane + ih * g.W + col_off;  // src[o * sw] is column o's input
+            const int64_t a = std::max(ow, ow_lo), b = std::min(end, ow_hi);
+            for (int64_t o = ow; o < std::min(end, a); ++o) out[o] = pad;
+            if (g.sw == 1) {
+              for (int64_t o = a; o < b; ++o) out[o] = src[o];
             } else {
-              for (int64_t r = 0; r < run; ++r, iw += g.sw)
-                row[t + r] = (iw >= 0 && iw < g.W) ? src[iw] : pad;
+              for (int64_t o = a; o < b; ++o) out[o] = src[o * g.sw];
             }
+            for (int64_t o = std::max(ow, b); o < end; ++o) out[o] = pad;
           }
-          t += run;
+          t += end - ow;
           ow = 0;
           ++oh;
         }

@@ -53,7 +53,7 @@ class ConvF32 : public FastOp {
     if (!dw_weights_.empty()) {
       run_depthwise(g, N, xp, yp, pool);
     } else {
-      const int64_t chunk = pick_chunk(P, N * g.group, pool.size());
+      const int64_t chunk = pick_chunk(P, N * g.group, pool.size(), g.Mg() * g.K());
       const int64_t chunks = (P + chunk - 1) / chunk;
       pool.parallel_tasks(N * g.group * chunks, [&](int64_t task) {
         const int64_t c = task % chunks, ng = task / chunks;
@@ -67,13 +67,15 @@ class ConvF32 : public FastOp {
   }
 
  private:
-  // Pixels per task: enough tasks for every thread, at most 512 columns (B panel reuse vs memory).
-  static int64_t pick_chunk(int64_t P, int64_t images, int threads) {
+  // Pixels per task: enough tasks for every thread, but at least ~256K multiply-adds each (smaller
+  // tasks cost more in hand-off than they gain), at most 512 columns (B panel reuse vs memory).
+  static int64_t pick_chunk(int64_t P, int64_t images, int threads, int64_t macs_per_pixel) {
     const int64_t per_image = std::max<int64_t>(1, (threads + images - 1) / images);
     int64_t chunk = (P + per_image - 1) / per_image;
-    chunk = std::min<int64_t>(512, std::max<int64_t>(16, (chunk + 15) / 16 * 16));
-    return chunk;
+    chunk = std::max<int64_t>(chunk, (262144 + macs_per_pixel - 1) / std::max<int64_t>(1, macs_per_pixel));
+    return std::min<int64_t>(512, std::max<int64_t>(16, (chunk + 15) / 16 * 16));
   }
+
 
   void compute(const Conv2d& g, const float* x, int64_t gi, float* y, int64_t p0, int64_t p1) const {
     const int64_t K = g.K(), n = p1 - p0;

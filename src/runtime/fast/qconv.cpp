@@ -52,7 +52,7 @@ class QConv : public FastOp {
     if (packed_.empty()) {
       run_depthwise(g, N, xp, y, pool);
     } else {
-      const int64_t chunk = pick_chunk(P, N * g.group, pool.size());
+      const int64_t chunk = pick_chunk(P, N * g.group, pool.size(), g.Mg() * g.K());
       const int64_t chunks = (P + chunk - 1) / chunk;
       pool.parallel_tasks(N * g.group * chunks, [&](int64_t task) {
         const int64_t c = task % chunks, ng = task / chunks;
@@ -67,11 +67,15 @@ class QConv : public FastOp {
   }
 
  private:
-  static int64_t pick_chunk(int64_t P, int64_t images, int threads) {
+  // Pixels per task: enough tasks for every thread, but at least ~256K multiply-adds each (smaller
+  // tasks cost more in hand-off than they gain), at most 1024 columns (B panel reuse vs memory).
+  static int64_t pick_chunk(int64_t P, int64_t images, int threads, int64_t macs_per_pixel) {
     const int64_t per_image = std::max<int64_t>(1, (threads + images - 1) / images);
     int64_t chunk = (P + per_image - 1) / per_image;
+    chunk = std::max<int64_t>(chunk, (262144 + macs_per_pixel - 1) / std::max<int64_t>(1, macs_per_pixel));
     return std::min<int64_t>(1024, std::max<int64_t>(16, (chunk + 15) / 16 * 16));
   }
+
 
   // Output pixels [p0, p1) of group gi of one image; y_off is the element offset of the group's
   // first channel plane in y.
