@@ -96,3 +96,27 @@ TEST(EltwiseAvx2, AddClampPropagatesNaNAndClamps) {
 
 }  // namespace
 }  // namespace octet::kernels
+
+#include "ir/half.h"
+
+namespace octet::kernels {
+namespace {
+
+TEST(EltwiseAvx2, F16cWideningEqualsScalarForAllHalfValues) {
+  if (!__builtin_cpu_supports("f16c") || !__builtin_cpu_supports("avx2")) GTEST_SKIP();
+  std::vector<uint16_t> h(65536 + 3);
+  for (size_t i = 0; i < h.size(); ++i) h[i] = static_cast<uint16_t>(i);
+  std::vector<float> y(h.size());
+  convert_f16_f32_f16c(h.data(), static_cast<int64_t>(h.size()), y.data());  // 3 in the tail
+  for (size_t i = 0; i < h.size(); ++i) {
+    const float want = half_bits_to_float(h[i]);
+    if (std::isnan(want)) {
+      ASSERT_TRUE(std::isnan(y[i])) << "half bits " << h[i];
+    } else {
+      ASSERT_EQ(std::memcmp(&y[i], &want, 4), 0) << "half bits " << h[i] << ": " << y[i] << " vs " << want;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace octet::kernels

@@ -92,3 +92,30 @@ def test_bench_rejects_bad_arguments(octet, args, message):
 def test_bench_missing_model(octet, tmp_path):
     rc, out, err = octet("bench", tmp_path / "nope.onnx")
     assert rc == 1 and "nope.onnx" in err
+
+
+def test_fp16_weights_for_layers_left_in_float(octet, tmp_path):
+    need_data()
+    import onnx
+    import onnxruntime as ort
+    model = REPO / "models" / "resnet8" / "model.onnx"
+    plain, half = tmp_path / "plain.onnx", tmp_path / "half.onnx"
+    for out, extra in ((plain, []), (half, ["--fp16"])):
+        rc, _, err = octet("quantize", model, "-o", out, "--calib", "fashion-mnist:train", "--calib-size", "64",
+                           "--exclude", "fc,stem.conv", *extra, timeout=600)
+        assert rc == 0, err
+    assert "2 float weight(s) stored as FLOAT16" in err, err
+    m = onnx.load(str(half))
+    onnx.checker.check_model(m, full_check=True)
+    halves = [i for i in m.graph.initializer if i.data_type == onnx.TensorProto.FLOAT16]
+    assert len(halves) == 2
+    assert half.stat().st_size < plain.stat().st_size
+    sess = ort.InferenceSession(str(half), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).random((4, 1, 28, 28), dtype=np.float32)
+    assert sess.run(None, {"image": x})[0].shape == (4, 10)
+    acc = {}
+    for name, path in (("plain", plain), ("half", half)):
+        rc, out, err = octet("eval", path, "--dataset", "fashion-mnist:test", "--limit", "2000", "--json", "--quiet")
+        assert rc == 0, err
+        acc[name] = json.loads(out)["top1"]
+    assert abs(acc["plain"] - acc["half"]) <= 2.5e-3, acc  # weights rounded to half: a few images of 2,000

@@ -20,6 +20,7 @@
 #include "ir/file_util.h"
 #include "onnx/model_io.h"
 #include "passes/codebook_weights.h"
+#include "passes/fp16_weights.h"
 #include "passes/fold_batchnorm.h"
 #include "passes/fold_constants.h"
 #include "passes/opset_upgrade.h"
@@ -66,6 +67,7 @@ struct QuantizeArgs {
   std::string eval;
   int64_t eval_limit = -1;
   bool quiet = false;
+  bool fp16 = false;  // weights of layers left in float stored as FLOAT16
 };
 
 std::vector<std::string> split_list(const std::vector<std::string>& items) {
@@ -360,6 +362,15 @@ int run_quantize(QuantizeArgs& a) {
     }
     candidates.push_back(std::move(c));
   }
+  if (a.fp16)
+    for (auto& c : candidates) {
+      const Fp16WeightsReport rep = store_fp16_weights(c.model);
+      if (progress && &c == &candidates.front()) {
+        std::cerr << "fp16: " << rep.converted.size() << " float weight(s) stored as FLOAT16 (" << rep.bytes_before
+                  << " -> " << rep.bytes_after << " bytes)\n";
+        for (const auto& k : rep.kept) std::cerr << "note: kept FLOAT32: " << k << "\n";
+      }
+    }
   for (auto& c : candidates) infer_shapes(c.model);
 
   // Scores: accuracy with a labelled --eval set, else output SQNR on up to 256 samples.
@@ -466,6 +477,9 @@ void add_quantize(CLI::App& app, Command& out) {
   sub->add_option("--eval", a->eval, "Labelled data to report FP32 against quantized top-1 (e.g. fashion-mnist:test)");
   sub->add_option("--eval-limit", a->eval_limit, "Evaluate only the first N samples of --eval");
   sub->add_flag("--quiet,-q", a->quiet, "No progress output");
+  sub->add_flag("--fp16", a->fp16,
+                "Store the weights of layers left in float (excluded, not quantized) as FLOAT16 read through Cast; "
+                "the engine expands them with F16C at load");
   sub->callback([a, &out] { out = [a] { return run_quantize(*a); }; });
 }
 

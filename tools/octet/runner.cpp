@@ -4,6 +4,7 @@
 
 #include "passes/fold_batchnorm.h"
 #include "passes/fold_constants.h"
+#include "passes/fp16_weights.h"
 #include "passes/lower_qdq.h"
 #include "runtime/shape_inference.h"
 
@@ -27,6 +28,7 @@ ModelRunner::ModelRunner(const Model& model, const RunnerOptions& options) {
   lowered_ = clone_model(model);
   LowerQdq lower;
   if (qdq) lower.run(lowered_);
+  expand_fp16_weights(lowered_);  // FLOAT16-stored float weights, widened once with F16C
   FoldConstants().run(lowered_);
   FoldBatchNorm().run(lowered_);
   lowered_.graph.topo_sort();

@@ -82,3 +82,20 @@ void add_clamp_f32_avx2(const float* a, const float* b, int64_t n, float lo, flo
 }
 
 }  // namespace octet::kernels
+
+namespace octet::kernels {
+
+void convert_f16_f32_f16c(const uint16_t* x, int64_t n, float* y) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
+  if (i < n) {  // the tail through a zero-padded vector
+    alignas(16) uint16_t tail[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    alignas(32) float out[8];
+    for (int64_t j = i; j < n; ++j) tail[j - i] = x[j];
+    _mm256_store_ps(out, _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(tail))));
+    for (int64_t j = i; j < n; ++j) y[j] = out[j - i];
+  }
+}
+
+}  // namespace octet::kernels

@@ -26,3 +26,11 @@ void dequantize_s8_f32_avx2(const int8_t* x, int64_t n, float scale, int32_t zp,
 void add_clamp_f32_avx2(const float* a, const float* b, int64_t n, float lo, float hi, float* y);
 
 }  // namespace octet::kernels
+
+namespace octet::kernels {
+
+// FLOAT16 -> FLOAT32 with F16C (vcvtph2ps): exact. Reference twin: octet::half_bits_to_float
+// (ir/half.h; kernels do not depend on ir, so the test compares the two).
+void convert_f16_f32_f16c(const uint16_t* x, int64_t n, float* y);
+
+}  // namespace octet::kernels
