@@ -368,17 +368,74 @@ class Lowering {
   LowerQdqStats& stats_;
 };
 
+// Ops that commute with a per-tensor QuantizeLinear exactly: Q(op(x)) == op(Q(x)), because they
+// only move, drop or take the max of elements and Q is monotone (MaxPool's padding never wins a
+// window that holds a real element).
+bool commutes_with_quantize(const Node& n) {
+  if (!n.domain.empty() || n.outputs.size() != 1 || n.inputs.empty()) return false;
+  if (n.op_type == "MaxPool") return n.attr_int("storage_order", 0) == 0;
+  return n.op_type == "Reshape" || n.op_type == "Flatten" || n.op_type == "Transpose" || n.op_type == "Squeeze" ||
+         n.op_type == "Unsqueeze";
+}
+
+// Moves each per-tensor QuantizeLinear above the movement ops / MaxPool it follows, so that the
+// Conv or MatMul before them can absorb it and the op runs on 8-bit data. Returns the number of
+// moves.
+int propagate_quantize_up(Graph& g) {
+  int moves = 0;
+  for (bool again = true; again;) {
+    again = false;
+    Uses u = uses_of(g);
+    for (auto& up : g.nodes) {
+      Node& q = *up;
+      if (q.op_type != "QuantizeLinear" || !q.domain.empty() || q.inputs.size() < 2 || q.has_attr("output_dtype"))
+        continue;
+      const Tensor* scale = initializer(g, q.inputs[1]);
+      const Tensor* zp = q.inputs.size() > 2 ? initializer(g, q.inputs[2]) : nullptr;
+      if (!scale || scale->numel() != 1 || (q.inputs.size() > 2 && !q.inputs[2].empty() && (!zp || zp->numel() != 1)))
+        continue;
+      auto pit = u.producer.find(q.inputs[0]);
+      if (pit == u.producer.end()) continue;
+      Node& op = *pit->second;
+      if (!commutes_with_quantize(op) || sole_reader(u, op.outputs[0]) != &q) continue;
+      const std::string x = op.inputs[0];
+      if (u.graph_outputs.count(x) || !u.producer.count(x) || sole_reader(u, x) != &op) continue;
+      const Value* xv = g.find_value(x);
+      if (!xv || xv->initializer) continue;
+      // x -> Q -> x_q -> op -> (Q's old output name).
+      const std::string final_name = q.outputs[0];
+      const std::string moved = fresh(g, x + "_quantized");
+      Value& mv = g.get_or_add_value(moved);
+      mv.type = g.value(final_name).type;
+      mv.type.has_shape = xv->type.has_shape;
+      mv.type.dims = xv->type.dims;
+      q.inputs[0] = x;
+      q.outputs[0] = moved;
+      const std::string old_op_out = op.outputs[0];
+      op.inputs[0] = moved;
+      op.outputs[0] = final_name;
+      g.remove_value(old_op_out);
+      ++moves;
+      again = true;
+      break;
+    }
+    if (again) g.topo_sort();
+  }
+  return moves;
+}
+
 }  // namespace
 
 bool LowerQdq::run(Model& model) {
   stats_ = {};
   Graph& g = model.graph;
+  stats_.propagated = propagate_quantize_up(g);
   std::vector<std::string> candidates;
   for (const auto& n : g.nodes)
     if (n->domain.empty() && (n->op_type == "Conv" || n->op_type == "MatMul" || n->op_type == "Gemm"))
       candidates.push_back(n->name);
   Lowering lowering(g, stats_);
-  bool changed = false;
+  bool changed = stats_.propagated > 0;
   for (const auto& name : candidates) {
     Node* node = nullptr;
     for (auto& n : g.nodes)

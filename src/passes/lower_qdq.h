@@ -5,7 +5,10 @@
 // Expects: a model as imported (do NOT fold constants first: that would turn DequantizeLinear of
 // the INT8 weights back into float weights).
 //
-// Rewrites, for each Conv / MatMul / Gemm (default domain) whose
+// First, Q propagation: a per-tensor QuantizeLinear that is the only reader of a MaxPool, Reshape,
+// Flatten, Transpose, Squeeze or Unsqueeze (whose input has no other reader) moves above it:
+// Q(op(x)) == op(Q(x)) exactly for these ops, and the op then runs on 8-bit data while the
+// producer of x can absorb the Q. Then it rewrites, for each Conv / MatMul / Gemm (default domain) whose
 //   - data input is DequantizeLinear(x) with x UINT8 or INT8 and per-tensor constant scale and zero
 //     point (an activation), and
 //   - weight is DequantizeLinear(w) with w a constant INT8 or UINT8 initializer and constant scale
@@ -43,6 +46,7 @@ struct LowerQdqStats {
   int fused_matmul = 0;
   int quantized_outputs = 0;   // fused ops that absorbed the QuantizeLinear after them
   int fused_activations = 0;   // Relu / Clip absorbed
+  int propagated = 0;          // QuantizeLinear nodes moved above MaxPool / Reshape / Flatten / ...
   // Conv/MatMul/Gemm nodes fed by a DequantizeLinear that were left in float, with the reason:
   // "node 'c1' (Conv): weight is not a constant DequantizeLinear".
   std::vector<std::string> left_in_float;

@@ -103,6 +103,7 @@ TEST(LowerQdq, FusesConvReluQuantizeAndLeavesFloatReadersAlone) {
   EXPECT_EQ(pass.stats().fused_conv, 2);
   EXPECT_EQ(pass.stats().fused_matmul, 1);
   EXPECT_EQ(pass.stats().fused_activations, 2);  // Relu and Clip
+  EXPECT_EQ(pass.stats().quantized_outputs, 2);
   EXPECT_TRUE(pass.stats().left_in_float.empty());
   // c1 absorbed Relu and the QuantizeLinear for c2's input: it writes UINT8 with an INT32 bias.
   const Node* c1 = node_named(lowered, "c1");
@@ -111,10 +112,13 @@ TEST(LowerQdq, FusesConvReluQuantizeAndLeavesFloatReadersAlone) {
   EXPECT_FALSE(c1->inputs[6].empty());
   EXPECT_EQ(lowered.graph.value(c1->inputs[8]).initializer->dtype(), DType::Int32);
   EXPECT_EQ(c1->attr_float("act_min", -1.f), 0.f);
-  // c2's Clip is read by Flatten (float): c2 writes float with the Clip fused.
+  // c2 -> Clip -> Flatten -> Q: the Q moves above Flatten, so c2 absorbs Clip and Q and
+  // Flatten runs on UINT8.
+  EXPECT_EQ(pass.stats().propagated, 1);
   const Node* c2 = node_named(lowered, "c2");
   ASSERT_NE(c2, nullptr);
-  EXPECT_TRUE(c2->inputs.size() < 7 || c2->inputs[6].empty());
+  ASSERT_GE(c2->inputs.size(), 8u);
+  EXPECT_FALSE(c2->inputs[6].empty());
   EXPECT_EQ(c2->attr_float("act_max", 0.f), 6.f);
 
   // Same logits up to float rounding (the integer path only removes rounding of the float conv);
@@ -199,6 +203,68 @@ TEST(LowerQdq, FloatModelAndUnsupportedPatternsAreLeftAlone) {
   EXPECT_NE(p2.stats().left_in_float[0].find("weight"), std::string::npos);
   EXPECT_EQ(node_named(q, "c2")->op_type, "Conv");
   EXPECT_NO_THROW(Executor(q).run({{"image", calib}}));
+}
+
+}  // namespace
+}  // namespace octet
+
+namespace octet {
+namespace {
+
+// image -> Conv -> Relu -> MaxPool -> Flatten -> Q/DQ -> Gemm: the QuantizeLinear moves above
+// Flatten and MaxPool, the Conv absorbs Relu and Q, and MaxPool / Flatten run on UINT8.
+TEST(LowerQdq, PropagatesQuantizeAboveMaxPoolAndFlatten) {
+  B b("pool", 17);
+  const std::string x = b.input("image", DType::Float32, {-1, 2, 8, 8});
+  b.initializer("c.w", rnd({4, 2, 3, 3}, 51, -0.5f, 0.5f));
+  b.initializer("c.b", rnd({4}, 52, -0.1f, 0.1f));
+  b.initializer("fc.w", rnd({3, 64}, 53, -0.3f, 0.3f));
+  std::string y = b.op("Conv", {x, "c.w", "c.b"}, {{"pads", B::ints({1, 1, 1, 1})}}, "c");
+  y = b.op("Relu", {y}, {}, "relu");
+  y = b.op("MaxPool", {y}, {{"kernel_shape", B::ints({2, 2})}, {"strides", B::ints({2, 2})}}, "pool");
+  y = b.op("Flatten", {y}, {}, "flat");
+  b.output(b.op("Gemm", {y, "fc.w"}, {{"transB", B::i(1)}}, "fc"));
+  Model m = b.build();
+  infer_shapes(m);
+  const Tensor calib = rnd({4, 2, 8, 8}, 54, 0.f, 1.f);
+  StaticQuantOptions o;
+  const StaticQuantPlan plan = plan_static(m, o);
+  RunOptions keep;
+  keep.keep_intermediates = true;
+  auto values = Executor(m).run({{"image", calib}}, keep);
+  values["image"] = calib;
+  std::map<std::string, quant::Range> ranges;
+  for (const auto& t : plan.activations) {
+    quant::Range r{0.f, 0.f, false};
+    const Tensor& v = values.at(t);
+    for (int64_t i = 0; i < v.numel(); ++i) {
+      r.min = std::min(r.min, v.data<float>()[i]);
+      r.max = std::max(r.max, v.data<float>()[i]);
+    }
+    ranges[t] = r;
+  }
+  Model q = clone_model(m);
+  apply_static(q, plan, ranges, o);
+  Model lowered = clone_model(q);
+  LowerQdq pass;
+  ASSERT_TRUE(pass.run(lowered));
+  EXPECT_EQ(pass.stats().propagated, 2);
+  EXPECT_EQ(pass.stats().quantized_outputs, 1);
+  infer_shapes(lowered);
+  const Node* pool = node_named(lowered, "pool");
+  ASSERT_NE(pool, nullptr);
+  EXPECT_EQ(lowered.graph.value(pool->inputs[0]).type.dtype, DType::UInt8);
+  EXPECT_EQ(node_named(lowered, "c")->domain, "octet");
+  // MaxPool and Flatten commute with Q exactly; only the conv's integer accumulation differs.
+  const Tensor xin = rnd({5, 2, 8, 8}, 55, 0.f, 1.f);
+  const Tensor a = Executor(q).run({{"image", xin}}).at("fc_out");
+  const Tensor c = Executor(lowered).run({{"image", xin}}).at("fc_out");
+  double max_diff = 0, max_abs = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    max_diff = std::max(max_diff, std::fabs(double(a.data<float>()[i]) - c.data<float>()[i]));
+    max_abs = std::max(max_abs, std::fabs(double(a.data<float>()[i])));
+  }
+  EXPECT_LT(max_diff, 0.02 * max_abs);
 }
 
 }  // namespace
