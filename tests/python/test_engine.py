@@ -119,3 +119,18 @@ def test_fp16_weights_for_layers_left_in_float(octet, tmp_path):
         assert rc == 0, err
         acc[name] = json.loads(out)["top1"]
     assert abs(acc["plain"] - acc["half"]) <= 2.5e-3, acc  # weights rounded to half: a few images of 2,000
+
+
+def test_unfused_qdq_patterns_are_listed_and_run_in_float(octet, tmp_path):
+    need_data()
+    rc, _, err = octet("quantize", REPO / "models" / "vit-tiny" / "model.onnx", "-o", tmp_path / "q.onnx", "--quiet",
+                       "--calib", "fashion-mnist:train", "--calib-size", "64", timeout=600)
+    assert rc == 0, err
+    rc, out, err = octet("bench", tmp_path / "q.onnx", "--iterations", "1", "--warmup", "0", "--json", "--profile")
+    assert rc == 0, err
+    # The attention MatMuls (activation x activation) are not fused: named in a warning, run in float.
+    assert "run in float on the engine" in err
+    assert "blocks.0.attn.scores" in err and "(MatMul)" in err
+    layers = {l["node"]: l for l in json.loads(out)["layers"]}
+    assert layers["blocks.0.attn.scores"]["kernel"] == "reference"
+    assert any(l["precision"] == "int8" for l in layers.values())
