@@ -46,7 +46,8 @@ class Engine {
   Engine(const Model& model, const EngineOptions& options = {});
   ~Engine();
 
-  // Same contract as Executor::run (feeds checked the same way).
+  // Same contract as Executor::run (feeds checked the same way). One run at a time per Engine: the
+  // fast ops keep per-op buffers and the pool is shared, so run() is not re-entrant.
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& feeds,
                                     const RunOptions& options = {});
 
