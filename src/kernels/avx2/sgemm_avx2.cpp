@@ -63,7 +63,9 @@ inline void transpose8x8(__m256 r[8]) {
 // is stored as one 4-float and one 2-float access instead of 6 scalar ones.
 inline void store_column6(float* cj, __m256 v) {
   _mm_storeu_ps(cj, _mm256_castps256_ps128(v));
-  _mm_store_sd(reinterpret_cast<double*>(cj + 4), _mm_castps_pd(_mm256_extractf128_ps(v, 1)));
+  // The 2-float store through _mm_storel_epi64, whose pointer type is unaligned (a double* store
+  // would claim 8-byte alignment, which cj + 4 need not have).
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(cj + 4), _mm_castps_si128(_mm256_extractf128_ps(v, 1)));
 }
 
 // ---------------------------------------------------------------------------------------------
