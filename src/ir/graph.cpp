@@ -104,6 +104,12 @@ Value& Graph::get_or_add_value(const std::string& name) {
   return v;
 }
 
+std::string Graph::unique_value_name(const std::string& base) const {
+  std::string name = base;
+  for (int i = 1; find_value(name); ++i) name = str_cat(base, "_", i);
+  return name;
+}
+
 Node& Graph::add_node(Node n) {
   for (const auto& o : n.outputs)
     if (!o.empty()) get_or_add_value(o);

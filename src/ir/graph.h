@@ -96,6 +96,9 @@ class Graph {
   void remove_value(const std::string& name) { values_.erase(name); }
 
   Node& add_node(Node n);
+  // A value name not used in the graph yet: `base` itself if free, else base_1, base_2, ... (the
+  // one rule every pass that adds values follows).
+  std::string unique_value_name(const std::string& base) const;
   // Orders nodes so every input is produced before use. Throws Error naming a node on a cycle
   // or on an input that no node, graph input or initializer provides.
   void topo_sort();

@@ -53,14 +53,6 @@ std::optional<int64_t> weight_axis(const Node& n, size_t input_index, const Tens
   return rank == 1 ? -1 : rank - 1;  // MatMul: N is the last axis of B
 }
 
-std::string unique_value_name(const Graph& g, const std::string& base) {
-  if (!g.find_value(base)) return base;
-  for (int i = 1;; ++i) {
-    std::string name = str_cat(base, "_", i);
-    if (!g.find_value(name)) return name;
-  }
-}
-
 std::string unique_node_name(std::set<std::string>& taken, const std::string& base) {
   std::string name = base;
   for (int i = 1; taken.count(name); ++i) name = str_cat(base, "_", i);
@@ -98,10 +90,10 @@ void rewrite_weight(Graph& g, std::set<std::string>& node_names, const Plan& p, 
 
   Tensor indices(index_dtype, shape);  // UINT4 is held one code per byte (ir/dtype.h)
   std::copy(p.codebook.indices.begin(), p.codebook.indices.end(), indices.data<uint8_t>());
-  const std::string indices_name = unique_value_name(g, p.name + "_cb_indices");
+  const std::string indices_name = g.unique_value_name(p.name + "_cb_indices");
   add_initializer(g, indices_name, indices);
 
-  const std::string table_name = unique_value_name(g, p.name + "_cb_codebook");
+  const std::string table_name = g.unique_value_name(p.name + "_cb_codebook");
   add_initializer(g, table_name, Tensor::from_vector<float>({static_cast<int64_t>(p.codebook.centroids.size())},
                                                             p.codebook.centroids));
 
@@ -110,7 +102,7 @@ void rewrite_weight(Graph& g, std::set<std::string>& node_names, const Plan& p, 
   cast.op_type = "Cast";
   cast.inputs = {indices_name};
   cast.attrs["to"] = int_attr(static_cast<int64_t>(DType::Int32));
-  const std::string i32_name = unique_value_name(g, p.name + "_cb_indices_i32");
+  const std::string i32_name = g.unique_value_name(p.name + "_cb_indices_i32");
   cast.outputs = {i32_name};
   g.add_node(std::move(cast));
   g.value(i32_name).type = TensorType::of(DType::Int32, shape);
@@ -122,14 +114,14 @@ void rewrite_weight(Graph& g, std::set<std::string>& node_names, const Plan& p, 
     offsets_shape[static_cast<size_t>(p.axis)] = channels;
     std::vector<int32_t> offsets(static_cast<size_t>(channels));
     for (int64_t c = 0; c < channels; ++c) offsets[static_cast<size_t>(c)] = static_cast<int32_t>(c * k);
-    const std::string offsets_name = unique_value_name(g, p.name + "_cb_offsets");
+    const std::string offsets_name = g.unique_value_name(p.name + "_cb_offsets");
     add_initializer(g, offsets_name, Tensor::from_vector<int32_t>(offsets_shape, offsets));
 
     Node add;
     add.name = unique_node_name(node_names, p.name + "_cb_add_offsets");
     add.op_type = "Add";
     add.inputs = {i32_name, offsets_name};
-    gather_indices = unique_value_name(g, p.name + "_cb_flat_indices");
+    gather_indices = g.unique_value_name(p.name + "_cb_flat_indices");
     add.outputs = {gather_indices};
     g.add_node(std::move(add));
     g.value(gather_indices).type = TensorType::of(DType::Int32, shape);

@@ -20,13 +20,6 @@ const Tensor* float32_initializer(const Graph& g, const std::string& name) {
 }
 
 // `base` + "_bnfold", with a counter appended until no value has the name.
-std::string fresh_name(const Graph& g, const std::string& base) {
-  const std::string stem = base + "_bnfold";
-  std::string name = stem;
-  for (int i = 1; g.find_value(name); ++i) name = str_cat(stem, "_", i);
-  return name;
-}
-
 // Everything a fold needs about the producer of the BN's input.
 struct Producer {
   enum class Kind { Conv, ConvTranspose, Gemm } kind = Kind::Conv;
@@ -190,7 +183,7 @@ bool FoldBatchNorm::run(Model& model) {
     if (v && v->initializer) g.remove_value(name);
   };
   auto add_initializer = [&](const std::string& base, Tensor t) {
-    const std::string name = fresh_name(g, base);
+    const std::string name = g.unique_value_name(base + "_bnfold");
     Value& v = g.get_or_add_value(name);
     v.type = TensorType::of(t.dtype(), t.shape());
     v.initializer = std::move(t);

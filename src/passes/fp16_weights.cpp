@@ -16,12 +16,6 @@ bool weight_op(const Node& n) {
          (n.op_type == "Conv" || n.op_type == "ConvTranspose" || n.op_type == "Gemm" || n.op_type == "MatMul");
 }
 
-std::string fresh(const Graph& g, const std::string& base) {
-  std::string name = base;
-  for (int i = 1; g.find_value(name); ++i) name = str_cat(base, "_", i);
-  return name;
-}
-
 }  // namespace
 
 Fp16WeightsReport store_fp16_weights(Model& model, const std::vector<std::string>& only_nodes) {
@@ -60,14 +54,14 @@ Fp16WeightsReport store_fp16_weights(Model& model, const std::vector<std::string
     Tensor h(DType::Float16, t.shape());
     auto* hb = reinterpret_cast<uint16_t*>(h.raw());
     for (int64_t i = 0; i < t.numel(); ++i) hb[i] = float_to_half_bits(t.data<float>()[i]);
-    const std::string hname = fresh(g, w + "_fp16");
+    const std::string hname = g.unique_value_name(w + "_fp16");
     Value& hv = g.get_or_add_value(hname);
     hv.type = TensorType::of(DType::Float16, t.shape());
     hv.initializer = std::move(h);
-    const std::string fname = fresh(g, w + "_from_fp16");
+    const std::string fname = g.unique_value_name(w + "_from_fp16");
     g.get_or_add_value(fname).type = TensorType::of(DType::Float32, t.shape());
     Node cast;
-    cast.name = fresh(g, w + "_cast");
+    cast.name = g.unique_value_name(w + "_cast");
     cast.op_type = "Cast";
     cast.inputs = {hname};
     cast.outputs = {fname};

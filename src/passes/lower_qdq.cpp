@@ -102,14 +102,8 @@ bool is_weight(const Dq& d, int64_t channel_axis, int64_t channels) {
          (!d.zp_t || d.zp_t->dtype() == d.x_type);
 }
 
-std::string fresh(const Graph& g, const std::string& base) {
-  std::string name = base;
-  for (int i = 1; g.find_value(name); ++i) name = str_cat(base, "_", i);
-  return name;
-}
-
 std::string add_initializer(Graph& g, const std::string& base, Tensor t) {
-  const std::string name = fresh(g, base);
+  const std::string name = g.unique_value_name(base);
   Value& v = g.get_or_add_value(name);
   v.type = TensorType::of(t.dtype(), t.shape());
   v.initializer = std::move(t);
@@ -404,7 +398,7 @@ int propagate_quantize_up(Graph& g) {
       if (!xv || xv->initializer) continue;
       // x -> Q -> x_q -> op -> (Q's old output name).
       const std::string final_name = q.outputs[0];
-      const std::string moved = fresh(g, x + "_quantized");
+      const std::string moved = g.unique_value_name(x + "_quantized");
       Value& mv = g.get_or_add_value(moved);
       mv.type = g.value(final_name).type;
       mv.type.has_shape = xv->type.has_shape;

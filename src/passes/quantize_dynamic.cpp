@@ -6,12 +6,6 @@ namespace octet {
 
 namespace {
 
-std::string unique_value(Graph& g, const std::string& base) {
-  if (!g.find_value(base)) return base;
-  for (int i = 1;; ++i)
-    if (!g.find_value(str_cat(base, "_", i))) return str_cat(base, "_", i);
-}
-
 Attribute int_attribute(int64_t v) {
   Attribute a;
   a.kind = Attribute::Kind::Int;
@@ -59,7 +53,7 @@ StaticQuantResult apply_dynamic(Model& model, const DynamicQuantOptions& o) {
     added.push_back(std::move(n));
   };
   auto initializer = [&](const std::string& base, Tensor t) {
-    const std::string name = unique_value(g, base);
+    const std::string name = g.unique_value_name(base);
     Value& v = g.get_or_add_value(name);
     v.type = TensorType::of(t.dtype(), t.shape());
     v.initializer = std::move(t);
@@ -106,21 +100,21 @@ StaticQuantResult apply_dynamic(Model& model, const DynamicQuantOptions& o) {
     const std::string wscale =
         initializer(w + "_scale", Tensor::from_vector<float>({static_cast<int64_t>(wp.scale.size())}, wp.scale));
 
-    const std::string xq = unique_value(g, x + "_quantized_" + base), xs = unique_value(g, x + "_scale_" + base),
-                      xz = unique_value(g, x + "_zero_point_" + base);
+    const std::string xq = g.unique_value_name(x + "_quantized_" + base), xs = g.unique_value_name(x + "_scale_" + base),
+                      xz = g.unique_value_name(x + "_zero_point_" + base);
     for (const auto& v : {xq, xs, xz}) g.get_or_add_value(v);
     add("DynamicQuantizeLinear", {x}, {xq, xs, xz}, base + "_DynamicQuantizeLinear");
-    const std::string acc = unique_value(g, y + "_int32");
+    const std::string acc = g.unique_value_name(y + "_int32");
     g.get_or_add_value(acc);
     add("MatMulInteger", {xq, wq_name, xz, wzp}, {acc}, base + "_MatMulInteger");
-    const std::string accf = unique_value(g, y + "_int32_float");
+    const std::string accf = g.unique_value_name(y + "_int32_float");
     g.get_or_add_value(accf);
     add("Cast", {acc}, {accf}, base + "_Cast", {{"to", int_attribute(static_cast<int64_t>(1))}});  // FLOAT
-    const std::string scale = unique_value(g, y + "_scale");
+    const std::string scale = g.unique_value_name(y + "_scale");
     g.get_or_add_value(scale);
     add("Mul", {xs, wscale}, {scale}, base + "_scale");
     const bool has_bias = !bias.empty() && beta != 0.f;
-    const std::string scaled = has_bias ? unique_value(g, y + "_no_bias") : y;
+    const std::string scaled = has_bias ? g.unique_value_name(y + "_no_bias") : y;
     g.get_or_add_value(scaled);
     add("Mul", {accf, scale}, {scaled}, base + "_rescale");
     if (has_bias) {
@@ -133,7 +127,7 @@ StaticQuantResult apply_dynamic(Model& model, const DynamicQuantOptions& o) {
           b = initializer(bias + "_times_beta", c);
         } else {
           const std::string beta_name = initializer(base + "_beta", Tensor::scalar<float>(beta));
-          b = unique_value(g, bias + "_times_beta");
+          b = g.unique_value_name(bias + "_times_beta");
           g.get_or_add_value(b);
           add("Mul", {bias, beta_name}, {b}, base + "_beta");
         }

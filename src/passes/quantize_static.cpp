@@ -24,14 +24,6 @@ bool is_float_activation(const Graph& g, const std::string& name) {
 }
 
 // A name not used by any value of g, starting from `base`.
-std::string fresh_name(Graph& g, const std::string& base) {
-  if (!g.find_value(base)) return base;
-  for (int i = 1;; ++i) {
-    std::string n = str_cat(base, "_", i);
-    if (!g.find_value(n)) return n;
-  }
-}
-
 std::string fresh_node_name(const Graph& g, std::set<std::string>& used, const std::string& base) {
   if (used.empty())
     for (const auto& n : g.nodes) used.insert(n->name);
@@ -196,11 +188,11 @@ StaticQuantResult apply_static(Model& model, const StaticQuantPlan& plan,
     if (degenerate || r.degenerate)
       result.warnings.push_back(str_cat("activation '", t, "' had a zero range in calibration (all values 0?); "
                                         "quantized with scale ", p.scale[0]));
-    const std::string scale = fresh_name(g, t + "_scale");
+    const std::string scale = g.unique_value_name(t + "_scale");
     set_initializer(g, scale, scale_tensor(p, {}));
-    const std::string zp = fresh_name(g, t + "_zero_point");
+    const std::string zp = g.unique_value_name(t + "_zero_point");
     set_initializer(g, zp, zero_point_tensor(p, {}));
-    const std::string q = fresh_name(g, t + "_quantized");
+    const std::string q = g.unique_value_name(t + "_quantized");
     Node qn;
     qn.name = fresh_node_name(g, used_node_names, t + "_QuantizeLinear");
     qn.op_type = "QuantizeLinear";
@@ -224,11 +216,11 @@ StaticQuantResult apply_static(Model& model, const StaticQuantPlan& plan,
 
   auto add_dq = [&](const std::string& q, const QuantParams& p, const Shape& scale_shape, int64_t axis,
                     const std::string& base, const TensorType& float_type) {
-    const std::string scale = fresh_name(g, base + "_scale");
+    const std::string scale = g.unique_value_name(base + "_scale");
     set_initializer(g, scale, scale_tensor(p, scale_shape));
-    const std::string zp = fresh_name(g, base + "_zero_point");
+    const std::string zp = g.unique_value_name(base + "_zero_point");
     set_initializer(g, zp, zero_point_tensor(p, scale_shape));
-    const std::string out = fresh_name(g, base + "_dequantized");
+    const std::string out = g.unique_value_name(base + "_dequantized");
     Node dq;
     dq.name = fresh_node_name(g, used_node_names, base + "_DequantizeLinear");
     dq.op_type = "DequantizeLinear";
@@ -282,7 +274,7 @@ StaticQuantResult apply_static(Model& model, const StaticQuantPlan& plan,
       if (!degenerate.empty())
         result.warnings.push_back(str_cat(what, ": ", degenerate.size(), " channel(s) are all zero; quantized with a safe scale"));
       const Tensor wq = quant::quantize(w, wp, quant::int_range(ws));
-      const std::string qname = fresh_name(g, in + "_quantized");
+      const std::string qname = g.unique_value_name(in + "_quantized");
       Value& qv = g.get_or_add_value(qname);
       qv.initializer = wq;
       qv.type = TensorType::of(ws.qtype, w.shape());
@@ -328,7 +320,7 @@ StaticQuantResult apply_static(Model& model, const StaticQuantPlan& plan,
         bp.scale.resize(1);
         bp.zero_point.resize(1);
       }
-      const std::string qname = fresh_name(g, in + "_quantized");
+      const std::string qname = g.unique_value_name(in + "_quantized");
       Value& qv = g.get_or_add_value(qname);
       qv.initializer = bq;
       qv.type = TensorType::of(DType::Int32, b.shape());

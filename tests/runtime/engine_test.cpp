@@ -123,9 +123,11 @@ TEST_P(EngineZoo, Int8EqualsReferenceBitForBitOnTrainedModel) {
     const auto got = engine.run({{in, x}}, keep);
     EXPECT_TRUE(same_bits(got.at(out), want.at(out))) << GetParam() << " seed " << seed;
     // Every fused layer's output, not only the logits.
-    for (const auto& n : q.graph.nodes)
-      if (n->domain == "octet" && got.count(n->outputs[0]))
+    for (const auto& n : q.graph.nodes) {
+      if (n->domain == "octet" && got.count(n->outputs[0])) {
         EXPECT_TRUE(same_bits(got.at(n->outputs[0]), want.at(n->outputs[0]))) << n->name;
+      }
+    }
   }
 }
 
