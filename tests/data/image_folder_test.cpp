@@ -17,27 +17,13 @@
 #include <random>
 
 #include "data/dataset.h"
+#include "../temp_dir.h"
 #include "ir/file_util.h"
 
 namespace octet::data {
 namespace {
 
-struct TempDirs {
-  std::vector<std::string> dirs;
-  ~TempDirs() {
-    std::error_code ec;
-    for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
-  }
-};
-
-std::string make_temp_dir() {
-  static TempDirs created;
-  char tmpl[] = "/tmp/octet_image_test_XXXXXX";
-  const char* d = mkdtemp(tmpl);
-  if (!d) throw std::runtime_error("mkdtemp failed");
-  created.dirs.push_back(d);
-  return d;
-}
+std::string make_temp_dir() { return testing::make_temp_dir("octet_image_test"); }
 
 std::string make_subdir(const std::string& dir, const std::string& name) {
   const std::string path = join_path(dir, name);

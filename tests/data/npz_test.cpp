@@ -14,29 +14,14 @@
 #include <utility>
 
 #include "data/dataset.h"
+#include "../temp_dir.h"
 #include "io/npy.h"
 #include "ir/file_util.h"
 
 namespace octet::data {
 namespace {
 
-// Temporary folders, removed when the test program exits.
-struct TempDirs {
-  std::vector<std::string> dirs;
-  ~TempDirs() {
-    std::error_code ec;
-    for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
-  }
-};
-
-std::string make_temp_dir() {
-  static TempDirs created;
-  char tmpl[] = "/tmp/octet_npz_test_XXXXXX";
-  const char* d = mkdtemp(tmpl);
-  if (!d) throw std::runtime_error("mkdtemp failed");
-  created.dirs.push_back(d);
-  return d;
-}
+std::string make_temp_dir() { return testing::make_temp_dir("octet_npz_test"); }
 
 void expect_error(const std::function<void()>& fn, std::initializer_list<std::string> fragments) {
   try {

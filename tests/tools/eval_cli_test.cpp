@@ -14,6 +14,7 @@
 #include <random>
 
 #include "io/npy.h"
+#include "../temp_dir.h"
 #include "ir/builder.h"
 #include "ir/file_util.h"
 #include "onnx/model_io.h"
@@ -26,23 +27,7 @@ namespace {
 
 const std::string kBinary = OCTET_BINARY_DIR "/octet";
 
-// Temporary folders, removed when the test program exits.
-struct TempDirs {
-  std::vector<std::string> dirs;
-  ~TempDirs() {
-    std::error_code ec;
-    for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
-  }
-};
-
-std::string eval_temp_dir() {
-  static TempDirs created;
-  char tmpl[] = "/tmp/octet_eval_test_XXXXXX";
-  const char* d = mkdtemp(tmpl);
-  if (!d) throw std::runtime_error("mkdtemp failed");
-  created.dirs.push_back(d);
-  return d;
-}
+std::string eval_temp_dir() { return testing::make_temp_dir("octet_eval_test"); }
 
 struct CliResult {
   int status = -1;
