@@ -8,6 +8,7 @@
 
 #include "ir/error.h"
 #include "kernels/ref/round.h"
+#include "runtime/fast/fast_op.h"
 
 namespace octet {
 namespace {
@@ -131,31 +132,6 @@ std::optional<std::vector<float>> float_bias(Graph& g, const Uses& u, const std:
     out[c] = static_cast<float>(static_cast<int64_t>(d->x_const->data<int32_t>()[c]) - zp) * s;
   }
   return out;
-}
-
-// The clamp an activation node applies, if it is a Relu or a Clip with constant bounds.
-bool activation_bounds(const Graph& g, const Node& n, float* lo, float* hi) {
-  if (!n.domain.empty()) return false;
-  if (n.op_type == "Relu") {
-    *lo = 0.f;
-    *hi = std::numeric_limits<float>::infinity();
-    return true;
-  }
-  if (n.op_type != "Clip") return false;
-  *lo = -std::numeric_limits<float>::infinity();
-  *hi = std::numeric_limits<float>::infinity();
-  if (n.has_attr("min") || n.has_attr("max")) {  // opset < 11
-    *lo = n.attr_float("min", *lo);
-    *hi = n.attr_float("max", *hi);
-    return true;
-  }
-  for (size_t i = 1; i < n.inputs.size() && i < 3; ++i) {
-    if (n.inputs[i].empty()) continue;
-    const Tensor* t = initializer(g, n.inputs[i]);
-    if (!t || t->dtype() != DType::Float32 || t->numel() != 1) return false;
-    (i == 1 ? *lo : *hi) = t->data<float>()[0];
-  }
-  return !(std::isnan(*lo) || std::isnan(*hi) || *lo > *hi);
 }
 
 // The only reader of `value`, when it has exactly one and is not a graph output.

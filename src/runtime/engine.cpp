@@ -23,31 +23,6 @@ struct Engine::Step {
 
 namespace {
 
-// Bounds of a Relu, or of a Clip whose min/max are constants; false for anything else.
-bool activation_bounds(const Graph& g, const Node& n, float* lo, float* hi) {
-  if (!n.domain.empty() || n.outputs.size() != 1) return false;
-  *lo = -std::numeric_limits<float>::infinity();
-  *hi = std::numeric_limits<float>::infinity();
-  if (n.op_type == "Relu") {
-    *lo = 0.f;
-    return true;
-  }
-  if (n.op_type != "Clip") return false;
-  if (n.has_attr("min") || n.has_attr("max")) {
-    *lo = n.attr_float("min", *lo);
-    *hi = n.attr_float("max", *hi);
-  } else {
-    for (size_t i = 1; i < n.inputs.size() && i < 3; ++i) {
-      if (n.inputs[i].empty()) continue;
-      const Value* v = g.find_value(n.inputs[i]);
-      if (!v || !v->initializer || v->initializer->dtype() != DType::Float32 || v->initializer->numel() != 1)
-        return false;
-      (i == 1 ? *lo : *hi) = v->initializer->data<float>()[0];
-    }
-  }
-  return !(std::isnan(*lo) || std::isnan(*hi) || *lo > *hi);
-}
-
 std::unique_ptr<FastOp> make_fast(const FastOpContext& ctx) {
   const Node& n = ctx.node;
   if (n.domain.empty() && n.op_type == "Conv") return make_conv_f32(ctx);

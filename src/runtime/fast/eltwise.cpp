@@ -12,22 +12,16 @@ namespace {
 
 constexpr int64_t kGrain = 16384;  // elements per task: below this, threads cost more than they save
 
-const Tensor* constant(const FastOpContext& ctx, size_t i) {
-  if (i >= ctx.node.inputs.size() || ctx.node.inputs[i].empty()) return nullptr;
-  const Value* v = ctx.graph.find_value(ctx.node.inputs[i]);
-  return v && v->initializer ? &*v->initializer : nullptr;
-}
-
 // Per-tensor scale and 8-bit zero point of a QuantizeLinear / DequantizeLinear; false otherwise.
 bool qparams(const FastOpContext& ctx, float* scale, int32_t* zp, DType* type) {
   const Node& n = ctx.node;
   if (n.inputs.size() < 2 || n.attr_int("block_size", 0) != 0 || n.has_attr("output_dtype")) return false;
-  const Tensor* s = constant(ctx, 1);
+  const Tensor* s = constant_input(ctx, 1);
   if (!s || s->dtype() != DType::Float32 || s->numel() != 1) return false;
   *scale = s->data<float>()[0];
   if (!(*scale > 0.f) || !std::isfinite(*scale)) return false;
   const bool has_zp = n.inputs.size() > 2 && !n.inputs[2].empty();
-  const Tensor* z = constant(ctx, 2);
+  const Tensor* z = constant_input(ctx, 2);
   if (has_zp && (!z || z->numel() != 1)) return false;
   *type = z ? z->dtype() : DType::UInt8;
   if (*type == DType::UInt8) *zp = z ? z->data<uint8_t>()[0] : 0;
@@ -130,23 +124,8 @@ std::unique_ptr<FastOp> make_eltwise(const FastOpContext& ctx) {
     return std::make_unique<Dequantize>(scale, zp, type);
   }
   if (n.op_type == "Add" && n.inputs.size() == 2) return std::make_unique<AddClamp>(true, ctx.act_min, ctx.act_max);
-  if (n.op_type == "Relu") return std::make_unique<AddClamp>(false, 0.f, std::numeric_limits<float>::infinity());
-  if (n.op_type == "Clip") {
-    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
-    if (n.has_attr("min") || n.has_attr("max")) {
-      lo = n.attr_float("min", lo);
-      hi = n.attr_float("max", hi);
-    } else {
-      for (size_t i = 1; i < n.inputs.size() && i < 3; ++i) {
-        if (n.inputs[i].empty()) continue;
-        const Tensor* t = constant(ctx, i);
-        if (!t || t->dtype() != DType::Float32 || t->numel() != 1) return nullptr;
-        (i == 1 ? lo : hi) = t->data<float>()[0];
-      }
-    }
-    if (std::isnan(lo) || std::isnan(hi) || lo > hi) return nullptr;
-    return std::make_unique<AddClamp>(false, lo, hi);
-  }
+  float lo = 0.f, hi = 0.f;
+  if (activation_bounds(ctx.graph, n, &lo, &hi)) return std::make_unique<AddClamp>(false, lo, hi);  // Relu, Clip
   return nullptr;
 }
 

@@ -47,4 +47,13 @@ std::unique_ptr<FastOp> make_eltwise(const FastOpContext& ctx);  // Quantize/Deq
 // True when the CPU runs the AVX2 kernels (all fast ops need them).
 bool fast_kernels_available();
 
+// Input i of the node when it is an initializer, else nullptr (absent, or computed at run time).
+const Tensor* constant_input(const FastOpContext& ctx, size_t i);
+
+// The clamp [lo, hi] a Relu (0, +inf) or a Clip with constant float bounds (attributes before
+// opset 11, initializer inputs after) applies; false for any other node or unusable bounds. The
+// one rule for "which activation can be fused", shared by the engine and the Q/DQ lowering
+// (src/passes/lower_qdq.cpp), so both fuse exactly the same nodes.
+bool activation_bounds(const Graph& g, const Node& n, float* lo, float* hi);
+
 }  // namespace octet

@@ -59,10 +59,10 @@ class MatMulF32 : public FastOp {
   std::vector<float> packed_, bias_;
 };
 
-const Tensor* float_initializer(const Graph& g, const std::string& name) {
-  if (name.empty()) return nullptr;
-  const Value* v = g.find_value(name);
-  return v && v->initializer && v->initializer->dtype() == DType::Float32 ? &*v->initializer : nullptr;
+// Input i as a float32 initializer, else nullptr.
+const Tensor* float_constant(const FastOpContext& ctx, size_t i) {
+  const Tensor* t = constant_input(ctx, i);
+  return t && t->dtype() == DType::Float32 ? t : nullptr;
 }
 
 }  // namespace
@@ -70,7 +70,7 @@ const Tensor* float_initializer(const Graph& g, const std::string& name) {
 std::unique_ptr<FastOp> make_matmul_f32(const FastOpContext& ctx) {
   const Node& node = ctx.node;
   if (!node.domain.empty() || node.inputs.size() < 2) return nullptr;
-  const Tensor* w = float_initializer(ctx.graph, node.inputs[1]);
+  const Tensor* w = float_constant(ctx, 1);
   if (!w || w->rank() != 2) return nullptr;
   if (node.op_type == "MatMul") {
     return std::make_unique<MatMulF32>(w->dim(0), w->dim(1), w->data<float>(), w->dim(1), 1, nullptr,
@@ -82,7 +82,7 @@ std::unique_ptr<FastOp> make_matmul_f32(const FastOpContext& ctx) {
   const int64_t K = tb ? w->dim(1) : w->dim(0), N = tb ? w->dim(0) : w->dim(1);
   const float* bias = nullptr;
   if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
-    const Tensor* c = float_initializer(ctx.graph, node.inputs[2]);
+    const Tensor* c = float_constant(ctx, 2);
     if (!c || node.attr_float("beta", 1.f) != 1.f || c->numel() != N) return nullptr;
     if (!(c->rank() == 1 || (c->rank() == 2 && c->dim(0) == 1))) return nullptr;
     bias = c->data<float>();

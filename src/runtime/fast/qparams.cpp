@@ -9,11 +9,6 @@
 namespace octet::fast {
 namespace {
 
-const Tensor* constant(const FastOpContext& ctx, size_t i) {
-  if (i >= ctx.node.inputs.size() || ctx.node.inputs[i].empty()) return nullptr;
-  const Value* v = ctx.graph.find_value(ctx.node.inputs[i]);
-  return v && v->initializer ? &*v->initializer : nullptr;
-}
 bool present(const FastOpContext& ctx, size_t i) {
   return i < ctx.node.inputs.size() && !ctx.node.inputs[i].empty();
 }
@@ -41,7 +36,7 @@ bool read_qlayer(const FastOpContext& ctx, int64_t M, int64_t K, bool rows_are_c
   q->M = M;
   q->K = K;
   // Input type and zero point.
-  const Tensor* xzp = constant(ctx, 2);
+  const Tensor* xzp = constant_input(ctx, 2);
   if (present(ctx, 2) && (!xzp || xzp->numel() != 1)) return false;
   if (xzp) q->x_type = xzp->dtype();
   else if (const Value* xv = ctx.graph.find_value(node.inputs[0])) q->x_type = xv->type.dtype;
@@ -49,15 +44,15 @@ bool read_qlayer(const FastOpContext& ctx, int64_t M, int64_t K, bool rows_are_c
   if (xzp && xzp->dtype() != q->x_type) return false;
   q->x_zp = (xzp ? zp_value(*xzp, 0) : 0) + (q->x_type == DType::Int8 ? 128 : 0);
   std::vector<float> xs;
-  if (!scales(constant(ctx, 1), 1, &xs)) return false;
+  if (!scales(constant_input(ctx, 1), 1, &xs)) return false;
   // Weights [M, K] int8 with per-row zero points.
-  const Tensor* w = constant(ctx, 3);
+  const Tensor* w = constant_input(ctx, 3);
   if (!w || (w->dtype() != DType::UInt8 && w->dtype() != DType::Int8) || w->numel() != M * K) return false;
-  const Tensor* wzp = constant(ctx, 5);
+  const Tensor* wzp = constant_input(ctx, 5);
   if (present(ctx, 5) && (!wzp || wzp->dtype() != w->dtype() || (wzp->numel() != 1 && wzp->numel() != M)))
     return false;
   std::vector<float> ws;
-  if (!scales(constant(ctx, 4), M, &ws)) return false;
+  if (!scales(constant_input(ctx, 4), M, &ws)) return false;
   const bool wu = w->dtype() == DType::UInt8;
   q->w.resize(static_cast<size_t>(M * K));
   q->w_zp.resize(static_cast<size_t>(M));
@@ -74,13 +69,13 @@ bool read_qlayer(const FastOpContext& ctx, int64_t M, int64_t K, bool rows_are_c
   q->act_max = node.attr_float("act_max", std::numeric_limits<float>::infinity());
   if (std::isnan(q->act_min) || std::isnan(q->act_max) || q->act_min > q->act_max) return false;
   q->quantized = present(ctx, 6);
-  const Tensor* bias = constant(ctx, 8);
+  const Tensor* bias = constant_input(ctx, 8);
   if (present(ctx, 8) && (!bias || bias->numel() != M)) return false;
   double max_bias = 0;
   if (q->quantized) {
     std::vector<float> ys;
-    if (!scales(constant(ctx, 6), 1, &ys)) return false;
-    const Tensor* yzp = constant(ctx, 7);
+    if (!scales(constant_input(ctx, 6), 1, &ys)) return false;
+    const Tensor* yzp = constant_input(ctx, 7);
     if (present(ctx, 7) && (!yzp || yzp->numel() != 1)) return false;
     q->y_type = yzp ? yzp->dtype() : q->x_type;
     if (q->y_type != DType::UInt8 && q->y_type != DType::Int8) return false;

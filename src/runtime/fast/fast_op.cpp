@@ -1,0 +1,38 @@
+#include "runtime/fast/fast_op.h"
+
+#include <cmath>
+#include <limits>
+
+namespace octet {
+
+const Tensor* constant_input(const FastOpContext& ctx, size_t i) {
+  if (i >= ctx.node.inputs.size() || ctx.node.inputs[i].empty()) return nullptr;
+  const Value* v = ctx.graph.find_value(ctx.node.inputs[i]);
+  return v && v->initializer ? &*v->initializer : nullptr;
+}
+
+bool activation_bounds(const Graph& g, const Node& n, float* lo, float* hi) {
+  if (!n.domain.empty() || n.outputs.size() != 1) return false;
+  *lo = -std::numeric_limits<float>::infinity();
+  *hi = std::numeric_limits<float>::infinity();
+  if (n.op_type == "Relu") {
+    *lo = 0.f;
+    return true;
+  }
+  if (n.op_type != "Clip") return false;
+  if (n.has_attr("min") || n.has_attr("max")) {
+    *lo = n.attr_float("min", *lo);
+    *hi = n.attr_float("max", *hi);
+  } else {
+    for (size_t i = 1; i < n.inputs.size() && i < 3; ++i) {
+      if (n.inputs[i].empty()) continue;
+      const Value* v = g.find_value(n.inputs[i]);
+      if (!v || !v->initializer || v->initializer->dtype() != DType::Float32 || v->initializer->numel() != 1)
+        return false;
+      (i == 1 ? *lo : *hi) = v->initializer->data<float>()[0];
+    }
+  }
+  return !(std::isnan(*lo) || std::isnan(*hi) || *lo > *hi);
+}
+
+}  // namespace octet
