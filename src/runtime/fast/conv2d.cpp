@@ -65,4 +65,28 @@ bool resolve_conv2d(Conv2d* g, int64_t H, int64_t W) {
   return true;
 }
 
+kernels::DwConvParams dw_params(const Conv2d& g) {
+  kernels::DwConvParams p;
+  p.in_h = g.H;
+  p.in_w = g.W;
+  p.out_h = g.OH;
+  p.out_w = g.OW;
+  p.kernel_h = g.kh;
+  p.kernel_w = g.kw;
+  p.stride_h = g.sh;
+  p.stride_w = g.sw;
+  p.dilation_h = g.dh;
+  p.dilation_w = g.dw;
+  p.pad_top = g.pt;
+  p.pad_left = g.pl;
+  return p;
+}
+
+int64_t pick_chunk(int64_t P, int64_t images, int threads, int64_t macs_per_pixel, int64_t cap) {
+  const int64_t per_image = std::max<int64_t>(1, (threads + images - 1) / images);
+  int64_t chunk = (P + per_image - 1) / per_image;
+  chunk = std::max<int64_t>(chunk, (262144 + macs_per_pixel - 1) / std::max<int64_t>(1, macs_per_pixel));
+  return std::min<int64_t>(cap, std::max<int64_t>(16, (chunk + 15) / 16 * 16));
+}
+
 }  // namespace octet::fast

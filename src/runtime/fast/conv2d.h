@@ -8,6 +8,7 @@
 #include <string>
 
 #include "ir/graph.h"
+#include "kernels/avx2/dwconv_avx2.h"
 
 namespace octet::fast {
 
@@ -35,6 +36,14 @@ struct Conv2d {
 bool read_conv2d(const Node& node, const Shape& w, Conv2d* g);
 // Resolves output size and padding for input H x W; false when the kernel does not fit.
 bool resolve_conv2d(Conv2d* g, int64_t H, int64_t W);
+
+// The depthwise kernels' description of this (resolved) convolution's plane geometry.
+kernels::DwConvParams dw_params(const Conv2d& g);
+
+// Output pixels per task of a GEMM convolution: enough tasks for every thread, but at least ~256K
+// multiply-adds each (smaller tasks cost more in hand-off than they gain), a multiple of the
+// 16-column panel, at most `cap` (B panel reuse against memory).
+int64_t pick_chunk(int64_t P, int64_t images, int threads, int64_t macs_per_pixel, int64_t cap);
 
 // im2col of one group of one image for output pixels [p0, p1): col[k * (p1 - p0) + (p - p0)] with
 // k = (c * kh + i) * kw + j, holding x[c][oh*sh - pt + i*dh][ow*sw - pl + j*dw], or `pad` outside.

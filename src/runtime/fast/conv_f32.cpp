@@ -53,7 +53,7 @@ class ConvF32 : public FastOp {
     if (!dw_weights_.empty()) {
       run_depthwise(g, N, xp, yp, pool);
     } else {
-      const int64_t chunk = pick_chunk(P, N * g.group, pool.size(), g.Mg() * g.K());
+      const int64_t chunk = fast::pick_chunk(P, N * g.group, pool.size(), g.Mg() * g.K(), 512);
       const int64_t chunks = (P + chunk - 1) / chunk;
       pool.parallel_tasks(N * g.group * chunks, [&](int64_t task) {
         const int64_t c = task % chunks, ng = task / chunks;
@@ -67,16 +67,6 @@ class ConvF32 : public FastOp {
   }
 
  private:
-  // Pixels per task: enough tasks for every thread, but at least ~256K multiply-adds each (smaller
-  // tasks cost more in hand-off than they gain), at most 512 columns (B panel reuse vs memory).
-  static int64_t pick_chunk(int64_t P, int64_t images, int threads, int64_t macs_per_pixel) {
-    const int64_t per_image = std::max<int64_t>(1, (threads + images - 1) / images);
-    int64_t chunk = (P + per_image - 1) / per_image;
-    chunk = std::max<int64_t>(chunk, (262144 + macs_per_pixel - 1) / std::max<int64_t>(1, macs_per_pixel));
-    return std::min<int64_t>(512, std::max<int64_t>(16, (chunk + 15) / 16 * 16));
-  }
-
-
   void compute(const Conv2d& g, const float* x, int64_t gi, float* y, int64_t p0, int64_t p1) const {
     const int64_t K = g.K(), n = p1 - p0;
     float* packed = fast::scratch_floats(0, kernels::sgemm_packed_b_floats(K, n));
@@ -96,19 +86,7 @@ class ConvF32 : public FastOp {
   }
 
   void run_depthwise(const Conv2d& g, int64_t N, const float* x, float* y, ThreadPool& pool) const {
-    kernels::DwConvParams p;
-    p.in_h = g.H;
-    p.in_w = g.W;
-    p.out_h = g.OH;
-    p.out_w = g.OW;
-    p.kernel_h = g.kh;
-    p.kernel_w = g.kw;
-    p.stride_h = g.sh;
-    p.stride_w = g.sw;
-    p.dilation_h = g.dh;
-    p.dilation_w = g.dw;
-    p.pad_top = g.pt;
-    p.pad_left = g.pl;
+    const kernels::DwConvParams p = fast::dw_params(g);
     pool.parallel_for(N * g.M, 1, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
         const int64_t c = t % g.M;

@@ -31,7 +31,11 @@ class QConv : public FastOp {
       packed_[gi].resize(kernels::qgemm_packed_a_bytes(g.Mg(), K));
       kernels::qgemm_pack_a_s8_avx2(g.Mg(), K, q_.w.data() + gi * g.Mg() * K, K, 1, q_.w_zp.data() + gi * g.Mg(),
                                     packed_[gi].data());
+      // The size bound allows a residual for every quad; keep what the weights needed.
+      packed_[gi].resize(kernels::qgemm_packed_a_info(packed_[gi].data()).used_bytes);
+      packed_[gi].shrink_to_fit();
     }
+    q_.w = {};  // packed now; only the depthwise path reads the plain weights
   }
 
   std::string kernel() const override {
@@ -52,7 +56,7 @@ class QConv : public FastOp {
     if (packed_.empty()) {
       run_depthwise(g, N, xp, y, pool);
     } else {
-      const int64_t chunk = pick_chunk(P, N * g.group, pool.size(), g.Mg() * g.K());
+      const int64_t chunk = fast::pick_chunk(P, N * g.group, pool.size(), g.Mg() * g.K(), 1024);
       const int64_t chunks = (P + chunk - 1) / chunk;
       pool.parallel_tasks(N * g.group * chunks, [&](int64_t task) {
         const int64_t c = task % chunks, ng = task / chunks;
@@ -60,23 +64,13 @@ class QConv : public FastOp {
         compute(g, xp + (n * g.C + gi * g.Cg()) * g.H * g.W, gi, y, (n * g.M + gi * g.Mg()) * P, c * chunk,
                 std::min(P, (c + 1) * chunk));
       });
+      q_.clamp_float_output(y, pool);  // the GEMM's F32 output has no clamp; the depthwise kernel's has
     }
-    q_.clamp_float_output(y, pool);
     out = std::move(y);
     return true;
   }
 
  private:
-  // Pixels per task: enough tasks for every thread, but at least ~256K multiply-adds each (smaller
-  // tasks cost more in hand-off than they gain), at most 1024 columns (B panel reuse vs memory).
-  static int64_t pick_chunk(int64_t P, int64_t images, int threads, int64_t macs_per_pixel) {
-    const int64_t per_image = std::max<int64_t>(1, (threads + images - 1) / images);
-    int64_t chunk = (P + per_image - 1) / per_image;
-    chunk = std::max<int64_t>(chunk, (262144 + macs_per_pixel - 1) / std::max<int64_t>(1, macs_per_pixel));
-    return std::min<int64_t>(1024, std::max<int64_t>(16, (chunk + 15) / 16 * 16));
-  }
-
-
   // Output pixels [p0, p1) of group gi of one image; y_off is the element offset of the group's
   // first channel plane in y.
   void compute(const Conv2d& g, const uint8_t* x, int64_t gi, Tensor& y, int64_t y_off, int64_t p0,
@@ -95,19 +89,7 @@ class QConv : public FastOp {
   }
 
   void run_depthwise(const Conv2d& g, int64_t N, const uint8_t* x, Tensor& y, ThreadPool& pool) const {
-    kernels::DwConvParams p;
-    p.in_h = g.H;
-    p.in_w = g.W;
-    p.out_h = g.OH;
-    p.out_w = g.OW;
-    p.kernel_h = g.kh;
-    p.kernel_w = g.kw;
-    p.stride_h = g.sh;
-    p.stride_w = g.sw;
-    p.dilation_h = g.dh;
-    p.dilation_w = g.dw;
-    p.pad_top = g.pt;
-    p.pad_left = g.pl;
+    const kernels::DwConvParams p = fast::dw_params(g);
     const size_t elem = y.dtype() == DType::Float32 ? 4 : 1;
     auto* yb = static_cast<uint8_t*>(y.raw());
     pool.parallel_for(N * g.M, 1, [&](int64_t b, int64_t e) {

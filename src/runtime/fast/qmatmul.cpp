@@ -17,6 +17,9 @@ class QMatMul : public FastOp {
   explicit QMatMul(fast::QLayer layer) : q_(std::move(layer)) {
     packed_.resize(kernels::qgemm_packed_a_bytes(q_.M, q_.K));
     kernels::qgemm_pack_a_s8_avx2(q_.M, q_.K, q_.w.data(), q_.K, 1, q_.w_zp.data(), packed_.data());
+    packed_.resize(kernels::qgemm_packed_a_info(packed_.data()).used_bytes);  // the bound allows 3x
+    packed_.shrink_to_fit();
+    q_.w = {};  // packed now
   }
 
   std::string kernel() const override { return "matmul_u8s8_qgemm_4x16_avx2"; }
