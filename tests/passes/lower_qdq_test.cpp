@@ -52,11 +52,8 @@ Model net(bool skip) {
   return m;
 }
 
-Model quantized(bool skip, QuantTarget target, const Tensor& calib) {
-  Model m = net(skip);
-  StaticQuantOptions o;
-  o.target = target;
-  if (target == QuantTarget::TensorRT) o.activation_symmetric = true;
+// Static INT8 of `m` with min-max ranges measured on `calib` by the reference executor.
+Model quantize_minmax(const Model& m, const StaticQuantOptions& o, const Tensor& calib) {
   const StaticQuantPlan plan = plan_static(m, o);
   RunOptions keep;
   keep.keep_intermediates = true;
@@ -72,9 +69,34 @@ Model quantized(bool skip, QuantTarget target, const Tensor& calib) {
     }
     ranges[t] = r;
   }
-  Model q = net(skip);
+  Model q = clone_model(m);
   apply_static(q, plan, ranges, o);
   return q;
+}
+
+Model quantized(bool skip, QuantTarget target, const Tensor& calib) {
+  StaticQuantOptions o;
+  o.target = target;
+  if (target == QuantTarget::TensorRT) o.activation_symmetric = true;
+  return quantize_minmax(net(skip), o, calib);
+}
+
+// The Q/DQ model and its lowering give the same output `out` on x up to the float rounding the
+// integer accumulation removes: max |a - b| < 2% of max |a| (a one-step flip in a quantized
+// intermediate moves an output by a few of that tensor's steps).
+::testing::AssertionResult outputs_close(const Model& qdq, const Model& lowered, const Tensor& x,
+                                         const std::string& out) {
+  const Tensor a = Executor(qdq).run({{"image", x}}).at(out);
+  const Tensor b = Executor(lowered).run({{"image", x}}).at(out);
+  if (a.shape() != b.shape())
+    return ::testing::AssertionFailure() << "shapes " << shape_str(a.shape()) << " vs " << shape_str(b.shape());
+  double max_diff = 0, max_abs = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    max_diff = std::max(max_diff, std::fabs(double(a.data<float>()[i]) - b.data<float>()[i]));
+    max_abs = std::max(max_abs, std::fabs(double(a.data<float>()[i])));
+  }
+  if (max_diff < 0.02 * max_abs) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "max |a-b| " << max_diff << " of max |a| " << max_abs;
 }
 
 std::map<std::string, int> op_counts(const Model& m) {
@@ -124,15 +146,7 @@ TEST(LowerQdq, FusesConvReluQuantizeAndLeavesFloatReadersAlone) {
   // Same logits up to float rounding (the integer path only removes rounding of the float conv);
   // a flip of one step in c1's quantized output moves a logit by at most a few c1 steps' worth.
   const Tensor x = rnd({8, 2, 8, 8}, 12, 0.f, 1.f);
-  const Tensor a = Executor(q).run({{"image", x}}).at("logits_out");
-  const Tensor b = Executor(lowered).run({{"image", x}}).at("logits_out");
-  ASSERT_EQ(a.shape(), b.shape());
-  double max_diff = 0, max_abs = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    max_diff = std::max(max_diff, std::fabs(double(a.data<float>()[i]) - b.data<float>()[i]));
-    max_abs = std::max(max_abs, std::fabs(double(a.data<float>()[i])));
-  }
-  EXPECT_LT(max_diff, 0.02 * max_abs) << "max |a-b| " << max_diff << " of max |a| " << max_abs;
+  EXPECT_TRUE(outputs_close(q, lowered, x, "logits_out"));
 }
 
 TEST(LowerQdq, ActivationWithAFloatReaderKeepsItsQuantizeLinear) {
@@ -149,14 +163,7 @@ TEST(LowerQdq, ActivationWithAFloatReaderKeepsItsQuantizeLinear) {
   EXPECT_TRUE(c1->inputs.size() < 7 || c1->inputs[6].empty());
   EXPECT_EQ(op_counts(lowered).at("QuantizeLinear"), 3);  // the image, r1 for c2, the Gemm's input
   const Tensor x = rnd({3, 2, 8, 8}, 22, 0.f, 1.f);
-  const Tensor a = Executor(q).run({{"image", x}}).at("logits_out");
-  const Tensor b = Executor(lowered).run({{"image", x}}).at("logits_out");
-  double max_diff = 0, max_abs = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    max_diff = std::max(max_diff, std::fabs(double(a.data<float>()[i]) - b.data<float>()[i]));
-    max_abs = std::max(max_abs, std::fabs(double(a.data<float>()[i])));
-  }
-  EXPECT_LT(max_diff, 0.02 * max_abs);
+  EXPECT_TRUE(outputs_close(q, lowered, x, "logits_out"));
 }
 
 TEST(LowerQdq, TensorRtPresetFloatBiasBecomesInt32) {
@@ -173,14 +180,7 @@ TEST(LowerQdq, TensorRtPresetFloatBiasBecomesInt32) {
   EXPECT_EQ(bias.dtype(), DType::Int32);
   EXPECT_EQ(lowered.graph.value(c1->inputs[7]).initializer->dtype(), DType::Int8);
   const Tensor x = rnd({4, 2, 8, 8}, 32, 0.f, 1.f);
-  const Tensor a = Executor(q).run({{"image", x}}).at("logits_out");
-  const Tensor b = Executor(lowered).run({{"image", x}}).at("logits_out");
-  double max_diff = 0, max_abs = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    max_diff = std::max(max_diff, std::fabs(double(a.data<float>()[i]) - b.data<float>()[i]));
-    max_abs = std::max(max_abs, std::fabs(double(a.data<float>()[i])));
-  }
-  EXPECT_LT(max_diff, 0.02 * max_abs);
+  EXPECT_TRUE(outputs_close(q, lowered, x, "logits_out"));
 }
 
 TEST(LowerQdq, FloatModelAndUnsupportedPatternsAreLeftAlone) {
@@ -226,25 +226,7 @@ TEST(LowerQdq, PropagatesQuantizeAboveMaxPoolAndFlatten) {
   b.output(b.op("Gemm", {y, "fc.w"}, {{"transB", B::i(1)}}, "fc"));
   Model m = b.build();
   infer_shapes(m);
-  const Tensor calib = rnd({4, 2, 8, 8}, 54, 0.f, 1.f);
-  StaticQuantOptions o;
-  const StaticQuantPlan plan = plan_static(m, o);
-  RunOptions keep;
-  keep.keep_intermediates = true;
-  auto values = Executor(m).run({{"image", calib}}, keep);
-  values["image"] = calib;
-  std::map<std::string, quant::Range> ranges;
-  for (const auto& t : plan.activations) {
-    quant::Range r{0.f, 0.f, false};
-    const Tensor& v = values.at(t);
-    for (int64_t i = 0; i < v.numel(); ++i) {
-      r.min = std::min(r.min, v.data<float>()[i]);
-      r.max = std::max(r.max, v.data<float>()[i]);
-    }
-    ranges[t] = r;
-  }
-  Model q = clone_model(m);
-  apply_static(q, plan, ranges, o);
+  Model q = quantize_minmax(m, StaticQuantOptions{}, rnd({4, 2, 8, 8}, 54, 0.f, 1.f));
   Model lowered = clone_model(q);
   LowerQdq pass;
   ASSERT_TRUE(pass.run(lowered));
@@ -257,14 +239,7 @@ TEST(LowerQdq, PropagatesQuantizeAboveMaxPoolAndFlatten) {
   EXPECT_EQ(node_named(lowered, "c")->domain, "octet");
   // MaxPool and Flatten commute with Q exactly; only the conv's integer accumulation differs.
   const Tensor xin = rnd({5, 2, 8, 8}, 55, 0.f, 1.f);
-  const Tensor a = Executor(q).run({{"image", xin}}).at("fc_out");
-  const Tensor c = Executor(lowered).run({{"image", xin}}).at("fc_out");
-  double max_diff = 0, max_abs = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    max_diff = std::max(max_diff, std::fabs(double(a.data<float>()[i]) - c.data<float>()[i]));
-    max_abs = std::max(max_abs, std::fabs(double(a.data<float>()[i])));
-  }
-  EXPECT_LT(max_diff, 0.02 * max_abs);
+  EXPECT_TRUE(outputs_close(q, lowered, xin, "fc_out"));
 }
 
 }  // namespace
