@@ -43,6 +43,7 @@ std::unique_ptr<FastOp> make_matmul_f32(const FastOpContext& ctx);     // MatMul
 std::unique_ptr<FastOp> make_qconv(const FastOpContext& ctx);          // octet.QLinearConv
 std::unique_ptr<FastOp> make_qmatmul(const FastOpContext& ctx);        // octet.QLinearMatMul
 std::unique_ptr<FastOp> make_eltwise(const FastOpContext& ctx);  // Quantize/DequantizeLinear, Add, Relu, Clip
+std::unique_ptr<FastOp> make_maxpool(const FastOpContext& ctx);  // 2-D MaxPool on float / uint8 / int8
 
 // True when the CPU runs the AVX2 kernels (all fast ops need them).
 bool fast_kernels_available();

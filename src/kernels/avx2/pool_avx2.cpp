@@ -1,0 +1,122 @@
+#include "kernels/avx2/pool_avx2.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+namespace octet::kernels {
+namespace {
+
+struct F32 {
+  using T = float;
+  using V = __m256;
+  static constexpr int64_t kLanes = 8;
+  static V load(const T* p) { return _mm256_loadu_ps(p); }
+  // p[0], p[2], ..., p[14]
+  static V load_even(const T* p) {
+    const V e = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+  }
+  static V max(V v, V best) { return _mm256_max_ps(v, best); }  // v > best ? v : best
+  static void store(T* p, V v) { _mm256_storeu_ps(p, v); }
+};
+
+template <class Elem, bool kSigned>
+struct Byte {
+  using T = Elem;
+  using V = __m256i;
+  static constexpr int64_t kLanes = 32;
+  static V load(const T* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  // p[0], p[2], ..., p[62]: the low byte of each 16-bit word of two loads, packed (the values are
+  // 0..255 after the mask, so packus does not saturate; the bits are those of the bytes).
+  static V load_even(const T* p) {
+    const __m256i mask = _mm256_set1_epi16(0x00FF);
+    const __m256i a = _mm256_and_si256(load(p), mask), b = _mm256_and_si256(load(p + 32), mask);
+    return _mm256_permute4x64_epi64(_mm256_packus_epi16(a, b), _MM_SHUFFLE(3, 1, 2, 0));
+  }
+  static V max(V v, V best) { return kSigned ? _mm256_max_epi8(v, best) : _mm256_max_epu8(v, best); }
+  static void store(T* p, V v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+};
+
+// The reference's fold of one window: in-bounds taps in (row, column) order, first tap first,
+// replaced only by a strictly greater one.
+template <class T>
+T fold_window(const MaxPool2dParams& p, const T* x, const int64_t* rows, int64_t nrows, int64_t ow) {
+  bool found = false;
+  T best = std::numeric_limits<T>::lowest();
+  for (int64_t r = 0; r < nrows; ++r) {
+    const T* row = x + rows[r] * p.in_w;
+    for (int64_t j = 0; j < p.kernel_w; ++j) {
+      const int64_t iw = ow * p.stride_w - p.pad_left + j * p.dilation_w;
+      if (iw < 0 || iw >= p.in_w) continue;
+      const T v = row[iw];
+      if (!found || v > best) {
+        best = v;
+        found = true;
+      }
+    }
+  }
+  return best;
+}
+
+template <class Tr>
+void maxpool_plane(const MaxPool2dParams& p, const typename Tr::T* x, typename Tr::T* y) {
+  using T = typename Tr::T;
+  constexpr int64_t L = Tr::kLanes;
+  const int64_t sw = p.stride_w, span = (p.kernel_w - 1) * p.dilation_w;
+  // Columns whose whole window is inside the row: ow * sw - pl >= 0 and ow * sw - pl + span < W.
+  const int64_t ow_lo = std::min(p.out_w, (p.pad_left + sw - 1) / sw);
+  const int64_t last = p.in_w - 1 + p.pad_left - span;  // ow * sw <= last
+  const int64_t ow_hi = last < 0 ? ow_lo : std::clamp<int64_t>(last / sw + 1, ow_lo, p.out_w);
+  // Vector chunks also read the element after each tap's last one when sw == 2.
+  const bool vec = sw == 1 || sw == 2;
+  const int64_t last_vec = last - (sw - 1);
+  const int64_t ow_vec = !vec || last_vec < 0 ? ow_lo : std::clamp<int64_t>(last_vec / sw + 1, ow_lo, ow_hi);
+  int64_t rows[64];
+  std::vector<int64_t> rows_heap;
+  int64_t* rp = rows;
+  if (p.kernel_h > 64) {
+    rows_heap.resize(static_cast<size_t>(p.kernel_h));
+    rp = rows_heap.data();
+  }
+  for (int64_t oh = 0; oh < p.out_h; ++oh) {
+    int64_t nrows = 0;
+    for (int64_t i = 0; i < p.kernel_h; ++i) {
+      const int64_t ih = oh * p.stride_h - p.pad_top + i * p.dilation_h;
+      if (ih >= 0 && ih < p.in_h) rp[nrows++] = ih;
+    }
+    T* yr = y + oh * p.out_w;
+    int64_t ow = 0;
+    for (; ow < ow_lo; ++ow) yr[ow] = fold_window(p, x, rp, nrows, ow);
+    if (nrows > 0) {
+      for (; ow + L <= ow_vec; ow += L) {
+        typename Tr::V best{};
+        bool first = true;
+        for (int64_t r = 0; r < nrows; ++r) {
+          const T* src = x + rp[r] * p.in_w + ow * sw - p.pad_left;
+          for (int64_t j = 0; j < p.kernel_w; ++j, src += p.dilation_w) {
+            const typename Tr::V v = sw == 1 ? Tr::load(src) : Tr::load_even(src);
+            best = first ? v : Tr::max(v, best);
+            first = false;
+          }
+        }
+        Tr::store(yr + ow, best);
+      }
+    }
+    for (; ow < p.out_w; ++ow) yr[ow] = fold_window(p, x, rp, nrows, ow);
+  }
+}
+
+}  // namespace
+
+void maxpool2d_f32_avx2(const MaxPool2dParams& p, const float* x, float* y) { maxpool_plane<F32>(p, x, y); }
+void maxpool2d_u8_avx2(const MaxPool2dParams& p, const uint8_t* x, uint8_t* y) {
+  maxpool_plane<Byte<uint8_t, false>>(p, x, y);
+}
+void maxpool2d_s8_avx2(const MaxPool2dParams& p, const int8_t* x, int8_t* y) {
+  maxpool_plane<Byte<int8_t, true>>(p, x, y);
+}
+
+}  // namespace octet::kernels

@@ -1,0 +1,34 @@
+// 2-D max pooling on AVX2 for float, uint8 and int8 planes. Reference twin: maxpool_nchw_ref
+// (kernels/ref/pool_ref.h), and the results are equal bit for bit (tests/kernels/pool_avx2_test.cpp).
+//
+// Exactness: the reference folds each window's in-bounds taps in row-major tap order (kernel row
+// i, then column j), starting from the first tap and replacing the running value only when a tap
+// is strictly greater (`v > best`). So a NaN first tap stays, a later NaN is skipped, and of equal
+// values (+0 and -0) the first wins. This kernel folds the same taps in the same order:
+// vmaxps(v, best) is exactly `v > best ? v : best`, NaN included; the integer types use
+// vpmaxub / vpmaxsb, where equal values are the same bits.
+//
+// Layout: per output row, the columns whose window lies wholly inside the row are done 8 (float)
+// or 32 (8-bit) at a time, the taps loaded contiguously (stride 1) or de-interleaved from two
+// loads (stride 2, the usual 3x3/2 and 2x2/2 pools); other strides, the border columns and the
+// tails run the scalar fold. Rows of the window outside the input are skipped, as in the reference.
+// CPU: AVX2; callers check first (fast_kernels_available()).
+#pragma once
+
+#include <cstdint>
+
+namespace octet::kernels {
+
+struct MaxPool2dParams {
+  int64_t in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+  int64_t pad_top = 0, pad_left = 0;  // the end pads only bound out_h / out_w (ceil_mode included)
+};
+
+// y[out_h, out_w] = max pool of one plane x[in_h, in_w]. Every output window must hold at least
+// one in-bounds tap (true whenever the ONNX geometry is valid).
+void maxpool2d_f32_avx2(const MaxPool2dParams& p, const float* x, float* y);
+void maxpool2d_u8_avx2(const MaxPool2dParams& p, const uint8_t* x, uint8_t* y);
+void maxpool2d_s8_avx2(const MaxPool2dParams& p, const int8_t* x, int8_t* y);
+
+}  // namespace octet::kernels

@@ -1,0 +1,153 @@
+// pool_avx2: the AVX2 max pool against its reference twin maxpool_nchw_ref, bit for bit, for
+// float, uint8 and int8. Sweeps plane sizes, kernels, strides 1/2/3, dilations, paddings and
+// ceil-mode-like output sizes whose last windows hang over the end; float planes hold NaNs, +0/-0
+// and infinities (the reference's "first tap, then strictly greater" rule is what must match).
+// Outputs sit between guard values so a write outside the plane is caught.
+#include "kernels/avx2/pool_avx2.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "kernels/ref/pool_ref.h"
+
+namespace octet::kernels {
+namespace {
+
+bool cpu_has_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+}
+
+PoolParams ref_params(const MaxPool2dParams& p) {
+  PoolParams r;  // 2-D: leading spatial dim 1
+  r.in[1] = p.in_h, r.in[2] = p.in_w;
+  r.kernel[1] = p.kernel_h, r.kernel[2] = p.kernel_w;
+  r.out[1] = p.out_h, r.out[2] = p.out_w;
+  r.stride[1] = p.stride_h, r.stride[2] = p.stride_w;
+  r.dilation[1] = p.dilation_h, r.dilation[2] = p.dilation_w;
+  r.pad_begin[1] = p.pad_top, r.pad_begin[2] = p.pad_left;
+  return r;
+}
+
+// Output size with end padding `pe` (and one more window when `extra`, as ceil_mode can give),
+// 0 when no window fits.
+int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe, bool extra) {
+  const int64_t eff = (k - 1) * d + 1;
+  if (in + pb + pe < eff) return 0;
+  int64_t o = (in + pb + pe - eff) / s + 1;
+  // ONNX keeps a ceil-mode window only when it starts inside the input or the begin padding.
+  if (extra && (o * s - pb) < in) ++o;
+  return o;
+}
+
+template <class T>
+std::vector<T> random_plane(std::mt19937& rng, int64_t n) {
+  std::vector<T> x(static_cast<size_t>(n));
+  if constexpr (std::is_same_v<T, float>) {
+    std::uniform_int_distribution<int> special(0, 19), small(-3, 3);
+    std::normal_distribution<float> nd;
+    for (auto& v : x) {
+      switch (special(rng)) {
+        case 0: v = std::numeric_limits<float>::quiet_NaN(); break;
+        case 1: v = 0.f; break;
+        case 2: v = -0.f; break;
+        case 3: v = -std::numeric_limits<float>::infinity(); break;
+        case 4: v = static_cast<float>(small(rng)); break;  // ties
+        default: v = nd(rng);
+      }
+    }
+  } else {
+    std::uniform_int_distribution<int> d(std::numeric_limits<T>::min(), std::numeric_limits<T>::max());
+    for (auto& v : x) v = static_cast<T>(d(rng));
+  }
+  return x;
+}
+
+template <class T>
+void kernel(const MaxPool2dParams& p, const T* x, T* y) {
+  if constexpr (std::is_same_v<T, float>) maxpool2d_f32_avx2(p, x, y);
+  else if constexpr (std::is_same_v<T, uint8_t>) maxpool2d_u8_avx2(p, x, y);
+  else maxpool2d_s8_avx2(p, x, y);
+}
+
+// Runs both; returns the number of outputs whose bits differ (guards included).
+template <class T>
+int64_t compare(const MaxPool2dParams& p, std::mt19937& rng) {
+  const std::vector<T> x = random_plane<T>(rng, p.in_h * p.in_w);
+  const int64_t n = p.out_h * p.out_w, guard = 40;
+  std::vector<T> ref(static_cast<size_t>(n)), got(static_cast<size_t>(n + 2 * guard), T(7));
+  maxpool_nchw_ref(ref_params(p), x.data(), ref.data(), nullptr, false);
+  kernel<T>(p, x.data(), got.data() + guard);
+  int64_t bad = 0;
+  for (int64_t i = 0; i < guard; ++i) bad += got[i] != T(7) || got[guard + n + i] != T(7);
+  for (int64_t i = 0; i < n; ++i) bad += std::memcmp(&ref[i], &got[guard + i], sizeof(T)) != 0;
+  return bad;
+}
+
+template <class T>
+void sweep(const char* type) {
+  std::mt19937 rng(1234);
+  int64_t cases = 0;
+  for (int64_t h : {1, 2, 3, 7, 8, 15, 17, 33, 56})
+    for (int64_t w : {1, 2, 5, 16, 17, 31, 32, 33, 63, 64, 65, 112, 129})
+      for (int64_t k : {1, 2, 3, 5})
+        for (int64_t s : {1, 2, 3})
+          for (int64_t d : {1, 2})
+            for (int64_t pad : {0, 1, 2}) {
+              if (pad >= k) continue;  // ONNX requires pads smaller than the kernel
+              MaxPool2dParams p;
+              p.in_h = h, p.in_w = w;
+              p.kernel_h = k, p.kernel_w = (k == 5 ? 3 : k);
+              p.stride_h = s, p.stride_w = s;
+              p.dilation_h = d, p.dilation_w = d;
+              p.pad_top = pad, p.pad_left = (pad + (w & 1)) % k;
+              const bool extra = ((h + w + k) % 3) == 0;
+              p.out_h = out_size(h, p.kernel_h, s, d, p.pad_top, pad, extra);
+              p.out_w = out_size(w, p.kernel_w, s, d, p.pad_left, pad, extra);
+              if (p.out_h < 1 || p.out_w < 1) continue;
+              ASSERT_EQ(compare<T>(p, rng), 0)
+                  << type << " h " << h << " w " << w << " k " << k << " s " << s << " d " << d << " pad " << pad;
+              ++cases;
+            }
+  EXPECT_GT(cases, 1000);
+}
+
+TEST(MaxPoolAvx2, FloatEqualsReferenceBitForBit) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2";
+  sweep<float>("float");
+}
+
+TEST(MaxPoolAvx2, Uint8EqualsReference) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2";
+  sweep<uint8_t>("uint8");
+}
+
+TEST(MaxPoolAvx2, Int8EqualsReference) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2";
+  sweep<int8_t>("int8");
+}
+
+// A NaN in the first tap of a window wins; a later NaN is skipped: the reference's rule, kept.
+TEST(MaxPoolAvx2, NanFollowsTheReferenceRule) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2";
+  MaxPool2dParams p;
+  p.in_h = 1, p.in_w = 40, p.kernel_h = 1, p.kernel_w = 2, p.stride_h = 1, p.stride_w = 2;
+  p.out_h = 1, p.out_w = 20;
+  std::vector<float> x(40, 1.f), y(20);
+  x[0] = std::nanf("");   // first tap of window 0
+  x[3] = std::nanf("");   // second tap of window 1
+  x[4] = 5.f;
+  kernel<float>(p, x.data(), y.data());
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(y[1], 1.f);
+  EXPECT_EQ(y[2], 5.f);
+}
+
+}  // namespace
+}  // namespace octet::kernels
