@@ -105,10 +105,17 @@ double as_double(const T& v) {
 
 // Runs the kernel with the case's layouts and decomposition and compares every element of the C
 // buffer: logical elements with the reference (bit for bit for floats), all others with the guard.
+// The tile loops this CPU can run: AVX2 always, AVX-512 VNNI where present.
+std::vector<QgemmIsa> test_isas() {
+  std::vector<QgemmIsa> v = {QgemmIsa::Avx2};
+  if (qgemm_isa_supported(QgemmIsa::Avx512Vnni)) v.push_back(QgemmIsa::Avx512Vnni);
+  return v;
+}
+
 template <class T>
-void run_typed(const Case& c, const std::string& what) {
+void run_typed_isa(const Case& c, const std::string& what, QgemmIsa isa) {
   SCOPED_TRACE(what + " M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) +
-               " K=" + std::to_string(c.K));
+               " K=" + std::to_string(c.K) + " isa " + qgemm_isa_name(isa));
   const int64_t M = c.M, N = c.N, K = c.K;
   // A in its storage layout.
   int64_t a_rs = K, a_cs = 1, a_size = M * K;
@@ -141,7 +148,7 @@ void run_typed(const Case& c, const std::string& what) {
   void* pa_ptr = pa.data() + (64 - reinterpret_cast<uintptr_t>(pa.data()) % 64) % 64;
   void* pb_ptr = pb.data() + (64 - reinterpret_cast<uintptr_t>(pb.data()) % 64) % 64;
   qgemm_pack_a_s8_avx2(M, K, a_store.data(), a_rs, a_cs, c.a_zp.empty() ? nullptr : c.a_zp.data(),
-                       pa_ptr);
+                       pa_ptr, isa);
   EXPECT_LE(qgemm_packed_a_info(pa_ptr).used_bytes, qgemm_packed_a_bytes(M, K));
   std::vector<int64_t> bc = {0};
   for (int64_t x : c.b_cuts) bc.push_back(x);
@@ -216,6 +223,11 @@ void run_typed(const Case& c, const std::string& what) {
       ADD_FAILURE() << "C buffer element " << static_cast<int64_t>(i) - guard
                     << " outside the block was written";
     }
+}
+
+template <class T>
+void run_typed(const Case& c, const std::string& what) {
+  for (QgemmIsa isa : test_isas()) run_typed_isa<T>(c, what, isa);
 }
 
 void run(const Case& c, const std::string& what) {
@@ -531,17 +543,22 @@ TEST(QgemmAvx2, ResidualSplitCoverage) {
     }
   }
   std::vector<uint8_t> pa(qgemm_packed_a_bytes(M, K));
-  qgemm_pack_a_s8_avx2(M, K, small.data(), K, 1, nullptr, pa.data());
+  qgemm_pack_a_s8_avx2(M, K, small.data(), K, 1, nullptr, pa.data(), QgemmIsa::Avx2);
   QgemmPackedAInfo info = qgemm_packed_a_info(pa.data());
   EXPECT_EQ(info.clean_rows, M);
   EXPECT_EQ(info.residual_quads, 0);
-  qgemm_pack_a_s8_avx2(M, K, real.data(), K, 1, nullptr, pa.data());
+  qgemm_pack_a_s8_avx2(M, K, real.data(), K, 1, nullptr, pa.data(), QgemmIsa::Avx2);
   info = qgemm_packed_a_info(pa.data());
   std::cout << "[ info     ] N(0,1) weights, M=" << M << " K=" << K << ": clean rows "
             << info.clean_rows << "/" << M << ", residual quads " << info.residual_quads << "/"
             << info.total_quads << "\n";
   EXPECT_GT(info.residual_quads, 0);
   EXPECT_LT(info.residual_quads * 10, info.total_quads);  // < 10% extra work
+  // The VNNI loop needs no split: the same weights pack whole.
+  qgemm_pack_a_s8_avx2(M, K, real.data(), K, 1, nullptr, pa.data(), QgemmIsa::Avx512Vnni);
+  info = qgemm_packed_a_info(pa.data());
+  EXPECT_EQ(info.clean_rows, M);
+  EXPECT_EQ(info.residual_quads, 0);
 }
 
 }  // namespace

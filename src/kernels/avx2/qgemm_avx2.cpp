@@ -11,52 +11,17 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/avx2/qgemm_layout.h"
 #include "kernels/ref/quantize_ref.h"
 
 namespace octet::kernels {
+
+// The AVX-512 VNNI build of the same tile loop (avx512/qgemm_vnni.cpp; only called when the CPU
+// has AVX512VL and AVX512_VNNI).
+void qgemm_run_tiles_vnni(int64_t M, int64_t Kq, const uint8_t* abase, const void* res, const uint8_t* pbase,
+                          const QgemmOutput& out, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+
 namespace {
-
-constexpr int MR = static_cast<int>(kQgemmMR);
-constexpr int NR = static_cast<int>(kQgemmNR);
-static_assert(MR == 4 && NR == 16, "the panel header and the microkernel are written for 4 x 16");
-constexpr uint32_t kMagicA = 0x41385151u;  // "QQ8A"
-
-struct PackedAHeader {
-  uint32_t magic;
-  uint32_t reserved;
-  int64_t M, K, Kq, panels, residual_entries, clean_rows, used_bytes;
-};
-static_assert(sizeof(PackedAHeader) == 64, "");
-
-struct PanelHeader {
-  int32_t rowsum[MR];  // sum over k < K of the raw a(m, k)
-  int32_t a_zp[MR];
-  uint32_t res_first[MR];  // index of the row's first residual entry
-  uint32_t res_count[MR];
-};
-static_assert(sizeof(PanelHeader) == 64, "");
-
-struct ResEntry {
-  int32_t b_off;  // q * 64: byte offset of quad q inside a B panel
-  int32_t quad;   // the 4 residual bytes a_res(m, 4q..4q+3)
-};
-
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "qgemm_avx2: precondition violated: %s\n", what);
-    std::abort();
-  }
-}
-
-int64_t quads(int64_t K) { return (K + 3) / 4; }
-int64_t panel_a_bytes(int64_t Kq) { return static_cast<int64_t>(sizeof(PanelHeader)) + Kq * 16; }
-int64_t panel_b_bytes(int64_t Kq) { return Kq * 64 + 128; }
-
-uint32_t load_u32(const void* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
 
 // Makes the pair (x, y) safe for vpmaddubsw against any b in [0, 255]: when x and y have the same
 // sign and |x + y| > 128, the larger-magnitude element is reduced so that the pair sums to +-128
@@ -76,223 +41,10 @@ bool split_pair(int8_t* x, int8_t* y, int8_t* rx, int8_t* ry) {
   return true;
 }
 
-// ---- microkernel and epilogue ------------------------------------------------------------------
-
-using Kind = QgemmOutput::Kind;
-
-// What the epilogue of one 4 x 16 tile needs; built once per tile.
-struct TileOut {
-  const QgemmOutput* out;
-  int64_t mb, nb;      // global row and column of the tile's (0, 0)
-  int r0, r1, j0, j1;  // the rows and columns of the tile inside the block
-  bool direct;         // all 16 columns, c_cs == 1: vector stores straight into C
-  __m256d zp, lo, hi;  // U8/S8: zero point, max(lo, qmin), min(hi, qmax), as doubles
-};
-
-template <class T>
-void store_cols(const T* y, T* c_row, int64_t c_cs, int j0, int j1) {
-  for (int j = j0; j < j1; ++j) c_row[j * c_cs] = y[j];
-}
-
-// Requantizes 8 int32 (one ymm) as requantize_value does: double(acc) * double(multiplier),
-// vroundpd to nearest even, + zero point in double, then one clamp to [lo', hi'] = [max(lo, qmin),
-// min(hi, qmax)], which equals saturating to [qmin, qmax] and then clamping to [lo, hi] whenever
-// lo <= qmax (clamps commute then; lo and hi lie in the type's range by contract). The multiplier
-// is finite here, so the product is finite (no NaN), and the clamped value converts exactly.
-inline void requant8(__m256i v, __m256d mult, __m256d zp, __m256d lo, __m256d hi, __m128i* x0,
-                     __m128i* x1) {
-  __m256d d0 = _mm256_cvtepi32_pd(_mm256_castsi256_si128(v));
-  __m256d d1 = _mm256_cvtepi32_pd(_mm256_extracti128_si256(v, 1));
-  d0 = _mm256_round_pd(_mm256_mul_pd(d0, mult), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  d1 = _mm256_round_pd(_mm256_mul_pd(d1, mult), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  *x0 = _mm256_cvttpd_epi32(_mm256_min_pd(_mm256_max_pd(_mm256_add_pd(d0, zp), lo), hi));
-  *x1 = _mm256_cvttpd_epi32(_mm256_min_pd(_mm256_max_pd(_mm256_add_pd(d1, zp), lo), hi));
-}
-
-// Converts and writes row r of the tile (acc(r, 0..7) in v0, acc(r, 8..15) in v1).
-template <Kind kKind>
-inline __attribute__((always_inline)) void write_row(const TileOut& t, int r, __m256i v0,
-                                                     __m256i v1) {
-  if (r < t.r0 || r >= t.r1) return;
-  const QgemmOutput& out = *t.out;
-  const int64_t m = t.mb + r;
-  const int64_t off = m * out.c_rs + t.nb * out.c_cs;
-  if constexpr (kKind == Kind::S32) {
-    int32_t* c_row = static_cast<int32_t*>(out.c) + off;
-    if (t.direct) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(c_row), v0);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(c_row + 8), v1);
-      return;
-    }
-    alignas(32) int32_t y[NR];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(y), v0);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(y + 8), v1);
-    store_cols(y, c_row, out.c_cs, t.j0, t.j1);
-  } else if constexpr (kKind == Kind::F32) {
-    float* c_row = static_cast<float*>(out.c) + off;
-    const __m256 s = _mm256_set1_ps(out.scale[m]);
-    __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(v0), s);  // float(acc) * scale, rounded
-    __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(v1), s);
-    if (out.fbias) {  // + fbias, rounded separately (no FMA)
-      const __m256 fb = _mm256_set1_ps(out.fbias[m]);
-      f0 = _mm256_add_ps(f0, fb);
-      f1 = _mm256_add_ps(f1, fb);
-    }
-    if (t.direct) {
-      _mm256_storeu_ps(c_row, f0);
-      _mm256_storeu_ps(c_row + 8, f1);
-      return;
-    }
-    alignas(32) float y[NR];
-    _mm256_store_ps(y, f0);
-    _mm256_store_ps(y + 8, f1);
-    store_cols(y, c_row, out.c_cs, t.j0, t.j1);
-  } else {
-    constexpr bool kSigned = kKind == Kind::S8;
-    using T = std::conditional_t<kSigned, int8_t, uint8_t>;
-    constexpr int32_t qmin = kSigned ? -128 : 0, qmax = kSigned ? 127 : 255;
-    T* c_row = static_cast<T*>(out.c) + off;
-    const float mult = out.multiplier[m];
-    alignas(16) T y[NR];
-    if (std::isfinite(mult)) {
-      const __m256d md = _mm256_set1_pd(static_cast<double>(mult));
-      __m128i x0, x1, x2, x3;
-      requant8(v0, md, t.zp, t.lo, t.hi, &x0, &x1);
-      requant8(v1, md, t.zp, t.lo, t.hi, &x2, &x3);
-      // The values lie in [qmin, qmax]: the packs do not saturate.
-      const __m128i w01 = _mm_packs_epi32(x0, x1), w23 = _mm_packs_epi32(x2, x3);
-      const __m128i bytes = kSigned ? _mm_packs_epi16(w01, w23) : _mm_packus_epi16(w01, w23);
-      if (t.direct) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(c_row), bytes);
-        return;
-      }
-      _mm_store_si128(reinterpret_cast<__m128i*>(y), bytes);
-    } else {  // NaN or infinite multiplier: requantize_value's own NaN and saturation rules
-      alignas(32) int32_t acc[NR];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(acc), v0);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(acc + 8), v1);
-      for (int j = t.j0; j < t.j1; ++j) {
-        const int32_t q = requantize_value(acc[j], mult, out.zero_point, qmin, qmax);
-        y[j] = static_cast<T>(std::min(std::max(q, out.lo), out.hi));
-      }
-    }
-    store_cols(y, c_row, out.c_cs, t.j0, t.j1);
-  }
-}
-
-// One 4 x 16 tile over the whole K, then its epilogue, all in registers: 8 named accumulators
-// (an array of them made GCC spill one and copy the others every iteration, -15% at 1024^3).
-//   main loop: acc(r, j) += vpmaddwd(vpmaddubsw(b quad q of column j, a_main(r, quad q)), 1)
-//   residual:  the same for each of row r's residual entries (a few percent of quads)
-//   acc(r, j) += rowterm[r] - a_zp[r] * colterm[j]      (rowterm = bias - b_zp * rowsum)
-template <Kind kKind>
-void tile_kernel(int64_t Kq, const uint8_t* ap, const uint8_t* bp, const PanelHeader* ph,
-                 const ResEntry* res, const int32_t rowterm[MR], bool has_azp, const TileOut& t) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00;
-  __m256i c20 = c00, c21 = c00, c30 = c00, c31 = c00;
 #define OCTET_QGEMM_STEP(acc, bv, av) \
   acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(bv, av), ones))
-  const uint8_t* bq = bp;
-  for (int64_t q = 0; q < Kq; ++q) {
-    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bq));
-    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bq + 32));
-    __m256i av = _mm256_set1_epi32(static_cast<int>(load_u32(ap)));
-    OCTET_QGEMM_STEP(c00, b0, av);
-    OCTET_QGEMM_STEP(c01, b1, av);
-    av = _mm256_set1_epi32(static_cast<int>(load_u32(ap + 4)));
-    OCTET_QGEMM_STEP(c10, b0, av);
-    OCTET_QGEMM_STEP(c11, b1, av);
-    av = _mm256_set1_epi32(static_cast<int>(load_u32(ap + 8)));
-    OCTET_QGEMM_STEP(c20, b0, av);
-    OCTET_QGEMM_STEP(c21, b1, av);
-    av = _mm256_set1_epi32(static_cast<int>(load_u32(ap + 12)));
-    OCTET_QGEMM_STEP(c30, b0, av);
-    OCTET_QGEMM_STEP(c31, b1, av);
-    ap += 16;
-    bq += 64;
-    // Pins the accumulators to registers: without it GCC 12 spills one of them to the stack
-    // inside this loop (the residual loops below raise the register pressure it plans for).
-    asm(""
-        : "+x"(c00), "+x"(c01), "+x"(c10), "+x"(c11), "+x"(c20), "+x"(c21), "+x"(c30), "+x"(c31));
-  }
-#define OCTET_QGEMM_RESIDUAL(r, acc0, acc1)                                                      \
-  for (const ResEntry *e = res + ph->res_first[r], *end = e + ph->res_count[r]; e != end; ++e) { \
-    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + e->b_off));      \
-    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + e->b_off + 32)); \
-    const __m256i av = _mm256_set1_epi32(e->quad);                                               \
-    OCTET_QGEMM_STEP(acc0, b0, av);                                                              \
-    OCTET_QGEMM_STEP(acc1, b1, av);                                                              \
-  }
-  OCTET_QGEMM_RESIDUAL(0, c00, c01)
-  OCTET_QGEMM_RESIDUAL(1, c10, c11)
-  OCTET_QGEMM_RESIDUAL(2, c20, c21)
-  OCTET_QGEMM_RESIDUAL(3, c30, c31)
-#undef OCTET_QGEMM_RESIDUAL
+#include "kernels/avx2/qgemm_tiles.inc"
 #undef OCTET_QGEMM_STEP
-  const int32_t* colterm = reinterpret_cast<const int32_t*>(bp + Kq * 64);
-  const __m256i ct0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(colterm));
-  const __m256i ct1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(colterm + 8));
-#define OCTET_QGEMM_FINISH(r, acc0, acc1)                         \
-  {                                                               \
-    const __m256i rt = _mm256_set1_epi32(rowterm[r]);             \
-    acc0 = _mm256_add_epi32(acc0, rt);                            \
-    acc1 = _mm256_add_epi32(acc1, rt);                            \
-    if (has_azp) {                                                \
-      const __m256i za = _mm256_set1_epi32(ph->a_zp[r]);          \
-      acc0 = _mm256_sub_epi32(acc0, _mm256_mullo_epi32(za, ct0)); \
-      acc1 = _mm256_sub_epi32(acc1, _mm256_mullo_epi32(za, ct1)); \
-    }                                                             \
-    write_row<kKind>(t, r, acc0, acc1);                           \
-  }
-  OCTET_QGEMM_FINISH(0, c00, c01)
-  OCTET_QGEMM_FINISH(1, c10, c11)
-  OCTET_QGEMM_FINISH(2, c20, c21)
-  OCTET_QGEMM_FINISH(3, c30, c31)
-#undef OCTET_QGEMM_FINISH
-}
-
-// All tiles of the block, n panels outer (the 16-column B panel stays in L1), m panels inner.
-template <Kind kKind>
-void run_block(int64_t M, int64_t Kq, const uint8_t* abase, const ResEntry* res,
-               const uint8_t* packed_b, const QgemmOutput& out, int64_t m0, int64_t m1, int64_t n0,
-               int64_t n1) {
-  const int64_t pa = panel_a_bytes(Kq), pb = panel_b_bytes(Kq);
-  TileOut t;
-  t.out = &out;
-  if (kKind == Kind::U8 || kKind == Kind::S8) {
-    const int32_t qmin = kKind == Kind::S8 ? -128 : 0, qmax = kKind == Kind::S8 ? 127 : 255;
-    t.zp = _mm256_set1_pd(static_cast<double>(out.zero_point));
-    t.lo = _mm256_set1_pd(static_cast<double>(std::max(out.lo, qmin)));
-    t.hi = _mm256_set1_pd(static_cast<double>(std::min(out.hi, qmax)));
-  }
-  for (int64_t nb = n0 - n0 % NR; nb < n1; nb += NR) {
-    const uint8_t* bp = packed_b + (nb / NR) * pb;
-    int32_t b_zp;
-    std::memcpy(&b_zp, bp + Kq * 64 + NR * 4, 4);
-    t.nb = nb;
-    t.j0 = static_cast<int>(std::max<int64_t>(n0 - nb, 0));
-    t.j1 = static_cast<int>(std::min<int64_t>(n1 - nb, NR));
-    t.direct = t.j0 == 0 && t.j1 == NR && out.c_cs == 1;
-    for (int64_t mb = m0 - m0 % MR; mb < m1; mb += MR) {
-      const uint8_t* panel = abase + (mb / MR) * pa;
-      const PanelHeader* ph = reinterpret_cast<const PanelHeader*>(panel);
-      t.mb = mb;
-      t.r0 = static_cast<int>(std::max<int64_t>(m0 - mb, 0));
-      t.r1 = static_cast<int>(std::min<int64_t>(m1 - mb, MR));
-      int32_t rowterm[MR];
-      bool has_azp = false;
-      for (int r = 0; r < MR; ++r) {
-        const int64_t m = mb + r;
-        const uint32_t bias = (m < M && out.bias) ? static_cast<uint32_t>(out.bias[m]) : 0u;
-        rowterm[r] = static_cast<int32_t>(bias - static_cast<uint32_t>(b_zp) *
-                                                     static_cast<uint32_t>(ph->rowsum[r]));
-        has_azp |= ph->a_zp[r] != 0;
-      }
-      tile_kernel<kKind>(Kq, panel + sizeof(PanelHeader), bp, ph, res, rowterm, has_azp, t);
-    }
-  }
-}
 
 // ---- packing B ---------------------------------------------------------------------------------
 
@@ -388,7 +140,8 @@ size_t qgemm_packed_a_bytes(int64_t M, int64_t K) {
 }
 
 void qgemm_pack_a_s8_avx2(int64_t M, int64_t K, const int8_t* a, int64_t a_rs, int64_t a_cs,
-                          const int32_t* a_zp, void* packed) {
+                          const int32_t* a_zp, void* packed, QgemmIsa isa) {
+  const bool split = isa == QgemmIsa::Avx2;  // vpdpbusd has no int16 step: nothing to split
   check(M >= 0 && K >= 0, "M, K >= 0");
   check(static_cast<uint64_t>(M) * static_cast<uint64_t>(quads(K)) < (1ull << 32),
         "M * ceil(K/4) < 2^32 (residual entry indices are 32-bit)");
@@ -412,8 +165,8 @@ void qgemm_pack_a_s8_avx2(int64_t M, int64_t K, const int8_t* a, int64_t a_rs, i
           if (real && k < K) v[i] = a[m * a_rs + k * a_cs];
           rowsum += v[i];
         }
-        const bool r0 = split_pair(&v[0], &v[1], &rv[0], &rv[1]);
-        const bool r1 = split_pair(&v[2], &v[3], &rv[2], &rv[3]);
+        const bool r0 = split && split_pair(&v[0], &v[1], &rv[0], &rv[1]);
+        const bool r1 = split && split_pair(&v[2], &v[3], &rv[2], &rv[3]);
         std::memcpy(main + q * 4 * MR + 4 * r, v, 4);
         if (r0 || r1) {
           ResEntry e;
@@ -431,6 +184,7 @@ void qgemm_pack_a_s8_avx2(int64_t M, int64_t K, const int8_t* a, int64_t a_rs, i
   }
   PackedAHeader h{};
   h.magic = kMagicA;
+  h.isa = static_cast<uint32_t>(isa);
   h.M = M;
   h.K = K;
   h.Kq = Kq;
@@ -497,20 +251,23 @@ void qgemm_packed_avx2(int64_t M, int64_t N, int64_t K, const void* packed_a, co
   const uint8_t* abase = static_cast<const uint8_t*>(packed_a) + sizeof(PackedAHeader);
   const ResEntry* res = reinterpret_cast<const ResEntry*>(abase + h.panels * panel_a_bytes(Kq));
   const uint8_t* pbase = static_cast<const uint8_t*>(packed_b);
-  switch (out.kind) {
-    case Kind::S32:
-      run_block<Kind::S32>(M, Kq, abase, res, pbase, out, m0, m1, n0, n1);
-      break;
-    case Kind::U8:
-      run_block<Kind::U8>(M, Kq, abase, res, pbase, out, m0, m1, n0, n1);
-      break;
-    case Kind::S8:
-      run_block<Kind::S8>(M, Kq, abase, res, pbase, out, m0, m1, n0, n1);
-      break;
-    case Kind::F32:
-      run_block<Kind::F32>(M, Kq, abase, res, pbase, out, m0, m1, n0, n1);
-      break;
+  if (h.isa == static_cast<uint32_t>(QgemmIsa::Avx512Vnni)) {
+    check(qgemm_isa_supported(QgemmIsa::Avx512Vnni), "packed A for AVX-512 VNNI runs on a CPU that has it");
+    qgemm_run_tiles_vnni(M, Kq, abase, res, pbase, out, m0, m1, n0, n1);
+  } else {
+    run_tiles(M, Kq, abase, res, pbase, out, m0, m1, n0, n1);
   }
 }
+
+QgemmIsa qgemm_default_isa() {
+  static const QgemmIsa isa = [] {
+    const char* env = std::getenv("OCTET_ISA");
+    if (env && std::strcmp(env, "avx2") == 0) return QgemmIsa::Avx2;
+    return qgemm_isa_supported(QgemmIsa::Avx512Vnni) ? QgemmIsa::Avx512Vnni : QgemmIsa::Avx2;
+  }();
+  return isa;
+}
+
+const char* qgemm_isa_name(QgemmIsa isa) { return isa == QgemmIsa::Avx512Vnni ? "avx512vnni" : "avx2"; }
 
 }  // namespace octet::kernels

@@ -120,12 +120,33 @@ inline bool qgemm_avx2_supported() {
 #endif
 }
 
+// Which instructions the tile loop uses; chosen when A is packed and recorded in it.
+//   Avx2:       vpmaddubsw + vpmaddwd + vpaddd on A split into A_main + A_res (above).
+//   Avx512Vnni: vpdpbusd on ymm registers (AVX512VL + AVX512_VNNI, EVEX-encoded): the four u8 x s8
+//               products of a dword are summed straight into int32 with no int16 step, so it is
+//               exact for every weight and A is packed whole (no residual entries). One instruction
+//               per 32 multiply-adds instead of three. Same packed layouts, same results.
+enum class QgemmIsa : uint32_t { Avx2 = 0, Avx512Vnni = 1 };
+inline bool qgemm_isa_supported(QgemmIsa isa) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  if (isa == QgemmIsa::Avx2) return __builtin_cpu_supports("avx2");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512vnni");
+#else
+  (void)isa;
+  return false;
+#endif
+}
+// The best supported ISA; OCTET_ISA=avx2 in the environment forces Avx2 (for comparisons).
+QgemmIsa qgemm_default_isa();
+const char* qgemm_isa_name(QgemmIsa isa);  // "avx2", "avx512vnni"
+
 // Upper bound of the packed A size (see the layout above).
 size_t qgemm_packed_a_bytes(int64_t M, int64_t K);
 // Packs all of A, splits it into A_main + A_res (see above) and stores the row sums and a_zp
 // (a_zp: one int32 per row, nullptr = all 0). Done once, at model load; scalar code.
 void qgemm_pack_a_s8_avx2(int64_t M, int64_t K, const int8_t* a, int64_t a_rs, int64_t a_cs,
-                          const int32_t* a_zp, void* packed);
+                          const int32_t* a_zp, void* packed, QgemmIsa isa = qgemm_default_isa());
 
 // What the weights allowed: rows whose pairs are all vpmaddubsw-safe need no residual pass.
 struct QgemmPackedAInfo {

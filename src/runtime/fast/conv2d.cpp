@@ -82,11 +82,29 @@ kernels::DwConvParams dw_params(const Conv2d& g) {
   return p;
 }
 
-int64_t pick_chunk(int64_t P, int64_t images, int threads, int64_t macs_per_pixel, int64_t cap) {
+ConvSplit plan_conv_split(int64_t P, int64_t Mg, int64_t K, int64_t images, int threads, int64_t mr, int64_t cap) {
+  constexpr int64_t kMinTaskMacs = 262144;
+  auto round_up = [](int64_t v, int64_t m) { return (v + m - 1) / m * m; };
+  ConvSplit s;
   const int64_t per_image = std::max<int64_t>(1, (threads + images - 1) / images);
-  int64_t chunk = (P + per_image - 1) / per_image;
-  chunk = std::max<int64_t>(chunk, (262144 + macs_per_pixel - 1) / std::max<int64_t>(1, macs_per_pixel));
-  return std::min<int64_t>(cap, std::max<int64_t>(16, (chunk + 15) / 16 * 16));
+  const int64_t total = std::max<int64_t>(1, P * Mg * K);
+  // The most tasks per image that keep each one at least kMinTaskMacs.
+  const int64_t max_tasks = std::max<int64_t>(1, total / kMinTaskMacs);
+  const int64_t want = std::min(per_image, max_tasks);
+  if (per_image > 1 && P <= 256 && Mg >= 2 * mr) {
+    s.chunk = P;
+    s.m_blocks = std::min(want, (Mg + mr - 1) / mr);
+    s.m_block = round_up((Mg + s.m_blocks - 1) / s.m_blocks, mr);
+    s.m_blocks = (Mg + s.m_block - 1) / s.m_block;
+    return s;
+  }
+  s.m_block = Mg;
+  int64_t chunks = std::max<int64_t>((P + cap - 1) / cap, want);
+  if (per_image > 1) chunks = std::min(round_up(chunks, per_image), std::max<int64_t>(1, max_tasks));
+  chunks = std::max<int64_t>(1, std::min(chunks, (P + 15) / 16));
+  s.chunk = std::min(round_up(cap, 16), round_up((P + chunks - 1) / chunks, 16));
+  s.chunks = (P + s.chunk - 1) / s.chunk;
+  return s;
 }
 
 }  // namespace octet::fast

@@ -40,10 +40,22 @@ bool resolve_conv2d(Conv2d* g, int64_t H, int64_t W);
 // The depthwise kernels' description of this (resolved) convolution's plane geometry.
 kernels::DwConvParams dw_params(const Conv2d& g);
 
-// Output pixels per task of a GEMM convolution: enough tasks for every thread, but at least ~256K
-// multiply-adds each (smaller tasks cost more in hand-off than they gain), a multiple of the
-// 16-column panel, at most `cap` (B panel reuse against memory).
-int64_t pick_chunk(int64_t P, int64_t images, int threads, int64_t macs_per_pixel, int64_t cap);
+// How a GEMM convolution's work is cut into tasks: `chunks` pixel ranges of `chunk` output pixels
+// (a multiple of the 16-column panel) times `m_blocks` row ranges of `m_block` output channels (a
+// multiple of the kernel's row tile mr), for each of `images` (image, group) pairs.
+//   - Enough tasks for every thread, each at least ~256K multiply-adds (smaller tasks cost more in
+//     hand-off than they gain), and a task count per image that is a multiple of the threads'
+//     share so no thread idles at the end.
+//   - Pixel chunks at most `cap` (the packed B chunk is reused by every row and should stay in
+//     cache).
+//   - Few images and small planes (<= 256 pixels, the late layers, whose weights are the big
+//     operand): one pixel chunk and the rows split instead, so each thread streams only its share
+//     of the weights rather than all of them.
+struct ConvSplit {
+  int64_t chunk = 0, chunks = 1, m_block = 0, m_blocks = 1;
+  int64_t tasks(int64_t images) const { return images * chunks * m_blocks; }
+};
+ConvSplit plan_conv_split(int64_t P, int64_t Mg, int64_t K, int64_t images, int threads, int64_t mr, int64_t cap);
 
 // im2col of one group of one image for output pixels [p0, p1): col[k * (p1 - p0) + (p - p0)] with
 // k = (c * kh + i) * kw + j, holding x[c][oh*sh - pt + i*dh][ow*sw - pl + j*dw], or `pad` outside.

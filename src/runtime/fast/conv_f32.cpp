@@ -4,6 +4,7 @@
 // depthwise kernel. Work is split into (image, group, pixel chunk) tasks over the pool.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "kernels/avx2/dwconv_avx2.h"
 #include "kernels/avx2/sgemm_avx2.h"
@@ -53,13 +54,13 @@ class ConvF32 : public FastOp {
     if (!dw_weights_.empty()) {
       run_depthwise(g, N, xp, yp, pool);
     } else {
-      const int64_t chunk = fast::pick_chunk(P, N * g.group, pool.size(), g.Mg() * g.K(), 512);
-      const int64_t chunks = (P + chunk - 1) / chunk;
-      pool.parallel_tasks(N * g.group * chunks, [&](int64_t task) {
-        const int64_t c = task % chunks, ng = task / chunks;
+      const fast::ConvSplit s =
+          fast::plan_conv_split(P, g.Mg(), g.K(), N * g.group, pool.size(), kernels::kSgemmMR, cap_chunk());
+      pool.parallel_tasks(s.tasks(N * g.group), [&](int64_t task) {
+        const int64_t mb = task % s.m_blocks, c = task / s.m_blocks % s.chunks, ng = task / s.m_blocks / s.chunks;
         const int64_t n = ng / g.group, gi = ng % g.group;
-        compute(g, xp + (n * g.C + gi * g.Cg()) * g.H * g.W, gi,
-                yp + (n * g.M + gi * g.Mg()) * P, c * chunk, std::min(P, (c + 1) * chunk));
+        compute(g, xp + (n * g.C + gi * g.Cg()) * g.H * g.W, gi, yp + (n * g.M + gi * g.Mg()) * P, c * s.chunk,
+                std::min(P, (c + 1) * s.chunk), mb * s.m_block, std::min(g.Mg(), (mb + 1) * s.m_block));
       });
     }
     out = std::move(y);
@@ -67,7 +68,12 @@ class ConvF32 : public FastOp {
   }
 
  private:
-  void compute(const Conv2d& g, const float* x, int64_t gi, float* y, int64_t p0, int64_t p1) const {
+  static int64_t cap_chunk() {
+    static const int64_t v = getenv("OCTET_CAP") ? atoll(getenv("OCTET_CAP")) : 512;
+    return v;
+  }
+  void compute(const Conv2d& g, const float* x, int64_t gi, float* y, int64_t p0, int64_t p1, int64_t m0,
+               int64_t m1) const {
     const int64_t K = g.K(), n = p1 - p0;
     float* packed = fast::scratch_floats(0, kernels::sgemm_packed_b_floats(K, n));
     if (g.pointwise()) {
@@ -81,8 +87,7 @@ class ConvF32 : public FastOp {
     ep.bias_row = bias_.data() + gi * g.Mg();
     ep.lo = lo_;
     ep.hi = hi_;
-    kernels::sgemm_packed_avx2(g.Mg(), n, K, packed_[gi].data(), packed, y + p0, g.P(), 1, ep, 0,
-                               g.Mg(), 0, n);
+    kernels::sgemm_packed_avx2(g.Mg(), n, K, packed_[gi].data(), packed, y + p0, g.P(), 1, ep, m0, m1, 0, n);
   }
 
   void run_depthwise(const Conv2d& g, int64_t N, const float* x, float* y, ThreadPool& pool) const {

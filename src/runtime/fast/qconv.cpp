@@ -6,6 +6,7 @@
 // unchanged, so the result equals the reference op (quant_fused.cpp) bit for bit.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "kernels/avx2/dwconv_avx2.h"
@@ -30,7 +31,7 @@ class QConv : public FastOp {
     for (int64_t gi = 0; gi < g.group; ++gi) {
       packed_[gi].resize(kernels::qgemm_packed_a_bytes(g.Mg(), K));
       kernels::qgemm_pack_a_s8_avx2(g.Mg(), K, q_.w.data() + gi * g.Mg() * K, K, 1, q_.w_zp.data() + gi * g.Mg(),
-                                    packed_[gi].data());
+                                    packed_[gi].data(), isa_);
       // The size bound allows a residual for every quad; keep what the weights needed.
       packed_[gi].resize(kernels::qgemm_packed_a_info(packed_[gi].data()).used_bytes);
       packed_[gi].shrink_to_fit();
@@ -40,8 +41,9 @@ class QConv : public FastOp {
 
   std::string kernel() const override {
     if (packed_.empty()) return "dwconv_u8s8_avx2";
-    return g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 ? "conv_u8s8_1x1_qgemm_4x16_avx2"
-                                                                : "conv_u8s8_im2col_qgemm_4x16_avx2";
+    return std::string(g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 ? "conv_u8s8_1x1_qgemm_4x16_"
+                                                                            : "conv_u8s8_im2col_qgemm_4x16_") +
+           kernels::qgemm_isa_name(isa_);
   }
   std::string precision() const override { return "int8"; }
 
@@ -56,13 +58,13 @@ class QConv : public FastOp {
     if (packed_.empty()) {
       run_depthwise(g, N, xp, y, pool);
     } else {
-      const int64_t chunk = fast::pick_chunk(P, N * g.group, pool.size(), g.Mg() * g.K(), 1024);
-      const int64_t chunks = (P + chunk - 1) / chunk;
-      pool.parallel_tasks(N * g.group * chunks, [&](int64_t task) {
-        const int64_t c = task % chunks, ng = task / chunks;
+      static const int64_t cap = getenv("OCTET_QCAP") ? atoll(getenv("OCTET_QCAP")) : 1024;
+      const fast::ConvSplit s = fast::plan_conv_split(P, g.Mg(), g.K(), N * g.group, pool.size(), kernels::kQgemmMR, cap);
+      pool.parallel_tasks(s.tasks(N * g.group), [&](int64_t task) {
+        const int64_t mb = task % s.m_blocks, c = task / s.m_blocks % s.chunks, ng = task / s.m_blocks / s.chunks;
         const int64_t n = ng / g.group, gi = ng % g.group;
-        compute(g, xp + (n * g.C + gi * g.Cg()) * g.H * g.W, gi, y, (n * g.M + gi * g.Mg()) * P, c * chunk,
-                std::min(P, (c + 1) * chunk));
+        compute(g, xp + (n * g.C + gi * g.Cg()) * g.H * g.W, gi, y, (n * g.M + gi * g.Mg()) * P, c * s.chunk,
+                std::min(P, (c + 1) * s.chunk), mb * s.m_block, std::min(g.Mg(), (mb + 1) * s.m_block));
       });
       q_.clamp_float_output(y, pool);  // the GEMM's F32 output has no clamp; the depthwise kernel's has
     }
@@ -74,7 +76,7 @@ class QConv : public FastOp {
   // Output pixels [p0, p1) of group gi of one image; y_off is the element offset of the group's
   // first channel plane in y.
   void compute(const Conv2d& g, const uint8_t* x, int64_t gi, Tensor& y, int64_t y_off, int64_t p0,
-               int64_t p1) const {
+               int64_t p1, int64_t m0, int64_t m1) const {
     const int64_t K = g.K(), n = p1 - p0;
     void* packed = fast::scratch_bytes(0, kernels::qgemm_packed_b_bytes(K, n));
     if (g.pointwise()) {
@@ -85,7 +87,7 @@ class QConv : public FastOp {
       kernels::qgemm_pack_b_u8_avx2(K, n, col, n, 1, q_.x_zp, 0, n, packed);
     }
     kernels::QgemmOutput o = q_.gemm_output(y, y_off + p0, g.P(), 1, gi * g.Mg());
-    kernels::qgemm_packed_avx2(g.Mg(), n, K, packed_[gi].data(), packed, o, 0, g.Mg(), 0, n);
+    kernels::qgemm_packed_avx2(g.Mg(), n, K, packed_[gi].data(), packed, o, m0, m1, 0, n);
   }
 
   void run_depthwise(const Conv2d& g, int64_t N, const uint8_t* x, Tensor& y, ThreadPool& pool) const {
@@ -104,6 +106,7 @@ class QConv : public FastOp {
   }
 
   Conv2d g_;
+  kernels::QgemmIsa isa_ = kernels::qgemm_default_isa();  // the tile loop the weights are packed for
   fast::QLayer q_;
   std::vector<std::vector<uint8_t>> packed_;
   std::vector<uint8_t> xbuf_;  // int8 input flipped to uint8

@@ -16,13 +16,13 @@ class QMatMul : public FastOp {
  public:
   explicit QMatMul(fast::QLayer layer) : q_(std::move(layer)) {
     packed_.resize(kernels::qgemm_packed_a_bytes(q_.M, q_.K));
-    kernels::qgemm_pack_a_s8_avx2(q_.M, q_.K, q_.w.data(), q_.K, 1, q_.w_zp.data(), packed_.data());
+    kernels::qgemm_pack_a_s8_avx2(q_.M, q_.K, q_.w.data(), q_.K, 1, q_.w_zp.data(), packed_.data(), isa_);
     packed_.resize(kernels::qgemm_packed_a_info(packed_.data()).used_bytes);  // the bound allows 3x
     packed_.shrink_to_fit();
     q_.w = {};  // packed now
   }
 
-  std::string kernel() const override { return "matmul_u8s8_qgemm_4x16_avx2"; }
+  std::string kernel() const override { return std::string("matmul_u8s8_qgemm_4x16_") + kernels::qgemm_isa_name(isa_); }
   std::string precision() const override { return "int8"; }
 
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
@@ -49,6 +49,7 @@ class QMatMul : public FastOp {
   }
 
  private:
+  kernels::QgemmIsa isa_ = kernels::qgemm_default_isa();  // the tile loop the weights are packed for
   fast::QLayer q_;
   std::vector<uint8_t> packed_;
   std::vector<uint8_t> abuf_;

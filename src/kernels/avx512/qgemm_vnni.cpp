@@ -1,0 +1,29 @@
+// The INT8 GEMM's tile loop built for AVX-512 VNNI (vpdpbusd on ymm registers, AVX512VL). The
+// contract, layouts and epilogue are those of kernels/avx2/qgemm_avx2.h; only the multiply-add step
+// differs (see qgemm_tiles.inc). Called by qgemm_packed_avx2 for matrices packed with
+// QgemmIsa::Avx512Vnni, after it checked that the CPU has the instructions.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+#include "kernels/avx2/qgemm_avx2.h"
+#include "kernels/avx2/qgemm_layout.h"
+#include "kernels/ref/quantize_ref.h"
+
+namespace octet::kernels {
+namespace {
+
+#define OCTET_QGEMM_STEP(acc, bv, av) acc = _mm256_dpbusd_epi32(acc, bv, av)
+#include "kernels/avx2/qgemm_tiles.inc"
+#undef OCTET_QGEMM_STEP
+
+}  // namespace
+
+void qgemm_run_tiles_vnni(int64_t M, int64_t Kq, const uint8_t* abase, const void* res, const uint8_t* pbase,
+                          const QgemmOutput& out, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  run_tiles(M, Kq, abase, static_cast<const ResEntry*>(res), pbase, out, m0, m1, n0, n1);
+}
+
+}  // namespace octet::kernels
