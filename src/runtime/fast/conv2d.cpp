@@ -92,10 +92,13 @@ ConvSplit plan_conv_split(int64_t P, int64_t Mg, int64_t K, int64_t images, int 
   const int64_t max_tasks = std::max<int64_t>(1, total / kMinTaskMacs);
   const int64_t want = std::min(per_image, max_tasks);
   if (per_image > 1 && P <= 256 && Mg >= 2 * mr) {
-    s.chunk = P;
     s.m_blocks = std::min(want, (Mg + mr - 1) / mr);
     s.m_block = round_up((Mg + s.m_blocks - 1) / s.m_blocks, mr);
     s.m_blocks = (Mg + s.m_block - 1) / s.m_block;
+    // Too few rows for the threads: cut the pixels as well.
+    const int64_t chunks = std::min((want + s.m_blocks - 1) / s.m_blocks, (P + 15) / 16);
+    s.chunk = chunks > 1 ? round_up((P + chunks - 1) / chunks, 16) : P;
+    s.chunks = (P + s.chunk - 1) / s.chunk;
     return s;
   }
   s.m_block = Mg;
@@ -103,6 +106,8 @@ ConvSplit plan_conv_split(int64_t P, int64_t Mg, int64_t K, int64_t images, int 
   if (per_image > 1) chunks = std::min(round_up(chunks, per_image), std::max<int64_t>(1, max_tasks));
   chunks = std::max<int64_t>(1, std::min(chunks, (P + 15) / 16));
   s.chunk = std::min(round_up(cap, 16), round_up((P + chunks - 1) / chunks, 16));
+  // Rounding up to whole panels can leave fewer chunks than threads; then round down instead.
+  if ((P + s.chunk - 1) / s.chunk < chunks) s.chunk = std::max<int64_t>(16, (P + chunks - 1) / chunks / 16 * 16);
   s.chunks = (P + s.chunk - 1) / s.chunk;
   return s;
 }

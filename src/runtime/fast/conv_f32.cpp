@@ -4,7 +4,6 @@
 // depthwise kernel. Work is split into (image, group, pixel chunk) tasks over the pool.
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 
 #include "kernels/avx2/dwconv_avx2.h"
 #include "kernels/avx2/sgemm_avx2.h"
@@ -55,7 +54,7 @@ class ConvF32 : public FastOp {
       run_depthwise(g, N, xp, yp, pool);
     } else {
       const fast::ConvSplit s =
-          fast::plan_conv_split(P, g.Mg(), g.K(), N * g.group, pool.size(), kernels::kSgemmMR, cap_chunk());
+          fast::plan_conv_split(P, g.Mg(), g.K(), N * g.group, pool.size(), kernels::kSgemmMR, 512);
       pool.parallel_tasks(s.tasks(N * g.group), [&](int64_t task) {
         const int64_t mb = task % s.m_blocks, c = task / s.m_blocks % s.chunks, ng = task / s.m_blocks / s.chunks;
         const int64_t n = ng / g.group, gi = ng % g.group;
@@ -68,10 +67,6 @@ class ConvF32 : public FastOp {
   }
 
  private:
-  static int64_t cap_chunk() {
-    static const int64_t v = getenv("OCTET_CAP") ? atoll(getenv("OCTET_CAP")) : 512;
-    return v;
-  }
   void compute(const Conv2d& g, const float* x, int64_t gi, float* y, int64_t p0, int64_t p1, int64_t m0,
                int64_t m1) const {
     const int64_t K = g.K(), n = p1 - p0;

@@ -6,7 +6,6 @@
 // unchanged, so the result equals the reference op (quant_fused.cpp) bit for bit.
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 
 #include "kernels/avx2/dwconv_avx2.h"
@@ -58,8 +57,7 @@ class QConv : public FastOp {
     if (packed_.empty()) {
       run_depthwise(g, N, xp, y, pool);
     } else {
-      static const int64_t cap = getenv("OCTET_QCAP") ? atoll(getenv("OCTET_QCAP")) : 1024;
-      const fast::ConvSplit s = fast::plan_conv_split(P, g.Mg(), g.K(), N * g.group, pool.size(), kernels::kQgemmMR, cap);
+      const fast::ConvSplit s = fast::plan_conv_split(P, g.Mg(), g.K(), N * g.group, pool.size(), kernels::kQgemmMR, 1024);
       pool.parallel_tasks(s.tasks(N * g.group), [&](int64_t task) {
         const int64_t mb = task % s.m_blocks, c = task / s.m_blocks % s.chunks, ng = task / s.m_blocks / s.chunks;
         const int64_t n = ng / g.group, gi = ng % g.group;

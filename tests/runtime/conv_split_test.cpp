@@ -1,0 +1,53 @@
+// plan_conv_split: the tasks cover every (pixel, row) of each image exactly once, chunk and row
+// block boundaries sit where the kernels need them, and there is work for every thread whenever the
+// convolution is big enough to be worth splitting.
+#include <gtest/gtest.h>
+
+#include "runtime/fast/conv2d.h"
+
+namespace octet::fast {
+namespace {
+
+TEST(ConvSplit, CoversEveryPixelAndRowOnceWithAlignedCuts) {
+  int checked = 0;
+  for (int64_t P : {1, 7, 16, 49, 196, 256, 257, 784, 3136, 12544})
+    for (int64_t Mg : {1, 4, 6, 16, 64, 512})
+      for (int64_t K : {1, 9, 576, 4608})
+        for (int64_t images : {1, 2, 32})
+          for (int threads : {1, 2, 16})
+            for (int64_t mr : {4, 6}) {
+              const int64_t cap = 512;
+              const ConvSplit s = plan_conv_split(P, Mg, K, images, threads, mr, cap);
+              SCOPED_TRACE(testing::Message() << "P " << P << " Mg " << Mg << " K " << K << " images " << images
+                                              << " threads " << threads << " mr " << mr);
+              ASSERT_GE(s.chunks, 1);
+              ASSERT_GE(s.m_blocks, 1);
+              // Pixel chunks tile [0, P): the last one is non-empty.
+              EXPECT_GE(s.chunks * s.chunk, P);
+              EXPECT_LT((s.chunks - 1) * s.chunk, P);
+              if (s.chunks > 1) EXPECT_EQ(s.chunk % 16, 0);  // whole B panels
+              EXPECT_LE(s.chunk, std::max<int64_t>(cap, P <= 256 ? P : cap));
+              // Row blocks tile [0, Mg) and start on the kernel's row tile.
+              EXPECT_GE(s.m_blocks * s.m_block, Mg);
+              EXPECT_LT((s.m_blocks - 1) * s.m_block, Mg);
+              if (s.m_blocks > 1) EXPECT_EQ(s.m_block % mr, 0);
+              // Big enough (at least 2 x 256K multiply-adds per thread): every thread gets a task.
+              if (P * Mg * K >= 2 * 262144 * threads && P >= 16 * threads && Mg >= 2 * mr)
+                EXPECT_GE(s.tasks(images), std::min<int64_t>(threads, images * ((P + 15) / 16)));
+              ++checked;
+            }
+  EXPECT_GT(checked, 1000);
+}
+
+TEST(ConvSplit, SmallPlanesWithFewImagesSplitRows) {
+  // ResNet-18's last stage at batch 1 on 2 threads: 7x7 pixels, 512 rows: rows are split so each
+  // thread streams half of the weights.
+  const ConvSplit s = plan_conv_split(49, 512, 4608, 1, 2, 6, 512);
+  EXPECT_EQ(s.chunks, 1);
+  EXPECT_EQ(s.m_blocks, 2);
+  // At batch 32 the images alone feed the threads: no row split.
+  EXPECT_EQ(plan_conv_split(49, 512, 4608, 32, 2, 6, 512).m_blocks, 1);
+}
+
+}  // namespace
+}  // namespace octet::fast
