@@ -6,7 +6,8 @@
 //
 // (a) Peak/*: tight register-only instruction loops, on 1 and 2 std::threads:
 //     FP32 = 12 independent vfmadd231ps ymm chains (16 FLOP per FMA);
-//     INT8 = 8 independent vpmaddubsw + vpmaddwd(ones) + vpaddd sequences (32 MACs = 64 OP each).
+//     INT8 = 8 independent vpmaddubsw + vpmaddwd(ones) + vpaddd sequences (32 MACs = 64 OP each);
+//     INT8 VNNI = 12 independent vpdpbusd ymm chains (32 MACs = 64 OP each), where the CPU has it.
 //     The peak used for the fraction counters is the best of many short runs of the same loops,
 //     taken once at startup (the machine is shared, so a mean would understate it).
 // (b) Qgemm/*: qgemm_pack_b_u8_avx2 + qgemm_packed_avx2 on M x N x K, N split across std::threads
@@ -99,6 +100,32 @@ void int8_loop(int64_t iters) {
         "xmm12", "xmm13", "xmm14", "xmm15", "cc");
 }
 
+// 12 independent vpdpbusd ymm chains (AVX512VL + AVX512_VNNI, EVEX-encoded: 32 MACs = 64 OP each),
+// the instruction the VNNI tile loop is built on.
+void vnni_loop(int64_t iters) {
+  asm volatile(
+      "vpcmpeqd %%ymm0,%%ymm0,%%ymm0\n vpxor %%ymm1,%%ymm1,%%ymm1\n"
+      "vpxor %%ymm2,%%ymm2,%%ymm2\n vpxor %%ymm3,%%ymm3,%%ymm3\n"
+      "vpxor %%ymm4,%%ymm4,%%ymm4\n vpxor %%ymm5,%%ymm5,%%ymm5\n"
+      "vpxor %%ymm6,%%ymm6,%%ymm6\n vpxor %%ymm7,%%ymm7,%%ymm7\n"
+      "vpxor %%ymm8,%%ymm8,%%ymm8\n vpxor %%ymm9,%%ymm9,%%ymm9\n"
+      "vpxor %%ymm10,%%ymm10,%%ymm10\n vpxor %%ymm11,%%ymm11,%%ymm11\n"
+      "vpxor %%ymm12,%%ymm12,%%ymm12\n vpxor %%ymm13,%%ymm13,%%ymm13\n"
+      "1:\n"
+      "%{evex%} vpdpbusd %%ymm1,%%ymm0,%%ymm2\n %{evex%} vpdpbusd %%ymm1,%%ymm0,%%ymm3\n"
+      "%{evex%} vpdpbusd %%ymm1,%%ymm0,%%ymm4\n %{evex%} vpdpbusd %%ymm1,%%ymm0,%%ymm5\n"
+      "%{evex%} vpdpbusd %%ymm1,%%ymm0,%%ymm6\n %{evex%} vpdpbusd %%ymm1,%%ymm0,%%ymm7\n"
+      "%{evex%} vpdpbusd %%ymm1,%%ymm0,%%ymm8\n %{evex%} vpdpbusd %%ymm1,%%ymm0,%%ymm9\n"
+      "%{evex%} vpdpbusd %%ymm1,%%ymm0,%%ymm10\n %{evex%} vpdpbusd %%ymm1,%%ymm0,%%ymm11\n"
+      "%{evex%} vpdpbusd %%ymm1,%%ymm0,%%ymm12\n %{evex%} vpdpbusd %%ymm1,%%ymm0,%%ymm13\n"
+      "dec %0\n jnz 1b\n vzeroupper\n"
+      : "+r"(iters)
+      :
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13", "cc");
+}
+constexpr int kVnniPerIter = 12;
+
 template <class F>
 void on_threads(int threads, F f) {
   std::vector<std::thread> pool;
@@ -135,6 +162,12 @@ double int8_peak(int threads) {  // OP/s, cached
   return peak[threads];
 }
 
+double vnni_peak(int threads) {  // OP/s, cached
+  static double peak[3] = {0, 0, 0};
+  if (peak[threads] == 0) peak[threads] = best_rate(vnni_loop, threads, kVnniPerIter * 64.0);
+  return peak[threads];
+}
+
 void BM_PeakFp32(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   const int64_t iters = 2000000;
@@ -153,6 +186,20 @@ void BM_PeakInt8(benchmark::State& state) {
       static_cast<double>(state.iterations()) * threads * iters * kSeqPerIter * 64 / 1e9,
       benchmark::Counter::kIsRate);
   state.counters["best_GOPS"] = int8_peak(threads) / 1e9;
+}
+
+void BM_PeakInt8Vnni(benchmark::State& state) {
+  if (!qgemm_isa_supported(QgemmIsa::Avx512Vnni)) {
+    state.SkipWithError("this CPU has no AVX512VL + AVX512_VNNI");
+    return;
+  }
+  const int threads = static_cast<int>(state.range(0));
+  const int64_t iters = 2000000;
+  for (auto _ : state) on_threads(threads, [&](int) { vnni_loop(iters); });
+  state.counters["GOPS"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * threads * iters * kVnniPerIter * 64 / 1e9,
+      benchmark::Counter::kIsRate);
+  state.counters["best_GOPS"] = vnni_peak(threads) / 1e9;
 }
 
 // ---- (b) qgemm ---------------------------------------------------------------------------------
@@ -189,19 +236,25 @@ struct AlignedBuf {
   void* p;
 };
 
-// Args: M, N, K, threads, weights, output kind (0 = U8 requantized, 1 = S32).
+// Args: M, N, K, threads, weights, output kind (0 = U8 requantized, 1 = S32), tile loop (0 = AVX2,
+// 1 = AVX-512 VNNI; each against its own instruction's peak).
 void BM_Qgemm(benchmark::State& state) {
   const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
   const int threads = static_cast<int>(state.range(3));
   const Weights wkind = static_cast<Weights>(state.range(4));
   const bool s32 = state.range(5) == 1;
+  const QgemmIsa isa = state.range(6) == 1 ? QgemmIsa::Avx512Vnni : QgemmIsa::Avx2;
+  if (!qgemm_isa_supported(isa)) {
+    state.SkipWithError("this CPU lacks the tile loop's instructions");
+    return;
+  }
   std::mt19937 rng(1234);
   const std::vector<int8_t> a = make_weights(M, K, wkind, rng);
   std::vector<uint8_t> b(static_cast<size_t>(K * N));
   std::uniform_int_distribution<int> ub(0, 255);
   for (auto& v : b) v = static_cast<uint8_t>(ub(rng));
   AlignedBuf pa(qgemm_packed_a_bytes(M, K)), pb(qgemm_packed_b_bytes(K, N));
-  qgemm_pack_a_s8_avx2(M, K, a.data(), K, 1, nullptr, pa.p);
+  qgemm_pack_a_s8_avx2(M, K, a.data(), K, 1, nullptr, pa.p, isa);
   const QgemmPackedAInfo info = qgemm_packed_a_info(pa.p);
   std::vector<int32_t> bias(static_cast<size_t>(M), 1000);
   std::vector<float> mult(static_cast<size_t>(M), 1.f / (16.f * static_cast<float>(K) * 127.f));
@@ -218,7 +271,8 @@ void BM_Qgemm(benchmark::State& state) {
   // N split across threads in multiples of the 16-column panel.
   const int64_t panels = (N + kQgemmNR - 1) / kQgemmNR;
   auto col = [&](int t) { return std::min(N, (panels * t / threads) * kQgemmNR); };
-  const double peak = int8_peak(threads);  // measured before the timing starts
+  // measured before the timing starts
+  const double peak = isa == QgemmIsa::Avx512Vnni ? vnni_peak(threads) : int8_peak(threads);
   double elapsed = 0, fastest = 1e30;
   for (auto _ : state) {
     const double t0 = seconds_now();
@@ -243,8 +297,8 @@ void BM_Qgemm(benchmark::State& state) {
   state.counters["best_frac"] = ops / fastest / peak;
   state.counters["resid"] =
       static_cast<double>(info.residual_quads) / static_cast<double>(info.total_quads);
-  state.SetLabel(std::string(kWeightNames[wkind]) + (s32 ? " S32" : " U8") + " x" +
-                 std::to_string(threads));
+  state.SetLabel(std::string(kWeightNames[wkind]) + (s32 ? " S32" : " U8") + " x" + std::to_string(threads) +
+                 " " + qgemm_isa_name(isa));
 }
 
 // What the pack-time split gives on a weight matrix (M = 256): resid = residual quads / all quads
@@ -256,7 +310,7 @@ void BM_PackACoverage(benchmark::State& state) {
   std::mt19937 rng(99);
   const std::vector<int8_t> a = make_weights(M, K, wkind, rng);
   AlignedBuf pa(qgemm_packed_a_bytes(M, K));
-  for (auto _ : state) qgemm_pack_a_s8_avx2(M, K, a.data(), K, 1, nullptr, pa.p);
+  for (auto _ : state) qgemm_pack_a_s8_avx2(M, K, a.data(), K, 1, nullptr, pa.p, QgemmIsa::Avx2);
   const QgemmPackedAInfo info = qgemm_packed_a_info(pa.p);
   state.counters["resid"] =
       static_cast<double>(info.residual_quads) / static_cast<double>(info.total_quads);
@@ -270,19 +324,27 @@ double max_of(const std::vector<double>& v) { return *std::max_element(v.begin()
 BENCHMARK(BM_PeakFp32)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PeakInt8)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+BENCHMARK(BM_PeakInt8Vnni)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 BENCHMARK(BM_Qgemm)
-    ->ArgNames({"M", "N", "K", "thr", "w", "s32"})
-    ->Args({1024, 1024, 1024, 1, kNormal, 0})
-    ->Args({1024, 1024, 1024, 2, kNormal, 0})
-    ->Args({1024, 1024, 1024, 1, kNormal, 1})
-    ->Args({1024, 1024, 1024, 2, kNormal, 1})
-    ->Args({1024, 1024, 1024, 1, kSmall, 0})
-    ->Args({1024, 1024, 1024, 2, kSmall, 0})
-    ->Args({1024, 1024, 1024, 1, kUniform, 0})
-    ->Args({1024, 1024, 1024, 2, kUniform, 0})
+    ->ArgNames({"M", "N", "K", "thr", "w", "s32", "vnni"})
+    ->Args({1024, 1024, 1024, 1, kNormal, 0, 0})
+    ->Args({1024, 1024, 1024, 2, kNormal, 0, 0})
+    ->Args({1024, 1024, 1024, 1, kNormal, 1, 0})
+    ->Args({1024, 1024, 1024, 2, kNormal, 1, 0})
+    ->Args({1024, 1024, 1024, 1, kSmall, 0, 0})
+    ->Args({1024, 1024, 1024, 2, kSmall, 0, 0})
+    ->Args({1024, 1024, 1024, 1, kUniform, 0, 0})
+    ->Args({1024, 1024, 1024, 2, kUniform, 0, 0})
     // ResNet 3x3 conv, 64 -> 64 channels on 56x56 (im2col K = 576), the QLinearConv shape.
-    ->Args({64, 3136, 576, 1, kNormal, 0})
-    ->Args({64, 3136, 576, 2, kNormal, 0})
+    ->Args({64, 3136, 576, 1, kNormal, 0, 0})
+    ->Args({64, 3136, 576, 2, kNormal, 0, 0})
+    // The AVX-512 VNNI tile loop (skipped on CPUs without it).
+    ->Args({1024, 1024, 1024, 1, kNormal, 0, 1})
+    ->Args({1024, 1024, 1024, 2, kNormal, 0, 1})
+    ->Args({1024, 1024, 1024, 1, kUniform, 0, 1})
+    ->Args({64, 3136, 576, 1, kNormal, 0, 1})
+    ->Args({64, 3136, 576, 2, kNormal, 0, 1})
     ->ComputeStatistics("max", max_of)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
