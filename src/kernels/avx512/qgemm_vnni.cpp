@@ -16,7 +16,9 @@ namespace octet::kernels {
 namespace {
 
 #define OCTET_QGEMM_STEP(acc, bv, av) acc = _mm256_dpbusd_epi32(acc, bv, av)
+#define OCTET_QGEMM_WIDE 1
 #include "kernels/avx2/qgemm_tiles.inc"
+#undef OCTET_QGEMM_WIDE
 #undef OCTET_QGEMM_STEP
 
 }  // namespace
