@@ -270,4 +270,6 @@ QgemmIsa qgemm_default_isa() {
 
 const char* qgemm_isa_name(QgemmIsa isa) { return isa == QgemmIsa::Avx512Vnni ? "avx512vnni" : "avx2"; }
 
+const char* qgemm_tile_name(QgemmIsa isa) { return isa == QgemmIsa::Avx512Vnni ? "8x16_avx512vnni" : "4x16_avx2"; }
+
 }  // namespace octet::kernels

@@ -125,7 +125,9 @@ inline bool qgemm_avx2_supported() {
 //   Avx512Vnni: vpdpbusd on ymm registers (AVX512VL + AVX512_VNNI, EVEX-encoded): the four u8 x s8
 //               products of a dword are summed straight into int32 with no int16 step, so it is
 //               exact for every weight and A is packed whole (no residual entries). One instruction
-//               per 32 multiply-adds instead of three. Same packed layouts, same results.
+//               per 32 multiply-adds instead of three. Same packed layouts, same results; the
+//               tile loop runs two A panels at once (8 x 16, 16 accumulators: AVX-512 has 32
+//               vector registers). Measured by bench/gemm_bench.cpp against a vpdpbusd peak loop.
 enum class QgemmIsa : uint32_t { Avx2 = 0, Avx512Vnni = 1 };
 inline bool qgemm_isa_supported(QgemmIsa isa) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
@@ -139,7 +141,8 @@ inline bool qgemm_isa_supported(QgemmIsa isa) {
 }
 // The best supported ISA; OCTET_ISA=avx2 in the environment forces Avx2 (for comparisons).
 QgemmIsa qgemm_default_isa();
-const char* qgemm_isa_name(QgemmIsa isa);  // "avx2", "avx512vnni"
+const char* qgemm_isa_name(QgemmIsa isa);   // "avx2", "avx512vnni"
+const char* qgemm_tile_name(QgemmIsa isa);  // register tile and ISA, for kernel names: "4x16_avx2", "8x16_avx512vnni"
 
 // Upper bound of the packed A size (see the layout above).
 size_t qgemm_packed_a_bytes(int64_t M, int64_t K);

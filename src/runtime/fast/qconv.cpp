@@ -40,9 +40,9 @@ class QConv : public FastOp {
 
   std::string kernel() const override {
     if (packed_.empty()) return "dwconv_u8s8_avx2";
-    return std::string(g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 ? "conv_u8s8_1x1_qgemm_4x16_"
-                                                                            : "conv_u8s8_im2col_qgemm_4x16_") +
-           kernels::qgemm_isa_name(isa_);
+    return std::string(g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 ? "conv_u8s8_1x1_qgemm_"
+                                                                            : "conv_u8s8_im2col_qgemm_") +
+           kernels::qgemm_tile_name(isa_);
   }
   std::string precision() const override { return "int8"; }
 

@@ -22,7 +22,7 @@ class QMatMul : public FastOp {
     q_.w = {};  // packed now
   }
 
-  std::string kernel() const override { return std::string("matmul_u8s8_qgemm_4x16_") + kernels::qgemm_isa_name(isa_); }
+  std::string kernel() const override { return std::string("matmul_u8s8_qgemm_") + kernels::qgemm_tile_name(isa_); }
   std::string precision() const override { return "int8"; }
 
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
