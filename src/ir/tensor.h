@@ -23,6 +23,11 @@ class Tensor {
   Tensor() = default;
   // Zero-initialised tensor (empty strings for String).
   Tensor(DType dtype, Shape shape);
+  // Tensor whose numeric elements are left unset, for kernels that write every element (the
+  // engine's fast ops): saves the zero fill of a buffer about to be overwritten. String tensors
+  // are still default-constructed.
+  struct Uninitialized {};
+  Tensor(DType dtype, Shape shape, Uninitialized);
 
   template <class T>
   static Tensor from_vector(Shape shape, const std::vector<T>& values) {

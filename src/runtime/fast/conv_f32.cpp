@@ -47,7 +47,7 @@ class ConvF32 : public FastOp {
     Conv2d g = g_;
     if (!fast::resolve_conv2d(&g, x.dim(2), x.dim(3))) return false;
     const int64_t N = x.dim(0), P = g.P();
-    Tensor y(DType::Float32, {N, g.M, g.OH, g.OW});
+    Tensor y(DType::Float32, {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
     const float* xp = x.data<float>();
     float* yp = y.data<float>();
     if (!dw_weights_.empty()) {

@@ -38,7 +38,7 @@ class Quantize : public FastOp {
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
     const Tensor& x = *in[0];
     if (x.dtype() != DType::Float32) return false;
-    Tensor y(type_, x.shape());
+    Tensor y(type_, x.shape(), Tensor::Uninitialized{});
     const float* xp = x.data<float>();
     pool.parallel_for(x.numel(), kGrain, [&](int64_t b, int64_t e) {
       if (type_ == DType::UInt8) kernels::quantize_f32_u8_avx2(xp + b, e - b, scale_, zp_, 0, 255, y.data<uint8_t>() + b);
@@ -62,7 +62,7 @@ class Dequantize : public FastOp {
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
     const Tensor& x = *in[0];
     if (x.dtype() != type_) return false;
-    Tensor y(DType::Float32, x.shape());
+    Tensor y(DType::Float32, x.shape(), Tensor::Uninitialized{});
     float* yp = y.data<float>();
     pool.parallel_for(x.numel(), kGrain, [&](int64_t b, int64_t e) {
       if (type_ == DType::UInt8) kernels::dequantize_u8_f32_avx2(x.data<uint8_t>() + b, e - b, scale_, zp_, yp + b);
@@ -89,7 +89,7 @@ class AddClamp : public FastOp {
     if (a.dtype() != DType::Float32) return false;
     const Tensor* b = binary_ ? in[1] : nullptr;
     if (binary_ && (!b || b->dtype() != DType::Float32 || b->shape() != a.shape())) return false;
-    Tensor y(DType::Float32, a.shape());
+    Tensor y(DType::Float32, a.shape(), Tensor::Uninitialized{});
     const float* ap = a.data<float>();
     const float* bp = b ? b->data<float>() : nullptr;
     float* yp = y.data<float>();

@@ -32,7 +32,7 @@ class MatMulF32 : public FastOp {
     const int64_t rows = K_ == 0 ? 0 : x.numel() / K_;
     Shape shape = x.shape();
     shape.back() = N_;
-    Tensor y(DType::Float32, shape);
+    Tensor y(DType::Float32, shape, Tensor::Uninitialized{});
     const float* xp = x.data<float>();
     float* yp = y.data<float>();
     kernels::SgemmEpilogue ep;

@@ -40,7 +40,7 @@ class MaxPool2d : public FastOp {
     p.pad_left = d[1].pad_begin;
     if (p.out_h < 1 || p.out_w < 1) return false;
     precision_ = t == DType::Float32 ? "fp32" : "int8";
-    Tensor y(t, {x.dim(0), x.dim(1), p.out_h, p.out_w});
+    Tensor y(t, {x.dim(0), x.dim(1), p.out_h, p.out_w}, Tensor::Uninitialized{});
     const int64_t in_plane = p.in_h * p.in_w, out_plane = p.out_h * p.out_w;
     const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_plane * p.kernel_h * p.kernel_w));
     pool.parallel_for(x.dim(0) * x.dim(1), grain, [&](int64_t b, int64_t e) {

@@ -53,7 +53,7 @@ class QConv : public FastOp {
     if (!fast::resolve_conv2d(&g, x.dim(2), x.dim(3))) return false;
     const int64_t N = x.dim(0), P = g.P();
     const uint8_t* xp = fast::as_u8(x, xbuf_);
-    Tensor y(q_.out_type(), {N, g.M, g.OH, g.OW});
+    Tensor y(q_.out_type(), {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
     if (packed_.empty()) {
       run_depthwise(g, N, xp, y, pool);
     } else {

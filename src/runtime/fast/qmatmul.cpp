@@ -32,7 +32,7 @@ class QMatMul : public FastOp {
     const int64_t rows = K == 0 ? 0 : a.numel() / K;
     Shape shape = a.shape();
     shape.back() = N;
-    Tensor y(q_.out_type(), shape);
+    Tensor y(q_.out_type(), shape, Tensor::Uninitialized{});
     const uint8_t* ap = fast::as_u8(a, abuf_);
     const int64_t chunk = std::min<int64_t>(512, std::max<int64_t>(16, (rows + pool.size() - 1) / pool.size()));
     const int64_t chunks = (rows + chunk - 1) / chunk;
