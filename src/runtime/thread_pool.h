@@ -46,7 +46,7 @@ class ThreadPool {
   const std::function<void(int64_t)>* job_ = nullptr;
   int64_t job_tasks_ = 0;
   int64_t next_task_ = 0;   // guarded by mu_
-  int64_t finished_ = 0;    // guarded by mu_
+  std::atomic<int64_t> finished_{0};  // written under mu_; read without it by the caller's spin
   std::atomic<uint64_t> generation_{0};  // bumped (under mu_) for every job
   bool stop_ = false;
   std::exception_ptr error_;

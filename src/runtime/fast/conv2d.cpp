@@ -91,7 +91,7 @@ ConvSplit plan_conv_split(int64_t P, int64_t Mg, int64_t K, int64_t images, int 
   // The most tasks per image that keep each one at least kMinTaskMacs.
   const int64_t max_tasks = std::max<int64_t>(1, total / kMinTaskMacs);
   const int64_t want = std::min(per_image, max_tasks);
-  if (per_image > 1 && P <= 256 && Mg >= 2 * mr) {
+  if (per_image > 1 && P <= 256 && Mg >= 2 * mr && Mg > P) {
     s.m_blocks = std::min(want, (Mg + mr - 1) / mr);
     s.m_block = round_up((Mg + s.m_blocks - 1) / s.m_blocks, mr);
     s.m_blocks = (Mg + s.m_block - 1) / s.m_block;

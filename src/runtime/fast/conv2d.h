@@ -48,9 +48,10 @@ kernels::DwConvParams dw_params(const Conv2d& g);
 //     share so no thread idles at the end.
 //   - Pixel chunks at most `cap` (the packed B chunk is reused by every row and should stay in
 //     cache).
-//   - Few images and small planes (<= 256 pixels, the late layers, whose weights are the big
-//     operand): one pixel chunk and the rows split instead, so each thread streams only its share
-//     of the weights rather than all of them.
+//   - Few images, small planes (<= 256 pixels) and more rows than pixels (the late layers, whose
+//     weights are the bigger operand): the rows are split instead, so each thread streams only its
+//     share of the weights rather than all of them (each task then packs the whole pixel operand,
+//     which is the smaller one).
 struct ConvSplit {
   int64_t chunk = 0, chunks = 1, m_block = 0, m_blocks = 1;
   int64_t tasks(int64_t images) const { return images * chunks * m_blocks; }
