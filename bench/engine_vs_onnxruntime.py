@@ -8,7 +8,7 @@ minmax, per-channel, onnxruntime preset; calibrated on 512 Fashion-MNIST trainin
   - by onnxruntime (CPUExecutionProvider, all graph optimisations, so Q/DQ runs as its integer
     kernels), intra-op threads = --threads, one inter-op thread,
 on the same random input at each batch size, timed the same way (warm-up, then runs until
---min-seconds have passed and at least 10 runs), and the mean latency of each is printed with the
+--min-seconds have passed and at least 10 runs), and the median latency of each is printed with the
 INT8/FP32 speedups and the octet/onnxruntime ratios.
 
     .venv/bin/python bench/engine_vs_onnxruntime.py [--models resnet8,mobilenetv2-tiny,resnet18]
@@ -44,7 +44,7 @@ def run(cmd: list) -> str:
 def octet_ms(model: Path, batch: int, threads: int, min_seconds: float) -> float:
     out = run([OCTET, "bench", model, "--batch", batch, "--threads", threads, "--min-seconds", min_seconds,
                "--json"])
-    return json.loads(out)["latency_ms"]["mean"]
+    return json.loads(out)["latency_ms"]["p50"]
 
 
 def ort_ms(model: Path, batch: int, threads: int, min_seconds: float) -> float:
@@ -68,7 +68,7 @@ def ort_ms(model: Path, batch: int, threads: int, min_seconds: float) -> float:
         t0 = time.perf_counter()
         sess.run(None, feed)
         times.append((time.perf_counter() - t0) * 1000)
-    return float(np.mean(times))
+    return float(np.median(times))
 
 
 def prepare(name: str, tmp: Path) -> tuple[Path, Path]:
@@ -100,7 +100,8 @@ def main() -> int:
         print(f"{OCTET} is not built (scripts/setup.sh)", file=sys.stderr)
         return 2
     rows = []
-    print(f"threads {args.threads}; mean latency in ms per run of the whole batch")
+    print(f"threads {args.threads}; median latency in ms per run of the whole batch (the median, not the mean:"
+          " this machine is shared, and other tenants' bursts would otherwise decide the ratios)")
     print(f"{'model':<18} {'batch':>5} {'octet fp32':>11} {'octet int8':>11} {'int8 x':>7} "
           f"{'ort fp32':>9} {'ort int8':>9} {'fp32 o/ort':>10} {'int8 o/ort':>10}")
     with tempfile.TemporaryDirectory() as tmp:
