@@ -275,5 +275,50 @@ TEST(Engine, FallsBackToReferenceWhereNoFastOpApplies) {
   EXPECT_THROW(engine.run({{"x", feeds.at("x")}}), Error) << "missing input reported as for the executor";
 }
 
+// A MatMul / Gemm with an empty inner dimension (K = 0) is an empty sum: the fast op declines it
+// and the reference writes the zeros (plus Gemm's bias), never uninitialised memory.
+TEST(Engine, EmptyInnerDimensionGivesTheReferenceResult) {
+  for (const char* op : {"MatMul", "Gemm"}) {
+    B b("k0", 17);
+    const std::string x = b.input("x", DType::Float32, {3, 0});
+    b.initializer("w", Tensor(DType::Float32, {0, 4}));
+    std::vector<std::string> ins = {x, "w"};
+    if (std::string(op) == "Gemm") {
+      b.initializer("c", Tensor::from_vector<float>({4}, {1.f, -2.f, 3.f, 0.5f}));
+      ins.push_back("c");
+    }
+    b.output(b.op(op, ins, {}, "mm"));
+    Model m = b.build();
+    infer_shapes(m);
+    const std::map<std::string, Tensor> feeds = {{"x", Tensor(DType::Float32, {3, 0})}};
+    const Tensor got = Engine(m).run(feeds).at(m.graph.outputs[0]);
+    EXPECT_TRUE(same_bits(got, Executor(m).run(feeds).at(m.graph.outputs[0]))) << op;
+  }
+}
+
+// MaxPool on the engine: float and, after a QuantizeLinear, uint8; the fast op's results and the
+// profile's precision column.
+TEST(Engine, MaxPoolEqualsReferenceAndReportsItsPrecision) {
+  B b("pool", 17);
+  const std::string x = b.input("x", DType::Float32, {2, 3, 9, 11});
+  const std::string p = b.op("MaxPool", {x}, {{"kernel_shape", B::ints({3, 3})}, {"strides", B::ints({2, 2})}, {"pads", B::ints({1, 1, 1, 1})}}, "pool_f");
+  b.initializer("s", Tensor::scalar<float>(0.05f));
+  b.initializer("z", Tensor::scalar<uint8_t>(uint8_t{128}));
+  const std::string q = b.op("QuantizeLinear", {x, "s", "z"}, {}, "q");
+  const std::string pq = b.op("MaxPool", {q}, {{"kernel_shape", B::ints({2, 2})}, {"strides", B::ints({2, 2})}, {"ceil_mode", B::i(1)}}, "pool_q");
+  b.output(p);
+  b.output(pq);
+  Model m = b.build();
+  infer_shapes(m);
+  Engine engine(m);
+  std::map<std::string, std::string> precision;
+  for (const auto& l : engine.layers()) precision[l.node] = l.precision;
+  EXPECT_EQ(precision["pool_f"], "fp32");
+  EXPECT_EQ(precision["pool_q"], "int8");
+  const std::map<std::string, Tensor> feeds = {{"x", testing::random_float({2, 3, 9, 11}, 5)}};
+  const auto got = engine.run(feeds), want = Executor(m).run(feeds);
+  for (const auto& name : m.graph.outputs) EXPECT_TRUE(same_bits(got.at(name), want.at(name))) << name;
+}
+
 }  // namespace
 }  // namespace octet

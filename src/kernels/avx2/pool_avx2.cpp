@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <limits>
-#include <vector>
+#include <memory>
 
 namespace octet::kernels {
 namespace {
@@ -74,12 +74,14 @@ void maxpool_plane(const MaxPool2dParams& p, const typename Tr::T* x, typename T
   const bool vec = sw == 1 || sw == 2;
   const int64_t last_vec = last - (sw - 1);
   const int64_t ow_vec = !vec || last_vec < 0 ? ow_lo : std::clamp<int64_t>(last_vec / sw + 1, ow_lo, ow_hi);
+  // The input rows of the current window (kernel_h of them at most). No std::vector here: a
+  // template instantiated in this AVX2 file could be picked by the linker for other callers.
   int64_t rows[64];
-  std::vector<int64_t> rows_heap;
+  std::unique_ptr<int64_t[]> rows_heap;
   int64_t* rp = rows;
   if (p.kernel_h > 64) {
-    rows_heap.resize(static_cast<size_t>(p.kernel_h));
-    rp = rows_heap.data();
+    rows_heap.reset(new int64_t[static_cast<size_t>(p.kernel_h)]);
+    rp = rows_heap.get();
   }
   for (int64_t oh = 0; oh < p.out_h; ++oh) {
     int64_t nrows = 0;

@@ -132,8 +132,9 @@ enum class QgemmIsa : uint32_t { Avx2 = 0, Avx512Vnni = 1 };
 inline bool qgemm_isa_supported(QgemmIsa isa) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
   if (isa == QgemmIsa::Avx2) return __builtin_cpu_supports("avx2");
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512vnni");
+  // All the -m flags the VNNI file is compiled with (avx512f/bw/vl/vnni).
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 #else
   (void)isa;
   return false;

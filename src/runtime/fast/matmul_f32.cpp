@@ -29,7 +29,8 @@ class MatMulF32 : public FastOp {
     const Tensor& x = *in[0];
     if (x.dtype() != DType::Float32 || x.rank() < (gemm_ ? 2u : 1u) || x.dim(x.rank() - 1) != K_) return false;
     if (gemm_ && x.rank() != 2) return false;
-    const int64_t rows = K_ == 0 ? 0 : x.numel() / K_;
+    if (K_ == 0) return false;  // an empty sum: the reference op writes the zeros / bias
+    const int64_t rows = x.numel() / K_;
     Shape shape = x.shape();
     shape.back() = N_;
     Tensor y(DType::Float32, shape, Tensor::Uninitialized{});

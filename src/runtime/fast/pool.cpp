@@ -11,7 +11,8 @@ namespace {
 
 class MaxPool2d : public FastOp {
  public:
-  MaxPool2d(const Node& node, nn_detail::WindowSpec win) : node_(node), win_(std::move(win)) {}
+  MaxPool2d(const Node& node, nn_detail::WindowSpec win, std::string precision)
+      : node_(node), win_(std::move(win)), precision_(std::move(precision)) {}
   std::string kernel() const override { return "maxpool2d_avx2"; }
   std::string precision() const override { return precision_; }
 
@@ -39,7 +40,6 @@ class MaxPool2d : public FastOp {
     p.pad_top = d[0].pad_begin;
     p.pad_left = d[1].pad_begin;
     if (p.out_h < 1 || p.out_w < 1) return false;
-    precision_ = t == DType::Float32 ? "fp32" : "int8";
     Tensor y(t, {x.dim(0), x.dim(1), p.out_h, p.out_w}, Tensor::Uninitialized{});
     const int64_t in_plane = p.in_h * p.in_w, out_plane = p.out_h * p.out_w;
     const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_plane * p.kernel_h * p.kernel_w));
@@ -60,7 +60,7 @@ class MaxPool2d : public FastOp {
  private:
   Node node_;  // a copy: the attributes, for resolve_window_dim and its messages
   nn_detail::WindowSpec win_;
-  std::string precision_ = "fp32";
+  std::string precision_;
 };
 
 }  // namespace
@@ -70,11 +70,17 @@ std::unique_ptr<FastOp> make_maxpool(const FastOpContext& ctx) {
   if (!n.domain.empty() || n.op_type != "MaxPool" || n.inputs.size() != 1) return nullptr;
   if (n.outputs.size() > 1 && !n.outputs[1].empty()) return nullptr;  // Indices: the reference op
   if (!n.has_attr("kernel_shape") || n.attr_ints("kernel_shape").size() != 2) return nullptr;
+  if (n.attr_int("storage_order", 0) != 0 && n.attr_int("storage_order", 0) != 1) return nullptr;  // reference reports it
+  // The profile's precision column is read at load: 8-bit when the input is (a MaxPool the Q/DQ
+  // lowering moved below a QuantizeLinear).
+  const Value* x = ctx.graph.find_value(n.inputs[0]);
+  const DType xt = x ? x->type.dtype : DType::Undefined;
+  const std::string precision = xt == DType::UInt8 || xt == DType::Int8 ? "int8" : "fp32";
   try {
     nn_detail::WindowSpec win = nn_detail::read_window(n, 2, n.attr_ints("kernel_shape"), true);
     for (size_t i = 0; i < 2; ++i)
       if (win.kernel[i] < 1) return nullptr;
-    return std::make_unique<MaxPool2d>(n, std::move(win));
+    return std::make_unique<MaxPool2d>(n, std::move(win), precision);
   } catch (const Error&) {
     return nullptr;  // malformed attributes: the reference op reports them when it runs
   }
