@@ -175,6 +175,11 @@ template <class T, class V>
 DW_INLINE void store_first(T* y, V v, int64_t count) {
   alignas(32) T t[32 / sizeof(T)];
   std::memcpy(t, &v, sizeof(V));
+  if (sizeof(T) == 1 && count >= 4) {  // bytes 0..3 and count-4..count-1: two moves, overlapping
+    std::memcpy(y, t, 4);
+    std::memcpy(y + count - 4, t + count - 4, 4);
+    return;
+  }
   for (int64_t i = 0; i < count; ++i) y[i] = t[i];
 }
 
@@ -203,8 +208,16 @@ DW_INLINE void copy_row(const float* src, int64_t count, float* dst) {
   });
 }
 DW_INLINE void copy_row(const uint8_t* src, int64_t count, uint8_t* dst) {
-  if (count < 16) {
-    for (int64_t i = 0; i < count; ++i) dst[i] = src[i];
+  if (count < 16) {  // short rows: two overlapping moves of 8 (or 4) bytes, within the row
+    if (count >= 8) {
+      std::memcpy(dst, src, 8);
+      std::memcpy(dst + count - 8, src + count - 8, 8);
+    } else if (count >= 4) {
+      std::memcpy(dst, src, 4);
+      std::memcpy(dst + count - 4, src + count - 4, 4);
+    } else {
+      for (int64_t i = 0; i < count; ++i) dst[i] = src[i];
+    }
     return;
   }
   vector_chunks(0, count - 16, 16, [&](int64_t i) DW_LAMBDA_INLINE {
@@ -383,6 +396,26 @@ void prep_row_u8(const Ctx& c, const uint8_t* xrow, int32_t x_zp, int16_t* dst) 
     return _mm_sub_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q))),
                          _mm256_castsi256_si128(zp16));
   };
+  if (in_w < 32) {
+    // Short rows (late layers): the vector chunks below would barely start, leaving nearly every
+    // entry to the scalar ends. Stage the padded row (zero point in the padding, so it widens to
+    // 0) and widen it 8 entries at a time from there, all in bounds.
+    uint8_t* st = reinterpret_cast<uint8_t*>(c.base + c.l.stage);
+    if (s == 2) {  // dst[col] = xp(col), col in [0, 2n + 1)
+      const int64_t len = round_up(2 * n + 1, 8);
+      stage_row(xrow, in_w, pl, static_cast<uint8_t>(x_zp), len, st);
+      for (int64_t k = 0; k < len; k += 8) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + k), widen8(st + k));
+      return;
+    }
+    const int64_t n8 = round_up(n, 8);  // pairs (xp(j), xp(j + dw)), j in [0, n)
+    stage_row(xrow, in_w, pl, static_cast<uint8_t>(x_zp), n8 + dw + 8, st);
+    for (int64_t k = 0; k < n8; k += 8) {
+      const __m128i a = widen8(st + k), b = widen8(st + k + dw);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2 * k), _mm_unpacklo_epi16(a, b));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2 * k + 8), _mm_unpackhi_epi16(a, b));
+    }
+    return;
+  }
   if (s == 2) {
     // Stride 2, dilation 1: dst[col] = xp(col) for col in [0, 2n + 1); phase r's pair j is
     // dst[r + 2j], dst[r + 2j + 1]. 16 columns per chunk while they lie inside x, then 8.
