@@ -25,13 +25,13 @@ std::string shape_str(const Shape& shape) {
   return s + "]";
 }
 
-Tensor::Tensor(DType dtype, Shape shape) : Tensor(dtype, std::move(shape), Uninitialized{}) {
-  if (!bytes_) return;
-  const size_t bytes = static_cast<size_t>(numel_) * dtype_size(dtype_);
-  std::memset(bytes_.get(), 0, bytes == 0 ? 64 : (bytes + 63) / 64 * 64);  // the whole allocation
-}
+Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) { allocate(true); }
 
 Tensor::Tensor(DType dtype, Shape shape, Uninitialized) : dtype_(dtype), shape_(std::move(shape)) {
+  allocate(false);
+}
+
+void Tensor::allocate(bool zero) {
   numel_ = shape_numel(shape_);
   if (dtype_ == DType::String) {
     strings_ = std::make_shared<std::vector<std::string>>(static_cast<size_t>(numel_));
@@ -47,6 +47,7 @@ Tensor::Tensor(DType dtype, Shape shape, Uninitialized) : dtype_(dtype), shape_(
   if (alloc == 0) alloc = 64;
   void* p = std::aligned_alloc(64, alloc);
   if (!p) throw Error(str_cat("out of memory allocating ", bytes, " bytes for a tensor"));
+  if (zero) std::memset(p, 0, alloc);
   bytes_ = std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); });
 }
 

@@ -72,6 +72,7 @@ class Tensor {
   double get_as_double(int64_t i) const;
 
  private:
+  void allocate(bool zero);  // numel_ and the buffer (or strings) for dtype_ and shape_
   template <class T>
   bool storage_matches() const {
     if constexpr (std::is_same_v<T, int8_t>) return dtype_ == DType::Int8 || dtype_ == DType::Int4;

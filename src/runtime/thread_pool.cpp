@@ -3,6 +3,20 @@
 #include <algorithm>
 
 namespace octet {
+namespace {
+
+// Busy-waits (with the CPU's pause hint) while busy() holds, for at most a few tens of
+// microseconds; the caller then blocks on its condition variable if it must.
+template <class Busy>
+void spin_while(Busy busy) {
+  for (int i = 0; i < 4000 && busy(); ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -44,11 +58,7 @@ void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
     // Spin first: the next job of the same inference usually follows within microseconds.
-    for (int i = 0; i < 4000 && generation_.load(std::memory_order_acquire) == seen; ++i) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
-    }
+    spin_while([&] { return generation_.load(std::memory_order_acquire) == seen; });
     {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
@@ -78,11 +88,7 @@ void ThreadPool::parallel_tasks(int64_t tasks, const std::function<void(int64_t)
   run_job();
   // The other threads' last tasks usually end within microseconds: spin before sleeping, since a
   // futex sleep and wake-up costs more than that (tens of microseconds in a VM).
-  for (int i = 0; i < 4000 && finished_.load(std::memory_order_acquire) != tasks; ++i) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-  }
+  spin_while([&] { return finished_.load(std::memory_order_acquire) != tasks; });
   std::exception_ptr err;
   {
     std::unique_lock<std::mutex> lock(mu_);

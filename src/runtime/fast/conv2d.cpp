@@ -86,6 +86,8 @@ ConvSplit plan_conv_split(int64_t P, int64_t Mg, int64_t K, int64_t images, int 
   constexpr int64_t kMinTaskMacs = 262144;
   auto round_up = [](int64_t v, int64_t m) { return (v + m - 1) / m * m; };
   ConvSplit s;
+  s.P = P;
+  s.Mg = Mg;
   const int64_t per_image = std::max<int64_t>(1, (threads + images - 1) / images);
   const int64_t total = std::max<int64_t>(1, P * Mg * K);
   // The most tasks per image that keep each one at least kMinTaskMacs.

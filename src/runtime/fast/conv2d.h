@@ -53,8 +53,19 @@ kernels::DwConvParams dw_params(const Conv2d& g);
 //     share of the weights rather than all of them (each task then packs the whole pixel operand,
 //     which is the smaller one).
 struct ConvSplit {
+  int64_t P = 0, Mg = 0;  // what was planned for
   int64_t chunk = 0, chunks = 1, m_block = 0, m_blocks = 1;
   int64_t tasks(int64_t images) const { return images * chunks * m_blocks; }
+
+  // Task t of tasks(): image n, group gi (of `group` per image), pixels [p0, p1), rows [m0, m1).
+  struct Task {
+    int64_t n, gi, p0, p1, m0, m1;
+  };
+  Task task(int64_t t, int64_t group) const {
+    const int64_t mb = t % m_blocks, c = t / m_blocks % chunks, ng = t / m_blocks / chunks;
+    return {ng / group, ng % group, c * chunk, std::min(P, (c + 1) * chunk), mb * m_block,
+            std::min(Mg, (mb + 1) * m_block)};
+  }
 };
 ConvSplit plan_conv_split(int64_t P, int64_t Mg, int64_t K, int64_t images, int threads, int64_t mr, int64_t cap);
 

@@ -56,10 +56,9 @@ class ConvF32 : public FastOp {
       const fast::ConvSplit s =
           fast::plan_conv_split(P, g.Mg(), g.K(), N * g.group, pool.size(), kernels::kSgemmMR, 512);
       pool.parallel_tasks(s.tasks(N * g.group), [&](int64_t task) {
-        const int64_t mb = task % s.m_blocks, c = task / s.m_blocks % s.chunks, ng = task / s.m_blocks / s.chunks;
-        const int64_t n = ng / g.group, gi = ng % g.group;
-        compute(g, xp + (n * g.C + gi * g.Cg()) * g.H * g.W, gi, yp + (n * g.M + gi * g.Mg()) * P, c * s.chunk,
-                std::min(P, (c + 1) * s.chunk), mb * s.m_block, std::min(g.Mg(), (mb + 1) * s.m_block));
+        const fast::ConvSplit::Task t = s.task(task, g.group);
+        compute(g, xp + (t.n * g.C + t.gi * g.Cg()) * g.H * g.W, t.gi, yp + (t.n * g.M + t.gi * g.Mg()) * P, t.p0,
+                t.p1, t.m0, t.m1);
       });
     }
     out = std::move(y);
