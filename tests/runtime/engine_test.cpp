@@ -248,7 +248,7 @@ TEST(Engine, ProfileNamesKernelsAndFusedActivations) {
   bool fused_relu = false, fp32_conv = false;
   for (const auto& l : engine.layers()) {
     if (l.op_type == "Conv") {
-      fp32_conv |= l.kernel.find("sgemm") != std::string::npos && l.precision == "fp32";
+      fp32_conv |= l.kernel.find("conv_f32_") == 0 && l.precision == "fp32";
       fused_relu |= !l.fused.empty();
     }
     EXPECT_EQ(l.calls, 1) << l.node;

@@ -1,11 +1,18 @@
-// Float 2-D convolution on the AVX2 kernels: per image and group, im2col (skipped for 1x1 stride-1
-// convolutions, whose input already is the GEMM operand) and the packed SGEMM with weights packed
-// once at load, bias and a fused Relu/Clip in the epilogue. Depthwise convolutions use the direct
-// depthwise kernel. Work is split into (image, group, pixel chunk) tasks over the pool.
+// Float 2-D convolution on the AVX2 kernels, with weights packed once at load and bias and a fused
+// Relu/Clip in the epilogue:
+//   - depthwise: the direct depthwise kernel;
+//   - 1x1 stride 1 without padding: the packed SGEMM on the input as it is;
+//   - other convolutions with K <= 2304 taps: the shifted-B kernel on zero-padded phase planes of
+//     the input (no im2col; see sconv_shift_avx2.h and run_shifted);
+//   - the rest: per image and group, im2col and the packed SGEMM.
+// Work is split into (image, group, pixel or row chunk, channel block) tasks over the pool.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <climits>
 
 #include "kernels/avx2/dwconv_avx2.h"
+#include "kernels/avx2/sconv_shift_avx2.h"
 #include "kernels/avx2/sgemm_avx2.h"
 #include "runtime/fast/conv2d.h"
 #include "runtime/fast/fast_op.h"
@@ -36,6 +43,7 @@ class ConvF32 : public FastOp {
 
   std::string kernel() const override {
     if (!dw_weights_.empty()) return "dwconv_f32_avx2";
+    if (shifted(g_)) return "conv_f32_shift_6x16_avx2";
     return g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 ? "conv_f32_1x1_sgemm_6x16_avx2"
                                                                 : "conv_f32_im2col_sgemm_6x16_avx2";
   }
@@ -52,6 +60,8 @@ class ConvF32 : public FastOp {
     float* yp = y.data<float>();
     if (!dw_weights_.empty()) {
       run_depthwise(g, N, xp, yp, pool);
+    } else if (shifted(g)) {
+      if (!run_shifted(g, N, xp, yp, pool)) return false;
     } else {
       const fast::ConvSplit s =
           fast::plan_conv_split(P, g.Mg(), g.K(), N * g.group, pool.size(), kernels::kSgemmMR, 512);
@@ -82,6 +92,116 @@ class ConvF32 : public FastOp {
     ep.lo = lo_;
     ep.hi = hi_;
     kernels::sgemm_packed_avx2(g.Mg(), n, K, packed_[gi].data(), packed, y + p0, g.P(), 1, ep, m0, m1, 0, n);
+  }
+
+  // Everything but a plain 1x1 (stride 1, no padding), which multiplies the input as it is.
+  // Above this many taps the 16 input columns of a tile (K x 2-3 cache lines) no longer stay in L2
+  // while every row panel re-reads them; im2col + packed SGEMM, which blocks K, is faster there.
+  // Measured on ResNet-18's last stage (K = 4608): 2.8 ms against 2.2 ms; at K = 2304 they tie.
+  static constexpr int64_t kMaxShiftK = 2304;
+  // Decided from the attributes alone, so that kernel() names at load what run() does.
+  static bool shifted(const Conv2d& g) {
+    const bool no_pad = g.auto_pad != "NOTSET" || (g.pads[0] == 0 && g.pads[1] == 0 && g.pads[2] == 0 && g.pads[3] == 0);
+    return !(g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && no_pad) && g.K() <= kMaxShiftK;
+  }
+
+  // Tasks: (image, group, block of output rows, block of output channels). Each task copies the
+  // input its output rows read into zero-padded "phase planes" and runs the shifted-B kernel on
+  // them, into a buffer whose rows are then copied out without their wrap-around columns.
+  //
+  // Phase planes turn any stride and dilation into the kernel's stride-1 form. Output (oh, ow) and
+  // tap (i, j) read input row oh * sh + i * dh - pt, column ow * sw + j * dw - pl. Writing
+  // i * dh = a + sh * di with a = (i * dh) % sh (likewise b, dj for columns), that is row
+  // (oh + di) * sh + a - pt: entry (oh + di, ow + dj) of phase plane (a, b), the plane holding
+  // P[a][b][r][c] = x[r * sh + a - pt][c * sw + b - pl] (0 outside the input). Stride 1 has one
+  // plane: the zero-padded input. A 1x1 stride-2 convolution uses plane (0, 0) only, so only the
+  // phases some tap uses are built (kh == 1: a = 0 only). Plane width Wp = OW + max dj, height
+  // rows + max di; off[k] = ((c * phases + a * pb + b) * Hp + di) * Wp + dj.
+  bool run_shifted(const Conv2d& g, int64_t N, const float* x, float* y, ThreadPool& pool) const {
+    constexpr int64_t MR = kernels::kSgemmMR, NR = kernels::kSconvShiftNR;
+    const int64_t Mg = g.Mg(), K = g.K(), images = N * g.group;
+    if (images == 0 || g.P() == 0 || Mg == 0) return true;  // nothing to compute
+    const int64_t pa = g.kh == 1 ? 1 : g.sh, pb = g.kw == 1 ? 1 : g.sw;  // phases built
+    const int64_t Wp = g.OW + (g.kw - 1) * g.dw / g.sw;
+    // Split rows (and, if still short of tasks, channels) so every thread has work; each task at
+    // least ~256K multiply-adds.
+    const int64_t per_image = std::max<int64_t>(1, (pool.size() + images - 1) / images);
+    const int64_t max_tasks = std::max<int64_t>(1, g.OH * Wp * Mg * K / 262144);
+    const int64_t want = std::min(per_image, max_tasks);
+    const int64_t rows = (g.OH + std::min(want, g.OH) - 1) / std::min(want, g.OH);
+    const int64_t chunks = (g.OH + rows - 1) / rows;
+    const int64_t m_blocks = std::min((want + chunks - 1) / chunks, (Mg + MR - 1) / MR);
+    const int64_t m_block = ((Mg + m_blocks - 1) / m_blocks + MR - 1) / MR * MR;
+    const int64_t Hp = rows + (g.kh - 1) * g.dh / g.sh;
+    const int64_t ldc = (rows * Wp + NR - 1) / NR * NR;
+    // The kernel reads up to ldc - 1 + (Hp - rows) * Wp + Wp - OW past a plane's start; the slack
+    // after the last plane keeps those reads inside the buffer.
+    const int64_t plane = Hp * Wp, planes = g.Cg() * pa * pb, padded = planes * plane + ldc + Wp;
+    if (padded > INT32_MAX) return false;
+    pool.parallel_tasks(images * chunks * m_blocks, [&](int64_t task) {
+      const int64_t mb = task % m_blocks, rc = task / m_blocks % chunks, ng = task / m_blocks / chunks;
+      const int64_t n = ng / g.group, gi = ng % g.group;
+      const int64_t r0 = rc * rows, r1 = std::min(g.OH, r0 + rows);
+      const int64_t m0 = mb * m_block, m1 = std::min(Mg, m0 + m_block);
+      const float* xg = x + (n * g.C + gi * g.Cg()) * g.H * g.W;
+      float* xp = fast::scratch_floats(0, static_cast<size_t>(padded));
+      int32_t* off = static_cast<int32_t*>(fast::scratch_bytes(2, static_cast<size_t>(K) * sizeof(int32_t)));
+      float* cb = fast::scratch_floats(1, static_cast<size_t>((m1 - m0) * ldc));
+      build_planes(g, xg, r0, pa, pb, Hp, Wp, xp);
+      std::fill(xp + planes * plane, xp + padded, 0.f);
+      for (int64_t c = 0, k = 0; c < g.Cg(); ++c)
+        for (int64_t i = 0; i < g.kh; ++i)
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t a = i * g.dh % g.sh, di = i * g.dh / g.sh, b = j * g.dw % g.sw, dj = j * g.dw / g.sw;
+            off[k++] = static_cast<int32_t>((((c * pa + a) * pb + b) * Hp + di) * Wp + dj);
+          }
+      kernels::SconvShiftParams p;
+      p.M = Mg;
+      p.K = K;
+      p.Q = (r1 - r0) * Wp;
+      p.off = off;
+      p.bias = bias_.data() + gi * Mg;
+      p.lo = lo_;
+      p.hi = hi_;
+      kernels::sconv_shift_avx2(p, packed_[gi].data(), xp, cb, ldc, m0, m1);
+      float* yg = y + (n * g.M + gi * Mg) * g.P();
+      for (int64_t m = m0; m < m1; ++m)
+        for (int64_t r = r0; r < r1; ++r)
+          std::memcpy(yg + m * g.P() + r * g.OW, cb + (m - m0) * ldc + (r - r0) * Wp,
+                      static_cast<size_t>(g.OW) * sizeof(float));
+    });
+    return true;
+  }
+
+  // The phase planes of input rows from output row r0 on (see run_shifted): plane (c, a, b) at
+  // xp + ((c * pa + a) * pb + b) * Hp * Wp.
+  static void build_planes(const Conv2d& g, const float* xg, int64_t r0, int64_t pa, int64_t pb, int64_t Hp,
+                           int64_t Wp, float* xp) {
+    for (int64_t c = 0; c < g.Cg(); ++c)
+      for (int64_t a = 0; a < pa; ++a)
+        for (int64_t b = 0; b < pb; ++b) {
+          // Columns cc with cc * sw + b - pl inside [0, W): [c_lo, c_hi).
+          const int64_t first = g.pl - b;  // cc * sw >= first
+          const int64_t c_lo = std::min(Wp, first <= 0 ? 0 : (first + g.sw - 1) / g.sw);
+          const int64_t c_hi = std::max(c_lo, std::min(Wp, (g.W + g.pl - b + g.sw - 1) / g.sw));
+          float* pl = xp + ((c * pa + a) * pb + b) * Hp * Wp;
+          for (int64_t rr = 0; rr < Hp; ++rr) {
+            float* dst = pl + rr * Wp;
+            const int64_t ih = (r0 + rr) * g.sh + a - g.pt;
+            if (ih < 0 || ih >= g.H) {
+              std::fill(dst, dst + Wp, 0.f);
+              continue;
+            }
+            const float* src = xg + (c * g.H + ih) * g.W;  // column cc is src[cc * sw + b - pl]
+            std::fill(dst, dst + c_lo, 0.f);
+            if (g.sw == 1) {
+              std::memcpy(dst + c_lo, src + (c_lo + b - g.pl), static_cast<size_t>(c_hi - c_lo) * sizeof(float));
+            } else {
+              for (int64_t cc = c_lo; cc < c_hi; ++cc) dst[cc] = src[cc * g.sw + b - g.pl];
+            }
+            std::fill(dst + c_hi, dst + Wp, 0.f);
+          }
+        }
   }
 
   void run_depthwise(const Conv2d& g, int64_t N, const float* x, float* y, ThreadPool& pool) const {

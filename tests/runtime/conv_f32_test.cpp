@@ -1,0 +1,139 @@
+// The engine's float convolution (fast/conv_f32.cpp) against the reference Conv op on random
+// geometries: strides, dilations and asymmetric pads that exercise the shifted-B kernel's phase
+// planes, groups, non-square kernels, 1x1 with and without padding or stride, a K too large for
+// the shifted kernel (im2col), depthwise, with and without bias and a fused Relu, on 1 and 2
+// threads (which must give the same bits).
+//
+// Tolerance: the fast path and the reference sum the same K products in different orders and
+// with FMA; each is within about (K + 2) 2^-24 sum |w x| of the exact value, so they are compared
+// with 2 (K + 4) 2^-24 (sum |w x| + |b|), the magnitude computed by the reference executor on the
+// absolute values of input, weights and bias. A missing or misplaced tap is far larger.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "../test_util.h"
+#include "ir/builder.h"
+#include "runtime/engine.h"
+#include "runtime/executor.h"
+#include "runtime/fast/fast_op.h"
+#include "runtime/shape_inference.h"
+
+namespace octet {
+namespace {
+
+using B = GraphBuilder;
+
+struct ConvCase {
+  int64_t n, c, h, w, m, group, kh, kw, sh, sw, dh, dw;
+  int64_t pads[4];  // top, left, bottom, right
+  bool bias, relu;
+};
+
+Model conv_model(const ConvCase& t, const Tensor& w, const Tensor& b) {
+  B g("conv", 17);
+  const std::string x = g.input("x", DType::Float32, {t.n, t.c, t.h, t.w});
+  g.initializer("w", w);
+  std::vector<std::string> ins = {x, "w"};
+  if (t.bias) {
+    g.initializer("b", b);
+    ins.push_back("b");
+  }
+  std::string y = g.op("Conv", ins,
+                       {{"group", B::i(t.group)},
+                        {"kernel_shape", B::ints({t.kh, t.kw})},
+                        {"strides", B::ints({t.sh, t.sw})},
+                        {"dilations", B::ints({t.dh, t.dw})},
+                        {"pads", B::ints({t.pads[0], t.pads[1], t.pads[2], t.pads[3]})}},
+                       "conv");
+  if (t.relu) y = g.op("Relu", {y}, {}, "relu");
+  g.output(y);
+  Model m = g.build();
+  infer_shapes(m);
+  return m;
+}
+
+Tensor abs_of(const Tensor& t) {
+  Tensor a = t.clone();  // Tensor copies share their buffer
+  for (int64_t i = 0; i < a.numel(); ++i) a.data<float>()[i] = std::fabs(a.data<float>()[i]);
+  return a;
+}
+
+TEST(EngineConvF32, RandomGeometriesMatchTheReference) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  std::vector<ConvCase> cases = {
+      {2, 16, 28, 28, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},    // resnet8 stage 1
+      {2, 16, 28, 28, 32, 1, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, true, true},    // stride 2
+      {2, 16, 28, 28, 32, 1, 1, 1, 2, 2, 1, 1, {0, 0, 0, 0}, true, false},   // 1x1 stride 2
+      {1, 64, 7, 7, 64, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, false},    // late layer, 1 image
+      {1, 3, 17, 19, 8, 1, 7, 7, 2, 2, 1, 1, {3, 3, 3, 3}, true, true},      // stem-like 7x7 s2
+      {3, 6, 11, 13, 9, 3, 3, 2, 1, 1, 2, 1, {2, 0, 1, 3}, true, false},     // groups, dilation, asym pads
+      {1, 4, 10, 9, 5, 1, 2, 3, 3, 2, 1, 2, {0, 1, 2, 0}, false, true},      // strides 3 x 2, dilation
+      {2, 5, 6, 6, 7, 1, 1, 1, 1, 1, 1, 1, {1, 0, 0, 1}, true, false},       // 1x1 with padding
+      {1, 2, 1, 1, 3, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, true},        // 1x1 plain (pointwise GEMM)
+      {1, 1, 5, 40, 20, 1, 5, 5, 1, 3, 1, 1, {2, 2, 2, 2}, true, false},     // wide row, 20 channels
+      {2, 8, 9, 9, 8, 8, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},        // depthwise
+      {1, 8, 4, 4, 12, 2, 3, 3, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},      // valid, groups
+      {1, 260, 5, 5, 8, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, false},     // K = 2340: im2col
+  };
+  std::mt19937 rng(7);
+  for (int i = 0; i < 30; ++i) {  // random ones
+    auto u = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+    ConvCase t{};
+    t.group = u(1, 3);
+    t.c = t.group * u(1, 5);
+    t.m = t.group * u(1, 9);
+    t.n = u(1, 3);
+    t.kh = u(1, 4);
+    t.kw = u(1, 4);
+    t.sh = u(1, 3);
+    t.sw = u(1, 3);
+    t.dh = u(1, 2);
+    t.dw = u(1, 2);
+    for (auto& p : t.pads) p = u(0, 2);
+    t.h = u((t.kh - 1) * t.dh + 1, 20);
+    t.w = u((t.kw - 1) * t.dw + 1, 20);
+    t.bias = rng() % 2;
+    t.relu = rng() % 2;
+    cases.push_back(t);
+  }
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const ConvCase& t = cases[i];
+    SCOPED_TRACE(::testing::Message() << "case " << i);
+    const uint32_t seed = 500 + static_cast<uint32_t>(i);
+    const Tensor w = testing::random_float({t.m, t.c / t.group, t.kh, t.kw}, seed);
+    const Tensor b = testing::random_float({t.m}, seed + 1);
+    const Tensor x = testing::random_float({t.n, t.c, t.h, t.w}, seed + 2);
+    const Model m = conv_model(t, w, b);
+    const std::string out = m.graph.outputs[0];
+    const Tensor want = Executor(m).run({{"x", x}}).at(out);
+    ConvCase ta = t;
+    ta.relu = false;
+    const Model abs_model = conv_model(ta, abs_of(w), abs_of(b));
+    const Tensor mag = Executor(abs_model).run({{"x", abs_of(x)}}).at(abs_model.graph.outputs[0]);
+    const int64_t K = t.c / t.group * t.kh * t.kw;
+    EngineOptions one, two;
+    one.threads = 1;
+    two.threads = 2;
+    Engine e1(m, one), e2(m, two);
+    ASSERT_EQ(e1.layers().size(), 1u) << "the Relu is fused into the convolution";
+    EXPECT_EQ(e1.layers()[0].precision, "fp32");
+    const bool depthwise = t.group == t.c && t.group == t.m && t.group > 1;
+    const bool plain_1x1 = t.kh == 1 && t.kw == 1 && t.sh == 1 && t.sw == 1 && t.pads[0] + t.pads[1] + t.pads[2] + t.pads[3] == 0;
+    if (!depthwise && !plain_1x1)
+      EXPECT_EQ(e1.layers()[0].kernel, K <= 2304 ? "conv_f32_shift_6x16_avx2" : "conv_f32_im2col_sgemm_6x16_avx2");
+    const Tensor y1 = e1.run({{"x", x}}).at(out), y2 = e2.run({{"x", x}}).at(out);
+    ASSERT_EQ(y1.shape(), want.shape());
+    for (int64_t j = 0; j < want.numel(); ++j) {
+      const double tol = 2.0 * (K + 4) * std::ldexp(1.0, -24) * mag.data<float>()[j] + 1e-30;
+      ASSERT_LE(std::fabs(y1.data<float>()[j] - want.data<float>()[j]), tol)
+          << "element " << j << " kernel " << e1.layers()[0].kernel << " got " << y1.data<float>()[j] << " want " << want.data<float>()[j];
+    }
+    EXPECT_EQ(std::memcmp(y1.raw(), y2.raw(), y1.nbytes()), 0) << "1 and 2 threads give the same bits";
+  }
+}
+
+}  // namespace
+}  // namespace octet
