@@ -1,5 +1,5 @@
 // The element-wise AVX2 kernels against their reference formulas, bit for bit: quantize
-// (round.h's quantize_value), dequantize, add + clamp; ties, NaN, infinities, saturation and
+// (round.h's quantize_value), dequantize, add + clamp, multiplication by a scalar; ties, NaN, infinities, saturation and
 // lengths that are not multiples of 8.
 #include "kernels/avx2/eltwise_avx2.h"
 
@@ -91,6 +91,22 @@ TEST(EltwiseAvx2, AddClampPropagatesNaNAndClamps) {
     add_clamp_f32_avx2(a.data(), nullptr, n, lo, hi, y.data());
     for (int64_t i = 0; i < n; ++i)
       if (!std::isnan(a[i])) EXPECT_EQ(y[i], std::min(hi, std::max(lo, a[i]))) << i;
+  }
+}
+
+TEST(EltwiseAvx2, MulScalarEqualsFloatMultiplication) {
+  if (!avx2()) GTEST_SKIP();
+  for (int64_t n : {0, 1, 7, 8, 37}) {
+    auto a = awkward_inputs(9, n, 0.01f);
+    for (float s : {0.125f, -3.7f, 0.f, std::numeric_limits<float>::infinity()}) {
+      std::vector<float> y(static_cast<size_t>(n));
+      mul_scalar_f32_avx2(a.data(), n, s, y.data());
+      for (int64_t i = 0; i < n; ++i) {
+        const float want = a[i] * s;
+        EXPECT_TRUE(std::memcmp(&y[i], &want, 4) == 0 || (std::isnan(want) && std::isnan(y[i])))
+            << "n=" << n << " s=" << s << " i=" << i << ": " << y[i] << " vs " << want;
+      }
+    }
   }
 }
 

@@ -122,8 +122,9 @@ TEST(EngineConvF32, RandomGeometriesMatchTheReference) {
     EXPECT_EQ(e1.layers()[0].precision, "fp32");
     const bool depthwise = t.group == t.c && t.group == t.m && t.group > 1;
     const bool plain_1x1 = t.kh == 1 && t.kw == 1 && t.sh == 1 && t.sw == 1 && t.pads[0] + t.pads[1] + t.pads[2] + t.pads[3] == 0;
-    if (!depthwise && !plain_1x1)
+    if (!depthwise && !plain_1x1) {
       EXPECT_EQ(e1.layers()[0].kernel, K <= 2304 ? "conv_f32_shift_6x16_avx2" : "conv_f32_im2col_sgemm_6x16_avx2");
+    }
     const Tensor y1 = e1.run({{"x", x}}).at(out), y2 = e2.run({{"x", x}}).at(out);
     ASSERT_EQ(y1.shape(), want.shape());
     for (int64_t j = 0; j < want.numel(); ++j) {

@@ -81,6 +81,13 @@ void add_clamp_f32_avx2(const float* a, const float* b, int64_t n, float lo, flo
   }
 }
 
+void mul_scalar_f32_avx2(const float* a, int64_t n, float s, float* y) {
+  const __m256 vs = _mm256_set1_ps(s);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), vs));
+  for (; i < n; ++i) y[i] = a[i] * s;
+}
+
 }  // namespace octet::kernels
 
 namespace octet::kernels {

@@ -24,6 +24,8 @@ void dequantize_u8_f32_avx2(const uint8_t* x, int64_t n, float scale, int32_t zp
 void dequantize_s8_f32_avx2(const int8_t* x, int64_t n, float scale, int32_t zp, float* y);
 // y[i] = min(hi, max(lo, a[i] + b[i])); b == nullptr: y[i] = min(hi, max(lo, a[i])). y may alias a.
 void add_clamp_f32_avx2(const float* a, const float* b, int64_t n, float lo, float hi, float* y);
+// y[i] = a[i] * s, one float multiplication (as the reference Mul). y may alias a.
+void mul_scalar_f32_avx2(const float* a, int64_t n, float s, float* y);
 
 }  // namespace octet::kernels
 

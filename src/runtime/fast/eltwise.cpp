@@ -1,5 +1,6 @@
 // The engine's element-wise fast ops: per-tensor QuantizeLinear and DequantizeLinear between
-// integer and float regions, and float Add / Relu / Clip (Add with a fused Relu/Clip after it).
+// integer and float regions, float Add / Relu / Clip (Add with a fused Relu/Clip after it), and
+// Mul by a constant scalar.
 // Split over the pool in contiguous ranges; each element's result does not depend on the split.
 #include <cmath>
 #include <limits>
@@ -105,6 +106,30 @@ class AddClamp : public FastOp {
   float lo_, hi_;
 };
 
+// Mul of a float tensor by a constant float scalar (attention's score scaling): the output has the
+// tensor's shape, each element one float multiplication, as the reference.
+class MulScalar : public FastOp {
+ public:
+  MulScalar(size_t tensor_input, float s) : tensor_input_(tensor_input), s_(s) {}
+  std::string kernel() const override { return "mul_scalar_f32_avx2"; }
+  std::string precision() const override { return "fp32"; }
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+    const Tensor& a = *in[tensor_input_];
+    const Tensor& s = *in[1 - tensor_input_];
+    if (a.dtype() != DType::Float32 || s.rank() > a.rank()) return false;  // a rank-raising scalar: reference
+    Tensor y(DType::Float32, a.shape(), Tensor::Uninitialized{});
+    const float* ap = a.data<float>();
+    float* yp = y.data<float>();
+    pool.parallel_for(a.numel(), kGrain, [&](int64_t b, int64_t e) { kernels::mul_scalar_f32_avx2(ap + b, e - b, s_, yp + b); });
+    out = std::move(y);
+    return true;
+  }
+
+ private:
+  size_t tensor_input_;
+  float s_;
+};
+
 }  // namespace
 
 std::unique_ptr<FastOp> make_eltwise(const FastOpContext& ctx) {
@@ -124,6 +149,14 @@ std::unique_ptr<FastOp> make_eltwise(const FastOpContext& ctx) {
     return std::make_unique<Dequantize>(scale, zp, type);
   }
   if (n.op_type == "Add" && n.inputs.size() == 2) return std::make_unique<AddClamp>(true, ctx.act_min, ctx.act_max);
+  if (n.op_type == "Mul" && n.inputs.size() == 2) {
+    for (size_t i = 0; i < 2; ++i) {
+      const Tensor* c = constant_input(ctx, i);
+      if (c && c->dtype() == DType::Float32 && c->numel() == 1 && !constant_input(ctx, 1 - i))
+        return std::make_unique<MulScalar>(1 - i, c->data<float>()[0]);
+    }
+    return nullptr;
+  }
   float lo = 0.f, hi = 0.f;
   if (activation_bounds(ctx.graph, n, &lo, &hi)) return std::make_unique<AddClamp>(false, lo, hi);  // Relu, Clip
   return nullptr;

@@ -1,8 +1,12 @@
-// Float MatMul / Gemm with a constant weight on the AVX2 SGEMM. The weight is the packed A operand
+// Float MatMul / Gemm on the AVX2 SGEMM: with a constant weight (MatMulF32), or with two run-time
+// operands (MatMulDynF32, below).
+//
+// Constant weight: The weight is the packed A operand
 // (packed once): C^T = W^T · X^T, so X^T is packed per call (rows of X become columns) and C is
 // written transposed (c_rs = 1, c_cs = N). Bias and a fused Relu/Clip go in the epilogue. Rows of X
 // are split into chunks over the pool.
 #include <algorithm>
+#include <vector>
 
 #include "kernels/avx2/sgemm_avx2.h"
 #include "runtime/fast/fast_op.h"
@@ -60,6 +64,78 @@ class MatMulF32 : public FastOp {
   std::vector<float> packed_, bias_;
 };
 
+// Float MatMul of two run-time operands (attention's Q·K^T and P·V): A [..., M, K] times
+// B [..., K, N] with numpy broadcasting of the batch dims. Per product both operands are packed
+// (A into 6-row panels, B into 16-column panels) and the packed SGEMM writes C row-major; tasks are
+// (batch matrix, block of rows of C), each packing only its rows of A.
+class MatMulDynF32 : public FastOp {
+ public:
+  MatMulDynF32(float lo, float hi) : lo_(lo), hi_(hi) {}
+  std::string kernel() const override { return "matmul_f32_dyn_sgemm_6x16_avx2"; }
+  std::string precision() const override { return "fp32"; }
+
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+    const Tensor &a = *in[0], &b = *in[1];
+    if (a.dtype() != DType::Float32 || b.dtype() != DType::Float32 || a.rank() < 2 || b.rank() < 2) return false;
+    const int64_t M = a.dim(a.rank() - 2), K = a.dim(a.rank() - 1), N = b.dim(b.rank() - 1);
+    if (b.dim(b.rank() - 2) != K || K == 0) return false;  // mismatch: the reference reports it
+    // Batch dims, right-aligned and broadcast; an element stride of 0 repeats a matrix.
+    const size_t rank = std::max(a.rank(), b.rank());
+    Shape batch(rank - 2);
+    std::vector<int64_t> sa(rank - 2, 0), sb(rank - 2, 0);
+    int64_t stride_a = M * K, stride_b = K * N;
+    for (size_t i = rank - 2; i-- > 0;) {
+      const size_t ia = i + a.rank() - rank, ib = i + b.rank() - rank;  // wrap below 0: absent
+      const int64_t da = i + a.rank() >= rank ? a.dim(ia) : 1, db = i + b.rank() >= rank ? b.dim(ib) : 1;
+      if (da != db && da != 1 && db != 1) return false;
+      batch[i] = da == 1 ? db : da;
+      sa[i] = da == 1 ? 0 : stride_a;
+      sb[i] = db == 1 ? 0 : stride_b;
+      stride_a *= da;
+      stride_b *= db;
+    }
+    int64_t batches = 1;
+    for (int64_t d : batch) batches *= d;
+    Shape shape = batch;
+    shape.push_back(M);
+    shape.push_back(N);
+    Tensor y(DType::Float32, shape, Tensor::Uninitialized{});
+    if (y.numel() == 0) {
+      out = std::move(y);
+      return true;
+    }
+    const float* ap = a.data<float>();
+    const float* bp = b.data<float>();
+    float* yp = y.data<float>();
+    kernels::SgemmEpilogue ep;
+    ep.lo = lo_;
+    ep.hi = hi_;
+    const int64_t MR = kernels::kSgemmMR;
+    const int64_t per = std::min((pool.size() + batches - 1) / batches, (M + MR - 1) / MR);
+    const int64_t m_block = ((M + per - 1) / per + MR - 1) / MR * MR, m_blocks = (M + m_block - 1) / m_block;
+    pool.parallel_tasks(batches * m_blocks, [&](int64_t t) {
+      int64_t bi = t / m_blocks, oa = 0, ob = 0;
+      for (size_t i = batch.size(); i-- > 0;) {
+        const int64_t idx = bi % batch[i];
+        bi /= batch[i];
+        oa += idx * sa[i];
+        ob += idx * sb[i];
+      }
+      const int64_t m0 = t % m_blocks * m_block, m1 = std::min(M, m0 + m_block);
+      float* pa = fast::scratch_floats(0, kernels::sgemm_packed_a_floats(m1 - m0, K));
+      float* pb = fast::scratch_floats(1, kernels::sgemm_packed_b_floats(K, N));
+      kernels::sgemm_pack_a_avx2(m1 - m0, K, ap + oa + m0 * K, K, 1, pa);
+      kernels::sgemm_pack_b_avx2(K, N, bp + ob, N, 1, 0, N, pb);
+      kernels::sgemm_packed_avx2(m1 - m0, N, K, pa, pb, yp + (t / m_blocks * M + m0) * N, N, 1, ep, 0, m1 - m0, 0, N);
+    });
+    out = std::move(y);
+    return true;
+  }
+
+ private:
+  float lo_, hi_;
+};
+
 // Input i as a float32 initializer, else nullptr.
 const Tensor* float_constant(const FastOpContext& ctx, size_t i) {
   const Tensor* t = constant_input(ctx, i);
@@ -72,6 +148,8 @@ std::unique_ptr<FastOp> make_matmul_f32(const FastOpContext& ctx) {
   const Node& node = ctx.node;
   if (!node.domain.empty() || node.inputs.size() < 2) return nullptr;
   const Tensor* w = float_constant(ctx, 1);
+  if (node.op_type == "MatMul" && !constant_input(ctx, 1) && !constant_input(ctx, 0))
+    return std::make_unique<MatMulDynF32>(ctx.act_min, ctx.act_max);
   if (!w || w->rank() != 2) return nullptr;
   if (node.op_type == "MatMul") {
     return std::make_unique<MatMulF32>(w->dim(0), w->dim(1), w->data<float>(), w->dim(1), 1, nullptr,

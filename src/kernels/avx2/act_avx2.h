@@ -1,0 +1,33 @@
+// Float Softmax (along contiguous rows) and exact Gelu for AVX2 + FMA, the transformer ops that
+// are not matrix products. Reference twins: softmax_ref (kernels/ref/softmax_ref.h) and
+// gelu_erf_ref (kernels/ref/gelu_ref.h).
+//
+// Accuracy (these are not bit-identical to the twins; tests bound the difference):
+//   exp: Cody-Waite reduction x = n ln2 + r (ln2 split in two), a degree-6 polynomial for e^r on
+//     |r| <= ln2/2 (Cephes expf's published coefficients), times 2^n built in the exponent bits;
+//     within 2 ulp for x in [-87.3, 88.3]; below -87.3 (where e^x < 1.2e-38) it gives 0, above
+//     88.3 it gives e^88.3; NaN stays NaN.
+//   Softmax: row maximum m subtracted first (in float: x - m carries up to |x - m| 2^-24 of
+//     rounding, which becomes that much relative error after exp), exp summed in float over 8
+//     lanes, each value multiplied by 1/sum: within about 2e-6 + |x - m| 1.2e-7 relative of the
+//     exact value for rows up to a few thousand.
+//     A NaN in a row makes the row NaN; a row of only -inf gives NaN (as the reference).
+//   Gelu (approximate = "none"): 0.5 x erfc(-x / sqrt 2) with erfc from the Chebyshev fit of
+//     Numerical Recipes (erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2), fractional error below
+//     1.2e-7 for z >= 0; erfc(-z) = 2 - erfc(z)). Written with erfc rather than 1 + erf so that
+//     the negative tail keeps its relative precision; the float z^2 costs up to z^2 2^-24 more
+//     (about 5e-6 relative at x = -13, where Gelu is 1e-38).
+// CPU: AVX2 + FMA; callers check first (fast_kernels_available()).
+#pragma once
+
+#include <cstdint>
+
+namespace octet::kernels {
+
+// y[r * n + i] = exp(x[r*n+i] - max_r) / sum_j exp(x[r*n+j] - max_r) for r < rows. y may alias x.
+void softmax_rows_f32_avx2(const float* x, int64_t rows, int64_t n, float* y);
+
+// y[i] = Gelu(x[i]), approximate = "none". y may alias x.
+void gelu_f32_avx2(const float* x, int64_t n, float* y);
+
+}  // namespace octet::kernels

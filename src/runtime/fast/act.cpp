@@ -1,0 +1,79 @@
+// The engine's float Softmax (rows along the last axis) and exact Gelu on the AVX2 kernels of
+// kernels/avx2/act_avx2.h: the transformer ops between the matrix products. Rows (Softmax) or
+// contiguous ranges (Gelu) are split over the pool; each element's result does not depend on the
+// split. Anything else (other axes, other types, Gelu's tanh form) stays on the reference op.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/avx2/act_avx2.h"
+#include "runtime/fast/fast_op.h"
+
+namespace octet {
+namespace {
+
+constexpr int64_t kGrain = 8192;  // elements per task: below this, threads cost more than they save
+
+class SoftmaxF32 : public FastOp {
+ public:
+  SoftmaxF32(int64_t axis, bool coerce_2d) : axis_(axis), coerce_2d_(coerce_2d) {}
+  std::string kernel() const override { return "softmax_f32_rows_avx2"; }
+  std::string precision() const override { return "fp32"; }
+
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+    const Tensor& x = *in[0];
+    const int64_t rank = static_cast<int64_t>(x.rank());
+    if (x.dtype() != DType::Float32 || rank == 0) return false;
+    // Opset >= 13 runs along `axis`: rows only when it is the last one. Before, the input is
+    // coerced to 2-D at `axis`, so the rows are the dims from `axis` on, for any valid axis.
+    const int64_t axis = axis_ < 0 ? axis_ + rank : axis_;
+    if (axis < 0 || axis >= rank || (!coerce_2d_ && axis != rank - 1)) return false;
+    int64_t n = 1;
+    for (int64_t d = axis; d < rank; ++d) n *= x.dim(d);
+    const int64_t rows = n == 0 ? 0 : x.numel() / n;
+    Tensor y(DType::Float32, x.shape(), Tensor::Uninitialized{});
+    const float* xp = x.data<float>();
+    float* yp = y.data<float>();
+    pool.parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, n)), [&](int64_t b, int64_t e) {
+      kernels::softmax_rows_f32_avx2(xp + b * n, e - b, n, yp + b * n);
+    });
+    out = std::move(y);
+    return true;
+  }
+
+ private:
+  int64_t axis_;
+  bool coerce_2d_;
+};
+
+class GeluF32 : public FastOp {
+ public:
+  std::string kernel() const override { return "gelu_f32_avx2"; }
+  std::string precision() const override { return "fp32"; }
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+    const Tensor& x = *in[0];
+    if (x.dtype() != DType::Float32) return false;
+    Tensor y(DType::Float32, x.shape(), Tensor::Uninitialized{});
+    const float* xp = x.data<float>();
+    float* yp = y.data<float>();
+    pool.parallel_for(x.numel(), kGrain, [&](int64_t b, int64_t e) { kernels::gelu_f32_avx2(xp + b, e - b, yp + b); });
+    out = std::move(y);
+    return true;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<FastOp> make_activation(const FastOpContext& ctx) {
+  const Node& n = ctx.node;
+  if (!n.domain.empty() || n.inputs.empty()) return nullptr;
+  // A fused Relu/Clip after these is not implemented: leave the pair to the reference ops.
+  if (ctx.act_min != -INFINITY || ctx.act_max != INFINITY) return nullptr;
+  if (n.op_type == "Softmax") {
+    const bool coerce_2d = ctx.opset < 13;
+    return std::make_unique<SoftmaxF32>(n.attr_int("axis", coerce_2d ? 1 : -1), coerce_2d);
+  }
+  if (n.op_type == "Gelu" && n.attr_string("approximate", "none") == "none") return std::make_unique<GeluF32>();
+  return nullptr;
+}
+
+}  // namespace octet

@@ -1,0 +1,97 @@
+// Softmax and Gelu (kernels/avx2/act_avx2.h) against their reference twins softmax_ref and
+// gelu_erf_ref: row lengths around the 8-lane vector, rows with NaN, -inf and huge spreads, and
+// a dense sweep of Gelu over [-16, 16] plus infinities, NaN and signed zeros.
+//
+// Tolerances follow the accuracy the header states: softmax within 2e-6 + (m - x) 1.2e-7 relative
+// (+1e-37 absolute for the values that underflow), Gelu within 1.2e-5 relative of the
+// double-precision reference, plus |x| 1e-16 absolute: the reference's 1 + erf(x / sqrt 2)
+// cancels for x << 0 (it gives -0 at x = -13, where Gelu is -1.2e-37 and the kernel's erfc form
+// keeps it).
+// An error in the exp polynomial, the range reduction or the erfc fit exceeds them by far.
+#include "kernels/avx2/act_avx2.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "kernels/ref/gelu_ref.h"
+#include "kernels/ref/softmax_ref.h"
+
+namespace octet::kernels {
+namespace {
+
+bool avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+
+TEST(ActAvx2, SoftmaxRowsMatchTheReference) {
+  if (!avx2()) GTEST_SKIP();
+  std::mt19937 rng(31);
+  for (int64_t n : {1, 2, 7, 8, 9, 16, 17, 65, 200}) {
+    for (float spread : {1.f, 30.f, 200.f}) {
+      const int64_t rows = 3;
+      std::uniform_real_distribution<float> u(-spread, spread);
+      std::vector<float> x(static_cast<size_t>(rows * n)), y(x.size()), want(x.size());
+      for (auto& v : x) v = u(rng);
+      softmax_rows_f32_avx2(x.data(), rows, n, y.data());
+      SoftmaxParams p;
+      p.outer = rows;
+      p.n = n;
+      softmax_ref(x.data(), want.data(), p);
+      for (size_t i = 0; i < x.size(); ++i) {
+        const float* row = x.data() + i / n * n;
+        const float m = *std::max_element(row, row + n);
+        const double tol = want[i] * (2e-6 + (m - x[i]) * 1.2e-7) + 1e-37;
+        ASSERT_LE(std::fabs(y[i] - want[i]), tol) << "n=" << n << " spread=" << spread << " i=" << i;
+      }
+    }
+  }
+}
+
+TEST(ActAvx2, SoftmaxNaNAndInfinityRowsAsTheReference) {
+  if (!avx2()) GTEST_SKIP();
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t n : {3, 8, 11}) {
+    for (int pos : {0, static_cast<int>(n) - 1}) {
+      for (float special : {nan, inf}) {
+        std::vector<float> x(static_cast<size_t>(n), 0.5f), y(x.size());
+        x[pos] = special;
+        softmax_rows_f32_avx2(x.data(), 1, n, y.data());
+        for (float v : y) EXPECT_TRUE(std::isnan(v)) << "n=" << n << " special at " << pos;
+      }
+      std::vector<float> x(static_cast<size_t>(n), -inf), y(x.size());
+      softmax_rows_f32_avx2(x.data(), 1, n, y.data());
+      for (float v : y) EXPECT_TRUE(std::isnan(v)) << "a row of -inf gives NaN, n=" << n;
+      x.assign(static_cast<size_t>(n), -inf);
+      x[pos] = 2.f;
+      softmax_rows_f32_avx2(x.data(), 1, n, y.data());
+      for (int64_t i = 0; i < n; ++i) EXPECT_EQ(y[i], i == pos ? 1.f : 0.f);
+    }
+  }
+}
+
+TEST(ActAvx2, GeluMatchesTheErfReference) {
+  if (!avx2()) GTEST_SKIP();
+  std::vector<float> x;
+  for (float v = -16.f; v <= 16.f; v += 1.f / 64) x.push_back(v);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-8.f, 8.f);
+  for (int i = 0; i < 1001; ++i) x.push_back(u(rng));
+  for (float v : {0.f, -0.f, 1e-30f, -1e-30f, 1e-3f, -1e-3f}) x.push_back(v);
+  std::vector<float> y(x.size()), want(x.size());
+  gelu_f32_avx2(x.data(), static_cast<int64_t>(x.size()), y.data());
+  gelu_erf_ref(x.data(), static_cast<int64_t>(x.size()), want.data());
+  for (size_t i = 0; i < x.size(); ++i)
+    ASSERT_LE(std::fabs(y[i] - want[i]), 1.2e-5 * std::fabs(want[i]) + std::fabs(x[i]) * 1e-16 + 1e-37) << "x=" << x[i] << " got " << y[i] << " want " << want[i];
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> s = {inf, -inf, std::numeric_limits<float>::quiet_NaN()}, g(3);
+  gelu_f32_avx2(s.data(), 3, g.data());
+  EXPECT_EQ(g[0], inf);
+  EXPECT_TRUE(std::isnan(g[1])) << "-inf * 0, as the reference's 0.5 x (1 + erf(x / sqrt 2))";
+  EXPECT_TRUE(std::isnan(g[2]));
+}
+
+}  // namespace
+}  // namespace octet::kernels

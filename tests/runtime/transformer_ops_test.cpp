@@ -1,0 +1,141 @@
+// The engine's fast transformer ops against the reference executor: MatMul of two run-time
+// operands with broadcast batch dims (fast/matmul_f32.cpp), Softmax along the last axis and the
+// opset < 13 coerced form, exact Gelu (fast/act.cpp) and Mul by a constant scalar (fast/eltwise.cpp);
+// the cases these fast ops leave to the reference (other axes, Gelu's tanh form) keep the
+// reference's result. Float results within the tolerances their kernels' tests establish.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "../test_util.h"
+#include "ir/builder.h"
+#include "runtime/engine.h"
+#include "runtime/executor.h"
+#include "runtime/fast/fast_op.h"
+#include "runtime/shape_inference.h"
+
+namespace octet {
+namespace {
+
+using B = GraphBuilder;
+
+Tensor abs_of(const Tensor& t) {
+  Tensor a = t.clone();
+  for (int64_t i = 0; i < a.numel(); ++i) a.data<float>()[i] = std::fabs(a.data<float>()[i]);
+  return a;
+}
+
+Model matmul_model(const Shape& sa, const Shape& sb) {
+  B g("mm", 17);
+  const std::string a = g.input("a", DType::Float32, sa), b = g.input("b", DType::Float32, sb);
+  g.output(g.op("MatMul", {a, b}, {}, "mm"));
+  Model m = g.build();
+  infer_shapes(m);
+  return m;
+}
+
+TEST(EngineTransformerOps, MatMulOfTwoRuntimeOperandsBroadcastsBatchDims) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const std::vector<std::pair<Shape, Shape>> cases = {
+      {{2, 3, 65, 16}, {2, 3, 16, 65}},  // attention scores
+      {{2, 3, 5, 7}, {3, 7, 4}},         // B broadcast over the leading dim
+      {{5, 7}, {2, 7, 9}},               // A broadcast
+      {{1, 3, 4, 6}, {2, 1, 6, 5}},      // both broadcast
+      {{1, 1}, {1, 1}},
+      {{3, 0, 4}, {3, 4, 2}},            // empty M
+  };
+  uint32_t seed = 40;
+  for (const auto& [sa, sb] : cases) {
+    SCOPED_TRACE(::testing::Message() << shape_str(sa) << " x " << shape_str(sb));
+    const Model m = matmul_model(sa, sb);
+    const Tensor a = testing::random_float(sa, seed++), b = testing::random_float(sb, seed++);
+    const std::string out = m.graph.outputs[0];
+    const Tensor want = Executor(m).run({{"a", a}, {"b", b}}).at(out);
+    const Tensor mag = Executor(m).run({{"a", abs_of(a)}, {"b", abs_of(b)}}).at(out);
+    EngineOptions eo;
+    eo.threads = 2;
+    Engine e(m, eo);
+    EXPECT_EQ(e.layers()[0].kernel, "matmul_f32_dyn_sgemm_6x16_avx2");
+    const Tensor got = e.run({{"a", a}, {"b", b}}).at(out);
+    ASSERT_EQ(got.shape(), want.shape());
+    const int64_t K = sa.back();
+    for (int64_t i = 0; i < want.numel(); ++i)
+      ASSERT_LE(std::fabs(got.data<float>()[i] - want.data<float>()[i]),
+                2.0 * (K + 4) * std::ldexp(1.0, -24) * mag.data<float>()[i])
+          << "element " << i;
+  }
+}
+
+// One unary op on x, run by the engine and the reference; returns the largest relative difference
+// max |got - want| / (|want| + floor) and the kernel the engine chose.
+struct UnaryRun {
+  double rel;
+  std::string kernel;
+};
+UnaryRun run_unary(const std::string& op, std::map<std::string, Attribute> attrs, const Tensor& x, int64_t opset,
+                   double floor) {
+  B g("u", opset);
+  const std::string in = g.input("x", DType::Float32, x.shape());
+  g.output(g.op(op, {in}, attrs, "op"));
+  Model m = g.build();
+  infer_shapes(m);
+  const std::string out = m.graph.outputs[0];
+  const Tensor want = Executor(m).run({{"x", x}}).at(out);
+  Engine e(m);
+  const Tensor got = e.run({{"x", x}}).at(out);
+  double rel = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const double w = want.data<float>()[i], v = got.data<float>()[i];
+    if (std::isnan(w) || std::isnan(v)) {
+      rel = std::isnan(w) && std::isnan(v) ? rel : INFINITY;
+      continue;
+    }
+    rel = std::max(rel, std::fabs(v - w) / (std::fabs(w) + floor));
+  }
+  return {rel, e.layers()[0].kernel};
+}
+
+TEST(EngineTransformerOps, SoftmaxAndGeluMatchTheReference) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const Tensor x = testing::random_float({2, 3, 9, 17}, 3, -6.f, 6.f);
+  UnaryRun r = run_unary("Softmax", {}, x, 17, 1e-30);
+  EXPECT_EQ(r.kernel, "softmax_f32_rows_avx2");
+  EXPECT_LT(r.rel, 4e-6);
+  r = run_unary("Softmax", {{"axis", B::i(3)}}, x, 17, 1e-30);
+  EXPECT_EQ(r.kernel, "softmax_f32_rows_avx2");
+  EXPECT_LT(r.rel, 4e-6);
+  r = run_unary("Softmax", {{"axis", B::i(1)}}, x, 11, 1e-30);  // coerced to rows of 3 * 9 * 17
+  EXPECT_EQ(r.kernel, "softmax_f32_rows_avx2");
+  EXPECT_LT(r.rel, 4e-6);
+  r = run_unary("Softmax", {{"axis", B::i(1)}}, x, 17, 1e-30);  // not the last axis: reference
+  EXPECT_EQ(r.rel, 0.0);
+  r = run_unary("Gelu", {}, x, 20, 1e-30);
+  EXPECT_EQ(r.kernel, "gelu_f32_avx2");
+  EXPECT_LT(r.rel, 1.2e-5);
+  r = run_unary("Gelu", {{"approximate", B::s("tanh")}}, x, 20, 1e-30);
+  EXPECT_EQ(r.kernel, "reference");
+  EXPECT_EQ(r.rel, 0.0);
+}
+
+TEST(EngineTransformerOps, MulByAConstantScalarIsExact) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  for (bool scalar_first : {false, true}) {
+    B g("mul", 17);
+    const std::string x = g.input("x", DType::Float32, {3, 5, 7});
+    g.initializer("s", Tensor::scalar<float>(0.125f + 1e-3f));
+    g.output(g.op("Mul", scalar_first ? std::vector<std::string>{"s", x} : std::vector<std::string>{x, "s"}, {}, "mul"));
+    Model m = g.build();
+    infer_shapes(m);
+    const Tensor in = testing::random_float({3, 5, 7}, 9);
+    Engine e(m);
+    EXPECT_EQ(e.layers()[0].kernel, "mul_scalar_f32_avx2");
+    const Tensor got = e.run({{"x", in}}).at(m.graph.outputs[0]);
+    const Tensor want = Executor(m).run({{"x", in}}).at(m.graph.outputs[0]);
+    ASSERT_EQ(got.shape(), want.shape());
+    EXPECT_EQ(std::memcmp(got.raw(), want.raw(), got.nbytes()), 0) << "scalar first: " << scalar_first;
+  }
+}
+
+}  // namespace
+}  // namespace octet
