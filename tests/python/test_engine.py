@@ -62,7 +62,7 @@ def test_bench_profile_names_int8_and_fp32_kernels(octet, tmp_path):
     lat = r["latency_ms"]
     assert 0 < lat["min"] <= lat["p50"] <= lat["p99"]
     convs = [l for l in r["layers"] if l["op"] == "Conv"]
-    assert convs and all(l["precision"] == "fp32" and "sgemm" in l["kernel"] for l in convs)
+    assert convs and all(l["precision"] == "fp32" and l["kernel"].startswith("conv_f32_") for l in convs)
     assert any(l["fused"] for l in convs), "a Relu after a Conv is fused into it"
     assert abs(sum(l["share"] for l in r["layers"]) - 1) < 1e-6
 
@@ -128,9 +128,11 @@ def test_unfused_qdq_patterns_are_listed_and_run_in_float(octet, tmp_path):
     assert rc == 0, err
     rc, out, err = octet("bench", tmp_path / "q.onnx", "--iterations", "1", "--warmup", "0", "--json", "--profile")
     assert rc == 0, err
-    # The attention MatMuls (activation x activation) are not fused: named in a warning, run in float.
+    # The attention MatMuls (activation x activation) are not fused: named in a warning, run in float
+    # (on the float MatMul of two run-time operands).
     assert "run in float on the engine" in err
     assert "blocks.0.attn.scores" in err and "(MatMul)" in err
     layers = {l["node"]: l for l in json.loads(out)["layers"]}
-    assert layers["blocks.0.attn.scores"]["kernel"] == "reference"
+    assert layers["blocks.0.attn.scores"]["kernel"] == "matmul_f32_dyn_sgemm_6x16_avx2"
+    assert layers["blocks.0.attn.scores"]["precision"] == "fp32"
     assert any(l["precision"] == "int8" for l in layers.values())
