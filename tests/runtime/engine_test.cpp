@@ -143,6 +143,7 @@ struct QConvCase {
   int64_t n, c, h, w, m, group, k, stride, pad, dilation;
   DType x_type, w_type, y_type;  // y_type Undefined: float output
   bool relu;
+  bool symmetric = false;  // weight zero points 0 (int8) / 128 (uint8): the shifted-B path
 };
 
 Model qconv_model(const QConvCase& t, uint32_t seed) {
@@ -165,8 +166,8 @@ Model qconv_model(const QConvCase& t, uint32_t seed) {
   b.initializer("ws", Tensor::from_vector<float>({t.m}, ws));
   Tensor wz(t.w_type, {t.m});
   for (int64_t i = 0; i < t.m; ++i) {
-    if (t.w_type == DType::Int8) wz.data<int8_t>()[i] = static_cast<int8_t>(u8(-3, 3));
-    else wz.data<uint8_t>()[i] = static_cast<uint8_t>(u8(120, 136));
+    if (t.w_type == DType::Int8) wz.data<int8_t>()[i] = static_cast<int8_t>(t.symmetric ? 0 : u8(-3, 3));
+    else wz.data<uint8_t>()[i] = static_cast<uint8_t>(t.symmetric ? 128 : u8(120, 136));
   }
   b.initializer("wz", wz);
   std::vector<std::string> ins = {x, "xs", "xz", "w", "ws", "wz"};
@@ -231,6 +232,38 @@ TEST(EngineQConv, RandomShapesEqualReferenceBitForBit) {
     ASSERT_EQ(engine.layers().size(), 1u);
     EXPECT_EQ(engine.layers()[0].precision, "int8") << "case " << i << " seed " << seed;
     EXPECT_TRUE(same_bits(engine.run({{"x", x}}).at("y"), want)) << "case " << i << " seed " << seed;
+  }
+}
+
+// Symmetric weights and whole channel quads: the shifted-B convolution (quad-interleaved phase
+// planes, no im2col), with strides, dilations, padding, groups and every output kind.
+TEST(EngineQConv, ShiftedPathEqualsReferenceBitForBit) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const DType U = DType::UInt8, S = DType::Int8, F = DType::Undefined;
+  const std::vector<QConvCase> cases = {
+      {2, 16, 14, 14, 16, 1, 3, 1, 1, 1, U, S, U, true, true},   {2, 16, 14, 14, 32, 1, 3, 2, 1, 1, U, S, U, true, true},
+      {1, 16, 14, 14, 32, 1, 1, 2, 0, 1, U, S, S, false, true},  {1, 8, 9, 11, 12, 2, 3, 1, 2, 2, S, S, F, true, true},
+      {3, 12, 7, 7, 10, 1, 5, 1, 2, 1, U, U, U, false, true},    {1, 64, 4, 4, 33, 1, 3, 1, 1, 1, U, S, S, false, true},
+      {1, 4, 10, 3, 7, 1, 3, 3, 2, 1, S, S, U, true, true},      {2, 8, 6, 6, 5, 1, 1, 1, 1, 1, U, S, F, false, true},
+  };
+  std::mt19937 rng(321);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const QConvCase& t = cases[i];
+    const uint32_t seed = 2000 + static_cast<uint32_t>(i);
+    Model m = qconv_model(t, seed);
+    Tensor x(t.x_type, {t.n, t.c, t.h, t.w});
+    for (int64_t j = 0; j < x.numel(); ++j) static_cast<uint8_t*>(x.raw())[j] = static_cast<uint8_t>(rng());
+    const Tensor want = Executor(m).run({{"x", x}}).at("y");
+    for (int threads : {1, 2}) {
+      EngineOptions eo;
+      eo.threads = threads;
+      Engine engine(m, eo);
+      ASSERT_EQ(engine.layers().size(), 1u);
+      EXPECT_EQ(engine.layers()[0].kernel.rfind("conv_u8s8_shift_qgemm_", 0), 0u)
+          << "case " << i << ": " << engine.layers()[0].kernel;
+      EXPECT_TRUE(same_bits(engine.run({{"x", x}}).at("y"), want)) << "case " << i << " seed " << seed << " threads "
+                                                                  << threads;
+    }
   }
 }
 

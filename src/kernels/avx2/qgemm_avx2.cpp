@@ -18,8 +18,10 @@ namespace octet::kernels {
 
 // The AVX-512 VNNI build of the same tile loop (avx512/qgemm_vnni.cpp; only called when the CPU
 // has AVX512VL and AVX512_VNNI).
+// qoff == nullptr: B is packed panels at pbase; else the shifted operand (qgemm_shift_avx2).
 void qgemm_run_tiles_vnni(int64_t M, int64_t Kq, const uint8_t* abase, const void* res, const uint8_t* pbase,
-                          const QgemmOutput& out, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+                          const int32_t* qoff, int32_t b_zp, const QgemmOutput& out, int64_t m0, int64_t m1,
+                          int64_t n0, int64_t n1);
 
 namespace {
 
@@ -253,10 +255,51 @@ void qgemm_packed_avx2(int64_t M, int64_t N, int64_t K, const void* packed_a, co
   const uint8_t* pbase = static_cast<const uint8_t*>(packed_b);
   if (h.isa == static_cast<uint32_t>(QgemmIsa::Avx512Vnni)) {
     check(qgemm_isa_supported(QgemmIsa::Avx512Vnni), "packed A for AVX-512 VNNI runs on a CPU that has it");
-    qgemm_run_tiles_vnni(M, Kq, abase, res, pbase, out, m0, m1, n0, n1);
+    qgemm_run_tiles_vnni(M, Kq, abase, res, pbase, nullptr, 0, out, m0, m1, n0, n1);
   } else {
-    run_tiles(M, Kq, abase, res, pbase, out, m0, m1, n0, n1);
+    run_tiles<false>(M, Kq, abase, res, BSource{pbase, nullptr, 0}, out, m0, m1, n0, n1);
   }
+}
+
+void qgemm_shift_avx2(int64_t M, int64_t N, int64_t K, const void* packed_a, const uint8_t* x,
+                      const int32_t* qoff, int32_t b_zp, const QgemmOutput& out, int64_t m0, int64_t m1,
+                      int64_t n0, int64_t n1) {
+  PackedAHeader h;
+  std::memcpy(&h, packed_a, sizeof(h));
+  check(h.magic == kMagicA, "packed A was made by qgemm_pack_a_s8_avx2");
+  check(h.M == M && h.K == K, "packed A has the M and K of the call");
+  check(0 <= m0 && m0 <= m1 && m1 <= M && 0 <= n0 && n0 <= n1 && n1 <= N, "block inside C");
+  if (m0 >= m1 || n0 >= n1) return;
+  const int64_t Kq = quads(K);
+  const uint8_t* abase = static_cast<const uint8_t*>(packed_a) + sizeof(PackedAHeader);
+  for (int64_t p = 0; p < h.panels; ++p) {  // no colterm here: the a_zp correction is not available
+    const auto* ph = reinterpret_cast<const PanelHeader*>(abase + p * panel_a_bytes(Kq));
+    for (int r = 0; r < MR; ++r) check(ph->a_zp[r] == 0, "shifted B needs a_zp == 0 in every row");
+  }
+  const ResEntry* res = reinterpret_cast<const ResEntry*>(abase + h.panels * panel_a_bytes(Kq));
+  if (h.isa == static_cast<uint32_t>(QgemmIsa::Avx512Vnni)) {
+    check(qgemm_isa_supported(QgemmIsa::Avx512Vnni), "packed A for AVX-512 VNNI runs on a CPU that has it");
+    qgemm_run_tiles_vnni(M, Kq, abase, res, x, qoff, b_zp, out, m0, m1, n0, n1);
+  } else {
+    run_tiles<true>(M, Kq, abase, res, BSource{x, qoff, b_zp}, out, m0, m1, n0, n1);
+  }
+}
+
+void interleave4_u8_avx2(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m128i r[4];
+    for (int j = 0; j < 4; ++j) r[j] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[j] + i));
+    const __m128i t0 = _mm_unpacklo_epi8(r[0], r[1]), t1 = _mm_unpackhi_epi8(r[0], r[1]);
+    const __m128i t2 = _mm_unpacklo_epi8(r[2], r[3]), t3 = _mm_unpackhi_epi8(r[2], r[3]);
+    uint8_t* d = dst + 4 * i;
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_unpacklo_epi16(t0, t2));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16), _mm_unpackhi_epi16(t0, t2));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 32), _mm_unpacklo_epi16(t1, t3));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 48), _mm_unpackhi_epi16(t1, t3));
+  }
+  for (; i < n; ++i)
+    for (int j = 0; j < 4; ++j) dst[4 * i + j] = rows[j][i];
 }
 
 QgemmIsa qgemm_default_isa() {

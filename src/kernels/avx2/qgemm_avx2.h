@@ -187,4 +187,21 @@ struct QgemmOutput {
 void qgemm_packed_avx2(int64_t M, int64_t N, int64_t K, const void* packed_a, const void* packed_b,
                        const QgemmOutput& out, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 
+// The same GEMM with a "shifted" B that is never packed (convolutions without im2col; the idea is
+// that of sconv_shift_avx2.h): b(k, n) for k in quad q is byte k % 4 of the 4 bytes at
+// x + 4 * n + qoff[q]. The caller lays the input out as channel-quad-interleaved planes (4
+// channels' bytes per pixel), so 16 consecutive columns of a quad are the 64 bytes a packed B
+// panel would hold. Same semantics, arithmetic and exactness as qgemm_packed_avx2, except that
+// there is no column-sum term: every row's a_zp must be 0 (checked; aborts otherwise). Quads past
+// K multiply zero weights, whatever bytes they read.
+// Preconditions besides qgemm_packed_avx2's: x is readable at 4 n + qoff[q] + [0, 4) for every
+// quad q < ceil(K/4) and every n < round_up(n1, 16) (whole 16-column tiles are loaded).
+void qgemm_shift_avx2(int64_t M, int64_t N, int64_t K, const void* packed_a, const uint8_t* x,
+                      const int32_t* qoff, int32_t b_zp, const QgemmOutput& out, int64_t m0, int64_t m1,
+                      int64_t n0, int64_t n1);
+
+// dst[4 i + j] = rows[j][i] for i < n, j < 4: four byte rows interleaved into quads (the shifted
+// operand's layout). Reference twin: the plain loop in the test.
+void interleave4_u8_avx2(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
+
 }  // namespace octet::kernels

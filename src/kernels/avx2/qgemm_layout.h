@@ -39,14 +39,14 @@ struct ResEntry {
   int32_t quad;   // the 4 residual bytes a_res(m, 4q..4q+3)
 };
 
-void check(bool ok, const char* what) {
+[[maybe_unused]] void check(bool ok, const char* what) {
   if (!ok) {
     std::fprintf(stderr, "qgemm_avx2: precondition violated: %s\n", what);
     std::abort();
   }
 }
 
-int64_t quads(int64_t K) { return (K + 3) / 4; }
+[[maybe_unused]] int64_t quads(int64_t K) { return (K + 3) / 4; }
 int64_t panel_a_bytes(int64_t Kq) { return static_cast<int64_t>(sizeof(PanelHeader)) + Kq * 16; }
 int64_t panel_b_bytes(int64_t Kq) { return Kq * 64 + 128; }
 

@@ -24,8 +24,11 @@ namespace {
 }  // namespace
 
 void qgemm_run_tiles_vnni(int64_t M, int64_t Kq, const uint8_t* abase, const void* res, const uint8_t* pbase,
-                          const QgemmOutput& out, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
-  run_tiles(M, Kq, abase, static_cast<const ResEntry*>(res), pbase, out, m0, m1, n0, n1);
+                          const int32_t* qoff, int32_t b_zp, const QgemmOutput& out, int64_t m0, int64_t m1,
+                          int64_t n0, int64_t n1) {
+  const auto* r = static_cast<const ResEntry*>(res);
+  if (qoff) run_tiles<true>(M, Kq, abase, r, BSource{pbase, qoff, b_zp}, out, m0, m1, n0, n1);
+  else run_tiles<false>(M, Kq, abase, r, BSource{pbase, nullptr, 0}, out, m0, m1, n0, n1);
 }
 
 }  // namespace octet::kernels

@@ -5,7 +5,9 @@
 // zero point + 128), uint8 weights int8 the same way; both leave every (x - x_zp)(w - w_zp) term
 // unchanged, so the result equals the reference op (quant_fused.cpp) bit for bit.
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "kernels/avx2/dwconv_avx2.h"
@@ -26,10 +28,20 @@ class QConv : public FastOp {
   QConv(const Conv2d& g, fast::QLayer layer) : g_(g), q_(std::move(layer)) {
     const int64_t K = g.K();
     if (g.depthwise() && g.Cg() == 1) return;  // direct kernel reads q_.w as is
+    shift_ = shiftable(g, q_);
+    const int64_t taps = g.kh * g.kw, Cg = g.Cg();
+    std::vector<int8_t> reordered;
+    if (shift_) {  // [m][c][i][j] -> [m][i][j][c]: each k-quad is 4 channels of one tap
+      reordered.resize(q_.w.size());
+      for (int64_t m = 0; m < g.M; ++m)
+        for (int64_t c = 0; c < Cg; ++c)
+          for (int64_t t = 0; t < taps; ++t) reordered[(m * taps + t) * Cg + c] = q_.w[(m * Cg + c) * taps + t];
+    }
+    const int8_t* w = shift_ ? reordered.data() : q_.w.data();
     packed_.resize(static_cast<size_t>(g.group));
     for (int64_t gi = 0; gi < g.group; ++gi) {
       packed_[gi].resize(kernels::qgemm_packed_a_bytes(g.Mg(), K));
-      kernels::qgemm_pack_a_s8_avx2(g.Mg(), K, q_.w.data() + gi * g.Mg() * K, K, 1, q_.w_zp.data() + gi * g.Mg(),
+      kernels::qgemm_pack_a_s8_avx2(g.Mg(), K, w + gi * g.Mg() * K, K, 1, q_.w_zp.data() + gi * g.Mg(),
                                     packed_[gi].data(), isa_);
       // The size bound allows a residual for every quad; keep what the weights needed.
       packed_[gi].resize(kernels::qgemm_packed_a_info(packed_[gi].data()).used_bytes);
@@ -40,6 +52,7 @@ class QConv : public FastOp {
 
   std::string kernel() const override {
     if (packed_.empty()) return "dwconv_u8s8_avx2";
+    if (shift_) return std::string("conv_u8s8_shift_qgemm_") + kernels::qgemm_tile_name(isa_);
     return std::string(g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 ? "conv_u8s8_1x1_qgemm_"
                                                                             : "conv_u8s8_im2col_qgemm_") +
            kernels::qgemm_tile_name(isa_);
@@ -56,6 +69,9 @@ class QConv : public FastOp {
     Tensor y(q_.out_type(), {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
     if (packed_.empty()) {
       run_depthwise(g, N, xp, y, pool);
+    } else if (shift_) {
+      if (!run_shifted(g, N, xp, y, pool)) return false;
+      q_.clamp_float_output(y, pool);
     } else {
       const fast::ConvSplit s = fast::plan_conv_split(P, g.Mg(), g.K(), N * g.group, pool.size(), kernels::kQgemmMR, 1024);
       pool.parallel_tasks(s.tasks(N * g.group), [&](int64_t task) {
@@ -87,6 +103,102 @@ class QConv : public FastOp {
     kernels::qgemm_packed_avx2(g.Mg(), n, K, packed_[gi].data(), packed, o, m0, m1, 0, n);
   }
 
+  // The shifted-B path (qgemm_shift_avx2) applies to what the float convolution runs that way (not
+  // a plain 1x1) when whole channel quads make each k-quad one tap's 4 channels (Cg % 4 == 0) and
+  // the weights are symmetric (the shifted GEMM has no a_zp term).
+  static bool shiftable(const Conv2d& g, const fast::QLayer& q) {
+    const bool no_pad = g.auto_pad != "NOTSET" || (g.pads[0] == 0 && g.pads[1] == 0 && g.pads[2] == 0 && g.pads[3] == 0);
+    if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && no_pad) return false;
+    if (g.Cg() % 4 != 0) return false;
+    return std::all_of(q.w_zp.begin(), q.w_zp.end(), [](int32_t z) { return z == 0; });
+  }
+
+  // As the float convolution's run_shifted (conv_f32.cpp), on channel-quad-interleaved phase
+  // planes: plane (cq, a, b) holds, for each of its Hp x Wp entries, the 4 bytes of channels
+  // 4 cq .. 4 cq + 3 at that input position (the zero point outside the input), so quad
+  // kq = (i * kw + j) * Cq + cq of column q is the 4 bytes at 4 q + qoff[kq].
+  bool run_shifted(const Conv2d& g, int64_t N, const uint8_t* x, Tensor& y, ThreadPool& pool) const {
+    constexpr int64_t MR = kernels::kQgemmMR, NR = kernels::kQgemmNR;
+    const int64_t Mg = g.Mg(), K = g.K(), images = N * g.group, Cq = g.Cg() / 4;
+    if (images == 0 || g.P() == 0 || Mg == 0) return true;
+    const int64_t pa = g.kh == 1 ? 1 : g.sh, pb = g.kw == 1 ? 1 : g.sw;
+    const int64_t Wp = g.OW + (g.kw - 1) * g.dw / g.sw;
+    const int64_t per_image = std::max<int64_t>(1, (pool.size() + images - 1) / images);
+    const int64_t max_tasks = std::max<int64_t>(1, g.OH * Wp * Mg * K / 262144);
+    const int64_t want = std::min(per_image, max_tasks);
+    const int64_t rows = (g.OH + std::min(want, g.OH) - 1) / std::min(want, g.OH);
+    const int64_t chunks = (g.OH + rows - 1) / rows;
+    const int64_t m_blocks = std::min((want + chunks - 1) / chunks, (Mg + MR - 1) / MR);
+    const int64_t m_block = ((Mg + m_blocks - 1) / m_blocks + MR - 1) / MR * MR;
+    const int64_t Hp = rows + (g.kh - 1) * g.dh / g.sh;
+    const int64_t ldc = (rows * Wp + NR - 1) / NR * NR;
+    const int64_t plane = Hp * Wp * 4, bytes = Cq * pa * pb * plane + 4 * (ldc + Wp) + 64;
+    if (bytes > INT32_MAX) return false;
+    const size_t elem = y.dtype() == DType::Float32 ? 4 : 1;
+    const uint8_t zp = static_cast<uint8_t>(q_.x_zp);
+    auto* yb = static_cast<uint8_t*>(y.raw());
+    pool.parallel_tasks(images * chunks * m_blocks, [&](int64_t task) {
+      const int64_t mb = task % m_blocks, rc = task / m_blocks % chunks, ng = task / m_blocks / chunks;
+      const int64_t n = ng / g.group, gi = ng % g.group;
+      const int64_t r0 = rc * rows, r1 = std::min(g.OH, r0 + rows);
+      const int64_t m0 = mb * m_block, m1 = std::min(Mg, m0 + m_block);
+      const uint8_t* xg = x + (n * g.C + gi * g.Cg()) * g.H * g.W;
+      auto* xq = static_cast<uint8_t*>(fast::scratch_bytes(0, static_cast<size_t>(bytes)));
+      auto* tmp = static_cast<uint8_t*>(fast::scratch_bytes(3, static_cast<size_t>(4 * Wp)));
+      const int64_t Kq = K / 4;
+      auto* qoff = static_cast<int32_t*>(fast::scratch_bytes(2, static_cast<size_t>(Kq) * sizeof(int32_t)));
+      // Rows [0, m1) of the output buffer (the kernel addresses C by the group's row m; rows
+      // below m0 are not written).
+      auto* cb = static_cast<uint8_t*>(fast::scratch_bytes(1, static_cast<size_t>(m1 * ldc) * elem));
+      for (int64_t cq = 0; cq < Cq; ++cq)
+        for (int64_t a = 0; a < pa; ++a)
+          for (int64_t b = 0; b < pb; ++b) {
+            const int64_t first = g.pl - b;
+            const int64_t c_lo = std::min(Wp, first <= 0 ? 0 : (first + g.sw - 1) / g.sw);
+            const int64_t c_hi = std::max(c_lo, std::min(Wp, (g.W + g.pl - b + g.sw - 1) / g.sw));
+            uint8_t* pl = xq + ((cq * pa + a) * pb + b) * plane;
+            for (int64_t rr = 0; rr < Hp; ++rr) {
+              uint8_t* dst = pl + rr * Wp * 4;
+              const int64_t ih = (r0 + rr) * g.sh + a - g.pt;
+              if (ih < 0 || ih >= g.H || c_lo == c_hi) {
+                std::memset(dst, zp, static_cast<size_t>(4 * Wp));
+                continue;
+              }
+              const uint8_t* rows4[4];
+              for (int j = 0; j < 4; ++j) {
+                const uint8_t* src = xg + ((4 * cq + j) * g.H + ih) * g.W;  // column cc: src[cc * sw + b - pl]
+                uint8_t* t = tmp + j * Wp;
+                std::memset(t, zp, static_cast<size_t>(c_lo));
+                if (g.sw == 1) {
+                  std::memcpy(t + c_lo, src + (c_lo + b - g.pl), static_cast<size_t>(c_hi - c_lo));
+                } else {
+                  for (int64_t cc = c_lo; cc < c_hi; ++cc) t[cc] = src[cc * g.sw + b - g.pl];
+                }
+                std::memset(t + c_hi, zp, static_cast<size_t>(Wp - c_hi));
+                rows4[j] = t;
+              }
+              kernels::interleave4_u8_avx2(rows4, Wp, dst);
+            }
+          }
+      std::memset(xq + Cq * pa * pb * plane, zp, static_cast<size_t>(bytes - Cq * pa * pb * plane));
+      for (int64_t i = 0, kq = 0; i < g.kh; ++i)
+        for (int64_t j = 0; j < g.kw; ++j)
+          for (int64_t cq = 0; cq < Cq; ++cq) {
+            const int64_t a = i * g.dh % g.sh, di = i * g.dh / g.sh, b = j * g.dw % g.sw, dj = j * g.dw / g.sw;
+            qoff[kq++] = static_cast<int32_t>(4 * ((((cq * pa + a) * pb + b) * Hp + di) * Wp + dj));
+          }
+      const int64_t Q = (r1 - r0) * Wp;
+      const kernels::QgemmOutput o = q_.gemm_output(cb, ldc, 1, gi * Mg);
+      kernels::qgemm_shift_avx2(Mg, Q, K, packed_[gi].data(), xq, qoff, q_.x_zp, o, m0, m1, 0, Q);
+      uint8_t* yg = yb + (n * g.M + gi * Mg) * g.P() * elem;
+      for (int64_t m = m0; m < m1; ++m)
+        for (int64_t r = r0; r < r1; ++r)
+          std::memcpy(yg + (m * g.P() + r * g.OW) * elem, cb + (m * ldc + (r - r0) * Wp) * elem,
+                      static_cast<size_t>(g.OW) * elem);
+    });
+    return true;
+  }
+
   void run_depthwise(const Conv2d& g, int64_t N, const uint8_t* x, Tensor& y, ThreadPool& pool) const {
     const kernels::DwConvParams p = fast::dw_params(g);
     const size_t elem = y.dtype() == DType::Float32 ? 4 : 1;
@@ -104,6 +216,7 @@ class QConv : public FastOp {
 
   Conv2d g_;
   kernels::QgemmIsa isa_ = kernels::qgemm_default_isa();  // the tile loop the weights are packed for
+  bool shift_ = false;  // shifted-B path; the packed weights are then in [m][i][j][c] order
   fast::QLayer q_;
   std::vector<std::vector<uint8_t>> packed_;
   std::vector<uint8_t> xbuf_;  // int8 input flipped to uint8

@@ -104,12 +104,16 @@ bool read_qlayer(const FastOpContext& ctx, int64_t M, int64_t K, bool rows_are_c
 }
 
 kernels::QgemmOutput QLayer::gemm_output(Tensor& y, int64_t off, int64_t c_rs, int64_t c_cs, int64_t row0) const {
+  return gemm_output(static_cast<uint8_t*>(y.raw()) + off * (quantized ? 1 : 4), c_rs, c_cs, row0);
+}
+
+kernels::QgemmOutput QLayer::gemm_output(void* c, int64_t c_rs, int64_t c_cs, int64_t row0) const {
   kernels::QgemmOutput o;
+  o.c = c;
   o.c_rs = c_rs;
   o.c_cs = c_cs;
   if (quantized) {
     o.kind = y_type == DType::UInt8 ? kernels::QgemmOutput::Kind::U8 : kernels::QgemmOutput::Kind::S8;
-    o.c = static_cast<uint8_t*>(y.raw()) + off;
     o.bias = bias_i32.empty() ? nullptr : bias_i32.data() + row0;
     o.multiplier = multiplier.data() + row0;
     o.zero_point = y_zp;
@@ -117,7 +121,6 @@ kernels::QgemmOutput QLayer::gemm_output(Tensor& y, int64_t off, int64_t c_rs, i
     o.hi = hi;
   } else {
     o.kind = kernels::QgemmOutput::Kind::F32;
-    o.c = y.data<float>() + off;
     o.scale = scale.data() + row0;
     o.fbias = fbias.empty() ? nullptr : fbias.data() + row0;
   }

@@ -31,6 +31,8 @@ struct QLayer {
   DType out_type() const { return quantized ? y_type : DType::Float32; }
   // The kernel output description for rows [row0, ...) written at element offset `off` of y.
   kernels::QgemmOutput gemm_output(Tensor& y, int64_t off, int64_t c_rs, int64_t c_cs, int64_t row0) const;
+  // The same for a buffer c of out_type() elements (a task's scratch).
+  kernels::QgemmOutput gemm_output(void* c, int64_t c_rs, int64_t c_cs, int64_t row0) const;
   kernels::DwQOutput dw_output(int64_t channel) const;
   // Float output with a fused activation: the kernels do not clamp F32, so clamp here.
   void clamp_float_output(Tensor& y, ThreadPool& pool) const;
