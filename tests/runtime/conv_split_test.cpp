@@ -25,15 +25,20 @@ TEST(ConvSplit, CoversEveryPixelAndRowOnceWithAlignedCuts) {
               // Pixel chunks tile [0, P): the last one is non-empty.
               EXPECT_GE(s.chunks * s.chunk, P);
               EXPECT_LT((s.chunks - 1) * s.chunk, P);
-              if (s.chunks > 1) EXPECT_EQ(s.chunk % 16, 0);  // whole B panels
+              if (s.chunks > 1) {
+                EXPECT_EQ(s.chunk % 16, 0);  // whole B panels
+              }
               EXPECT_LE(s.chunk, std::max<int64_t>(cap, P <= 256 ? P : cap));
               // Row blocks tile [0, Mg) and start on the kernel's row tile.
               EXPECT_GE(s.m_blocks * s.m_block, Mg);
               EXPECT_LT((s.m_blocks - 1) * s.m_block, Mg);
-              if (s.m_blocks > 1) EXPECT_EQ(s.m_block % mr, 0);
+              if (s.m_blocks > 1) {
+                EXPECT_EQ(s.m_block % mr, 0);
+              }
               // Big enough (at least 2 x 256K multiply-adds per thread): every thread gets a task.
-              if (P * Mg * K >= 2 * 262144 * threads && P >= 16 * threads && Mg >= 2 * mr)
+              if (P * Mg * K >= 2 * 262144 * threads && P >= 16 * threads && Mg >= 2 * mr) {
                 EXPECT_GE(s.tasks(images), std::min<int64_t>(threads, images * ((P + 15) / 16)));
+              }
               ++checked;
             }
   EXPECT_GT(checked, 1000);

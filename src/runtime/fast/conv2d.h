@@ -135,4 +135,19 @@ void im2col(const Conv2d& g, const T* x /* [Cg, H, W] */, int64_t p0, int64_t p1
       }
 }
 
+// memcpy for the short rows the shifted convolutions copy out of their padded-width buffers (a
+// few dozen bytes, thousands of times per layer): 16-byte moves, the last one overlapping, instead
+// of a library call per row.
+inline void copy_short(void* dst, const void* src, size_t n) {
+  auto* d = static_cast<unsigned char*>(dst);
+  const auto* s = static_cast<const unsigned char*>(src);
+  if (n < 16) {
+    std::memcpy(d, s, n);
+    return;
+  }
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) std::memcpy(d + i, s + i, 16);
+  if (i < n) std::memcpy(d + n - 16, s + n - 16, 16);
+}
+
 }  // namespace octet::fast

@@ -167,8 +167,8 @@ class ConvF32 : public FastOp {
       float* yg = y + (n * g.M + gi * Mg) * g.P();
       for (int64_t m = m0; m < m1; ++m)
         for (int64_t r = r0; r < r1; ++r)
-          std::memcpy(yg + m * g.P() + r * g.OW, cb + (m - m0) * ldc + (r - r0) * Wp,
-                      static_cast<size_t>(g.OW) * sizeof(float));
+          fast::copy_short(yg + m * g.P() + r * g.OW, cb + (m - m0) * ldc + (r - r0) * Wp,
+                           static_cast<size_t>(g.OW) * sizeof(float));
     });
     return true;
   }

@@ -164,20 +164,22 @@ class QConv : public FastOp {
                 std::memset(dst, zp, static_cast<size_t>(4 * Wp));
                 continue;
               }
+              // Columns [c_lo, c_hi) come from the input (stride 1: straight from its rows; else
+              // gathered into temporary rows first), the rest is the zero point.
               const uint8_t* rows4[4];
               for (int j = 0; j < 4; ++j) {
                 const uint8_t* src = xg + ((4 * cq + j) * g.H + ih) * g.W;  // column cc: src[cc * sw + b - pl]
-                uint8_t* t = tmp + j * Wp;
-                std::memset(t, zp, static_cast<size_t>(c_lo));
                 if (g.sw == 1) {
-                  std::memcpy(t + c_lo, src + (c_lo + b - g.pl), static_cast<size_t>(c_hi - c_lo));
-                } else {
-                  for (int64_t cc = c_lo; cc < c_hi; ++cc) t[cc] = src[cc * g.sw + b - g.pl];
+                  rows4[j] = src + (c_lo + b - g.pl);
+                  continue;
                 }
-                std::memset(t + c_hi, zp, static_cast<size_t>(Wp - c_hi));
+                uint8_t* t = tmp + j * Wp;
+                for (int64_t cc = c_lo; cc < c_hi; ++cc) t[cc - c_lo] = src[cc * g.sw + b - g.pl];
                 rows4[j] = t;
               }
-              kernels::interleave4_u8_avx2(rows4, Wp, dst);
+              std::memset(dst, zp, static_cast<size_t>(4 * c_lo));
+              kernels::interleave4_u8_avx2(rows4, c_hi - c_lo, dst + 4 * c_lo);
+              std::memset(dst + 4 * c_hi, zp, static_cast<size_t>(4 * (Wp - c_hi)));
             }
           }
       std::memset(xq + Cq * pa * pb * plane, zp, static_cast<size_t>(bytes - Cq * pa * pb * plane));
@@ -193,8 +195,8 @@ class QConv : public FastOp {
       uint8_t* yg = yb + (n * g.M + gi * Mg) * g.P() * elem;
       for (int64_t m = m0; m < m1; ++m)
         for (int64_t r = r0; r < r1; ++r)
-          std::memcpy(yg + (m * g.P() + r * g.OW) * elem, cb + (m * ldc + (r - r0) * Wp) * elem,
-                      static_cast<size_t>(g.OW) * elem);
+          fast::copy_short(yg + (m * g.P() + r * g.OW) * elem, cb + (m * ldc + (r - r0) * Wp) * elem,
+                           static_cast<size_t>(g.OW) * elem);
     });
     return true;
   }
