@@ -1,7 +1,9 @@
-// plan_conv_split: the tasks cover every (pixel, row) of each image exactly once, chunk and row
-// block boundaries sit where the kernels need them, and there is work for every thread whenever the
-// convolution is big enough to be worth splitting.
+// plan_conv_split and plan_shift: the tasks cover every (pixel, row) of each image exactly once,
+// chunk and row block boundaries sit where the kernels need them, and there is work for every
+// thread whenever the convolution is big enough to be worth splitting.
 #include <gtest/gtest.h>
+
+#include <vector>
 
 #include "runtime/fast/conv2d.h"
 
@@ -52,6 +54,46 @@ TEST(ConvSplit, SmallPlanesWithFewImagesSplitRows) {
   EXPECT_EQ(s.m_blocks, 2);
   // At batch 32 the images alone feed the threads: no row split.
   EXPECT_EQ(plan_conv_split(49, 512, 4608, 32, 2, 6, 512).m_blocks, 1);
+}
+
+}  // namespace
+}  // namespace octet::fast
+
+namespace octet::fast {
+namespace {
+
+// The shifted convolutions' plan: its tasks cover every (image, group, output row, channel) once,
+// channel blocks start on the row tile, and there are tasks for every thread when the work allows.
+TEST(ShiftPlan, TasksCoverEveryRowAndChannelOnce) {
+  int checked = 0;
+  for (int64_t OH : {1, 2, 7, 14, 28})
+    for (int64_t Mg : {1, 5, 16, 64})
+      for (int64_t images : {1, 3, 32})
+        for (int threads : {1, 2, 16}) {
+          Conv2d g;
+          g.M = Mg;
+          g.C = 16;
+          g.kh = g.kw = 3;
+          g.H = g.W = OH;
+          g.OH = g.OW = OH;
+          g.pt = g.pl = 1;
+          const ShiftPlan s = plan_shift(g, images, threads, 6, 16);
+          std::vector<int> seen(static_cast<size_t>(images * OH * Mg), 0);
+          for (int64_t t = 0; t < s.tasks(images); ++t) {
+            const ShiftPlan::Task k = s.task(g, t);
+            EXPECT_EQ(k.m0 % 6, 0);
+            EXPECT_LE(k.r1 - k.r0, s.rows);
+            EXPECT_LE(s.rows * s.Wp, s.ldc);
+            for (int64_t r = k.r0; r < k.r1; ++r)
+              for (int64_t m = k.m0; m < k.m1; ++m) ++seen[static_cast<size_t>((k.n * OH + r) * Mg + m)];
+          }
+          for (int v : seen) ASSERT_EQ(v, 1) << "OH " << OH << " Mg " << Mg << " images " << images << " threads " << threads;
+          if (OH * Mg * 144 * s.Wp >= 2 * 262144 * threads && OH * ((Mg + 5) / 6) >= threads) {
+            EXPECT_GE(s.tasks(images), std::min<int64_t>(threads, images * OH));
+          }
+          ++checked;
+        }
+  EXPECT_EQ(checked, 5 * 4 * 3 * 3);
 }
 
 }  // namespace

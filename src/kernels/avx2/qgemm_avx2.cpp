@@ -241,14 +241,25 @@ void qgemm_pack_b_u8_avx2(int64_t K, int64_t N, const uint8_t* b, int64_t b_rs, 
 
 // ---- GEMM --------------------------------------------------------------------------------------
 
+namespace {
+
+// Reads packed A's header and checks it and the block against the call; false when the block is
+// empty (nothing to compute).
+bool open_packed_a(int64_t M, int64_t N, int64_t K, const void* packed_a, int64_t m0, int64_t m1, int64_t n0,
+                   int64_t n1, PackedAHeader* h) {
+  std::memcpy(h, packed_a, sizeof(*h));
+  check(h->magic == kMagicA, "packed A was made by qgemm_pack_a_s8_avx2");
+  check(h->M == M && h->K == K, "packed A has the M and K of the call");
+  check(0 <= m0 && m0 <= m1 && m1 <= M && 0 <= n0 && n0 <= n1 && n1 <= N, "block inside C");
+  return m0 < m1 && n0 < n1;
+}
+
+}  // namespace
+
 void qgemm_packed_avx2(int64_t M, int64_t N, int64_t K, const void* packed_a, const void* packed_b,
                        const QgemmOutput& out, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   PackedAHeader h;
-  std::memcpy(&h, packed_a, sizeof(h));
-  check(h.magic == kMagicA, "packed A was made by qgemm_pack_a_s8_avx2");
-  check(h.M == M && h.K == K, "packed A has the M and K of the call");
-  check(0 <= m0 && m0 <= m1 && m1 <= M && 0 <= n0 && n0 <= n1 && n1 <= N, "block inside C");
-  if (m0 >= m1 || n0 >= n1) return;
+  if (!open_packed_a(M, N, K, packed_a, m0, m1, n0, n1, &h)) return;
   const int64_t Kq = quads(K);
   const uint8_t* abase = static_cast<const uint8_t*>(packed_a) + sizeof(PackedAHeader);
   const ResEntry* res = reinterpret_cast<const ResEntry*>(abase + h.panels * panel_a_bytes(Kq));
@@ -265,11 +276,7 @@ void qgemm_shift_avx2(int64_t M, int64_t N, int64_t K, const void* packed_a, con
                       const int32_t* qoff, int32_t b_zp, const QgemmOutput& out, int64_t m0, int64_t m1,
                       int64_t n0, int64_t n1) {
   PackedAHeader h;
-  std::memcpy(&h, packed_a, sizeof(h));
-  check(h.magic == kMagicA, "packed A was made by qgemm_pack_a_s8_avx2");
-  check(h.M == M && h.K == K, "packed A has the M and K of the call");
-  check(0 <= m0 && m0 <= m1 && m1 <= M && 0 <= n0 && n0 <= n1 && n1 <= N, "block inside C");
-  if (m0 >= m1 || n0 >= n1) return;
+  if (!open_packed_a(M, N, K, packed_a, m0, m1, n0, n1, &h)) return;
   const int64_t Kq = quads(K);
   const uint8_t* abase = static_cast<const uint8_t*>(packed_a) + sizeof(PackedAHeader);
   for (int64_t p = 0; p < h.panels; ++p) {  // no colterm here: the a_zp correction is not available

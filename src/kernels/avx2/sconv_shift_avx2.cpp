@@ -13,6 +13,7 @@
 #include <algorithm>
 
 #include "kernels/avx2/sgemm_avx2.h"
+#include "kernels/avx2/sgemm_kloop.h"
 
 namespace octet::kernels {
 namespace {
@@ -20,49 +21,12 @@ namespace {
 constexpr int64_t MR = kSgemmMR, NR = kSconvShiftNR;
 static_assert(MR == 6, "the k loop below is written for 6-row panels");
 
-// The k loop of one 6x16 tile: t = A-panel · B-columns. Out of line so that the 12 accumulators,
-// 2 input vectors and the broadcast register fit the 16 ymm registers without spills (as in the
-// SGEMM's kloop_6x16).
-__attribute__((noinline)) void kloop_shift_6x16(int64_t K, const float* a, const int32_t* off,
-                                                const float* xq, float t[MR][NR]) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-         c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-#pragma GCC unroll 4
-  for (int64_t k = 0; k < K; ++k) {
-    const float* b = xq + off[k];
-    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-    __m256 ar = _mm256_broadcast_ss(a + 0);
-    c00 = _mm256_fmadd_ps(ar, b0, c00);
-    c01 = _mm256_fmadd_ps(ar, b1, c01);
-    ar = _mm256_broadcast_ss(a + 1);
-    c10 = _mm256_fmadd_ps(ar, b0, c10);
-    c11 = _mm256_fmadd_ps(ar, b1, c11);
-    ar = _mm256_broadcast_ss(a + 2);
-    c20 = _mm256_fmadd_ps(ar, b0, c20);
-    c21 = _mm256_fmadd_ps(ar, b1, c21);
-    ar = _mm256_broadcast_ss(a + 3);
-    c30 = _mm256_fmadd_ps(ar, b0, c30);
-    c31 = _mm256_fmadd_ps(ar, b1, c31);
-    ar = _mm256_broadcast_ss(a + 4);
-    c40 = _mm256_fmadd_ps(ar, b0, c40);
-    c41 = _mm256_fmadd_ps(ar, b1, c41);
-    ar = _mm256_broadcast_ss(a + 5);
-    c50 = _mm256_fmadd_ps(ar, b0, c50);
-    c51 = _mm256_fmadd_ps(ar, b1, c51);
-    a += MR;
-  }
-  _mm256_store_ps(t[0], c00);
-  _mm256_store_ps(t[0] + 8, c01);
-  _mm256_store_ps(t[1], c10);
-  _mm256_store_ps(t[1] + 8, c11);
-  _mm256_store_ps(t[2], c20);
-  _mm256_store_ps(t[2] + 8, c21);
-  _mm256_store_ps(t[3], c30);
-  _mm256_store_ps(t[3] + 8, c31);
-  _mm256_store_ps(t[4], c40);
-  _mm256_store_ps(t[4] + 8, c41);
-  _mm256_store_ps(t[5], c50);
-  _mm256_store_ps(t[5] + 8, c51);
+// The k loop of one 6x16 tile (sgemm_kloop.h) with B's row k at xq + off[k]. Out of line so that
+// the 12 accumulators, 2 input vectors and the broadcast register fit the 16 ymm registers
+// without spills (as the SGEMM's kloop_6x16).
+__attribute__((noinline)) void kloop_shift_6x16(int64_t K, const float* a, const int32_t* off, const float* xq,
+                                                float t[MR][NR]) {
+  kloop_6x16_body(K, a, [xq, off](int64_t k) { return xq + off[k]; }, t);
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 
 #include <algorithm>
 
+#include "kernels/avx2/sgemm_kloop.h"
+
 namespace octet::kernels {
 namespace {
 
@@ -69,52 +71,13 @@ inline void store_column6(float* cj, __m256 v) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Microkernel, k loop: t = A-slice · B-slice for one 6x16 tile over kc values of k.
-//   a: A panel slice, kc x 6 (k-major);  b: B panel slice, kc x 16 (k-major).
-// The 12 accumulators live in ymm registers for the whole loop (with 2 B vectors and 1 broadcast:
-// 15 of 16 registers). Kept out of line on purpose: inlined into the C-update code below, the
-// register allocator spilled an accumulator inside the loop; storing 12 vectors per tile and K
-// block to the (L1-resident) buffer costs nothing next to 6*kc cycles of FMAs.
-__attribute__((noinline)) void kloop_6x16(int64_t kc, const float* a, const float* b,
-                                          float t[MR][NR]) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-         c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-#pragma GCC unroll 4
-  for (int64_t k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-    __m256 ar = _mm256_broadcast_ss(a + 0);
-    c00 = _mm256_fmadd_ps(ar, b0, c00);
-    c01 = _mm256_fmadd_ps(ar, b1, c01);
-    ar = _mm256_broadcast_ss(a + 1);
-    c10 = _mm256_fmadd_ps(ar, b0, c10);
-    c11 = _mm256_fmadd_ps(ar, b1, c11);
-    ar = _mm256_broadcast_ss(a + 2);
-    c20 = _mm256_fmadd_ps(ar, b0, c20);
-    c21 = _mm256_fmadd_ps(ar, b1, c21);
-    ar = _mm256_broadcast_ss(a + 3);
-    c30 = _mm256_fmadd_ps(ar, b0, c30);
-    c31 = _mm256_fmadd_ps(ar, b1, c31);
-    ar = _mm256_broadcast_ss(a + 4);
-    c40 = _mm256_fmadd_ps(ar, b0, c40);
-    c41 = _mm256_fmadd_ps(ar, b1, c41);
-    ar = _mm256_broadcast_ss(a + 5);
-    c50 = _mm256_fmadd_ps(ar, b0, c50);
-    c51 = _mm256_fmadd_ps(ar, b1, c51);
-    a += MR;
-    b += NR;
-  }
-  _mm256_store_ps(t[0], c00);
-  _mm256_store_ps(t[0] + 8, c01);
-  _mm256_store_ps(t[1], c10);
-  _mm256_store_ps(t[1] + 8, c11);
-  _mm256_store_ps(t[2], c20);
-  _mm256_store_ps(t[2] + 8, c21);
-  _mm256_store_ps(t[3], c30);
-  _mm256_store_ps(t[3] + 8, c31);
-  _mm256_store_ps(t[4], c40);
-  _mm256_store_ps(t[4] + 8, c41);
-  _mm256_store_ps(t[5], c50);
-  _mm256_store_ps(t[5] + 8, c51);
+// Microkernel, k loop (sgemm_kloop.h): t = A-slice · B-slice for one 6x16 tile over kc values of
+// k, B here a packed panel slice (kc x 16, k-major). Kept out of line on purpose: inlined into the
+// C-update code below, the register allocator spilled an accumulator inside the loop; storing 12
+// vectors per tile and K block to the (L1-resident) buffer costs nothing next to 6*kc cycles of
+// FMAs.
+__attribute__((noinline)) void kloop_6x16(int64_t kc, const float* a, const float* b, float t[MR][NR]) {
+  kloop_6x16_body(kc, a, [b](int64_t k) { return b + k * NR; }, t);
 }
 
 // One 6x16 tile of C over one K block: the k loop, then the C update.

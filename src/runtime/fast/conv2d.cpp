@@ -114,4 +114,24 @@ ConvSplit plan_conv_split(int64_t P, int64_t Mg, int64_t K, int64_t images, int 
   return s;
 }
 
+ShiftPlan plan_shift(const Conv2d& g, int64_t images, int threads, int64_t mr, int64_t nr) {
+  ShiftPlan s;
+  s.pa = g.kh == 1 ? 1 : g.sh;
+  s.pb = g.kw == 1 ? 1 : g.sw;
+  s.Wp = g.OW + (g.kw - 1) * g.dw / g.sw;
+  const int64_t Mg = g.Mg();
+  const int64_t per_image = std::max<int64_t>(1, (threads + images - 1) / images);
+  const int64_t max_tasks = std::max<int64_t>(1, g.OH * s.Wp * Mg * g.K() / 262144);
+  const int64_t want = std::min({per_image, max_tasks, g.OH * ((Mg + mr - 1) / mr)});
+  const int64_t row_chunks = std::min(want, g.OH);
+  s.rows = (g.OH + row_chunks - 1) / row_chunks;
+  s.chunks = (g.OH + s.rows - 1) / s.rows;
+  s.m_blocks = std::min((want + s.chunks - 1) / s.chunks, (Mg + mr - 1) / mr);
+  s.m_block = ((Mg + s.m_blocks - 1) / s.m_blocks + mr - 1) / mr * mr;
+  s.m_blocks = (Mg + s.m_block - 1) / s.m_block;
+  s.Hp = s.rows + (g.kh - 1) * g.dh / g.sh;
+  s.ldc = (s.rows * s.Wp + nr - 1) / nr * nr;
+  return s;
+}
+
 }  // namespace octet::fast

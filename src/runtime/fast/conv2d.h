@@ -135,6 +135,55 @@ void im2col(const Conv2d& g, const T* x /* [Cg, H, W] */, int64_t p0, int64_t p1
       }
 }
 
+// The shifted-B convolutions' geometry and work split (conv_f32.cpp and qconv.cpp run_shifted).
+//
+// Phase planes turn any stride and dilation into the kernels' stride-1 form. Output (oh, ow) and
+// tap (i, j) read input row oh * sh + i * dh - pt, column ow * sw + j * dw - pl. Writing
+// i * dh = a + sh * di with a = (i * dh) % sh (likewise b, dj for columns), that is row
+// (oh + di) * sh + a - pt: entry (oh + di, ow + dj) of phase plane (a, b), the plane holding
+// P[a][b][r][c] = x[r * sh + a - pt][c * sw + b - pl] (padding outside the input). Stride 1 has
+// one plane: the padded input. Only the phases some tap uses are built (kh == 1: a = 0 only, so a
+// 1x1 stride-2 convolution has the one plane (0, 0)). A plane is Wp = OW + max dj wide and
+// Hp = rows + max di high; output pixel q = r * Wp + ow of a task reads tap (c, i, j) at
+// plane_index(c, a, b) * Hp * Wp + di * Wp + dj + q, its ow >= OW columns being wrap-around the
+// caller skips when copying out.
+//
+// Tasks: (image, group, block of `rows` output rows, block of `m_block` output channels), so that
+// every thread has work while each task keeps at least ~256K multiply-adds.
+struct ShiftPlan {
+  int64_t pa = 1, pb = 1;          // phases built along rows and columns
+  int64_t Wp = 0, Hp = 0;          // plane size
+  int64_t rows = 0, chunks = 1;    // output rows per task, row chunks per image
+  int64_t m_block = 0, m_blocks = 1;
+  int64_t ldc = 0;                 // columns of a task's output buffer: rows * Wp rounded up to nr
+  int64_t tasks(int64_t images) const { return images * chunks * m_blocks; }
+  // Plane index of channel c and phases (a, b).
+  int64_t plane_index(int64_t c, int64_t a, int64_t b) const { return (c * pa + a) * pb + b; }
+  // Tap (c, i, j)'s offset (in plane entries) from a plane set's start.
+  int64_t tap_offset(const Conv2d& g, int64_t c, int64_t i, int64_t j) const {
+    return (plane_index(c, i * g.dh % g.sh, j * g.dw % g.sw) * Hp + i * g.dh / g.sh) * Wp + j * g.dw / g.sw;
+  }
+  // Task t: image n, group gi, output rows [r0, r1), channels [m0, m1).
+  struct Task {
+    int64_t n, gi, r0, r1, m0, m1;
+  };
+  Task task(const Conv2d& g, int64_t t) const {
+    const int64_t mb = t % m_blocks, rc = t / m_blocks % chunks, ng = t / m_blocks / chunks;
+    return {ng / g.group, ng % g.group, rc * rows, std::min(g.OH, (rc + 1) * rows), mb * m_block,
+            std::min(g.Mg(), (mb + 1) * m_block)};
+  }
+};
+// For a resolved convolution with images = N * group (image, group) pairs, OH, Mg >= 1; mr is the
+// kernel's row tile (m_block is a multiple of it), nr its column tile.
+ShiftPlan plan_shift(const Conv2d& g, int64_t images, int threads, int64_t mr, int64_t nr);
+
+// Columns [c_lo, c_hi) of phase b's plane rows that lie inside the input (the rest is padding).
+inline void shift_plane_columns(const Conv2d& g, const ShiftPlan& s, int64_t b, int64_t* c_lo, int64_t* c_hi) {
+  const int64_t first = g.pl - b;  // column cc reads input column cc * sw + b - pl
+  *c_lo = std::min(s.Wp, first <= 0 ? 0 : (first + g.sw - 1) / g.sw);
+  *c_hi = std::max(*c_lo, std::min(s.Wp, (g.W + g.pl - b + g.sw - 1) / g.sw));
+}
+
 // memcpy for the short rows the shifted convolutions copy out of their padded-width buffers (a
 // few dozen bytes, thousands of times per layer): 16-byte moves, the last one overlapping, instead
 // of a library call per row.

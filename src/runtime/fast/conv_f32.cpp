@@ -105,91 +105,59 @@ class ConvF32 : public FastOp {
     return !(g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && no_pad) && g.K() <= kMaxShiftK;
   }
 
-  // Tasks: (image, group, block of output rows, block of output channels). Each task copies the
-  // input its output rows read into zero-padded "phase planes" and runs the shifted-B kernel on
-  // them, into a buffer whose rows are then copied out without their wrap-around columns.
-  //
-  // Phase planes turn any stride and dilation into the kernel's stride-1 form. Output (oh, ow) and
-  // tap (i, j) read input row oh * sh + i * dh - pt, column ow * sw + j * dw - pl. Writing
-  // i * dh = a + sh * di with a = (i * dh) % sh (likewise b, dj for columns), that is row
-  // (oh + di) * sh + a - pt: entry (oh + di, ow + dj) of phase plane (a, b), the plane holding
-  // P[a][b][r][c] = x[r * sh + a - pt][c * sw + b - pl] (0 outside the input). Stride 1 has one
-  // plane: the zero-padded input. A 1x1 stride-2 convolution uses plane (0, 0) only, so only the
-  // phases some tap uses are built (kh == 1: a = 0 only). Plane width Wp = OW + max dj, height
-  // rows + max di; off[k] = ((c * phases + a * pb + b) * Hp + di) * Wp + dj.
+  // Each task (fast::ShiftPlan) copies the input its output rows read into zero-padded phase
+  // planes, runs the shifted-B kernel on them into a buffer of rows on the padded-width grid, and
+  // copies the OW valid columns of each row out.
   bool run_shifted(const Conv2d& g, int64_t N, const float* x, float* y, ThreadPool& pool) const {
-    constexpr int64_t MR = kernels::kSgemmMR, NR = kernels::kSconvShiftNR;
     const int64_t Mg = g.Mg(), K = g.K(), images = N * g.group;
     if (images == 0 || g.P() == 0 || Mg == 0) return true;  // nothing to compute
-    const int64_t pa = g.kh == 1 ? 1 : g.sh, pb = g.kw == 1 ? 1 : g.sw;  // phases built
-    const int64_t Wp = g.OW + (g.kw - 1) * g.dw / g.sw;
-    // Split rows (and, if still short of tasks, channels) so every thread has work; each task at
-    // least ~256K multiply-adds.
-    const int64_t per_image = std::max<int64_t>(1, (pool.size() + images - 1) / images);
-    const int64_t max_tasks = std::max<int64_t>(1, g.OH * Wp * Mg * K / 262144);
-    const int64_t want = std::min(per_image, max_tasks);
-    const int64_t rows = (g.OH + std::min(want, g.OH) - 1) / std::min(want, g.OH);
-    const int64_t chunks = (g.OH + rows - 1) / rows;
-    const int64_t m_blocks = std::min((want + chunks - 1) / chunks, (Mg + MR - 1) / MR);
-    const int64_t m_block = ((Mg + m_blocks - 1) / m_blocks + MR - 1) / MR * MR;
-    const int64_t Hp = rows + (g.kh - 1) * g.dh / g.sh;
-    const int64_t ldc = (rows * Wp + NR - 1) / NR * NR;
+    const fast::ShiftPlan s = fast::plan_shift(g, images, pool.size(), kernels::kSgemmMR, kernels::kSconvShiftNR);
     // The kernel reads up to ldc - 1 + (Hp - rows) * Wp + Wp - OW past a plane's start; the slack
     // after the last plane keeps those reads inside the buffer.
-    const int64_t plane = Hp * Wp, planes = g.Cg() * pa * pb, padded = planes * plane + ldc + Wp;
+    const int64_t plane = s.Hp * s.Wp, planes = g.Cg() * s.pa * s.pb, padded = planes * plane + s.ldc + s.Wp;
     if (padded > INT32_MAX) return false;
-    pool.parallel_tasks(images * chunks * m_blocks, [&](int64_t task) {
-      const int64_t mb = task % m_blocks, rc = task / m_blocks % chunks, ng = task / m_blocks / chunks;
-      const int64_t n = ng / g.group, gi = ng % g.group;
-      const int64_t r0 = rc * rows, r1 = std::min(g.OH, r0 + rows);
-      const int64_t m0 = mb * m_block, m1 = std::min(Mg, m0 + m_block);
-      const float* xg = x + (n * g.C + gi * g.Cg()) * g.H * g.W;
+    pool.parallel_tasks(s.tasks(images), [&](int64_t task) {
+      const fast::ShiftPlan::Task t = s.task(g, task);
+      const float* xg = x + (t.n * g.C + t.gi * g.Cg()) * g.H * g.W;
       float* xp = fast::scratch_floats(0, static_cast<size_t>(padded));
       int32_t* off = static_cast<int32_t*>(fast::scratch_bytes(2, static_cast<size_t>(K) * sizeof(int32_t)));
-      float* cb = fast::scratch_floats(1, static_cast<size_t>((m1 - m0) * ldc));
-      build_planes(g, xg, r0, pa, pb, Hp, Wp, xp);
+      float* cb = fast::scratch_floats(1, static_cast<size_t>((t.m1 - t.m0) * s.ldc));
+      build_planes(g, s, xg, t.r0, xp);
       std::fill(xp + planes * plane, xp + padded, 0.f);
       for (int64_t c = 0, k = 0; c < g.Cg(); ++c)
         for (int64_t i = 0; i < g.kh; ++i)
-          for (int64_t j = 0; j < g.kw; ++j) {
-            const int64_t a = i * g.dh % g.sh, di = i * g.dh / g.sh, b = j * g.dw % g.sw, dj = j * g.dw / g.sw;
-            off[k++] = static_cast<int32_t>((((c * pa + a) * pb + b) * Hp + di) * Wp + dj);
-          }
+          for (int64_t j = 0; j < g.kw; ++j) off[k++] = static_cast<int32_t>(s.tap_offset(g, c, i, j));
       kernels::SconvShiftParams p;
       p.M = Mg;
       p.K = K;
-      p.Q = (r1 - r0) * Wp;
+      p.Q = (t.r1 - t.r0) * s.Wp;
       p.off = off;
-      p.bias = bias_.data() + gi * Mg;
+      p.bias = bias_.data() + t.gi * Mg;
       p.lo = lo_;
       p.hi = hi_;
-      kernels::sconv_shift_avx2(p, packed_[gi].data(), xp, cb, ldc, m0, m1);
-      float* yg = y + (n * g.M + gi * Mg) * g.P();
-      for (int64_t m = m0; m < m1; ++m)
-        for (int64_t r = r0; r < r1; ++r)
-          fast::copy_short(yg + m * g.P() + r * g.OW, cb + (m - m0) * ldc + (r - r0) * Wp,
+      kernels::sconv_shift_avx2(p, packed_[t.gi].data(), xp, cb, s.ldc, t.m0, t.m1);
+      float* yg = y + (t.n * g.M + t.gi * Mg) * g.P();
+      for (int64_t m = t.m0; m < t.m1; ++m)
+        for (int64_t r = t.r0; r < t.r1; ++r)
+          fast::copy_short(yg + m * g.P() + r * g.OW, cb + (m - t.m0) * s.ldc + (r - t.r0) * s.Wp,
                            static_cast<size_t>(g.OW) * sizeof(float));
     });
     return true;
   }
 
-  // The phase planes of input rows from output row r0 on (see run_shifted): plane (c, a, b) at
-  // xp + ((c * pa + a) * pb + b) * Hp * Wp.
-  static void build_planes(const Conv2d& g, const float* xg, int64_t r0, int64_t pa, int64_t pb, int64_t Hp,
-                           int64_t Wp, float* xp) {
+  // The zero-padded phase planes of input rows from output row r0 on (fast::ShiftPlan).
+  static void build_planes(const Conv2d& g, const fast::ShiftPlan& s, const float* xg, int64_t r0, float* xp) {
     for (int64_t c = 0; c < g.Cg(); ++c)
-      for (int64_t a = 0; a < pa; ++a)
-        for (int64_t b = 0; b < pb; ++b) {
-          // Columns cc with cc * sw + b - pl inside [0, W): [c_lo, c_hi).
-          const int64_t first = g.pl - b;  // cc * sw >= first
-          const int64_t c_lo = std::min(Wp, first <= 0 ? 0 : (first + g.sw - 1) / g.sw);
-          const int64_t c_hi = std::max(c_lo, std::min(Wp, (g.W + g.pl - b + g.sw - 1) / g.sw));
-          float* pl = xp + ((c * pa + a) * pb + b) * Hp * Wp;
-          for (int64_t rr = 0; rr < Hp; ++rr) {
-            float* dst = pl + rr * Wp;
+      for (int64_t a = 0; a < s.pa; ++a)
+        for (int64_t b = 0; b < s.pb; ++b) {
+          int64_t c_lo, c_hi;
+          fast::shift_plane_columns(g, s, b, &c_lo, &c_hi);
+          float* pl = xp + s.plane_index(c, a, b) * s.Hp * s.Wp;
+          for (int64_t rr = 0; rr < s.Hp; ++rr) {
+            float* dst = pl + rr * s.Wp;
             const int64_t ih = (r0 + rr) * g.sh + a - g.pt;
             if (ih < 0 || ih >= g.H) {
-              std::fill(dst, dst + Wp, 0.f);
+              std::fill(dst, dst + s.Wp, 0.f);
               continue;
             }
             const float* src = xg + (c * g.H + ih) * g.W;  // column cc is src[cc * sw + b - pl]
@@ -199,7 +167,7 @@ class ConvF32 : public FastOp {
             } else {
               for (int64_t cc = c_lo; cc < c_hi; ++cc) dst[cc] = src[cc * g.sw + b - g.pl];
             }
-            std::fill(dst + c_hi, dst + Wp, 0.f);
+            std::fill(dst + c_hi, dst + s.Wp, 0.f);
           }
         }
   }

@@ -113,55 +113,41 @@ class QConv : public FastOp {
     return std::all_of(q.w_zp.begin(), q.w_zp.end(), [](int32_t z) { return z == 0; });
   }
 
-  // As the float convolution's run_shifted (conv_f32.cpp), on channel-quad-interleaved phase
-  // planes: plane (cq, a, b) holds, for each of its Hp x Wp entries, the 4 bytes of channels
-  // 4 cq .. 4 cq + 3 at that input position (the zero point outside the input), so quad
-  // kq = (i * kw + j) * Cq + cq of column q is the 4 bytes at 4 q + qoff[kq].
+  // As the float convolution's run_shifted (conv_f32.cpp, fast::ShiftPlan), on channel-quad-
+  // interleaved phase planes: plane (cq, a, b) holds, for each of its Hp x Wp entries, the 4 bytes
+  // of channels 4 cq .. 4 cq + 3 at that input position (the zero point outside the input), so
+  // quad kq = (i * kw + j) * Cq + cq of column q is the 4 bytes at 4 q + qoff[kq].
   bool run_shifted(const Conv2d& g, int64_t N, const uint8_t* x, Tensor& y, ThreadPool& pool) const {
-    constexpr int64_t MR = kernels::kQgemmMR, NR = kernels::kQgemmNR;
     const int64_t Mg = g.Mg(), K = g.K(), images = N * g.group, Cq = g.Cg() / 4;
     if (images == 0 || g.P() == 0 || Mg == 0) return true;
-    const int64_t pa = g.kh == 1 ? 1 : g.sh, pb = g.kw == 1 ? 1 : g.sw;
-    const int64_t Wp = g.OW + (g.kw - 1) * g.dw / g.sw;
-    const int64_t per_image = std::max<int64_t>(1, (pool.size() + images - 1) / images);
-    const int64_t max_tasks = std::max<int64_t>(1, g.OH * Wp * Mg * K / 262144);
-    const int64_t want = std::min(per_image, max_tasks);
-    const int64_t rows = (g.OH + std::min(want, g.OH) - 1) / std::min(want, g.OH);
-    const int64_t chunks = (g.OH + rows - 1) / rows;
-    const int64_t m_blocks = std::min((want + chunks - 1) / chunks, (Mg + MR - 1) / MR);
-    const int64_t m_block = ((Mg + m_blocks - 1) / m_blocks + MR - 1) / MR * MR;
-    const int64_t Hp = rows + (g.kh - 1) * g.dh / g.sh;
-    const int64_t ldc = (rows * Wp + NR - 1) / NR * NR;
-    const int64_t plane = Hp * Wp * 4, bytes = Cq * pa * pb * plane + 4 * (ldc + Wp) + 64;
+    const fast::ShiftPlan s = fast::plan_shift(g, images, pool.size(), kernels::kQgemmMR, kernels::kQgemmNR);
+    const int64_t plane = s.Hp * s.Wp * 4, planes = Cq * s.pa * s.pb;
+    const int64_t bytes = planes * plane + 4 * (s.ldc + s.Wp) + 64;  // slack: see qgemm_shift_avx2's reads
     if (bytes > INT32_MAX) return false;
     const size_t elem = y.dtype() == DType::Float32 ? 4 : 1;
     const uint8_t zp = static_cast<uint8_t>(q_.x_zp);
     auto* yb = static_cast<uint8_t*>(y.raw());
-    pool.parallel_tasks(images * chunks * m_blocks, [&](int64_t task) {
-      const int64_t mb = task % m_blocks, rc = task / m_blocks % chunks, ng = task / m_blocks / chunks;
-      const int64_t n = ng / g.group, gi = ng % g.group;
-      const int64_t r0 = rc * rows, r1 = std::min(g.OH, r0 + rows);
-      const int64_t m0 = mb * m_block, m1 = std::min(Mg, m0 + m_block);
-      const uint8_t* xg = x + (n * g.C + gi * g.Cg()) * g.H * g.W;
+    pool.parallel_tasks(s.tasks(images), [&](int64_t task) {
+      const fast::ShiftPlan::Task t = s.task(g, task);
+      const uint8_t* xg = x + (t.n * g.C + t.gi * g.Cg()) * g.H * g.W;
       auto* xq = static_cast<uint8_t*>(fast::scratch_bytes(0, static_cast<size_t>(bytes)));
-      auto* tmp = static_cast<uint8_t*>(fast::scratch_bytes(3, static_cast<size_t>(4 * Wp)));
+      auto* tmp = static_cast<uint8_t*>(fast::scratch_bytes(3, static_cast<size_t>(4 * s.Wp)));
       const int64_t Kq = K / 4;
       auto* qoff = static_cast<int32_t*>(fast::scratch_bytes(2, static_cast<size_t>(Kq) * sizeof(int32_t)));
       // Rows [0, m1) of the output buffer (the kernel addresses C by the group's row m; rows
       // below m0 are not written).
-      auto* cb = static_cast<uint8_t*>(fast::scratch_bytes(1, static_cast<size_t>(m1 * ldc) * elem));
+      auto* cb = static_cast<uint8_t*>(fast::scratch_bytes(1, static_cast<size_t>(t.m1 * s.ldc) * elem));
       for (int64_t cq = 0; cq < Cq; ++cq)
-        for (int64_t a = 0; a < pa; ++a)
-          for (int64_t b = 0; b < pb; ++b) {
-            const int64_t first = g.pl - b;
-            const int64_t c_lo = std::min(Wp, first <= 0 ? 0 : (first + g.sw - 1) / g.sw);
-            const int64_t c_hi = std::max(c_lo, std::min(Wp, (g.W + g.pl - b + g.sw - 1) / g.sw));
-            uint8_t* pl = xq + ((cq * pa + a) * pb + b) * plane;
-            for (int64_t rr = 0; rr < Hp; ++rr) {
-              uint8_t* dst = pl + rr * Wp * 4;
-              const int64_t ih = (r0 + rr) * g.sh + a - g.pt;
+        for (int64_t a = 0; a < s.pa; ++a)
+          for (int64_t b = 0; b < s.pb; ++b) {
+            int64_t c_lo, c_hi;
+            fast::shift_plane_columns(g, s, b, &c_lo, &c_hi);
+            uint8_t* pl = xq + s.plane_index(cq, a, b) * plane;
+            for (int64_t rr = 0; rr < s.Hp; ++rr) {
+              uint8_t* dst = pl + rr * s.Wp * 4;
+              const int64_t ih = (t.r0 + rr) * g.sh + a - g.pt;
               if (ih < 0 || ih >= g.H || c_lo == c_hi) {
-                std::memset(dst, zp, static_cast<size_t>(4 * Wp));
+                std::memset(dst, zp, static_cast<size_t>(4 * s.Wp));
                 continue;
               }
               // Columns [c_lo, c_hi) come from the input (stride 1: straight from its rows; else
@@ -173,29 +159,26 @@ class QConv : public FastOp {
                   rows4[j] = src + (c_lo + b - g.pl);
                   continue;
                 }
-                uint8_t* t = tmp + j * Wp;
-                for (int64_t cc = c_lo; cc < c_hi; ++cc) t[cc - c_lo] = src[cc * g.sw + b - g.pl];
-                rows4[j] = t;
+                uint8_t* tr = tmp + j * s.Wp;
+                for (int64_t cc = c_lo; cc < c_hi; ++cc) tr[cc - c_lo] = src[cc * g.sw + b - g.pl];
+                rows4[j] = tr;
               }
               std::memset(dst, zp, static_cast<size_t>(4 * c_lo));
               kernels::interleave4_u8_avx2(rows4, c_hi - c_lo, dst + 4 * c_lo);
-              std::memset(dst + 4 * c_hi, zp, static_cast<size_t>(4 * (Wp - c_hi)));
+              std::memset(dst + 4 * c_hi, zp, static_cast<size_t>(4 * (s.Wp - c_hi)));
             }
           }
-      std::memset(xq + Cq * pa * pb * plane, zp, static_cast<size_t>(bytes - Cq * pa * pb * plane));
+      std::memset(xq + planes * plane, zp, static_cast<size_t>(bytes - planes * plane));
       for (int64_t i = 0, kq = 0; i < g.kh; ++i)
         for (int64_t j = 0; j < g.kw; ++j)
-          for (int64_t cq = 0; cq < Cq; ++cq) {
-            const int64_t a = i * g.dh % g.sh, di = i * g.dh / g.sh, b = j * g.dw % g.sw, dj = j * g.dw / g.sw;
-            qoff[kq++] = static_cast<int32_t>(4 * ((((cq * pa + a) * pb + b) * Hp + di) * Wp + dj));
-          }
-      const int64_t Q = (r1 - r0) * Wp;
-      const kernels::QgemmOutput o = q_.gemm_output(cb, ldc, 1, gi * Mg);
-      kernels::qgemm_shift_avx2(Mg, Q, K, packed_[gi].data(), xq, qoff, q_.x_zp, o, m0, m1, 0, Q);
-      uint8_t* yg = yb + (n * g.M + gi * Mg) * g.P() * elem;
-      for (int64_t m = m0; m < m1; ++m)
-        for (int64_t r = r0; r < r1; ++r)
-          fast::copy_short(yg + (m * g.P() + r * g.OW) * elem, cb + (m * ldc + (r - r0) * Wp) * elem,
+          for (int64_t cq = 0; cq < Cq; ++cq) qoff[kq++] = static_cast<int32_t>(4 * s.tap_offset(g, cq, i, j));
+      const int64_t Q = (t.r1 - t.r0) * s.Wp;
+      const kernels::QgemmOutput o = q_.gemm_output(cb, s.ldc, 1, t.gi * Mg);
+      kernels::qgemm_shift_avx2(Mg, Q, K, packed_[t.gi].data(), xq, qoff, q_.x_zp, o, t.m0, t.m1, 0, Q);
+      uint8_t* yg = yb + (t.n * g.M + t.gi * Mg) * g.P() * elem;
+      for (int64_t m = t.m0; m < t.m1; ++m)
+        for (int64_t r = t.r0; r < t.r1; ++r)
+          fast::copy_short(yg + (m * g.P() + r * g.OW) * elem, cb + (m * s.ldc + (r - t.r0) * s.Wp) * elem,
                            static_cast<size_t>(g.OW) * elem);
     });
     return true;
