@@ -3,7 +3,6 @@
 // contiguous ranges (Gelu) are split over the pool; each element's result does not depend on the
 // split. Anything else (other axes, other types, Gelu's tanh form) stays on the reference op.
 #include <algorithm>
-#include <cmath>
 
 #include "kernels/avx2/act_avx2.h"
 #include "runtime/fast/fast_op.h"
@@ -66,8 +65,6 @@ class GeluF32 : public FastOp {
 std::unique_ptr<FastOp> make_activation(const FastOpContext& ctx) {
   const Node& n = ctx.node;
   if (!n.domain.empty() || n.inputs.empty()) return nullptr;
-  // A fused Relu/Clip after these is not implemented: leave the pair to the reference ops.
-  if (ctx.act_min != -INFINITY || ctx.act_max != INFINITY) return nullptr;
   if (n.op_type == "Softmax") {
     const bool coerce_2d = ctx.opset < 13;
     return std::make_unique<SoftmaxF32>(n.attr_int("axis", coerce_2d ? 1 : -1), coerce_2d);

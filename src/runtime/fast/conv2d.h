@@ -25,6 +25,12 @@ struct Conv2d {
   int64_t K() const { return Cg() * kh * kw; }
   int64_t P() const { return OH * OW; }
   bool depthwise() const { return group == C && group == M && group > 1; }
+  // 1x1, stride 1 and no padding, read from the attributes alone (known at load, before the input
+  // size resolves the padding); such a convolution multiplies its input as it is.
+  bool plain_1x1() const {
+    const bool no_pad = auto_pad != "NOTSET" || (pads[0] == 0 && pads[1] == 0 && pads[2] == 0 && pads[3] == 0);
+    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && no_pad;
+  }
   bool pointwise() const {  // 1x1, stride 1, no padding: the input already is the GEMM operand
     return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && OH == H && OW == W;
   }

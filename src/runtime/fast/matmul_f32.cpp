@@ -80,13 +80,13 @@ class MatMulDynF32 : public FastOp {
     const int64_t M = a.dim(a.rank() - 2), K = a.dim(a.rank() - 1), N = b.dim(b.rank() - 1);
     if (b.dim(b.rank() - 2) != K || K == 0) return false;  // mismatch: the reference reports it
     // Batch dims, right-aligned and broadcast; an element stride of 0 repeats a matrix.
-    const size_t rank = std::max(a.rank(), b.rank());
-    Shape batch(rank - 2);
-    std::vector<int64_t> sa(rank - 2, 0), sb(rank - 2, 0);
+    const int64_t rank = static_cast<int64_t>(std::max(a.rank(), b.rank()));
+    const int64_t lead_a = rank - static_cast<int64_t>(a.rank()), lead_b = rank - static_cast<int64_t>(b.rank());
+    Shape batch(static_cast<size_t>(rank - 2));
+    std::vector<int64_t> sa(batch.size(), 0), sb(batch.size(), 0);
     int64_t stride_a = M * K, stride_b = K * N;
-    for (size_t i = rank - 2; i-- > 0;) {
-      const size_t ia = i + a.rank() - rank, ib = i + b.rank() - rank;  // wrap below 0: absent
-      const int64_t da = i + a.rank() >= rank ? a.dim(ia) : 1, db = i + b.rank() >= rank ? b.dim(ib) : 1;
+    for (int64_t i = rank - 3; i >= 0; --i) {  // dims a lacks (i < lead_a) count as 1
+      const int64_t da = i >= lead_a ? a.dim(i - lead_a) : 1, db = i >= lead_b ? b.dim(i - lead_b) : 1;
       if (da != db && da != 1 && db != 1) return false;
       batch[i] = da == 1 ? db : da;
       sa[i] = da == 1 ? 0 : stride_a;

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "kernels/avx2/dwconv_avx2.h"
 #include "kernels/avx2/qgemm_avx2.h"
@@ -53,8 +54,7 @@ class QConv : public FastOp {
   std::string kernel() const override {
     if (packed_.empty()) return "dwconv_u8s8_avx2";
     if (shift_) return std::string("conv_u8s8_shift_qgemm_") + kernels::qgemm_tile_name(isa_);
-    return std::string(g_.kh == 1 && g_.kw == 1 && g_.sh == 1 && g_.sw == 1 ? "conv_u8s8_1x1_qgemm_"
-                                                                            : "conv_u8s8_im2col_qgemm_") +
+    return std::string(g_.plain_1x1() ? "conv_u8s8_1x1_qgemm_" : "conv_u8s8_im2col_qgemm_") +
            kernels::qgemm_tile_name(isa_);
   }
   std::string precision() const override { return "int8"; }
@@ -107,9 +107,7 @@ class QConv : public FastOp {
   // a plain 1x1) when whole channel quads make each k-quad one tap's 4 channels (Cg % 4 == 0) and
   // the weights are symmetric (the shifted GEMM has no a_zp term).
   static bool shiftable(const Conv2d& g, const fast::QLayer& q) {
-    const bool no_pad = g.auto_pad != "NOTSET" || (g.pads[0] == 0 && g.pads[1] == 0 && g.pads[2] == 0 && g.pads[3] == 0);
-    if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && no_pad) return false;
-    if (g.Cg() % 4 != 0) return false;
+    if (g.plain_1x1() || g.Cg() % 4 != 0) return false;
     return std::all_of(q.w_zp.begin(), q.w_zp.end(), [](int32_t z) { return z == 0; });
   }
 
@@ -127,13 +125,16 @@ class QConv : public FastOp {
     const size_t elem = y.dtype() == DType::Float32 ? 4 : 1;
     const uint8_t zp = static_cast<uint8_t>(q_.x_zp);
     auto* yb = static_cast<uint8_t*>(y.raw());
+    // Byte offset of quad kq = (i * kw + j) * Cq + cq; the same for every task.
+    std::vector<int32_t> qoff(static_cast<size_t>(K / 4));
+    for (int64_t i = 0, kq = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j)
+        for (int64_t cq = 0; cq < Cq; ++cq) qoff[kq++] = static_cast<int32_t>(4 * s.tap_offset(g, cq, i, j));
     pool.parallel_tasks(s.tasks(images), [&](int64_t task) {
       const fast::ShiftPlan::Task t = s.task(g, task);
       const uint8_t* xg = x + (t.n * g.C + t.gi * g.Cg()) * g.H * g.W;
       auto* xq = static_cast<uint8_t*>(fast::scratch_bytes(0, static_cast<size_t>(bytes)));
       auto* tmp = static_cast<uint8_t*>(fast::scratch_bytes(3, static_cast<size_t>(4 * s.Wp)));
-      const int64_t Kq = K / 4;
-      auto* qoff = static_cast<int32_t*>(fast::scratch_bytes(2, static_cast<size_t>(Kq) * sizeof(int32_t)));
       // Rows [0, m1) of the output buffer (the kernel addresses C by the group's row m; rows
       // below m0 are not written).
       auto* cb = static_cast<uint8_t*>(fast::scratch_bytes(1, static_cast<size_t>(t.m1 * s.ldc) * elem));
@@ -169,12 +170,9 @@ class QConv : public FastOp {
             }
           }
       std::memset(xq + planes * plane, zp, static_cast<size_t>(bytes - planes * plane));
-      for (int64_t i = 0, kq = 0; i < g.kh; ++i)
-        for (int64_t j = 0; j < g.kw; ++j)
-          for (int64_t cq = 0; cq < Cq; ++cq) qoff[kq++] = static_cast<int32_t>(4 * s.tap_offset(g, cq, i, j));
       const int64_t Q = (t.r1 - t.r0) * s.Wp;
       const kernels::QgemmOutput o = q_.gemm_output(cb, s.ldc, 1, t.gi * Mg);
-      kernels::qgemm_shift_avx2(Mg, Q, K, packed_[t.gi].data(), xq, qoff, q_.x_zp, o, t.m0, t.m1, 0, Q);
+      kernels::qgemm_shift_avx2(Mg, Q, K, packed_[t.gi].data(), xq, qoff.data(), q_.x_zp, o, t.m0, t.m1, 0, Q);
       uint8_t* yg = yb + (t.n * g.M + t.gi * Mg) * g.P() * elem;
       for (int64_t m = t.m0; m < t.m1; ++m)
         for (int64_t r = t.r0; r < t.r1; ++r)
