@@ -267,6 +267,37 @@ TEST(EngineQConv, ShiftedPathEqualsReferenceBitForBit) {
   }
 }
 
+// Depthwise 3x3 with a quantized output: whole blocks of 8 channels on the channel-lane kernel,
+// the channels left over (M % 8) plane by plane; strides, dilation, padding, both output types,
+// asymmetric weights, several images.
+TEST(EngineQConv, DepthwiseChannelBlocksEqualReferenceBitForBit) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const DType U = DType::UInt8, S = DType::Int8;
+  const std::vector<QConvCase> cases = {
+      {2, 8, 7, 7, 8, 8, 3, 1, 1, 1, U, S, U, true},       {3, 13, 14, 14, 13, 13, 3, 2, 1, 1, U, S, S, false},
+      {2, 24, 9, 11, 24, 24, 3, 1, 2, 2, S, S, U, false},  {1, 16, 28, 28, 16, 16, 3, 2, 0, 1, U, U, U, true},
+      {1, 40, 5, 3, 40, 40, 3, 3, 1, 1, S, S, S, true},
+  };
+  std::mt19937 rng(654);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const QConvCase& t = cases[i];
+    const uint32_t seed = 3000 + static_cast<uint32_t>(i);
+    Model m = qconv_model(t, seed);
+    Tensor x(t.x_type, {t.n, t.c, t.h, t.w});
+    for (int64_t j = 0; j < x.numel(); ++j) static_cast<uint8_t*>(x.raw())[j] = static_cast<uint8_t>(rng());
+    const Tensor want = Executor(m).run({{"x", x}}).at("y");
+    for (int threads : {1, 2}) {
+      EngineOptions eo;
+      eo.threads = threads;
+      Engine engine(m, eo);
+      ASSERT_EQ(engine.layers().size(), 1u);
+      EXPECT_EQ(engine.layers()[0].kernel, "dwconv3x3_u8s8_cb8_avx2") << "case " << i;
+      EXPECT_TRUE(same_bits(engine.run({{"x", x}}).at("y"), want)) << "case " << i << " seed " << seed << " threads "
+                                                                  << threads;
+    }
+  }
+}
+
 TEST(Engine, ProfileNamesKernelsAndFusedActivations) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   Model m = zoo::make_model("resnet8", 1);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/avx2/dwconv_avx2.h"
+#include "kernels/avx2/dwconv_cb8_avx2.h"
 #include "kernels/avx2/qgemm_avx2.h"
 #include "kernels/ref/quantize_ref.h"
 #include "runtime/fast/conv2d.h"
@@ -28,7 +29,10 @@ class QConv : public FastOp {
  public:
   QConv(const Conv2d& g, fast::QLayer layer) : g_(g), q_(std::move(layer)) {
     const int64_t K = g.K();
-    if (g.depthwise() && g.Cg() == 1) return;  // direct kernel reads q_.w as is
+    if (g.depthwise() && g.Cg() == 1) {  // direct kernels read q_.w as is
+      plan_channel_blocks();
+      return;
+    }
     shift_ = shiftable(g, q_);
     const int64_t taps = g.kh * g.kw, Cg = g.Cg();
     std::vector<int8_t> reordered;
@@ -52,7 +56,7 @@ class QConv : public FastOp {
   }
 
   std::string kernel() const override {
-    if (packed_.empty()) return "dwconv_u8s8_avx2";
+    if (packed_.empty()) return cb8_.empty() ? "dwconv_u8s8_avx2" : "dwconv3x3_u8s8_cb8_avx2";
     if (shift_) return std::string("conv_u8s8_shift_qgemm_") + kernels::qgemm_tile_name(isa_);
     return std::string(g_.plain_1x1() ? "conv_u8s8_1x1_qgemm_" : "conv_u8s8_im2col_qgemm_") +
            kernels::qgemm_tile_name(isa_);
@@ -182,20 +186,65 @@ class QConv : public FastOp {
     return true;
   }
 
+  // 3x3 depthwise with a quantized output runs 8 channels at a time on the channel-lane kernel
+  // (dwconv_cb8_avx2.h) wherever the 8 multipliers are finite (its precondition); the channels
+  // left over (M % 8) and any block with a non-finite multiplier run plane by plane.
+  void plan_channel_blocks() {
+    if (g_.kh != 3 || g_.kw != 3 || !q_.quantized || g_.M < 8) return;
+    cb8_.resize(static_cast<size_t>(g_.M / 8));
+    bias_.assign(static_cast<size_t>(g_.M), 0);
+    if (!q_.bias_i32.empty()) bias_ = q_.bias_i32;
+    for (size_t b = 0; b < cb8_.size(); ++b) {
+      Block8& k = cb8_[b];
+      k.out.is_signed = q_.y_type == DType::Int8;
+      for (int ch = 0; ch < 8; ++ch) {
+        const kernels::DwQOutput o = q_.dw_output(static_cast<int64_t>(8 * b) + ch);
+        k.out.multiplier[ch] = o.multiplier;
+        k.out.zero_point = o.zero_point;
+        k.out.qmin = o.qmin, k.out.qmax = o.qmax, k.out.lo = o.lo, k.out.hi = o.hi;
+        k.finite = k.finite && std::isfinite(o.multiplier);
+      }
+    }
+  }
+
   void run_depthwise(const Conv2d& g, int64_t N, const uint8_t* x, Tensor& y, ThreadPool& pool) const {
     const kernels::DwConvParams p = fast::dw_params(g);
     const size_t elem = y.dtype() == DType::Float32 ? 4 : 1;
     auto* yb = static_cast<uint8_t*>(y.raw());
-    pool.parallel_for(N * g.M, 1, [&](int64_t b, int64_t e) {
+    const int64_t blocks = static_cast<int64_t>(cb8_.size()), rest = g.M - 8 * blocks, per_image = blocks + rest;
+    auto planes = [&](int64_t n, int64_t c0, int64_t c1) {
       void* scratch = fast::scratch_bytes(2, kernels::dwconv_avx2_scratch_size(p));
-      for (int64_t t = b; t < e; ++t) {
-        const int64_t c = t % g.M;
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t t = n * g.M + c;
         kernels::dwconv_u8s8_avx2(p, x + t * g.H * g.W, q_.x_zp, q_.w.data() + c * g.kh * g.kw, q_.w_zp[c],
                                   q_.bias_i32.empty() ? 0 : q_.bias_i32[c], q_.dw_output(c),
                                   yb + t * g.P() * elem, scratch);
       }
+    };
+    pool.parallel_for(N * per_image, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t n = t / per_image, j = t % per_image;
+        if (j >= blocks) {
+          planes(n, 8 * blocks + (j - blocks), 8 * blocks + (j - blocks) + 1);
+          continue;
+        }
+        const Block8& k = cb8_[j];
+        if (!k.finite) {
+          planes(n, 8 * j, 8 * j + 8);
+          continue;
+        }
+        const int64_t c0 = 8 * j, t0 = n * g.M + c0;
+        void* scratch = fast::scratch_bytes(3, kernels::dwconv_cb8_avx2_scratch_size(p));
+        kernels::dwconv3x3_u8s8_cb8_avx2(p, x + t0 * g.H * g.W, q_.x_zp, q_.w.data() + c0 * 9, q_.w_zp.data() + c0,
+                                         bias_.data() + c0, k.out, yb + t0 * g.P(), scratch);
+      }
     });
   }
+
+  struct Block8 {
+    kernels::DwQOutput8 out;
+    bool finite = true;  // all 8 multipliers finite
+  };
 
   Conv2d g_;
   kernels::QgemmIsa isa_ = kernels::qgemm_default_isa();  // the tile loop the weights are packed for
@@ -203,6 +252,8 @@ class QConv : public FastOp {
   fast::QLayer q_;
   std::vector<std::vector<uint8_t>> packed_;
   std::vector<uint8_t> xbuf_;  // int8 input flipped to uint8
+  std::vector<Block8> cb8_;    // depthwise 3x3, quantized output: the 8-channel blocks
+  std::vector<int32_t> bias_;  // with cb8_: the int32 bias per channel (0 when the node has none)
 };
 
 }  // namespace

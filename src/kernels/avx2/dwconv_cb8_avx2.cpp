@@ -1,0 +1,271 @@
+// Depthwise 3x3 over 8 channels in the vector lanes, AVX2. Contract in dwconv_cb8_avx2.h; this
+// file states the scratch layout and the why of each step.
+//
+// Scratch (after aligning the caller's pointer up to 64 bytes), each part 64-byte aligned:
+//   pairs  rows_p * tcols * 32 B  padded pixel (r, c) -> 8 channels x int16 pair
+//                                  (xp(r, c), xp(r, c + dilation_w)), channel ch in int32 lane ch
+//   prow   (ucols + 8) * 16 B      one padded input row as 8 channels x int16 xp per pixel
+//   out    ceil8(strip*out_w) * 8  a strip's requantized outputs, pixel-major (8 channel bytes each)
+//   stage  64 B                    8 x 8 bytes for a row end that would read past a plane
+// rows_p = (strip - 1) * stride_h + 2 * dilation_h + 1 padded rows are the ones a strip's taps reach,
+// tcols = (out_w - 1) * stride_w + 2 * dilation_w + 1 the columns a tap pair starts at, and
+// ucols = tcols + dilation_w the columns those pairs read. Padded row r is input row
+// r - pad_top, padded column c input column c - pad_left; outside x the entry is 0.
+// Output rows go in strips (all of a small plane at once): a strip's pair rows are all prepared
+// before its outputs are computed, so its working set (27 KiB for a 28x28 stride-2 layer) stays
+// in L1/L2 and the compute loop needs no ring bookkeeping; the 2 * dilation_h rows two strips
+// share are prepared twice.
+#include "kernels/avx2/dwconv_cb8_avx2.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace octet::kernels {
+namespace {
+
+#define CB8_INLINE inline __attribute__((always_inline))
+
+size_t align64(size_t v) { return (v + 63) & ~size_t(63); }
+
+struct Layout {
+  int64_t strip = 0;               // output rows per strip
+  int64_t rows_p = 0, tcols = 0, ucols = 0;  // rows_p: padded rows one strip reaches
+  size_t pairs = 0, prow = 0, out = 0, stage = 0, total = 0;
+};
+
+// Pair rows of a strip are kept near kStripBytes so that a strip's working set stays in L1/L2
+// for wide planes too; small planes (the target) are one strip.
+constexpr int64_t kStripBytes = 32 * 1024;
+
+Layout make_layout(const DwConvParams& p) {
+  Layout l;
+  l.tcols = (p.out_w - 1) * p.stride_w + 2 * p.dilation_w + 1;
+  l.ucols = l.tcols + p.dilation_w;
+  const int64_t row_bytes = l.tcols * 32, span = 2 * p.dilation_h + 1;
+  l.strip = std::clamp<int64_t>((kStripBytes / row_bytes - span) / p.stride_h + 1, 1, p.out_h);
+  l.rows_p = (l.strip - 1) * p.stride_h + span;
+  size_t o = 0;
+  l.pairs = o;
+  o += align64(static_cast<size_t>(l.rows_p * row_bytes));
+  l.prow = o;
+  o += align64(static_cast<size_t>(l.ucols + 8) * 16);
+  l.out = o;
+  o += align64(static_cast<size_t>((l.strip * p.out_w + 7) / 8 * 8) * 8);
+  l.stage = o;
+  o += 64;
+  l.total = o;
+  return l;
+}
+
+// 8 x 8 bytes: r[i] holds row i in its low 8 bytes; c[j] gets column 2j in its low 8 bytes and
+// column 2j + 1 in its high 8 bytes.
+CB8_INLINE void transpose8x8_u8(const __m128i r[8], __m128i c[4]) {
+  const __m128i a0 = _mm_unpacklo_epi8(r[0], r[1]), a1 = _mm_unpacklo_epi8(r[2], r[3]);
+  const __m128i a2 = _mm_unpacklo_epi8(r[4], r[5]), a3 = _mm_unpacklo_epi8(r[6], r[7]);
+  const __m128i b0 = _mm_unpacklo_epi16(a0, a1), b1 = _mm_unpackhi_epi16(a0, a1);  // rows 0-3
+  const __m128i b2 = _mm_unpacklo_epi16(a2, a3), b3 = _mm_unpackhi_epi16(a2, a3);  // rows 4-7
+  c[0] = _mm_unpacklo_epi32(b0, b2);
+  c[1] = _mm_unpackhi_epi32(b0, b2);
+  c[2] = _mm_unpacklo_epi32(b1, b3);
+  c[3] = _mm_unpackhi_epi32(b1, b3);
+}
+
+// Padded row of input row ih into prow: entry c = 8 int16 (channel ch: x[ch][ih][c - pad_left] -
+// x_zp, 0 outside x), for c in [0, ucols). Reads 8 bytes per channel per block straight from the
+// planes; a block whose 8-byte read would leave a plane goes through the stage (zero point
+// filled). Bytes read past the row's end land in right-padding entries, which are zeroed last.
+void prep_row(const DwConvParams& p, const Layout& l, const uint8_t* x, int64_t ih, int32_t x_zp,
+              int16_t* prow, uint8_t* stage) {
+  const int64_t plane = p.in_h * p.in_w, ucols = l.ucols;
+  const __m256i zp16 = _mm256_set1_epi16(static_cast<int16_t>(x_zp));
+  const int64_t pl = std::min(p.pad_left, ucols);
+  for (int64_t c = 0; c < pl; ++c) _mm_storeu_si128(reinterpret_cast<__m128i*>(prow + 8 * c), _mm_setzero_si128());
+  for (int64_t iw0 = 0; iw0 < p.in_w && p.pad_left + iw0 < ucols; iw0 += 8) {
+    const int64_t off = ih * p.in_w + iw0;
+    __m128i r[8], t[4];
+    if (off + 8 <= plane) {
+      for (int ch = 0; ch < 8; ++ch)
+        r[ch] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + ch * plane + off));
+    } else {
+      std::memset(stage, x_zp, 64);
+      for (int ch = 0; ch < 8; ++ch) {
+        std::memcpy(stage + 8 * ch, x + ch * plane + off, static_cast<size_t>(plane - off));
+        r[ch] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(stage + 8 * ch));
+      }
+    }
+    transpose8x8_u8(r, t);
+    int16_t* d = prow + 8 * (p.pad_left + iw0);
+    for (int j = 0; j < 4; ++j)  // pixels 2j, 2j + 1: 16 bytes widened to 16 int16, minus x_zp
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + 16 * j),
+                          _mm256_sub_epi16(_mm256_cvtepu8_epi16(t[j]), zp16));
+  }
+  for (int64_t c = std::max(p.pad_left + p.in_w, pl); c < ucols; ++c)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(prow + 8 * c), _mm_setzero_si128());
+}
+
+// Pair row from a padded row: entry c = per channel (xp(c), xp(c + dw)); channels 0-3 in the low
+// 128 bits, 4-7 in the high, as vpmaddwd's int32 lanes 0-7.
+void make_pairs(const int16_t* prow, int64_t tcols, int64_t dw, __m256i* dst) {
+  for (int64_t c = 0; c < tcols; ++c) {
+    const __m128i u0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(prow + 8 * c));
+    const __m128i u1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(prow + 8 * (c + dw)));
+    _mm256_store_si256(dst + c, _mm256_set_m128i(_mm_unpackhi_epi16(u0, u1), _mm_unpacklo_epi16(u0, u1)));
+  }
+}
+
+struct Epilogue {
+  __m256i bias;
+  bool saturate_bias;  // some channel's |bias| + its largest possible |sum| exceeds INT32_MAX
+  __m256d mult_lo, mult_hi;  // double(multiplier) of channels 0-3 and 4-7
+  __m256d lo_d, hi_d;        // the combined clamp bounds minus the zero point
+  __m128i zp;
+};
+
+// sum + bias, saturated to int32 when the bias makes overflow possible (sum itself is exact).
+CB8_INLINE __m256i add_bias(const Epilogue& e, __m256i sum) {
+  const __m256i r = _mm256_add_epi32(sum, e.bias);
+  if (!e.saturate_bias) return r;
+  const __m256i ovf = _mm256_andnot_si256(_mm256_xor_si256(sum, e.bias), _mm256_xor_si256(sum, r));
+  const __m256i limit = _mm256_xor_si256(_mm256_srai_epi32(sum, 31), _mm256_set1_epi32(INT32_MAX));
+  return _mm256_blendv_epi8(r, limit, _mm256_srai_epi32(ovf, 31));
+}
+
+// requantize_value + the lo/hi clamp for 4 lanes: clamping the rounded product to [L - zp, H - zp]
+// and adding zp equals clamping to [qmin, qmax] then [lo, hi] (L, H: the two clamps composed;
+// the values are integers).
+CB8_INLINE __m128i requant4(const Epilogue& e, __m128i acc, __m256d mult) {
+  __m256d v = _mm256_mul_pd(_mm256_cvtepi32_pd(acc), mult);
+  v = _mm256_round_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  v = _mm256_min_pd(_mm256_max_pd(v, e.lo_d), e.hi_d);
+  return _mm_add_epi32(_mm256_cvttpd_epi32(v), e.zp);
+}
+
+// Output rows [0, rows) of a strip whose first pair row is `pairs` (padded row oh0 * stride_h).
+template <bool Signed>
+void compute(const DwConvParams& p, const Layout& l, int64_t rows, const __m256i* pairs, const __m256i w[6],
+             const Epilogue& e, uint8_t* out) {
+  const int64_t sw = p.stride_w, t2 = 2 * p.dilation_w, tcols = l.tcols;
+  for (int64_t oh = 0; oh < rows; ++oh) {
+    const __m256i* r0 = pairs + oh * p.stride_h * tcols;
+    const __m256i* r1 = r0 + p.dilation_h * tcols;
+    const __m256i* r2 = r1 + p.dilation_h * tcols;
+    uint8_t* o = out + 8 * oh * p.out_w;
+    for (int64_t ow = 0; ow < p.out_w; ++ow) {
+      const int64_t c = ow * sw;
+      const __m256i s0 = _mm256_add_epi32(_mm256_madd_epi16(r0[c], w[0]), _mm256_madd_epi16(r0[c + t2], w[1]));
+      const __m256i s1 = _mm256_add_epi32(_mm256_madd_epi16(r1[c], w[2]), _mm256_madd_epi16(r1[c + t2], w[3]));
+      const __m256i s2 = _mm256_add_epi32(_mm256_madd_epi16(r2[c], w[4]), _mm256_madd_epi16(r2[c + t2], w[5]));
+      const __m256i acc = add_bias(e, _mm256_add_epi32(_mm256_add_epi32(s0, s1), s2));
+      const __m128i q0 = requant4(e, _mm256_castsi256_si128(acc), e.mult_lo);
+      const __m128i q1 = requant4(e, _mm256_extracti128_si256(acc, 1), e.mult_hi);
+      const __m128i h16 = _mm_packs_epi32(q0, q1);  // in the output type's range: no saturation
+      const __m128i b = Signed ? _mm_packs_epi16(h16, h16) : _mm_packus_epi16(h16, h16);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(o + 8 * ow), b);
+    }
+  }
+}
+
+// n pixel-major outputs (8 channel bytes per pixel) to the 8 planes y + ch * plane.
+void scatter_planes(const uint8_t* out, int64_t n, int64_t plane, uint8_t* y) {
+  for (int64_t p0 = 0; p0 < n; p0 += 8) {
+    __m128i r[8], t[4];
+    for (int i = 0; i < 8; ++i) r[i] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(out + 8 * (p0 + i)));
+    transpose8x8_u8(r, t);
+    const int64_t m = std::min<int64_t>(8, n - p0);
+    for (int j = 0; j < 4; ++j) {
+      uint8_t* y0 = y + 2 * j * plane + p0;
+      uint8_t* y1 = y0 + plane;
+      if (m == 8) {
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(y0), t[j]);
+        _mm_storeh_pd(reinterpret_cast<double*>(y1), _mm_castsi128_pd(t[j]));
+      } else {
+        alignas(16) uint8_t b[16];
+        _mm_store_si128(reinterpret_cast<__m128i*>(b), t[j]);
+        std::memcpy(y0, b, static_cast<size_t>(m));
+        std::memcpy(y1, b + 8, static_cast<size_t>(m));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+size_t dwconv_cb8_avx2_scratch_size(const DwConvParams& p) {
+  if (p.out_h <= 0 || p.out_w <= 0) return 64;
+  return make_layout(p).total + 63;
+}
+
+void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_zp, const int8_t* w,
+                             const int32_t* w_zp, const int32_t* bias, const DwQOutput8& out, void* y,
+                             void* scratch) {
+  if (p.out_h <= 0 || p.out_w <= 0) return;
+  const Layout l = make_layout(p);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(scratch);
+  char* base = static_cast<char*>(scratch) + ((64 - (a & 63)) & 63);
+  auto* pairs = reinterpret_cast<__m256i*>(base + l.pairs);
+  auto* prow = reinterpret_cast<int16_t*>(base + l.prow);
+  auto* obuf = reinterpret_cast<uint8_t*>(base + l.out);
+  auto* stage = reinterpret_cast<uint8_t*>(base + l.stage);
+
+  // Weight pairs per channel lane: (w'[kh][0], w'[kh][1]) and (w'[kh][2], 0), the first tap in the
+  // low half (vpmaddwd multiplies it with the lower-address int16 of the input pair).
+  __m256i wv[6];
+  for (int k = 0; k < 3; ++k) {
+    alignas(32) int32_t p01[8], p2[8];
+    for (int ch = 0; ch < 8; ++ch) {
+      const int8_t* wc = w + ch * 9 + k * 3;
+      const uint32_t w0 = static_cast<uint32_t>(wc[0] - w_zp[ch]) & 0xffffu;
+      const uint32_t w1 = static_cast<uint32_t>(wc[1] - w_zp[ch]) & 0xffffu;
+      p01[ch] = static_cast<int32_t>(w0 | (w1 << 16));
+      p2[ch] = static_cast<int32_t>(static_cast<uint32_t>(wc[2] - w_zp[ch]) & 0xffffu);
+    }
+    wv[2 * k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(p01));
+    wv[2 * k + 1] = _mm256_load_si256(reinterpret_cast<const __m256i*>(p2));
+  }
+
+  Epilogue e;
+  e.bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias));
+  e.saturate_bias = false;
+  const int64_t x_max = std::max<int64_t>(x_zp, 255 - x_zp);
+  for (int ch = 0; ch < 8; ++ch) {
+    const int64_t w_max = std::max<int64_t>(std::abs(-128 - w_zp[ch]), std::abs(127 - w_zp[ch]));
+    if (std::abs(static_cast<int64_t>(bias[ch])) + 9 * x_max * w_max > std::numeric_limits<int32_t>::max())
+      e.saturate_bias = true;
+  }
+  e.mult_lo = _mm256_cvtps_pd(_mm_loadu_ps(out.multiplier));  // float -> double is exact
+  e.mult_hi = _mm256_cvtps_pd(_mm_loadu_ps(out.multiplier + 4));
+  const int32_t lo_all = std::min(std::max(out.qmin, out.lo), out.hi);
+  const int32_t hi_all = std::min(std::max(out.qmax, out.lo), out.hi);
+  e.lo_d = _mm256_set1_pd(static_cast<double>(int64_t(lo_all) - out.zero_point));
+  e.hi_d = _mm256_set1_pd(static_cast<double>(int64_t(hi_all) - out.zero_point));
+  e.zp = _mm_set1_epi32(out.zero_point);
+
+  const int64_t plane_out = p.out_h * p.out_w;
+  for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += l.strip) {
+    const int64_t rows = std::min(l.strip, p.out_h - oh0);
+    const int64_t r0 = oh0 * p.stride_h, nrows = (rows - 1) * p.stride_h + 2 * p.dilation_h + 1;
+    for (int64_t r = 0; r < nrows; ++r) {
+      const int64_t ih = r0 + r - p.pad_top;
+      __m256i* dst = pairs + r * l.tcols;
+      if (ih < 0 || ih >= p.in_h) {
+        std::memset(static_cast<void*>(dst), 0, static_cast<size_t>(l.tcols) * 32);
+        continue;
+      }
+      prep_row(p, l, x, ih, x_zp, prow, stage);
+      make_pairs(prow, l.tcols, p.dilation_w, dst);
+    }
+    if (out.is_signed)
+      compute<true>(p, l, rows, pairs, wv, e, obuf);
+    else
+      compute<false>(p, l, rows, pairs, wv, e, obuf);
+    scatter_planes(obuf, rows * p.out_w, plane_out, static_cast<uint8_t*>(y) + oh0 * p.out_w);
+  }
+}
+
+}  // namespace octet::kernels
+
+#undef CB8_INLINE

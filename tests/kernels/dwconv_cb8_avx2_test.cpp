@@ -1,0 +1,252 @@
+// dwconv_cb8_avx2: the 8-channel depthwise 3x3 INT8 kernel against its reference twin,
+// qconv_s32_ref with group == channels == 8 on the whole [1, 8, H, W] block (per-channel w_zp and
+// bias), then requantize_value with each channel's multiplier and the lo/hi clamp, at 0 LSB.
+// Sweeps: in_h, in_w in {1,2,3,5,7,8,9,14,15,16,17,28} x strides 1-3 x dilations 1-2 x six
+// padding sets (symmetric and asymmetric, bottom/right different), then random shapes with
+// independent H/W parameters up to 120 wide (several strips); extreme zero points, all-255 x with
+// all-(-128) w, extreme biases (saturation), ties, reduced/ReLU clamps, both output types. The
+// planes sit at the end of their buffer (a read past them faults under ASan), outputs between
+// guard bytes, scratch at a random misalignment filled with garbage. Random tests print seeds.
+#include "kernels/avx2/dwconv_cb8_avx2.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/ref/qconv_ref.h"
+#include "kernels/ref/quantize_ref.h"
+
+namespace octet::kernels {
+namespace {
+
+bool cpu_has_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+}
+#define SKIP_WITHOUT_AVX2() \
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2"
+
+constexpr int32_t kI32Max = std::numeric_limits<int32_t>::max();
+constexpr int32_t kI32Min = std::numeric_limits<int32_t>::min();
+constexpr size_t kGuard = 64;
+constexpr uint8_t kGuardByte = 0xA5;
+
+uint32_t announce_seed(uint32_t seed, const char* what) {
+  std::printf("[ seed     ] DwConvCb8Avx2.%s seed %u\n", what, seed);
+  return seed;
+}
+
+struct Case {
+  DwConvParams p;
+  std::vector<uint8_t> x;  // 8 planes
+  std::vector<int8_t> w;   // 8 x 9
+  int32_t x_zp = 0;
+  int32_t w_zp[8] = {}, bias[8] = {};
+  DwQOutput8 out;
+};
+
+std::string describe(const Case& c) {
+  const DwConvParams& p = c.p;
+  char b[256];
+  std::snprintf(b, sizeof b, "in %lldx%lld out %lldx%lld s %lldx%lld d %lldx%lld pad_t %lld pad_l %lld x_zp %d %s",
+                (long long)p.in_h, (long long)p.in_w, (long long)p.out_h, (long long)p.out_w, (long long)p.stride_h,
+                (long long)p.stride_w, (long long)p.dilation_h, (long long)p.dilation_w, (long long)p.pad_top,
+                (long long)p.pad_left, c.x_zp, c.out.is_signed ? "s8" : "u8");
+  return b;
+}
+
+// The twin: the grouped reference on the 8-channel block, then each channel's requantization.
+std::vector<int32_t> reference(const Case& c) {
+  const DwConvParams& p = c.p;
+  QConvParams q;
+  q.batch = 1;
+  q.in_channels = q.out_channels = q.group = 8;
+  q.in_spatial = {p.in_h, p.in_w};
+  q.out_spatial = {p.out_h, p.out_w};
+  q.kernel = {3, 3};
+  q.strides = {p.stride_h, p.stride_w};
+  q.dilations = {p.dilation_h, p.dilation_w};
+  q.pads_begin = {p.pad_top, p.pad_left};
+  const int64_t P = p.out_h * p.out_w;
+  std::vector<int32_t> acc(static_cast<size_t>(8 * P));
+  qconv_s32_ref(q, c.x.data(), c.x_zp, c.w.data(), c.w_zp, 1, c.bias, acc.data());
+  for (int64_t ch = 0; ch < 8; ++ch)
+    for (int64_t i = 0; i < P; ++i) {
+      int32_t& v = acc[ch * P + i];
+      v = std::min(std::max(requantize_value(v, c.out.multiplier[ch], c.out.zero_point, c.out.qmin, c.out.qmax),
+                            c.out.lo),
+                   c.out.hi);
+    }
+  return acc;
+}
+
+void check(const Case& c, size_t shift) {
+  SCOPED_TRACE(describe(c));
+  const DwConvParams& p = c.p;
+  const std::vector<int32_t> want = reference(c);
+  // Input at the very end of its buffer: the kernel must not read past the last plane.
+  std::vector<uint8_t> xbuf(c.x);
+  const size_t ybytes = want.size();
+  std::vector<uint8_t> ybuf(ybytes + 2 * kGuard, kGuardByte);
+  const size_t sbytes = dwconv_cb8_avx2_scratch_size(p);
+  std::vector<uint8_t> sbuf(sbytes + 64 + kGuard, 0x5A);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(sbuf.data());
+  uint8_t* scratch = sbuf.data() + ((64 - (a & 63)) & 63) + shift % 64;
+  std::fill(scratch, scratch + sbytes, static_cast<uint8_t>(0xC3));  // garbage: contents must not matter
+  dwconv3x3_u8s8_cb8_avx2(p, xbuf.data(), c.x_zp, c.w.data(), c.w_zp, c.bias, c.out, ybuf.data() + kGuard, scratch);
+  for (size_t i = 0; i < kGuard; ++i) {
+    ASSERT_EQ(ybuf[i], kGuardByte) << "write before y at byte -" << (kGuard - i);
+    ASSERT_EQ(ybuf[kGuard + ybytes + i], kGuardByte) << "write past y at byte +" << i;
+  }
+  for (const uint8_t* q = scratch + sbytes; q < sbuf.data() + sbuf.size(); ++q) ASSERT_EQ(*q, 0x5A) << "write past scratch";
+  const int64_t P = p.out_h * p.out_w;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const int32_t got = c.out.is_signed ? static_cast<int8_t>(ybuf[kGuard + i]) : ybuf[kGuard + i];
+    ASSERT_EQ(got, want[i]) << "channel " << i / P << " oh " << (i % P) / p.out_w << " ow " << (i % P) % p.out_w;
+  }
+}
+
+int64_t out_size(int64_t in, int64_t s, int64_t d, int64_t pb, int64_t pe) {
+  const int64_t span = 2 * d + 1;
+  return in + pb + pe < span ? 0 : (in + pb + pe - span) / s + 1;
+}
+
+Case random_case(const DwConvParams& p, std::mt19937& rng) {
+  Case c;
+  c.p = p;
+  c.p.kernel_h = c.p.kernel_w = 3;
+  c.x.resize(static_cast<size_t>(8 * p.in_h * p.in_w));
+  c.w.resize(72);
+  const int pattern = static_cast<int>(rng() % 6);
+  for (uint8_t& v : c.x) v = pattern == 1 ? 255 : pattern == 2 ? 0 : pattern == 3 ? (rng() & 1) * 255 : rng() & 255;
+  for (int8_t& v : c.w)
+    v = static_cast<int8_t>(pattern == 1   ? -128
+                            : pattern == 2 ? 127
+                            : pattern == 3 ? ((rng() & 1) ? 127 : -128)
+                                           : static_cast<int>(rng() & 255) - 128);
+  const int32_t xzps[] = {0, 255, 128, static_cast<int32_t>(rng() % 256)};
+  c.x_zp = pattern == 1 ? 0 : pattern == 2 ? 255 : xzps[rng() % 4];
+  const float mults[] = {0.5f, 0.25f, 1.f, 1.f / 1024, 1.f / 65536};
+  const int32_t biases[] = {0, kI32Max, kI32Min, kI32Max - 1000, kI32Min + 1000};
+  for (int ch = 0; ch < 8; ++ch) {
+    const int32_t wzps[] = {-128, 127, 0, static_cast<int32_t>(rng() % 256) - 128};
+    c.w_zp[ch] = pattern == 1 ? 127 : pattern == 2 ? -128 : (rng() % 2 ? 0 : wzps[rng() % 4]);
+    c.bias[ch] = rng() % 10 == 0 ? biases[rng() % 5] : static_cast<int32_t>(rng() % 400001) - 200000;
+    c.out.multiplier[ch] =
+        rng() % 2 ? mults[rng() % 5] : std::exp(std::uniform_real_distribution<float>(-14.f, -2.f)(rng));
+  }
+  c.out.zero_point = static_cast<int32_t>(rng() % 256);
+  if (rng() % 3 == 0) c.out.zero_point = rng() % 2 ? 0 : 255;
+  if (rng() % 4 == 0) c.out.qmin = 0, c.out.qmax = 127;  // reduce_range
+  if (rng() % 3 == 0) c.out.lo = c.out.zero_point;       // fused ReLU
+  if (rng() % 4 == 0) {
+    c.out.lo = static_cast<int32_t>(rng() % 128);
+    c.out.hi = c.out.lo + static_cast<int32_t>(rng() % 128);
+  }
+  if (rng() % 2) {  // the same in int8
+    c.out.is_signed = true;
+    c.out.zero_point -= 128, c.out.qmin -= 128, c.out.qmax -= 128, c.out.lo -= 128, c.out.hi -= 128;
+  }
+  return c;
+}
+
+TEST(DwConvCb8Avx2, GridExact) {
+  SKIP_WITHOUT_AVX2();
+  std::mt19937 rng(announce_seed(2001, "GridExact"));
+  const int64_t sizes[] = {1, 2, 3, 5, 7, 8, 9, 14, 15, 16, 17, 28};
+  const int64_t pads[][4] = {{0, 0, 0, 0}, {1, 1, 1, 1}, {2, 2, 2, 2}, {1, 0, 1, 0}, {0, 2, 1, 0}, {2, 1, 0, 2}};
+  size_t shift = 0, cases = 0;
+  for (int64_t ih : sizes)
+    for (int64_t iw : sizes)
+      for (int64_t s = 1; s <= 3; ++s)
+        for (int64_t d = 1; d <= 2; ++d)
+          for (const auto& pd : pads) {
+            DwConvParams p;
+            p.in_h = ih, p.in_w = iw, p.stride_h = p.stride_w = s, p.dilation_h = p.dilation_w = d;
+            p.pad_top = pd[0], p.pad_left = pd[1];
+            p.out_h = out_size(ih, s, d, pd[0], pd[2]);
+            p.out_w = out_size(iw, s, d, pd[1], pd[3]);
+            if (p.out_h <= 0 || p.out_w <= 0) continue;
+            ASSERT_NO_FATAL_FAILURE(check(random_case(p, rng), shift++));
+            ++cases;
+          }
+  EXPECT_GT(cases, 2000u);
+}
+
+// Independent H/W strides, dilations and pads, planes up to 120 wide and 40 high: wide rows make
+// several strips (the strip height falls to 1-2 rows at 120 wide, stride 3, dilation 3).
+TEST(DwConvCb8Avx2, RandomShapesExact) {
+  SKIP_WITHOUT_AVX2();
+  std::mt19937 rng(announce_seed(2002, "RandomShapesExact"));
+  auto r = [&](int64_t lo, int64_t hi) { return lo + static_cast<int64_t>(rng() % (hi - lo + 1)); };
+  for (int i = 0; i < 400; ++i) {
+    DwConvParams p;
+    p.in_h = r(1, 40), p.in_w = r(1, i % 4 == 0 ? 120 : 40);
+    p.stride_h = r(1, 4), p.stride_w = r(1, 4);
+    p.dilation_h = r(1, 3), p.dilation_w = r(1, 3);
+    p.pad_top = r(0, 3), p.pad_left = r(0, 3);
+    p.out_h = out_size(p.in_h, p.stride_h, p.dilation_h, p.pad_top, r(0, 3));
+    p.out_w = out_size(p.in_w, p.stride_w, p.dilation_w, p.pad_left, r(0, 3));
+    if (p.out_h <= 0 || p.out_w <= 0) continue;
+    ASSERT_NO_FATAL_FAILURE(check(random_case(p, rng), static_cast<size_t>(i) * 7));
+  }
+}
+
+// The largest sums with saturating biases, by hand: every x 255 at x_zp 0 and every w -128 at
+// w_zp 127 (w' = -255) give each interior output -9 * 255 * 255; a bias of INT32_MIN + 1000 must
+// saturate to INT32_MIN, INT32_MAX - 1 must not overflow; ties at multiplier 0.5.
+TEST(DwConvCb8Avx2, ExtremeSumsSaturateAndTiesRoundToEven) {
+  SKIP_WITHOUT_AVX2();
+  Case c;
+  c.p.in_h = c.p.in_w = c.p.out_h = c.p.out_w = 7;
+  c.p.pad_top = c.p.pad_left = 1;
+  c.x.assign(8 * 49, 255);
+  c.w.assign(72, -128);
+  const int32_t biases[8] = {kI32Min + 1000, kI32Max - 1, 0, kI32Min, kI32Max, 1, -1, 585225};
+  for (int ch = 0; ch < 8; ++ch) {
+    c.w_zp[ch] = 127;
+    c.bias[ch] = biases[ch];
+    c.out.multiplier[ch] = ch % 2 ? 0.5f : 1.f / 65536;
+  }
+  c.out.is_signed = true;
+  c.out.zero_point = 0, c.out.qmin = -128, c.out.qmax = 127, c.out.lo = -128, c.out.hi = 127;
+  ASSERT_NO_FATAL_FAILURE(check(c, 0));
+  // Ties: 1x1 worth of signal through the centre tap only, w' = 1, multiplier 0.5.
+  Case t;
+  t.p.in_h = t.p.in_w = t.p.out_h = t.p.out_w = 3;
+  t.p.pad_top = t.p.pad_left = 1;
+  t.x_zp = 128;
+  t.x = {128, 129, 131, 127, 125, 133, 130, 126, 128};  // x - 128: 0 1 3 -1 -3 5 2 -2 0
+  t.x.resize(72, 128);
+  t.w.assign(72, 0);
+  for (int ch = 0; ch < 8; ++ch) t.w[ch * 9 + 4] = 1, t.out.multiplier[ch] = 0.5f;
+  t.out.is_signed = true;
+  t.out.zero_point = 0, t.out.qmin = -128, t.out.qmax = 127, t.out.lo = -128, t.out.hi = 127;
+  ASSERT_NO_FATAL_FAILURE(check(t, 3));
+  std::vector<int8_t> y(72);
+  std::vector<uint8_t> scratch(dwconv_cb8_avx2_scratch_size(t.p));
+  dwconv3x3_u8s8_cb8_avx2(t.p, t.x.data(), t.x_zp, t.w.data(), t.w_zp, t.bias, t.out, y.data(), scratch.data());
+  EXPECT_EQ(std::vector<int8_t>(y.begin(), y.begin() + 9), (std::vector<int8_t>{0, 0, 2, 0, -2, 2, 1, -1, 0}));
+}
+
+TEST(DwConvCb8Avx2, EmptyOutputWritesNothing) {
+  SKIP_WITHOUT_AVX2();
+  DwConvParams p;
+  p.in_h = p.in_w = 4;
+  p.out_h = 0, p.out_w = 2;
+  std::vector<uint8_t> x(128, 7), y(8, 0xEE), scratch(dwconv_cb8_avx2_scratch_size(p));
+  std::vector<int8_t> w(72, 1);
+  const int32_t zp[8] = {}, bias[8] = {};
+  dwconv3x3_u8s8_cb8_avx2(p, x.data(), 0, w.data(), zp, bias, DwQOutput8{}, y.data(), scratch.data());
+  EXPECT_EQ(y, std::vector<uint8_t>(8, 0xEE));
+}
+
+}  // namespace
+}  // namespace octet::kernels
