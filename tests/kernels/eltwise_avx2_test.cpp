@@ -90,24 +90,35 @@ TEST(EltwiseAvx2, AddClampPropagatesNaNAndClamps) {
     }
     add_clamp_f32_avx2(a.data(), nullptr, n, lo, hi, y.data());
     for (int64_t i = 0; i < n; ++i)
-      if (!std::isnan(a[i])) EXPECT_EQ(y[i], std::min(hi, std::max(lo, a[i]))) << i;
+      if (!std::isnan(a[i])) {
+        EXPECT_EQ(y[i], std::min(hi, std::max(lo, a[i]))) << i;
+      }
   }
 }
 
-TEST(EltwiseAvx2, MulScalarEqualsFloatMultiplication) {
+TEST(EltwiseAvx2, ScalarOpsEqualFloatArithmetic) {
   if (!avx2()) GTEST_SKIP();
-  for (int64_t n : {0, 1, 7, 8, 37}) {
-    auto a = awkward_inputs(9, n, 0.01f);
-    for (float s : {0.125f, -3.7f, 0.f, std::numeric_limits<float>::infinity()}) {
-      std::vector<float> y(static_cast<size_t>(n));
-      mul_scalar_f32_avx2(a.data(), n, s, y.data());
-      for (int64_t i = 0; i < n; ++i) {
-        const float want = a[i] * s;
-        EXPECT_TRUE(std::memcmp(&y[i], &want, 4) == 0 || (std::isnan(want) && std::isnan(y[i])))
-            << "n=" << n << " s=" << s << " i=" << i << ": " << y[i] << " vs " << want;
+  const ScalarOp ops[] = {ScalarOp::Add, ScalarOp::Sub, ScalarOp::RSub, ScalarOp::Mul, ScalarOp::Div, ScalarOp::RDiv};
+  for (ScalarOp op : ops)
+    for (int64_t n : {0, 1, 7, 8, 37}) {
+      auto a = awkward_inputs(9, n, 0.01f);
+      for (float s : {0.125f, -3.7f, 0.f, 1e-30f, std::numeric_limits<float>::infinity()}) {
+        std::vector<float> y(static_cast<size_t>(n));
+        scalar_op_f32_avx2(a.data(), n, s, op, y.data());
+        for (int64_t i = 0; i < n; ++i) {
+          const float x = a[i];
+          const float want = op == ScalarOp::Add    ? x + s
+                             : op == ScalarOp::Sub  ? x - s
+                             : op == ScalarOp::RSub ? s - x
+                             : op == ScalarOp::Mul  ? x * s
+                             : op == ScalarOp::Div  ? x / s
+                                                    : s / x;
+          EXPECT_TRUE(std::memcmp(&y[i], &want, 4) == 0 || (std::isnan(want) && std::isnan(y[i])))
+              << scalar_op_kernel_name(op) << " n=" << n << " s=" << s << " i=" << i << ": " << y[i] << " vs "
+              << want;
+        }
       }
     }
-  }
 }
 
 }  // namespace

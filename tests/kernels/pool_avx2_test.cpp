@@ -2,7 +2,8 @@
 // float, uint8 and int8. Sweeps plane sizes, kernels, strides 1/2/3, dilations, paddings and
 // ceil-mode-like output sizes whose last windows hang over the end; float planes hold NaNs, +0/-0
 // and infinities (the reference's "first tap, then strictly greater" rule is what must match).
-// Outputs sit between guard values so a write outside the plane is caught.
+// Outputs sit between guard values so a write outside the plane is caught. The global average
+// pool against global_avgpool_ref, bit for bit, on sums whose rounding depends on the order.
 #include "kernels/avx2/pool_avx2.h"
 
 #include <gtest/gtest.h>
@@ -147,6 +148,36 @@ TEST(MaxPoolAvx2, NanFollowsTheReferenceRule) {
   EXPECT_TRUE(std::isnan(y[0]));
   EXPECT_EQ(y[1], 1.f);
   EXPECT_EQ(y[2], 5.f);
+}
+
+// Channel counts around the 8-lane blocks, spatial sizes from 0 (NaN) up; values of mixed
+// magnitudes (1e8 next to 1e-8: the double sum's rounding depends on the order of the additions),
+// NaN, infinities and signed zeros. Guards after y catch a write past the last channel.
+TEST(GlobalAvgPoolAvx2, EqualsReferenceBitForBit) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2";
+  std::mt19937 rng(4242);
+  std::printf("[ seed     ] GlobalAvgPoolAvx2 seed 4242\n");
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (int64_t channels : {1, 7, 8, 9, 16, 23}) {
+    for (int64_t spatial : {0, 1, 2, 7, 49, 196}) {
+      std::vector<float> x(static_cast<size_t>(channels * spatial));
+      for (float& v : x) {
+        const uint32_t k = rng() % 16;
+        v = u(rng) * (k < 4 ? 1e8f : k < 8 ? 1e-8f : 1.f);
+        if (k == 15) v = rng() % 2 ? -0.f : std::numeric_limits<float>::infinity();
+        if (k == 14 && rng() % 8 == 0) v = std::nanf("");
+      }
+      std::vector<float> want(static_cast<size_t>(channels)), got(static_cast<size_t>(channels) + 8, 12345.f);
+      global_avgpool_ref(channels, spatial, x.data(), want.data());
+      global_avgpool_f32_avx2(channels, spatial, x.data(), got.data());
+      for (int64_t c = 0; c < channels; ++c) {
+        EXPECT_TRUE(std::memcmp(&got[c], &want[c], 4) == 0 || (std::isnan(got[c]) && std::isnan(want[c])))
+            << "channels " << channels << " spatial " << spatial << " channel " << c << ": " << got[c] << " vs "
+            << want[c];
+      }
+      for (size_t i = static_cast<size_t>(channels); i < got.size(); ++i) EXPECT_EQ(got[i], 12345.f) << "write past y";
+    }
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The engine's fast transformer ops against the reference executor: MatMul of two run-time
 // operands with broadcast batch dims (fast/matmul_f32.cpp), Softmax along the last axis and the
-// opset < 13 coerced form, exact Gelu (fast/act.cpp) and Mul by a constant scalar (fast/eltwise.cpp);
+// opset < 13 coerced form, exact Gelu (fast/act.cpp), Mul/Sub/Div by a constant scalar
+// (fast/eltwise.cpp) and GlobalAveragePool (fast/pool.cpp, the float ops around the convolutions);
 // the cases these fast ops leave to the reference (other axes, Gelu's tanh form) keep the
 // reference's result. Float results within the tolerances their kernels' tests establish.
 #include <gtest/gtest.h>
@@ -118,22 +119,51 @@ TEST(EngineTransformerOps, SoftmaxAndGeluMatchTheReference) {
   EXPECT_EQ(r.rel, 0.0);
 }
 
-TEST(EngineTransformerOps, MulByAConstantScalarIsExact) {
+// Mul, Sub and Div with a constant float scalar on either side (attention's scaling, input
+// normalisation): one IEEE operation per element, equal to the reference bit for bit.
+TEST(EngineTransformerOps, ArithmeticWithAConstantScalarIsExact) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
-  for (bool scalar_first : {false, true}) {
-    B g("mul", 17);
+  struct Case {
+    const char* op;
+    bool scalar_first;
+    const char* kernel;
+  };
+  const Case cases[] = {{"Mul", false, "mul_scalar_f32_avx2"}, {"Mul", true, "mul_scalar_f32_avx2"},
+                        {"Sub", false, "sub_scalar_f32_avx2"}, {"Sub", true, "rsub_scalar_f32_avx2"},
+                        {"Div", false, "div_scalar_f32_avx2"}, {"Div", true, "rdiv_scalar_f32_avx2"}};
+  for (const Case& c : cases) {
+    B g("arith", 17);
     const std::string x = g.input("x", DType::Float32, {3, 5, 7});
-    g.initializer("s", Tensor::scalar<float>(0.125f + 1e-3f));
-    g.output(g.op("Mul", scalar_first ? std::vector<std::string>{"s", x} : std::vector<std::string>{x, "s"}, {}, "mul"));
+    g.initializer("s", Tensor::from_vector<float>({1, 1, 1}, {0.3081f}));  // a [1,1,1] constant, like a mean
+    g.output(g.op(c.op, c.scalar_first ? std::vector<std::string>{"s", x} : std::vector<std::string>{x, "s"}, {}, "y"));
     Model m = g.build();
     infer_shapes(m);
     const Tensor in = testing::random_float({3, 5, 7}, 9);
     Engine e(m);
-    EXPECT_EQ(e.layers()[0].kernel, "mul_scalar_f32_avx2");
+    EXPECT_EQ(e.layers()[0].kernel, c.kernel) << c.op;
     const Tensor got = e.run({{"x", in}}).at(m.graph.outputs[0]);
     const Tensor want = Executor(m).run({{"x", in}}).at(m.graph.outputs[0]);
     ASSERT_EQ(got.shape(), want.shape());
-    EXPECT_EQ(std::memcmp(got.raw(), want.raw(), got.nbytes()), 0) << "scalar first: " << scalar_first;
+    EXPECT_EQ(std::memcmp(got.raw(), want.raw(), got.nbytes()), 0) << c.op << " scalar first: " << c.scalar_first;
+  }
+}
+
+// GlobalAveragePool on the fast kernel, rank 4 and rank 3, equal to the reference bit for bit.
+TEST(EngineTransformerOps, GlobalAveragePoolIsExact) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  for (const Shape& shape : {Shape{2, 19, 7, 7}, Shape{3, 8, 5}}) {
+    B g("gap", 17);
+    const std::string x = g.input("x", DType::Float32, shape);
+    g.output(g.op("GlobalAveragePool", {x}, {}, "gap"));
+    Model m = g.build();
+    infer_shapes(m);
+    const Tensor in = testing::random_float(shape, 11);
+    Engine e(m);
+    EXPECT_EQ(e.layers()[0].kernel, "global_avgpool_f32_avx2");
+    const Tensor got = e.run({{"x", in}}).at(m.graph.outputs[0]);
+    const Tensor want = Executor(m).run({{"x", in}}).at(m.graph.outputs[0]);
+    ASSERT_EQ(got.shape(), want.shape());
+    EXPECT_EQ(std::memcmp(got.raw(), want.raw(), got.nbytes()), 0) << shape.size();
   }
 }
 

@@ -81,11 +81,49 @@ void add_clamp_f32_avx2(const float* a, const float* b, int64_t n, float lo, flo
   }
 }
 
-void mul_scalar_f32_avx2(const float* a, int64_t n, float s, float* y) {
+namespace {
+
+// One loop per operation, the operation a compile-time functor on both __m256 and float.
+template <class F>
+void scalar_loop(const float* a, int64_t n, float s, float* y, F f) {
   const __m256 vs = _mm256_set1_ps(s);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), vs));
-  for (; i < n; ++i) y[i] = a[i] * s;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, f(_mm256_loadu_ps(a + i), vs));
+  for (; i < n; ++i) {  // the tail through the same vector operation on one lane
+    const __m256 r = f(_mm256_set1_ps(a[i]), vs);
+    y[i] = _mm256_cvtss_f32(r);
+  }
+}
+
+}  // namespace
+
+void scalar_op_f32_avx2(const float* a, int64_t n, float s, ScalarOp op, float* y) {
+  switch (op) {
+    case ScalarOp::Add:
+      return scalar_loop(a, n, s, y, [](__m256 x, __m256 c) { return _mm256_add_ps(x, c); });
+    case ScalarOp::Sub:
+      return scalar_loop(a, n, s, y, [](__m256 x, __m256 c) { return _mm256_sub_ps(x, c); });
+    case ScalarOp::RSub:
+      return scalar_loop(a, n, s, y, [](__m256 x, __m256 c) { return _mm256_sub_ps(c, x); });
+    case ScalarOp::Mul:
+      return scalar_loop(a, n, s, y, [](__m256 x, __m256 c) { return _mm256_mul_ps(x, c); });
+    case ScalarOp::Div:
+      return scalar_loop(a, n, s, y, [](__m256 x, __m256 c) { return _mm256_div_ps(x, c); });
+    case ScalarOp::RDiv:
+      return scalar_loop(a, n, s, y, [](__m256 x, __m256 c) { return _mm256_div_ps(c, x); });
+  }
+}
+
+const char* scalar_op_kernel_name(ScalarOp op) {
+  switch (op) {
+    case ScalarOp::Add: return "add_scalar_f32_avx2";
+    case ScalarOp::Sub: return "sub_scalar_f32_avx2";
+    case ScalarOp::RSub: return "rsub_scalar_f32_avx2";
+    case ScalarOp::Mul: return "mul_scalar_f32_avx2";
+    case ScalarOp::Div: return "div_scalar_f32_avx2";
+    case ScalarOp::RDiv: return "rdiv_scalar_f32_avx2";
+  }
+  return "?";
 }
 
 }  // namespace octet::kernels

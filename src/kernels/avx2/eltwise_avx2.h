@@ -24,8 +24,19 @@ void dequantize_u8_f32_avx2(const uint8_t* x, int64_t n, float scale, int32_t zp
 void dequantize_s8_f32_avx2(const int8_t* x, int64_t n, float scale, int32_t zp, float* y);
 // y[i] = min(hi, max(lo, a[i] + b[i])); b == nullptr: y[i] = min(hi, max(lo, a[i])). y may alias a.
 void add_clamp_f32_avx2(const float* a, const float* b, int64_t n, float lo, float hi, float* y);
-// y[i] = a[i] * s, one float multiplication (as the reference Mul). y may alias a.
-void mul_scalar_f32_avx2(const float* a, int64_t n, float s, float* y);
+// A float tensor with a float scalar, one IEEE operation per element (vaddps / vsubps / vmulps /
+// vdivps, what the reference's float arithmetic is), so equal to the reference bit for bit.
+// y may alias a.
+enum class ScalarOp : int32_t {
+  Add,   // a[i] + s
+  Sub,   // a[i] - s
+  RSub,  // s - a[i]
+  Mul,   // a[i] * s
+  Div,   // a[i] / s
+  RDiv,  // s / a[i]
+};
+void scalar_op_f32_avx2(const float* a, int64_t n, float s, ScalarOp op, float* y);
+const char* scalar_op_kernel_name(ScalarOp op);  // "sub_scalar_f32_avx2", ...
 
 }  // namespace octet::kernels
 

@@ -121,4 +121,30 @@ void maxpool2d_s8_avx2(const MaxPool2dParams& p, const int8_t* x, int8_t* y) {
   maxpool_plane<Byte<int8_t, true>>(p, x, y);
 }
 
+void global_avgpool_f32_avx2(int64_t channels, int64_t spatial, const float* x, float* y) {
+  int64_t c = 0;
+  if (spatial > 0 && 7 * spatial < (int64_t(1) << 31)) {
+    const int32_t s = static_cast<int32_t>(spatial);
+    const __m256i offs = _mm256_setr_epi32(0, s, 2 * s, 3 * s, 4 * s, 5 * s, 6 * s, 7 * s);
+    const __m256d n = _mm256_set1_pd(static_cast<double>(spatial));
+    for (; c + 8 <= channels; c += 8) {
+      const float* base = x + c * spatial;
+      __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();  // 0 + v == v exactly, as sum = 0
+      for (int64_t i = 0; i < spatial; ++i) {
+        const __m256 v = _mm256_i32gather_ps(base + i, offs, 4);
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+      }
+      // vcvtpd2ps rounds to nearest even, as static_cast<float>(double) does.
+      const __m128 ylo = _mm256_cvtpd_ps(_mm256_div_pd(lo, n)), yhi = _mm256_cvtpd_ps(_mm256_div_pd(hi, n));
+      _mm256_storeu_ps(y + c, _mm256_set_m128(yhi, ylo));
+    }
+  }
+  for (; c < channels; ++c) {
+    double sum = 0;
+    for (int64_t i = 0; i < spatial; ++i) sum += static_cast<double>(x[c * spatial + i]);
+    y[c] = static_cast<float>(spatial > 0 ? sum / static_cast<double>(spatial) : std::numeric_limits<double>::quiet_NaN());
+  }
+}
+
 }  // namespace octet::kernels

@@ -106,12 +106,13 @@ class AddClamp : public FastOp {
   float lo_, hi_;
 };
 
-// Mul of a float tensor by a constant float scalar (attention's score scaling): the output has the
-// tensor's shape, each element one float multiplication, as the reference.
-class MulScalar : public FastOp {
+// A float tensor with a constant float scalar (attention's score scaling, input normalisation's
+// Sub and Div): the output has the tensor's shape, each element one float operation, as the
+// reference.
+class ScalarArith : public FastOp {
  public:
-  MulScalar(size_t tensor_input, float s) : tensor_input_(tensor_input), s_(s) {}
-  std::string kernel() const override { return "mul_scalar_f32_avx2"; }
+  ScalarArith(size_t tensor_input, float s, kernels::ScalarOp op) : tensor_input_(tensor_input), s_(s), op_(op) {}
+  std::string kernel() const override { return kernels::scalar_op_kernel_name(op_); }
   std::string precision() const override { return "fp32"; }
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
     const Tensor& a = *in[tensor_input_];
@@ -120,7 +121,8 @@ class MulScalar : public FastOp {
     Tensor y(DType::Float32, a.shape(), Tensor::Uninitialized{});
     const float* ap = a.data<float>();
     float* yp = y.data<float>();
-    pool.parallel_for(a.numel(), kGrain, [&](int64_t b, int64_t e) { kernels::mul_scalar_f32_avx2(ap + b, e - b, s_, yp + b); });
+    pool.parallel_for(a.numel(), kGrain,
+                      [&](int64_t b, int64_t e) { kernels::scalar_op_f32_avx2(ap + b, e - b, s_, op_, yp + b); });
     out = std::move(y);
     return true;
   }
@@ -128,6 +130,7 @@ class MulScalar : public FastOp {
  private:
   size_t tensor_input_;
   float s_;
+  kernels::ScalarOp op_;
 };
 
 }  // namespace
@@ -149,11 +152,15 @@ std::unique_ptr<FastOp> make_eltwise(const FastOpContext& ctx) {
     return std::make_unique<Dequantize>(scale, zp, type);
   }
   if (n.op_type == "Add" && n.inputs.size() == 2) return std::make_unique<AddClamp>(true, ctx.act_min, ctx.act_max);
-  if (n.op_type == "Mul" && n.inputs.size() == 2) {
-    for (size_t i = 0; i < 2; ++i) {
+  if ((n.op_type == "Mul" || n.op_type == "Sub" || n.op_type == "Div") && n.inputs.size() == 2) {
+    using kernels::ScalarOp;
+    for (size_t i = 0; i < 2; ++i) {  // i: the constant's input
       const Tensor* c = constant_input(ctx, i);
-      if (c && c->dtype() == DType::Float32 && c->numel() == 1 && !constant_input(ctx, 1 - i))
-        return std::make_unique<MulScalar>(1 - i, c->data<float>()[0]);
+      if (!c || c->dtype() != DType::Float32 || c->numel() != 1 || constant_input(ctx, 1 - i)) continue;
+      const ScalarOp op = n.op_type == "Mul" ? ScalarOp::Mul
+                          : n.op_type == "Sub" ? (i == 1 ? ScalarOp::Sub : ScalarOp::RSub)
+                                               : (i == 1 ? ScalarOp::Div : ScalarOp::RDiv);
+      return std::make_unique<ScalarArith>(1 - i, c->data<float>()[0], op);
     }
     return nullptr;
   }

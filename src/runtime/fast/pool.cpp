@@ -1,5 +1,6 @@
-// The engine's 2-D MaxPool on float, uint8 and int8 tensors (the uint8 case is a MaxPool that the
-// Q/DQ lowering moved below a QuantizeLinear), one plane per task. The geometry is resolved by the
+// The engine's GlobalAveragePool on float tensors, and its 2-D MaxPool on float, uint8 and int8
+// tensors (the uint8 case is a MaxPool that the Q/DQ lowering moved below a QuantizeLinear), one
+// plane per task. The geometry is resolved by the
 // same functions as the reference op (runtime/ops/nn_common.h), so both read the attributes alike;
 // anything else (Indices output, 1-D/3-D, other types) runs the reference op.
 #include "kernels/avx2/pool_avx2.h"
@@ -63,7 +64,38 @@ class MaxPool2d : public FastOp {
   std::string precision_;
 };
 
+// GlobalAveragePool of a float tensor [N, C, spatial...], blocks of channels per task.
+class GlobalAvgPool : public FastOp {
+ public:
+  std::string kernel() const override { return "global_avgpool_f32_avx2"; }
+  std::string precision() const override { return "fp32"; }
+
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+    const Tensor& x = *in[0];
+    if (x.dtype() != DType::Float32 || x.rank() < 2) return false;  // the reference op reports it
+    Shape shape = x.shape();
+    int64_t spatial = 1;
+    for (size_t i = 2; i < shape.size(); ++i) spatial *= shape[i], shape[i] = 1;
+    Tensor y(DType::Float32, shape, Tensor::Uninitialized{});
+    const int64_t planes = x.dim(0) * x.dim(1);
+    const int64_t grain = std::max<int64_t>(8, 8192 / std::max<int64_t>(1, spatial)) / 8 * 8;
+    const float* xp = x.data<float>();
+    float* yp = y.data<float>();
+    pool.parallel_for(planes, grain, [&](int64_t b, int64_t e) {
+      kernels::global_avgpool_f32_avx2(e - b, spatial, xp + b * spatial, yp + b);
+    });
+    out = std::move(y);
+    return true;
+  }
+};
+
 }  // namespace
+
+std::unique_ptr<FastOp> make_global_avgpool(const FastOpContext& ctx) {
+  const Node& n = ctx.node;
+  if (!n.domain.empty() || n.op_type != "GlobalAveragePool" || n.inputs.size() != 1) return nullptr;
+  return std::make_unique<GlobalAvgPool>();
+}
 
 std::unique_ptr<FastOp> make_maxpool(const FastOpContext& ctx) {
   const Node& n = ctx.node;
