@@ -1,4 +1,9 @@
-// dwconv_cb8_avx2: the 8-channel depthwise 3x3 INT8 kernel against its reference twin,
+// dwconv_cb8_avx2, the 8-channel depthwise 3x3 kernels.
+// FP32: against a plain-loop twin of its contract (bias, then one std::fma per tap in (kh, kw)
+// order with padded taps as 0, then the clamp), bit for bit, and against the plane kernel
+// dwconv_f32_avx2 (the same operations), bit for bit; shapes as the INT8 random test, NaN/inf
+// inputs, clamps.
+// INT8: against its reference twin,
 // qconv_s32_ref with group == channels == 8 on the whole [1, 8, H, W] block (per-channel w_zp and
 // bias), then requantize_value with each channel's multiplier and the lo/hi clamp, at 0 LSB.
 // Sweeps: in_h, in_w in {1,2,3,5,7,8,9,14,15,16,17,28} x strides 1-3 x dilations 1-2 x six
@@ -246,6 +251,92 @@ TEST(DwConvCb8Avx2, EmptyOutputWritesNothing) {
   const int32_t zp[8] = {}, bias[8] = {};
   dwconv3x3_u8s8_cb8_avx2(p, x.data(), 0, w.data(), zp, bias, DwQOutput8{}, y.data(), scratch.data());
   EXPECT_EQ(y, std::vector<uint8_t>(8, 0xEE));
+}
+
+// ---- FP32 ----------------------------------------------------------------------------------------
+
+std::vector<float> f32_twin(const DwConvParams& p, const std::vector<float>& x, const std::vector<float>& w,
+                            const float* bias, float lo, float hi) {
+  const int64_t P = p.out_h * p.out_w, plane = p.in_h * p.in_w;
+  std::vector<float> y(static_cast<size_t>(8 * P));
+  for (int64_t ch = 0; ch < 8; ++ch)
+    for (int64_t oh = 0; oh < p.out_h; ++oh)
+      for (int64_t ow = 0; ow < p.out_w; ++ow) {
+        float acc = bias[ch];
+        for (int64_t kh = 0; kh < 3; ++kh)
+          for (int64_t kw = 0; kw < 3; ++kw) {
+            const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+            const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
+            const bool inside = ih >= 0 && ih < p.in_h && iw >= 0 && iw < p.in_w;
+            acc = std::fma(inside ? x[ch * plane + ih * p.in_w + iw] : 0.f, w[ch * 9 + kh * 3 + kw], acc);
+          }
+        y[ch * P + oh * p.out_w + ow] = std::isnan(acc) ? acc : std::min(std::max(acc, lo), hi);
+      }
+  return y;
+}
+
+bool same_float(float a, float b) { return std::memcmp(&a, &b, 4) == 0 || (std::isnan(a) && std::isnan(b)); }
+
+void check_f32(const DwConvParams& p, std::mt19937& rng, size_t shift) {
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  std::vector<float> x(static_cast<size_t>(8 * p.in_h * p.in_w)), w(72);
+  for (float& v : x) v = u(rng) * (rng() % 4 == 0 ? 1000.f : 1.f);
+  for (float& v : w) v = u(rng);
+  if (rng() % 8 == 0 && !x.empty()) x[rng() % x.size()] = std::nanf("");
+  if (rng() % 8 == 0 && !x.empty()) x[rng() % x.size()] = std::numeric_limits<float>::infinity();
+  float bias[8];
+  for (float& b : bias) b = u(rng);
+  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+  if (rng() % 3 == 0) lo = 0.f, hi = 6.f;
+  const std::vector<float> want = f32_twin(p, x, w, bias, lo, hi);
+  const int64_t P = p.out_h * p.out_w;
+  std::vector<float> y(want.size() + 16, 7.5f);
+  const size_t sbytes = dwconv_cb8_f32_avx2_scratch_size(p);
+  std::vector<uint8_t> sbuf(sbytes + 64 + kGuard, 0x5A);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(sbuf.data());
+  uint8_t* scratch = sbuf.data() + ((64 - (a & 63)) & 63) + shift % 64;
+  std::fill(scratch, scratch + sbytes, static_cast<uint8_t>(0xC3));
+  dwconv3x3_f32_cb8_avx2(p, x.data(), w.data(), bias, lo, hi, y.data() + 8, scratch);
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_EQ(y[i], 7.5f) << "write before y";
+    ASSERT_EQ(y[want.size() + 8 + i], 7.5f) << "write past y";
+  }
+  for (const uint8_t* q = scratch + sbytes; q < sbuf.data() + sbuf.size(); ++q) ASSERT_EQ(*q, 0x5A) << "write past scratch";
+  std::vector<float> plane_y(static_cast<size_t>(P));
+  std::vector<uint8_t> plane_scratch(dwconv_avx2_scratch_size(p));
+  for (int64_t ch = 0; ch < 8; ++ch) {
+    dwconv_f32_avx2(p, x.data() + ch * p.in_h * p.in_w, w.data() + ch * 9, bias[ch], lo, hi, plane_y.data(),
+                    plane_scratch.data());
+    for (int64_t i = 0; i < P; ++i) {
+      const float got = y[8 + ch * P + i];
+      ASSERT_TRUE(same_float(got, want[ch * P + i]))
+          << "channel " << ch << " pixel " << i << ": " << got << " vs twin " << want[ch * P + i];
+      ASSERT_TRUE(same_float(got, plane_y[i])) << "channel " << ch << " pixel " << i << ": " << got
+                                               << " vs dwconv_f32_avx2 " << plane_y[i];
+    }
+  }
+}
+
+TEST(DwConvCb8Avx2, F32EqualsTwinAndPlaneKernel) {
+  SKIP_WITHOUT_AVX2();
+  std::mt19937 rng(announce_seed(2003, "F32EqualsTwinAndPlaneKernel"));
+  auto r = [&](int64_t lo, int64_t hi) { return lo + static_cast<int64_t>(rng() % (hi - lo + 1)); };
+  for (int i = 0; i < 500; ++i) {
+    DwConvParams p;
+    p.kernel_h = p.kernel_w = 3;
+    p.in_h = r(1, 30), p.in_w = r(1, i % 5 == 0 ? 100 : 30);
+    p.stride_h = r(1, 3), p.stride_w = r(1, 3);
+    p.dilation_h = r(1, 2), p.dilation_w = r(1, 2);
+    if (i % 2 == 0) p.stride_h = p.stride_w = r(1, 2), p.dilation_h = p.dilation_w = 1;  // MobileNet's
+    p.pad_top = r(0, 2), p.pad_left = r(0, 2);
+    p.out_h = out_size(p.in_h, p.stride_h, p.dilation_h, p.pad_top, r(0, 2));
+    p.out_w = out_size(p.in_w, p.stride_w, p.dilation_w, p.pad_left, r(0, 2));
+    if (p.out_h <= 0 || p.out_w <= 0) continue;
+    Case c;
+    c.p = p;
+    SCOPED_TRACE(describe(c));
+    ASSERT_NO_FATAL_FAILURE(check_f32(p, rng, static_cast<size_t>(i) * 5));
+  }
 }
 
 }  // namespace

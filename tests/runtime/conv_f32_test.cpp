@@ -75,6 +75,9 @@ TEST(EngineConvF32, RandomGeometriesMatchTheReference) {
       {1, 2, 1, 1, 3, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, true},        // 1x1 plain (pointwise GEMM)
       {1, 1, 5, 40, 20, 1, 5, 5, 1, 3, 1, 1, {2, 2, 2, 2}, true, false},     // wide row, 20 channels
       {2, 8, 9, 9, 8, 8, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},        // depthwise
+      {3, 13, 14, 14, 13, 13, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, true, true},   // depthwise s2, 8 + 5 channels
+      {1, 24, 7, 5, 24, 24, 3, 3, 1, 1, 2, 2, {2, 0, 1, 2}, false, false},  // depthwise dilated, asym pads
+      {1, 6, 9, 9, 6, 6, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, false},       // depthwise, fewer than 8
       {1, 8, 4, 4, 12, 2, 3, 3, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},      // valid, groups
       {1, 260, 5, 5, 8, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, false},     // K = 2340: im2col
   };
@@ -124,6 +127,10 @@ TEST(EngineConvF32, RandomGeometriesMatchTheReference) {
     const bool plain_1x1 = t.kh == 1 && t.kw == 1 && t.sh == 1 && t.sw == 1 && t.pads[0] + t.pads[1] + t.pads[2] + t.pads[3] == 0;
     if (!depthwise && !plain_1x1) {
       EXPECT_EQ(e1.layers()[0].kernel, K <= 2304 ? "conv_f32_shift_6x16_avx2" : "conv_f32_im2col_sgemm_6x16_avx2");
+    }
+    if (depthwise) {
+      EXPECT_EQ(e1.layers()[0].kernel,
+                t.kh == 3 && t.kw == 3 && t.m >= 8 ? "dwconv3x3_f32_cb8_avx2" : "dwconv_f32_avx2");
     }
     const Tensor y1 = e1.run({{"x", x}}).at(out), y2 = e2.run({{"x", x}}).at(out);
     ASSERT_EQ(y1.shape(), want.shape());

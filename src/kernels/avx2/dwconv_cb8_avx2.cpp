@@ -266,6 +266,159 @@ void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_
   }
 }
 
+// ---- FP32 ------------------------------------------------------------------------------------
+// Scratch: rows  rows_p * ucols * 32 B  padded pixel (r, c) -> the 8 channels' floats (0 outside x)
+//          out   ceil8(strip * out_w) * 32 B  a strip's outputs, pixel-major
+//          stage 8 * 8 floats  for a row end whose 8-float read would leave a plane
+// Taps read padded column ow * stride_w + kw * dilation_w directly (no pairs).
+
+namespace {
+
+struct LayoutF32 {
+  int64_t strip = 0, rows_p = 0, ucols = 0;
+  size_t rows = 0, out = 0, stage = 0, total = 0;
+};
+
+LayoutF32 make_layout_f32(const DwConvParams& p) {
+  LayoutF32 l;
+  l.ucols = (p.out_w - 1) * p.stride_w + 2 * p.dilation_w + 1;
+  const int64_t row_bytes = l.ucols * 32, span = 2 * p.dilation_h + 1;
+  l.strip = std::clamp<int64_t>((kStripBytes / row_bytes - span) / p.stride_h + 1, 1, p.out_h);
+  l.rows_p = (l.strip - 1) * p.stride_h + span;
+  size_t o = 0;
+  l.rows = o;
+  o += align64(static_cast<size_t>(l.rows_p * row_bytes) + 8 * 32);  // + a block's spill past ucols
+  l.out = o;
+  o += align64(static_cast<size_t>((l.strip * p.out_w + 7) / 8 * 8) * 32);
+  l.stage = o;
+  o += 256;
+  l.total = o;
+  return l;
+}
+
+// 8 x 8 floats: r[i] = row i; on return r[j] = column j.
+CB8_INLINE void transpose8x8_ps(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// Padded row of input row ih: entry c = the 8 channels' x[ch][ih][c - pad_left] (0 outside x).
+void prep_row_f32(const DwConvParams& p, const LayoutF32& l, const float* x, int64_t ih, __m256* dst,
+                  float* stage) {
+  const int64_t plane = p.in_h * p.in_w, ucols = l.ucols;
+  const int64_t pl = std::min(p.pad_left, ucols);
+  for (int64_t c = 0; c < pl; ++c) dst[c] = _mm256_setzero_ps();
+  for (int64_t iw0 = 0; iw0 < p.in_w && p.pad_left + iw0 < ucols; iw0 += 8) {
+    const int64_t off = ih * p.in_w + iw0;
+    __m256 r[8];
+    if (off + 8 <= plane) {
+      for (int ch = 0; ch < 8; ++ch) r[ch] = _mm256_loadu_ps(x + ch * plane + off);
+    } else {
+      std::memset(stage, 0, 256);
+      for (int ch = 0; ch < 8; ++ch) {
+        std::memcpy(stage + 8 * ch, x + ch * plane + off, static_cast<size_t>(plane - off) * 4);
+        r[ch] = _mm256_load_ps(stage + 8 * ch);
+      }
+    }
+    transpose8x8_ps(r);
+    __m256* d = dst + p.pad_left + iw0;
+    for (int j = 0; j < 8; ++j) _mm256_storeu_ps(reinterpret_cast<float*>(d + j), r[j]);
+  }
+  for (int64_t c = std::max(p.pad_left + p.in_w, pl); c < ucols; ++c) dst[c] = _mm256_setzero_ps();
+}
+
+// n pixel-major outputs (8 channel floats per pixel) to the 8 planes y + ch * plane.
+void scatter_planes_f32(const float* out, int64_t n, int64_t plane, float* y) {
+  for (int64_t p0 = 0; p0 < n; p0 += 8) {
+    __m256 r[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_load_ps(out + 8 * (p0 + i));
+    transpose8x8_ps(r);
+    const int64_t m = std::min<int64_t>(8, n - p0);
+    if (m == 8) {
+      for (int ch = 0; ch < 8; ++ch) _mm256_storeu_ps(y + ch * plane + p0, r[ch]);
+    } else {
+      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(m)),
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      for (int ch = 0; ch < 8; ++ch) _mm256_maskstore_ps(y + ch * plane + p0, mask, r[ch]);
+    }
+  }
+}
+
+}  // namespace
+
+size_t dwconv_cb8_f32_avx2_scratch_size(const DwConvParams& p) {
+  if (p.out_h <= 0 || p.out_w <= 0) return 64;
+  return make_layout_f32(p).total + 63;
+}
+
+void dwconv3x3_f32_cb8_avx2(const DwConvParams& p, const float* x, const float* w, const float* bias, float lo,
+                            float hi, float* y, void* scratch) {
+  if (p.out_h <= 0 || p.out_w <= 0) return;
+  const LayoutF32 l = make_layout_f32(p);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(scratch);
+  char* base = static_cast<char*>(scratch) + ((64 - (a & 63)) & 63);
+  auto* rows = reinterpret_cast<__m256*>(base + l.rows);
+  auto* obuf = reinterpret_cast<float*>(base + l.out);
+  auto* stage = reinterpret_cast<float*>(base + l.stage);
+  __m256 wv[9];
+  for (int k = 0; k < 9; ++k) {
+    alignas(32) float t[8];
+    for (int ch = 0; ch < 8; ++ch) t[ch] = w[ch * 9 + k];
+    wv[k] = _mm256_load_ps(t);
+  }
+  const __m256 vb = _mm256_loadu_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  const int64_t plane_out = p.out_h * p.out_w, sw = p.stride_w, dw = p.dilation_w, uc = l.ucols;
+  for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += l.strip) {
+    const int64_t nout = std::min(l.strip, p.out_h - oh0);
+    const int64_t r0 = oh0 * p.stride_h, nrows = (nout - 1) * p.stride_h + 2 * p.dilation_h + 1;
+    for (int64_t r = 0; r < nrows; ++r) {
+      const int64_t ih = r0 + r - p.pad_top;
+      __m256* dst = rows + r * uc;
+      if (ih < 0 || ih >= p.in_h) {
+        for (int64_t c = 0; c < uc; ++c) dst[c] = _mm256_setzero_ps();
+        continue;
+      }
+      prep_row_f32(p, l, x, ih, dst, stage);
+    }
+    for (int64_t oh = 0; oh < nout; ++oh) {
+      const __m256* q0 = rows + oh * p.stride_h * uc;
+      const __m256* q1 = q0 + p.dilation_h * uc;
+      const __m256* q2 = q1 + p.dilation_h * uc;
+      float* o = obuf + 8 * oh * p.out_w;
+      for (int64_t ow = 0; ow < p.out_w; ++ow) {
+        const int64_t c = ow * sw;
+        __m256 acc = vb;  // bias, then the taps in (kh, kw) order, one FMA each
+        acc = _mm256_fmadd_ps(q0[c], wv[0], acc);
+        acc = _mm256_fmadd_ps(q0[c + dw], wv[1], acc);
+        acc = _mm256_fmadd_ps(q0[c + 2 * dw], wv[2], acc);
+        acc = _mm256_fmadd_ps(q1[c], wv[3], acc);
+        acc = _mm256_fmadd_ps(q1[c + dw], wv[4], acc);
+        acc = _mm256_fmadd_ps(q1[c + 2 * dw], wv[5], acc);
+        acc = _mm256_fmadd_ps(q2[c], wv[6], acc);
+        acc = _mm256_fmadd_ps(q2[c + dw], wv[7], acc);
+        acc = _mm256_fmadd_ps(q2[c + 2 * dw], wv[8], acc);
+        // min(hi, max(lo, acc)) with the NaN of acc kept, as dwconv_f32_avx2's clamp
+        _mm256_store_ps(o + 8 * ow, _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc)));
+      }
+    }
+    scatter_planes_f32(obuf, nout * p.out_w, plane_out, y + oh0 * p.out_w);
+  }
+}
+
 }  // namespace octet::kernels
 
 #undef CB8_INLINE

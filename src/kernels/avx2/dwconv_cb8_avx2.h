@@ -1,5 +1,5 @@
 // Depthwise 3x3 convolution of a block of 8 channel planes at once, channels in the vector lanes,
-// AVX2: exact INT8 (u8 x s8, requantized to u8/s8). For the small planes of late layers (7x7,
+// AVX2 + FMA: exact INT8 (u8 x s8, requantized to u8/s8) and FP32. For the small planes of late layers (7x7,
 // 14x14), where the plane-at-a-time kernel (dwconv_avx2.h) spends more on per-plane and per-row
 // set-up, partial vectors along a short row and one requantization per row than on the taps.
 //
@@ -46,6 +46,15 @@ struct DwQOutput8 {
 // if more, plus the strip's outputs at 8 bytes per pixel; 9 KiB for a 14x14 stride-1 plane (one
 // strip), 27 KiB at 28x28 stride 2. Independent of in_h/out_h beyond one strip.
 size_t dwconv_cb8_avx2_scratch_size(const DwConvParams& p);
+
+// FP32: for each channel, y = min(max(acc, lo), hi) with acc = bias[ch] + the 9 taps in (kh, kw)
+// order, each added with one FMA: the same operations in the same order as dwconv_f32_avx2 on that
+// plane, so the same bits (and conv_nchw_ref's value within that kernel's documented bound).
+// Padding is materialised as zeros (as there). w: 8 x 9 floats, channel-major; bias: 8.
+// Scratch: dwconv_cb8_f32_avx2_scratch_size(p) bytes, any alignment.
+size_t dwconv_cb8_f32_avx2_scratch_size(const DwConvParams& p);
+void dwconv3x3_f32_cb8_avx2(const DwConvParams& p, const float* x, const float* w, const float* bias, float lo,
+                            float hi, float* y, void* scratch);
 
 // w: 8 x 9 int8 weights, channel-major (w[ch * 9 + kh * 3 + kw]); w_zp, bias: 8 each.
 void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_zp, const int8_t* w,

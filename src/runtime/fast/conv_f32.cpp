@@ -1,6 +1,6 @@
 // Float 2-D convolution on the AVX2 kernels, with weights packed once at load and bias and a fused
 // Relu/Clip in the epilogue:
-//   - depthwise: the direct depthwise kernel;
+//   - depthwise: the direct depthwise kernels (3x3: 8 channels per call in the vector lanes);
 //   - 1x1 stride 1 without padding: the packed SGEMM on the input as it is;
 //   - other convolutions with K <= 2304 taps: the shifted-B kernel on zero-padded phase planes of
 //     the input (no im2col; see sconv_shift_avx2.h and run_shifted);
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/avx2/dwconv_avx2.h"
+#include "kernels/avx2/dwconv_cb8_avx2.h"
 #include "kernels/avx2/sconv_shift_avx2.h"
 #include "kernels/avx2/sgemm_avx2.h"
 #include "runtime/fast/conv2d.h"
@@ -43,7 +44,7 @@ class ConvF32 : public FastOp {
   }
 
   std::string kernel() const override {
-    if (!dw_weights_.empty()) return "dwconv_f32_avx2";
+    if (!dw_weights_.empty()) return channel_blocks() ? "dwconv3x3_f32_cb8_avx2" : "dwconv_f32_avx2";
     if (shifted(g_)) return "conv_f32_shift_6x16_avx2";
     return g_.plain_1x1() ? "conv_f32_1x1_sgemm_6x16_avx2" : "conv_f32_im2col_sgemm_6x16_avx2";
   }
@@ -169,14 +170,26 @@ class ConvF32 : public FastOp {
         }
   }
 
+  // 3x3: whole blocks of 8 channels on the channel-lane kernel (dwconv_cb8_avx2.h, the same
+  // operations per plane, so the same bits), the M % 8 channels left plane by plane.
+  bool channel_blocks() const { return g_.kh == 3 && g_.kw == 3 && g_.M >= 8; }
+
   void run_depthwise(const Conv2d& g, int64_t N, const float* x, float* y, ThreadPool& pool) const {
     const kernels::DwConvParams p = fast::dw_params(g);
-    pool.parallel_for(N * g.M, 1, [&](int64_t b, int64_t e) {
+    const int64_t blocks = channel_blocks() ? g.M / 8 : 0, rest = g.M - 8 * blocks, per_image = blocks + rest;
+    pool.parallel_for(N * per_image, 1, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
-        const int64_t c = t % g.M;
-        kernels::dwconv_f32_avx2(p, x + t * g.H * g.W, dw_weights_.data() + c * g.kh * g.kw, bias_[c],
-                                 lo_, hi_, y + t * g.P(),
-                                 fast::scratch_bytes(2, kernels::dwconv_avx2_scratch_size(p)));
+        const int64_t n = t / per_image, j = t % per_image;
+        if (j < blocks) {
+          const int64_t c0 = 8 * j, t0 = n * g.M + c0;
+          kernels::dwconv3x3_f32_cb8_avx2(p, x + t0 * g.H * g.W, dw_weights_.data() + c0 * 9, bias_.data() + c0, lo_,
+                                          hi_, y + t0 * g.P(),
+                                          fast::scratch_bytes(3, kernels::dwconv_cb8_f32_avx2_scratch_size(p)));
+          continue;
+        }
+        const int64_t c = 8 * blocks + (j - blocks), tc = n * g.M + c;
+        kernels::dwconv_f32_avx2(p, x + tc * g.H * g.W, dw_weights_.data() + c * g.kh * g.kw, bias_[c], lo_, hi_,
+                                 y + tc * g.P(), fast::scratch_bytes(2, kernels::dwconv_avx2_scratch_size(p)));
       }
     });
   }
