@@ -208,6 +208,31 @@ Model qconv_model(const QConvCase& t, uint32_t seed) {
   return m;
 }
 
+// Runs each case's model on the engine (1 and 2 threads) and the reference executor on the same
+// random input: the layer must run on a kernel whose name starts with `kernel_prefix`, with the
+// reference's bits. Case i's weights come from seed seed_base + i.
+void expect_engine_matches_reference(const std::vector<QConvCase>& cases, uint32_t input_seed, uint32_t seed_base,
+                                     const std::string& kernel_prefix) {
+  std::mt19937 rng(input_seed);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const QConvCase& t = cases[i];
+    const uint32_t seed = seed_base + static_cast<uint32_t>(i);
+    Model m = qconv_model(t, seed);
+    Tensor x(t.x_type, {t.n, t.c, t.h, t.w});
+    for (int64_t j = 0; j < x.numel(); ++j) static_cast<uint8_t*>(x.raw())[j] = static_cast<uint8_t>(rng());
+    const Tensor want = Executor(m).run({{"x", x}}).at("y");
+    for (int threads : {1, 2}) {
+      EngineOptions eo;
+      eo.threads = threads;
+      Engine engine(m, eo);
+      ASSERT_EQ(engine.layers().size(), 1u);
+      EXPECT_EQ(engine.layers()[0].kernel.rfind(kernel_prefix, 0), 0u) << "case " << i << ": " << engine.layers()[0].kernel;
+      EXPECT_TRUE(same_bits(engine.run({{"x", x}}).at("y"), want)) << "case " << i << " seed " << seed << " threads "
+                                                                  << threads;
+    }
+  }
+}
+
 TEST(EngineQConv, RandomShapesEqualReferenceBitForBit) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   const DType U = DType::UInt8, S = DType::Int8, F = DType::Undefined;
@@ -246,25 +271,7 @@ TEST(EngineQConv, ShiftedPathEqualsReferenceBitForBit) {
       {3, 12, 7, 7, 10, 1, 5, 1, 2, 1, U, U, U, false, true},    {1, 64, 4, 4, 33, 1, 3, 1, 1, 1, U, S, S, false, true},
       {1, 4, 10, 3, 7, 1, 3, 3, 2, 1, S, S, U, true, true},      {2, 8, 6, 6, 5, 1, 1, 1, 1, 1, U, S, F, false, true},
   };
-  std::mt19937 rng(321);
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const QConvCase& t = cases[i];
-    const uint32_t seed = 2000 + static_cast<uint32_t>(i);
-    Model m = qconv_model(t, seed);
-    Tensor x(t.x_type, {t.n, t.c, t.h, t.w});
-    for (int64_t j = 0; j < x.numel(); ++j) static_cast<uint8_t*>(x.raw())[j] = static_cast<uint8_t>(rng());
-    const Tensor want = Executor(m).run({{"x", x}}).at("y");
-    for (int threads : {1, 2}) {
-      EngineOptions eo;
-      eo.threads = threads;
-      Engine engine(m, eo);
-      ASSERT_EQ(engine.layers().size(), 1u);
-      EXPECT_EQ(engine.layers()[0].kernel.rfind("conv_u8s8_shift_qgemm_", 0), 0u)
-          << "case " << i << ": " << engine.layers()[0].kernel;
-      EXPECT_TRUE(same_bits(engine.run({{"x", x}}).at("y"), want)) << "case " << i << " seed " << seed << " threads "
-                                                                  << threads;
-    }
-  }
+  expect_engine_matches_reference(cases, 321, 2000, "conv_u8s8_shift_qgemm_");
 }
 
 // Depthwise 3x3 with a quantized output: whole blocks of 8 channels on the channel-lane kernel,
@@ -278,24 +285,7 @@ TEST(EngineQConv, DepthwiseChannelBlocksEqualReferenceBitForBit) {
       {2, 24, 9, 11, 24, 24, 3, 1, 2, 2, S, S, U, false},  {1, 16, 28, 28, 16, 16, 3, 2, 0, 1, U, U, U, true},
       {1, 40, 5, 3, 40, 40, 3, 3, 1, 1, S, S, S, true},
   };
-  std::mt19937 rng(654);
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const QConvCase& t = cases[i];
-    const uint32_t seed = 3000 + static_cast<uint32_t>(i);
-    Model m = qconv_model(t, seed);
-    Tensor x(t.x_type, {t.n, t.c, t.h, t.w});
-    for (int64_t j = 0; j < x.numel(); ++j) static_cast<uint8_t*>(x.raw())[j] = static_cast<uint8_t>(rng());
-    const Tensor want = Executor(m).run({{"x", x}}).at("y");
-    for (int threads : {1, 2}) {
-      EngineOptions eo;
-      eo.threads = threads;
-      Engine engine(m, eo);
-      ASSERT_EQ(engine.layers().size(), 1u);
-      EXPECT_EQ(engine.layers()[0].kernel, "dwconv3x3_u8s8_cb8_avx2") << "case " << i;
-      EXPECT_TRUE(same_bits(engine.run({{"x", x}}).at("y"), want)) << "case " << i << " seed " << seed << " threads "
-                                                                  << threads;
-    }
-  }
+  expect_engine_matches_reference(cases, 654, 3000, "dwconv3x3_u8s8_cb8_avx2");
 }
 
 TEST(Engine, ProfileNamesKernelsAndFusedActivations) {

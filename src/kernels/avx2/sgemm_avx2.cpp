@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include "kernels/avx2/sgemm_kloop.h"
+#include "kernels/avx2/transpose_avx2.h"
 
 namespace octet::kernels {
 namespace {
@@ -40,25 +41,7 @@ inline float clamp_scalar(float v, float lo, float hi) {
   return hi < v ? hi : v;
 }
 
-// In-register transpose of 8 rows of 8 floats.
-inline void transpose8x8(__m256 r[8]) {
-  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
+using avx2::transpose8x8_ps;
 
 // Full tile, C transposed (c_rs == 1): column j of the tile is 6 contiguous floats at c + j*c_cs.
 // Each 6x8 half of the tile is transposed in registers (rows 6, 7 are don't-care), so a column
@@ -165,7 +148,7 @@ void tile_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t c_r
       __m256 v[8];
       for (int r = 0; r < MR; ++r) v[r] = acc[r][h];
       v[6] = v[7] = v[0];  // don't-care rows: their lanes are not stored
-      transpose8x8(v);
+      transpose8x8_ps(v);
       for (int j = 0; j < 8; ++j) store_column6(c + (8 * h + j) * c_cs, v[j]);
     }
   } else {
@@ -289,7 +272,7 @@ void pack_b_panel(int64_t K, const float* b, int64_t b_rs, int64_t b_cs, int64_t
           const int64_t col = 8 * h + j;
           r[j] = col < cols ? _mm256_loadu_ps(b + (nb + col) * b_cs + k) : _mm256_setzero_ps();
         }
-        transpose8x8(r);
+        transpose8x8_ps(r);
         for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + (k + i) * NR + 8 * h, r[i]);
       }
     }
