@@ -183,7 +183,7 @@ void scatter_planes(const uint8_t* out, int64_t n, int64_t plane, uint8_t* y) {
       uint8_t* y1 = y0 + plane;
       if (m == 8) {
         _mm_storel_epi64(reinterpret_cast<__m128i*>(y0), t[j]);
-        _mm_storeh_pd(reinterpret_cast<double*>(y1), _mm_castsi128_pd(t[j]));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(y1), _mm_unpackhi_epi64(t[j], t[j]));  // unaligned-safe
       } else {
         alignas(16) uint8_t b[16];
         _mm_store_si128(reinterpret_cast<__m128i*>(b), t[j]);
