@@ -29,6 +29,8 @@
 // once (no interleave) and the phase/pair offset of tap t is simply t.
 #include "kernels/avx2/dwconv_avx2.h"
 
+#include "kernels/avx2/dw_requant_avx2.h"
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -463,38 +465,15 @@ struct QEpilogue {
   bool saturate_bias;  // |bias| + the largest possible |sum| can exceed INT32_MAX
   bool finite;         // multiplier finite: the vector requantization applies
   __m256d mult;        // double(multiplier)
-  __m256d lo_d, hi_d;  // the combined clamp bounds minus the zero point, as doubles
-  __m128i zp;
+  avx2::DwClamp clamp;
   __m256 scale, fbias, f_lo, f_hi;
   const DwQOutput* out;
 };
 
-// sum + bias, saturated to int32 when the caller's bias makes that possible. sum is exact.
-DW_INLINE __m256i add_bias(const QEpilogue& e, __m256i sum) {
-  const __m256i r = _mm256_add_epi32(sum, e.bias);
-  if (!e.saturate_bias) return r;
-  // Overflow iff sum and bias share a sign that r does not have.
-  const __m256i ovf = _mm256_andnot_si256(_mm256_xor_si256(sum, e.bias), _mm256_xor_si256(sum, r));
-  const __m256i limit =  // INT32_MIN for a negative sum, INT32_MAX otherwise
-      _mm256_xor_si256(_mm256_srai_epi32(sum, 31), _mm256_set1_epi32(INT32_MAX));
-  return _mm256_blendv_epi8(r, limit, _mm256_srai_epi32(ovf, 31));
-}
-
-// 4 accumulators -> 4 int32 results of requantize_value + the lo/hi clamp. Clamping the rounded
-// product to [L - zp, H - zp] and adding zp equals clamping round(v) + zp to [qmin, qmax] and then
-// to [lo, hi], because L = clamp(qmin, lo, hi) and H = clamp(qmax, lo, hi) (two clamps compose
-// into one) and the values are integers (a product beyond 2^53 saturates either way).
-DW_INLINE __m128i requant4(const QEpilogue& e, __m128i acc) {
-  __m256d v = _mm256_mul_pd(_mm256_cvtepi32_pd(acc), e.mult);
-  v = _mm256_round_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  v = _mm256_min_pd(_mm256_max_pd(v, e.lo_d), e.hi_d);
-  return _mm_add_epi32(_mm256_cvttpd_epi32(v), e.zp);
-}
-
 // Finishes 8 sums (count < 8: only the first count are stored) into output kind K.
 template <DwQOutKind K>
 DW_INLINE void finish8(const QEpilogue& e, __m256i sum, void* yrow, int64_t ow, int64_t count) {
-  const __m256i acc = add_bias(e, sum);
+  const __m256i acc = avx2::dw_add_bias(sum, e.bias, e.saturate_bias);
   if constexpr (K == DwQOutKind::S32) {
     int32_t* y = static_cast<int32_t*>(yrow) + ow;
     if (count >= 8)
@@ -518,8 +497,8 @@ DW_INLINE void finish8(const QEpilogue& e, __m256i sum, void* yrow, int64_t ow, 
       }
       return;
     }
-    const __m128i lo = requant4(e, _mm256_castsi256_si128(acc));
-    const __m128i hi = requant4(e, _mm256_extracti128_si256(acc, 1));
+    const __m128i lo = avx2::dw_requant4(_mm256_castsi256_si128(acc), e.mult, e.clamp);
+    const __m128i hi = avx2::dw_requant4(_mm256_extracti128_si256(acc, 1), e.mult, e.clamp);
     const __m128i h16 = _mm_packs_epi32(lo, hi);  // values are in Q's range: no saturation
     const __m128i b = K == DwQOutKind::U8 ? _mm_packus_epi16(h16, h16) : _mm_packs_epi16(h16, h16);
     if (m == 8)
@@ -663,17 +642,10 @@ void dwconv_u8s8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_zp, con
 
   QEpilogue e;
   e.bias = _mm256_set1_epi32(bias);
-  const int64_t x_max = std::max<int64_t>(x_zp, 255 - x_zp);
-  const int64_t w_max = std::max<int64_t>(std::abs(-128 - w_zp), std::abs(127 - w_zp));
-  e.saturate_bias = std::abs(static_cast<int64_t>(bias)) + p.kernel_h * p.kernel_w * x_max * w_max >
-                    std::numeric_limits<int32_t>::max();
+  e.saturate_bias = avx2::dw_bias_may_overflow(p.kernel_h * p.kernel_w, x_zp, w_zp, bias);
   e.finite = std::isfinite(out.multiplier);
   e.mult = _mm256_set1_pd(static_cast<double>(out.multiplier));
-  const int32_t lo_all = std::min(std::max(out.qmin, out.lo), out.hi);
-  const int32_t hi_all = std::min(std::max(out.qmax, out.lo), out.hi);
-  e.lo_d = _mm256_set1_pd(static_cast<double>(int64_t(lo_all) - out.zero_point));
-  e.hi_d = _mm256_set1_pd(static_cast<double>(int64_t(hi_all) - out.zero_point));
-  e.zp = _mm_set1_epi32(out.zero_point);
+  e.clamp = avx2::dw_clamp(out.qmin, out.qmax, out.lo, out.hi, out.zero_point);
   e.scale = _mm256_set1_ps(out.scale);
   e.fbias = _mm256_set1_ps(out.fbias);
   e.f_lo = _mm256_set1_ps(out.f_lo);

@@ -17,6 +17,7 @@
 // share are prepared twice.
 #include "kernels/avx2/dwconv_cb8_avx2.h"
 
+#include "kernels/avx2/dw_requant_avx2.h"
 #include "kernels/avx2/transpose_avx2.h"
 
 #include <immintrin.h>
@@ -123,28 +124,8 @@ struct Epilogue {
   __m256i bias;
   bool saturate_bias;  // some channel's |bias| + its largest possible |sum| exceeds INT32_MAX
   __m256d mult_lo, mult_hi;  // double(multiplier) of channels 0-3 and 4-7
-  __m256d lo_d, hi_d;        // the combined clamp bounds minus the zero point
-  __m128i zp;
+  avx2::DwClamp clamp;
 };
-
-// sum + bias, saturated to int32 when the bias makes overflow possible (sum itself is exact).
-CB8_INLINE __m256i add_bias(const Epilogue& e, __m256i sum) {
-  const __m256i r = _mm256_add_epi32(sum, e.bias);
-  if (!e.saturate_bias) return r;
-  const __m256i ovf = _mm256_andnot_si256(_mm256_xor_si256(sum, e.bias), _mm256_xor_si256(sum, r));
-  const __m256i limit = _mm256_xor_si256(_mm256_srai_epi32(sum, 31), _mm256_set1_epi32(INT32_MAX));
-  return _mm256_blendv_epi8(r, limit, _mm256_srai_epi32(ovf, 31));
-}
-
-// requantize_value + the lo/hi clamp for 4 lanes: clamping the rounded product to [L - zp, H - zp]
-// and adding zp equals clamping to [qmin, qmax] then [lo, hi] (L, H: the two clamps composed;
-// the values are integers).
-CB8_INLINE __m128i requant4(const Epilogue& e, __m128i acc, __m256d mult) {
-  __m256d v = _mm256_mul_pd(_mm256_cvtepi32_pd(acc), mult);
-  v = _mm256_round_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  v = _mm256_min_pd(_mm256_max_pd(v, e.lo_d), e.hi_d);
-  return _mm_add_epi32(_mm256_cvttpd_epi32(v), e.zp);
-}
 
 // Output rows [0, rows) of a strip whose first pair row is `pairs` (padded row oh0 * stride_h).
 template <bool Signed>
@@ -161,9 +142,9 @@ void compute(const DwConvParams& p, const Layout& l, int64_t rows, const __m256i
       const __m256i s0 = _mm256_add_epi32(_mm256_madd_epi16(r0[c], w[0]), _mm256_madd_epi16(r0[c + t2], w[1]));
       const __m256i s1 = _mm256_add_epi32(_mm256_madd_epi16(r1[c], w[2]), _mm256_madd_epi16(r1[c + t2], w[3]));
       const __m256i s2 = _mm256_add_epi32(_mm256_madd_epi16(r2[c], w[4]), _mm256_madd_epi16(r2[c + t2], w[5]));
-      const __m256i acc = add_bias(e, _mm256_add_epi32(_mm256_add_epi32(s0, s1), s2));
-      const __m128i q0 = requant4(e, _mm256_castsi256_si128(acc), e.mult_lo);
-      const __m128i q1 = requant4(e, _mm256_extracti128_si256(acc, 1), e.mult_hi);
+      const __m256i acc = avx2::dw_add_bias(_mm256_add_epi32(_mm256_add_epi32(s0, s1), s2), e.bias, e.saturate_bias);
+      const __m128i q0 = avx2::dw_requant4(_mm256_castsi256_si128(acc), e.mult_lo, e.clamp);
+      const __m128i q1 = avx2::dw_requant4(_mm256_extracti128_si256(acc, 1), e.mult_hi, e.clamp);
       const __m128i h16 = _mm_packs_epi32(q0, q1);  // in the output type's range: no saturation
       const __m128i b = Signed ? _mm_packs_epi16(h16, h16) : _mm_packus_epi16(h16, h16);
       _mm_storel_epi64(reinterpret_cast<__m128i*>(o + 8 * ow), b);
@@ -230,21 +211,12 @@ void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_
   }
 
   Epilogue e;
-  e.bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias));
+  e.bias = bias ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias)) : _mm256_setzero_si256();
   e.saturate_bias = false;
-  const int64_t x_max = std::max<int64_t>(x_zp, 255 - x_zp);
-  for (int ch = 0; ch < 8; ++ch) {
-    const int64_t w_max = std::max<int64_t>(std::abs(-128 - w_zp[ch]), std::abs(127 - w_zp[ch]));
-    if (std::abs(static_cast<int64_t>(bias[ch])) + 9 * x_max * w_max > std::numeric_limits<int32_t>::max())
-      e.saturate_bias = true;
-  }
+  for (int ch = 0; ch < 8; ++ch) e.saturate_bias |= avx2::dw_bias_may_overflow(9, x_zp, w_zp[ch], bias ? bias[ch] : 0);
   e.mult_lo = _mm256_cvtps_pd(_mm_loadu_ps(out.multiplier));  // float -> double is exact
   e.mult_hi = _mm256_cvtps_pd(_mm_loadu_ps(out.multiplier + 4));
-  const int32_t lo_all = std::min(std::max(out.qmin, out.lo), out.hi);
-  const int32_t hi_all = std::min(std::max(out.qmax, out.lo), out.hi);
-  e.lo_d = _mm256_set1_pd(static_cast<double>(int64_t(lo_all) - out.zero_point));
-  e.hi_d = _mm256_set1_pd(static_cast<double>(int64_t(hi_all) - out.zero_point));
-  e.zp = _mm_set1_epi32(out.zero_point);
+  e.clamp = avx2::dw_clamp(out.qmin, out.qmax, out.lo, out.hi, out.zero_point);
 
   const int64_t plane_out = p.out_h * p.out_w;
   for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += l.strip) {

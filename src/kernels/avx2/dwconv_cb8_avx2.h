@@ -56,7 +56,8 @@ size_t dwconv_cb8_f32_avx2_scratch_size(const DwConvParams& p);
 void dwconv3x3_f32_cb8_avx2(const DwConvParams& p, const float* x, const float* w, const float* bias, float lo,
                             float hi, float* y, void* scratch);
 
-// w: 8 x 9 int8 weights, channel-major (w[ch * 9 + kh * 3 + kw]); w_zp, bias: 8 each.
+// w: 8 x 9 int8 weights, channel-major (w[ch * 9 + kh * 3 + kw]); w_zp, bias: 8 each (bias may
+// be null: no bias).
 void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_zp, const int8_t* w,
                              const int32_t* w_zp, const int32_t* bias, const DwQOutput8& out, void* y,
                              void* scratch);

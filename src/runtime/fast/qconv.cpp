@@ -192,8 +192,6 @@ class QConv : public FastOp {
   void plan_channel_blocks() {
     if (g_.kh != 3 || g_.kw != 3 || !q_.quantized || g_.M < 8) return;
     cb8_.resize(static_cast<size_t>(g_.M / 8));
-    bias_.assign(static_cast<size_t>(g_.M), 0);
-    if (!q_.bias_i32.empty()) bias_ = q_.bias_i32;
     for (size_t b = 0; b < cb8_.size(); ++b) {
       Block8& k = cb8_[b];
       k.out.is_signed = q_.y_type == DType::Int8;
@@ -236,7 +234,8 @@ class QConv : public FastOp {
         const int64_t c0 = 8 * j, t0 = n * g.M + c0;
         void* scratch = fast::scratch_bytes(3, kernels::dwconv_cb8_avx2_scratch_size(p));
         kernels::dwconv3x3_u8s8_cb8_avx2(p, x + t0 * g.H * g.W, q_.x_zp, q_.w.data() + c0 * 9, q_.w_zp.data() + c0,
-                                         bias_.data() + c0, k.out, yb + t0 * g.P(), scratch);
+                                         q_.bias_i32.empty() ? nullptr : q_.bias_i32.data() + c0, k.out,
+                                         yb + t0 * g.P(), scratch);
       }
     });
   }
@@ -253,7 +252,6 @@ class QConv : public FastOp {
   std::vector<std::vector<uint8_t>> packed_;
   std::vector<uint8_t> xbuf_;  // int8 input flipped to uint8
   std::vector<Block8> cb8_;    // depthwise 3x3, quantized output: the 8-channel blocks
-  std::vector<int32_t> bias_;  // with cb8_: the int32 bias per channel (0 when the node has none)
 };
 
 }  // namespace

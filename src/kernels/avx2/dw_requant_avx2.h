@@ -1,0 +1,58 @@
+// The exact int32 -> 8-bit epilogue of the depthwise INT8 kernels (dwconv_avx2, the per-plane one,
+// and dwconv_cb8_avx2, the 8-channel one): bias with int32 saturation, then requantize_value bit for
+// bit and the fused lo/hi clamp. Header-only, for translation units compiled with -mavx2.
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+
+namespace octet::kernels::avx2 {
+
+// True when |bias| plus the largest |sum| of `taps` products (x - x_zp)(w - w_zp) of 8-bit
+// operands can exceed INT32_MAX, i.e. when adding the bias needs the saturating path.
+inline bool dw_bias_may_overflow(int64_t taps, int32_t x_zp, int32_t w_zp, int32_t bias) {
+  const int64_t x_max = std::max<int64_t>(x_zp, 255 - x_zp);
+  const int64_t w_max = std::max<int64_t>(std::abs(-128 - w_zp), std::abs(127 - w_zp));
+  return std::abs(static_cast<int64_t>(bias)) + taps * x_max * w_max > std::numeric_limits<int32_t>::max();
+}
+
+// sum + bias, saturated to int32 when `saturate` (sum itself is exact).
+inline __attribute__((always_inline)) __m256i dw_add_bias(__m256i sum, __m256i bias, bool saturate) {
+  const __m256i r = _mm256_add_epi32(sum, bias);
+  if (!saturate) return r;
+  // Overflow iff sum and bias share a sign that r does not have.
+  const __m256i ovf = _mm256_andnot_si256(_mm256_xor_si256(sum, bias), _mm256_xor_si256(sum, r));
+  const __m256i limit =  // INT32_MIN for a negative sum, INT32_MAX otherwise
+      _mm256_xor_si256(_mm256_srai_epi32(sum, 31), _mm256_set1_epi32(INT32_MAX));
+  return _mm256_blendv_epi8(r, limit, _mm256_srai_epi32(ovf, 31));
+}
+
+// The clamp requant4 applies: [L - zp, H - zp] as doubles, with L = clamp(qmin, lo, hi) and
+// H = clamp(qmax, lo, hi) (the two clamps composed into one).
+struct DwClamp {
+  __m256d lo_d, hi_d;
+  __m128i zp;
+};
+inline DwClamp dw_clamp(int32_t qmin, int32_t qmax, int32_t lo, int32_t hi, int32_t zero_point) {
+  const int32_t l = std::min(std::max(qmin, lo), hi), h = std::min(std::max(qmax, lo), hi);
+  return {_mm256_set1_pd(static_cast<double>(int64_t(l) - zero_point)),
+          _mm256_set1_pd(static_cast<double>(int64_t(h) - zero_point)), _mm_set1_epi32(zero_point)};
+}
+
+// 4 accumulators -> 4 int32 results of requantize_value + the lo/hi clamp (vcvtdq2pd, vmulpd by
+// double(multiplier), vroundpd to nearest-even, clamp, vcvttpd2dq, + zero point). Clamping the
+// rounded product to [L - zp, H - zp] and adding zp equals clamping round(v) + zp to [qmin, qmax]
+// and then to [lo, hi], because the values are integers (a product beyond 2^53 saturates either
+// way). mult must be finite.
+inline __attribute__((always_inline)) __m128i dw_requant4(__m128i acc, __m256d mult, const DwClamp& c) {
+  __m256d v = _mm256_mul_pd(_mm256_cvtepi32_pd(acc), mult);
+  v = _mm256_round_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  v = _mm256_min_pd(_mm256_max_pd(v, c.lo_d), c.hi_d);
+  return _mm_add_epi32(_mm256_cvttpd_epi32(v), c.zp);
+}
+
+}  // namespace octet::kernels::avx2
