@@ -229,10 +229,7 @@ class Lowering {
     std::vector<Node*> absorbed;
     std::string out_name = node->outputs[0];
     float act_min = -std::numeric_limits<float>::infinity(), act_max = -act_min;
-    if (Node* r = sole_reader(u, out_name); r && activation_bounds(g_, *r, &act_min, &act_max)) {
-      absorbed.push_back(r);
-      out_name = r->outputs[0];
-    }
+    absorb_activation(u, &out_name, &act_min, &act_max, &absorbed);
     std::optional<Q> q = quantize_reader(g_, sole_reader(u, out_name));
     std::vector<int32_t> bias_q;
     if (q) {
@@ -254,8 +251,7 @@ class Lowering {
     fused.domain = "octet";
     fused.op_type = kind == Kind::Conv ? "QLinearConv" : "QLinearMatMul";
     if (kind == Kind::Conv) fused.attrs = node->attrs;
-    if (!std::isinf(act_min)) fused.attrs["act_min"] = float_attr(act_min);
-    if (!std::isinf(act_max)) fused.attrs["act_max"] = float_attr(act_max);
+    set_activation_attrs(&fused, act_min, act_max);
     std::string w_name = w->x;
     if (transpose_weight) {
       const int64_t n = wq.dim(0), kk = wq.dim(1);
@@ -285,13 +281,44 @@ class Lowering {
     (kind == Kind::Conv ? stats_.fused_conv : stats_.fused_matmul) += 1;
 
     absorbed.push_back(node);
-    std::set<const Node*> gone(absorbed.begin(), absorbed.end());
-    for (auto& n : g_.nodes)
-      if (gone.count(n.get())) {
-        n = std::make_unique<Node>(std::move(fused));
-        break;
-      }
-    remove_nodes(gone);
+    replace_nodes(absorbed, std::move(fused));
+    return true;
+  }
+
+  // Rewrites an Add of two dequantized 8-bit activations (same shape or broadcast), with an
+  // optional Relu / Clip after it, whose result is quantized (a per-tensor QuantizeLinear that is
+  // the only reader), into octet.QLinearAdd: the integer residual add. Returns true when rewritten.
+  bool fuse_add(Node* node) {
+    Uses u = uses_of(g_);
+    if (node->inputs.size() != 2 || node->outputs.size() != 1) return false;
+    auto a = dq_producing(g_, u, node->inputs[0]);
+    auto b = dq_producing(g_, u, node->inputs[1]);
+    if (!a && !b) return false;  // a float Add: nothing to report
+    auto leave = [&](const std::string& why) {
+      stats_.left_in_float.push_back(str_cat(node->describe(), ": ", why));
+      return false;
+    };
+    if (!a || !b || !is_activation(*a) || !is_activation(*b))
+      return leave("an input is not a per-tensor INT8/UINT8 DequantizeLinear of an activation");
+    std::vector<Node*> absorbed;
+    std::string out_name = node->outputs[0];
+    float act_min = -std::numeric_limits<float>::infinity(), act_max = -act_min;
+    absorb_activation(u, &out_name, &act_min, &act_max, &absorbed);
+    std::optional<Q> q = quantize_reader(g_, sole_reader(u, out_name));
+    if (!q) return leave("its result is not quantized (no per-tensor QuantizeLinear as its only reader)");
+    Node fused;
+    fused.name = node->name;
+    fused.domain = "octet";
+    fused.op_type = "QLinearAdd";
+    set_activation_attrs(&fused, act_min, act_max);
+    fused.inputs = {a->x, a->scale, a->zp, b->x, b->scale, b->zp, q->scale_name, q->zp_name};
+    fused.outputs = {q->node->outputs[0]};
+    absorbed.push_back(q->node);
+    absorbed.push_back(node);
+    stats_.fused_activations += !std::isinf(act_min) || !std::isinf(act_max) ? 1 : 0;
+    ++stats_.fused_add;
+    ++stats_.quantized_outputs;
+    replace_nodes(absorbed, std::move(fused));
     return true;
   }
 
@@ -325,6 +352,31 @@ class Lowering {
     a.kind = Attribute::Kind::Float;
     a.f = v;
     return a;
+  }
+
+  // A Relu / Clip that is the only reader of *out_name: recorded in *absorbed, its bounds in
+  // *lo / *hi, and *out_name moves to its output.
+  void absorb_activation(const Uses& u, std::string* out_name, float* lo, float* hi, std::vector<Node*>* absorbed) {
+    if (Node* r = sole_reader(u, *out_name); r && activation_bounds(g_, *r, lo, hi)) {
+      absorbed->push_back(r);
+      *out_name = r->outputs[0];
+    }
+  }
+
+  static void set_activation_attrs(Node* fused, float act_min, float act_max) {
+    if (!std::isinf(act_min)) fused->attrs["act_min"] = float_attr(act_min);
+    if (!std::isinf(act_max)) fused->attrs["act_max"] = float_attr(act_max);
+  }
+
+  // Puts `fused` where the first of `absorbed` was and removes the others.
+  void replace_nodes(const std::vector<Node*>& absorbed, Node fused) {
+    std::set<const Node*> gone(absorbed.begin(), absorbed.end());
+    for (auto& n : g_.nodes)
+      if (gone.count(n.get())) {
+        n = std::make_unique<Node>(std::move(fused));
+        break;
+      }
+    remove_nodes(gone);
   }
 
   void remove_nodes(const std::set<const Node*>& gone) {
@@ -402,7 +454,8 @@ bool LowerQdq::run(Model& model) {
   stats_.propagated = propagate_quantize_up(g);
   std::vector<std::string> candidates;
   for (const auto& n : g.nodes)
-    if (n->domain.empty() && (n->op_type == "Conv" || n->op_type == "MatMul" || n->op_type == "Gemm"))
+    if (n->domain.empty() &&
+        (n->op_type == "Conv" || n->op_type == "MatMul" || n->op_type == "Gemm" || n->op_type == "Add"))
       candidates.push_back(n->name);
   Lowering lowering(g, stats_);
   bool changed = stats_.propagated > 0;
@@ -410,7 +463,8 @@ bool LowerQdq::run(Model& model) {
     Node* node = nullptr;
     for (auto& n : g.nodes)
       if (n->name == name && n->domain.empty()) node = n.get();
-    if (node && lowering.fuse(node)) changed = true;
+    if (!node) continue;
+    if (node->op_type == "Add" ? lowering.fuse_add(node) : lowering.fuse(node)) changed = true;
   }
   if (changed) {
     lowering.sweep();

@@ -25,6 +25,11 @@
 //     writes the quantized tensor directly (bias converted to INT32 at scale x_scale * w_scale,
 //     rounded half to even; the node is not fused this way if a bias does not fit). Otherwise the
 //     fused op writes float32 (dequantized) output.
+// Then each Add whose two inputs are DequantizeLinear of 8-bit per-tensor activations, with an
+// optional Relu / Clip after it (only reader), whose result is read only by a per-tensor
+// QuantizeLinear becomes octet.QLinearAdd (the integer residual add): its arithmetic is the Q/DQ
+// graph's own, so this rewrite changes no bit. An Add fed by a DequantizeLinear that does not fit
+// is listed in left_in_float with the reason.
 // DequantizeLinear nodes left without readers are removed, and so are initializers that nothing
 // reads any more. Whatever does not match stays as written (float ops with their Q/DQ), and is
 // listed in the stats so callers can warn about it.
@@ -44,10 +49,11 @@ namespace octet {
 struct LowerQdqStats {
   int fused_conv = 0;
   int fused_matmul = 0;
+  int fused_add = 0;           // Add of two dequantized activations, quantized after: octet.QLinearAdd
   int quantized_outputs = 0;   // fused ops that absorbed the QuantizeLinear after them
   int fused_activations = 0;   // Relu / Clip absorbed
   int propagated = 0;          // QuantizeLinear nodes moved above MaxPool / Reshape / Flatten / ...
-  // Conv/MatMul/Gemm nodes fed by a DequantizeLinear that were left in float, with the reason:
+  // Conv/MatMul/Gemm/Add nodes fed by a DequantizeLinear that were left in float, with the reason:
   // "node 'c1' (Conv): weight is not a constant DequantizeLinear".
   std::vector<std::string> left_in_float;
 };

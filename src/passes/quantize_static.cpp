@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
+
+#include "runtime/fast/fast_op.h"
 
 namespace octet {
 
@@ -113,6 +116,49 @@ quant::QuantSpec activation_spec(const StaticQuantOptions& o) {
   return s;
 }
 
+// The residual Adds worth quantizing (StaticQuantOptions::residual_adds): two float activation
+// inputs, and a result that (after an optional Relu / Clip, its only reader) is read only as the
+// quantized input of planned nodes or of other such Adds, and is no graph output. Its result is
+// then quantized anyway, so quantizing the inputs too lets a runtime run the Add on 8-bit data
+// (TensorRT fuses it into the convolution before it; onnxruntime and octet have an integer add)
+// at no extra rounding of the result. Decided from the last Add backwards, so that an Add read by
+// a later chosen Add (consecutive residual blocks) is chosen too.
+std::vector<const Node*> residual_adds(const Graph& g, const StaticQuantOptions& o,
+                                       const std::vector<std::string>& planned) {
+  std::set<std::string> quantized(planned.begin(), planned.end());
+  std::map<std::string, std::vector<std::pair<const Node*, size_t>>> readers;
+  for (const auto& n : g.nodes)
+    for (size_t i = 0; i < n->inputs.size(); ++i)
+      if (!n->inputs[i].empty()) readers[n->inputs[i]].push_back({n.get(), i});
+  const std::set<std::string> outputs(g.outputs.begin(), g.outputs.end());
+  auto read_quantized = [&](const std::string& v) {
+    auto it = readers.find(v);
+    if (outputs.count(v) || it == readers.end()) return false;
+    for (const auto& [r, i] : it->second) {
+      if (!quantized.count(r->name)) return false;
+      // Conv and Gemm quantize only their data input.
+      if ((r->op_type == "Conv" || r->op_type == "Gemm") && i != 0) return false;
+    }
+    return true;
+  };
+  std::vector<const Node*> chosen;
+  for (auto it = g.nodes.rbegin(); it != g.nodes.rend(); ++it) {
+    const Node& n = **it;
+    if (!n.domain.empty() || n.op_type != "Add" || n.inputs.size() != 2 || n.outputs.size() != 1) continue;
+    if (o.exclude_nodes.count(n.name)) continue;
+    if (!is_float_activation(g, n.inputs[0]) || !is_float_activation(g, n.inputs[1])) continue;
+    std::string out = n.outputs[0];
+    if (auto r = readers.find(out); r != readers.end() && r->second.size() == 1 && !outputs.count(out)) {
+      float lo = 0.f, hi = 0.f;
+      if (activation_bounds(g, *r->second[0].first, &lo, &hi)) out = r->second[0].first->outputs[0];
+    }
+    if (!read_quantized(out)) continue;
+    chosen.push_back(&n);
+    quantized.insert(n.name);
+  }
+  return chosen;
+}
+
 StaticQuantPlan plan_static(const Model& model, const StaticQuantOptions& o) {
   const Graph& g = model.graph;
   const int64_t opset = model.default_opset();
@@ -157,6 +203,16 @@ StaticQuantPlan plan_static(const Model& model, const StaticQuantOptions& o) {
                           "); quantize per tensor or convert the model"));
     plan.nodes.push_back(n.name);
     acts.insert(node_acts.begin(), node_acts.end());
+  }
+  if (o.residual_adds && !o.op_types.count("Add") && !o.exclude_op_types.count("Add")) {
+    for (const Node* add : residual_adds(g, o, plan.nodes)) {
+      plan.nodes.push_back(add->name);
+      acts.insert(add->inputs.begin(), add->inputs.end());
+    }
+    std::map<std::string, size_t> order;
+    for (size_t i = 0; i < g.nodes.size(); ++i) order[g.nodes[i]->name] = i;
+    std::sort(plan.nodes.begin(), plan.nodes.end(),
+              [&](const std::string& a, const std::string& b) { return order.at(a) < order.at(b); });
   }
   plan.activations.assign(acts.begin(), acts.end());
   return plan;

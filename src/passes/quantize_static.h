@@ -6,8 +6,8 @@
 //   apply_static(model, plan, ranges)  inserts Q/DQ and quantized weights, records every parameter
 //
 // Placement (TensorRT's explicit-quantization rules, which ONNX Runtime's QDQ fusion also
-// follows): Q/DQ go on the INPUTS of the quantized ops (Conv, Gemm, MatMul by default; any op
-// type listed in op_types), never between a Conv/Gemm and the activation that follows it, so a
+// follows): Q/DQ go on the INPUTS of the quantized ops (Conv, Gemm, MatMul and residual Adds
+// whose result is quantized anyway, by default; any op type listed in op_types), never between a Conv/Gemm and the activation that follows it, so a
 // runtime fuses DQ -> Conv -> Relu -> Q into one integer kernel. Each activation gets one
 // QuantizeLinear shared by its quantized readers and one DequantizeLinear per reader (ONNX
 // Runtime's QDQ selectors want a DQ with a single reader). Weights (float initializers) are
@@ -67,6 +67,11 @@ struct StaticQuantOptions {
   int64_t weight_block_size = 0;
   bool reduce_range = false;
   std::set<std::string> op_types = {"Conv", "Gemm", "MatMul"};
+  // Also quantize residual Adds (both inputs activations) whose result is quantized anyway: read
+  // only by quantized nodes, after an optional Relu / Clip. The Add then runs on 8-bit data
+  // (octet.QLinearAdd on octet's engine, QLinearAdd in onnxruntime, fused into the convolution by
+  // TensorRT). Ignored when "Add" is in op_types (then every Add is quantized) or excluded.
+  bool residual_adds = true;
   std::set<std::string> exclude_nodes;     // node names left in float
   std::set<std::string> exclude_op_types;  // op types left in float
   std::map<std::string, NodeQuantOverride> overrides;

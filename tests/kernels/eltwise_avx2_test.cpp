@@ -1,5 +1,6 @@
 // The element-wise AVX2 kernels against their reference formulas, bit for bit: quantize
-// (round.h's quantize_value), dequantize, add + clamp, multiplication by a scalar; ties, NaN, infinities, saturation and
+// (round.h's quantize_value), dequantize, add + clamp, multiplication by a scalar, the quantized
+// residual add (qadd_value); ties, NaN, infinities, saturation and
 // lengths that are not multiples of 8.
 #include "kernels/avx2/eltwise_avx2.h"
 
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/ref/round.h"
@@ -119,6 +121,85 @@ TEST(EltwiseAvx2, ScalarOpsEqualFloatArithmetic) {
         }
       }
     }
+}
+
+// One type combination of qadd_avx2 against qadd_value over lengths with every tail, random
+// operands and parameters, clamps (none, Relu, Clip) and scales large enough to make +-inf and
+// NaN sums.
+template <class A, class B, class Y>
+void check_qadd(uint32_t seed) {
+  std::mt19937 rng(seed);
+  auto byte = [&](auto* p) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    return static_cast<T>(std::uniform_int_distribution<int>(std::numeric_limits<T>::min(),
+                                                             std::numeric_limits<T>::max())(rng));
+  };
+  std::uniform_real_distribution<float> log_scale(-9.f, 2.f);
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::pair<float, float> clamps[] = {{-inf, inf}, {0.f, inf}, {0.f, 6.f}, {-1.5f, 0.25f}};
+  for (int trial = 0; trial < 60; ++trial) {
+    QAddParams p;
+    p.a_scale = std::exp2(log_scale(rng));
+    p.b_scale = trial % 3 == 0 ? p.a_scale : std::exp2(log_scale(rng));
+    p.y_scale = std::exp2(log_scale(rng));
+    if (trial % 10 == 9) p.a_scale = p.b_scale = 3e37f;  // |fa|, |fb| overflow: inf, -inf and NaN sums
+    p.a_zp = byte(static_cast<A*>(nullptr));
+    p.b_zp = byte(static_cast<B*>(nullptr));
+    p.y_zp = byte(static_cast<Y*>(nullptr));
+    p.qmin = std::numeric_limits<Y>::min();
+    p.qmax = std::numeric_limits<Y>::max();
+    p.lo = clamps[trial % 4].first;
+    p.hi = clamps[trial % 4].second;
+    const int64_t n = trial < 40 ? trial : 1000 + trial;
+    std::vector<A> a(static_cast<size_t>(n));
+    std::vector<B> b(static_cast<size_t>(n));
+    for (auto& v : a) v = byte(static_cast<A*>(nullptr));
+    for (auto& v : b) v = byte(static_cast<B*>(nullptr));
+    std::vector<Y> y(static_cast<size_t>(n) + 8, Y(0x5a));
+    qadd_avx2(p, a.data(), b.data(), n, y.data());
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_EQ(static_cast<int>(y[i]), qadd_value(a[i], b[i], p))
+          << "seed " << seed << " trial " << trial << " i " << i << " a " << int(a[i]) << " b " << int(b[i]);
+    for (int64_t i = n; i < n + 8; ++i) ASSERT_EQ(y[i], Y(0x5a)) << "wrote past the end";
+  }
+}
+
+TEST(EltwiseAvx2, QAddEqualsQAddValueForEveryTypeCombination) {
+  if (!avx2()) GTEST_SKIP();
+  check_qadd<uint8_t, uint8_t, uint8_t>(1);
+  check_qadd<uint8_t, uint8_t, int8_t>(2);
+  check_qadd<uint8_t, int8_t, uint8_t>(3);
+  check_qadd<uint8_t, int8_t, int8_t>(4);
+  check_qadd<int8_t, uint8_t, uint8_t>(5);
+  check_qadd<int8_t, uint8_t, int8_t>(6);
+  check_qadd<int8_t, int8_t, uint8_t>(7);
+  check_qadd<int8_t, int8_t, int8_t>(8);
+}
+
+TEST(EltwiseAvx2, QAddHandWorkedValues) {
+  if (!avx2()) GTEST_SKIP();
+  QAddParams p;
+  p.a_scale = 0.5f;
+  p.a_zp = 128;
+  p.b_scale = 0.25f;
+  p.b_zp = 10;
+  p.y_scale = 1.f;
+  p.y_zp = 3;
+  // (a - 128) * 0.5 + (b - 10) * 0.25, then / 1 rounded half to even, + 3, saturated to [0, 255]:
+  //   a 131, b 12: 1.5 + 0.5 = 2 -> 5;  a 129, b 10: 0.5 -> 0 (tie to even) -> 3;
+  //   a 131, b 10: 1.5 -> 2 (tie to even) -> 5;  a 0, b 0: -64 - 2.5 -> -66 (tie: -66.5 -> -66)
+  //   + 3 = -63 -> 0;  a 255, b 255: 63.5 + 61.25 = 124.75 -> 125 -> 128.
+  // Eight values so the vector path runs; the ninth goes through the tail.
+  const uint8_t a[9] = {131, 129, 131, 0, 255, 131, 129, 131, 0};
+  const uint8_t b[9] = {12, 10, 10, 0, 255, 12, 10, 10, 0};
+  const uint8_t want[9] = {5, 3, 5, 0, 128, 5, 3, 5, 0};
+  uint8_t y[9];
+  qadd_avx2(p, a, b, 9, y);
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(y[i], want[i]) << i;
+  p.lo = 0.f;  // a fused Relu: negative sums become zero before quantization -> y_zp
+  qadd_avx2(p, a, b, 9, y);
+  EXPECT_EQ(y[3], 3);
+  EXPECT_EQ(y[8], 3);
 }
 
 }  // namespace

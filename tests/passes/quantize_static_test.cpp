@@ -79,6 +79,72 @@ std::map<std::string, quant::Range> ranges_from_data(const Model& m, const Stati
   return r;
 }
 
+// Two residual blocks, then two convolutions added as the graph output:
+//   r0 = relu(c0(x)); r1 = relu(add1(c1(r0), r0)); r2 = add2(c2(r1), r1); out = add3(c3(r2), c4(r2)).
+// add2's result feeds only convolutions, add1's a convolution and add2; add3 is the output.
+Model residual_blocks() {
+  B b("residual", 17);
+  const std::string x = b.input("image", DType::Float32, {-1, 2, 6, 6});
+  for (int i = 0; i < 5; ++i) b.initializer(str_cat("c", i, ".w"), rnd({2, 2, 3, 3}, 10 + i, -0.5f, 0.5f));
+  auto conv = [&](const std::string& in, int i) {
+    return b.op("Conv", {in, str_cat("c", i, ".w")}, {{"pads", B::ints({1, 1, 1, 1})}}, str_cat("c", i));
+  };
+  const std::string r0 = b.op("Relu", {conv(x, 0)}, {}, "relu0");
+  const std::string r1 = b.op("Relu", {b.op("Add", {conv(r0, 1), r0}, {}, "add1")}, {}, "relu1");
+  const std::string r2 = b.op("Add", {conv(r1, 2), r1}, {}, "add2");
+  const std::string y3 = conv(r2, 3);
+  b.output(b.op("Add", {y3, conv(r2, 4)}, {}, "add3"));
+  Model m = b.build();
+  infer_shapes(m);
+  return m;
+}
+
+TEST(QuantizeStatic, ResidualAddsWhoseResultIsQuantizedAreQuantized) {
+  const Model m = residual_blocks();
+  StaticQuantOptions o;
+  StaticQuantPlan plan = plan_static(m, o);
+  EXPECT_EQ(plan.nodes, (std::vector<std::string>{"c0", "c1", "add1", "c2", "add2", "c3", "c4"}))
+      << "add3 is the graph output, so its result is not quantized";
+  // add1's inputs are quantized: c1's output (which nothing else reads) and relu0's.
+  EXPECT_TRUE(std::count(plan.activations.begin(), plan.activations.end(), node_named(m, "c1")->outputs[0]));
+  Model q = clone_model(m);
+  apply_static(q, plan, ranges_from_data(m, plan, rnd({3, 2, 6, 6}, 5, 0.f, 1.f)), o);
+  for (const char* add : {"add1", "add2"})
+    for (const auto& in : node_named(q, add)->inputs) {
+      const Node* producer = nullptr;
+      for (const auto& n : q.graph.nodes)
+        if (n->outputs[0] == in) producer = n.get();
+      ASSERT_NE(producer, nullptr);
+      EXPECT_EQ(producer->op_type, "DequantizeLinear") << add << " input " << in;
+    }
+  // On the calibration data, within a few 8-bit steps of the output range, as with the Adds in float.
+  const Tensor x = rnd({3, 2, 6, 6}, 5, 0.f, 1.f);
+  const Tensor y = Executor(m).run({{"image", x}}).at(m.graph.outputs[0]);
+  double y_max = 0;
+  for (int64_t i = 0; i < y.numel(); ++i) y_max = std::max(y_max, std::fabs(y.get_as_double(i)));
+  StaticQuantOptions no_adds = o;
+  no_adds.residual_adds = false;
+  const StaticQuantPlan plan2 = plan_static(m, no_adds);
+  Model q2 = clone_model(m);
+  apply_static(q2, plan2, ranges_from_data(m, plan2, x), no_adds);
+  const double with_adds = max_output_diff(m, q, x), without = max_output_diff(m, q2, x);
+  EXPECT_LT(with_adds, 0.05 * y_max) << "max |y| " << y_max;
+  EXPECT_LT(with_adds, 1.5 * without) << "the quantized adds cost at most a little rounding";
+
+  // Off: only the convolutions.
+  o.residual_adds = false;
+  EXPECT_EQ(plan_static(m, o).nodes, (std::vector<std::string>{"c0", "c1", "c2", "c3", "c4"}));
+  // "Add" listed: every Add, whatever reads it.
+  o.residual_adds = true;
+  o.op_types.insert("Add");
+  EXPECT_EQ(plan_static(m, o).nodes,
+            (std::vector<std::string>{"c0", "c1", "add1", "c2", "add2", "c3", "c4", "add3"}));
+  // add2 excluded: add1, read by add2, stays float too.
+  o.op_types.erase("Add");
+  o.exclude_nodes.insert("add2");
+  EXPECT_EQ(plan_static(m, o).nodes, (std::vector<std::string>{"c0", "c1", "c2", "c3", "c4"}));
+}
+
 TEST(QuantizeStatic, OnnxRuntimePresetPlacesQdqOnInputsWithInt32Bias) {
   Model m = conv_gemm();
   const Tensor x = rnd({2, 2, 6, 6}, 9, 0.f, 1.f);

@@ -113,7 +113,9 @@ TEST_P(EngineZoo, Int8EqualsReferenceBitForBitOnTrainedModel) {
       ++int8_layers;
     }
   }
-  EXPECT_EQ(int8_layers, stats.fused_conv + stats.fused_matmul);
+  EXPECT_EQ(int8_layers, stats.fused_conv + stats.fused_matmul + stats.fused_add);
+  // The ResNet and MobileNet residual adds whose result feeds a quantized layer run as integer adds.
+  if (GetParam() == "resnet8" || GetParam() == "mobilenetv2-tiny") EXPECT_EQ(stats.fused_add, 2);
   Executor reference(q);
   for (uint32_t seed : {21u, 22u}) {
     const Tensor x = zoo::sample_input(seed == 21u ? 1 : 7, seed);
@@ -372,6 +374,166 @@ TEST(Engine, MaxPoolEqualsReferenceAndReportsItsPrecision) {
   const std::map<std::string, Tensor> feeds = {{"x", testing::random_float({2, 3, 9, 11}, 5)}};
   const auto got = engine.run(feeds), want = Executor(m).run(feeds);
   for (const auto& name : m.graph.outputs) EXPECT_TRUE(same_bits(got.at(name), want.at(name))) << name;
+}
+
+}  // namespace
+}  // namespace octet
+
+namespace octet {
+namespace {
+
+// x, r -> QuantizeLinear -> DequantizeLinear each -> Add -> [Relu | Clip] -> QuantizeLinear ->
+// DequantizeLinear (the graph output): the residual add of a quantized network. `r_shape` may broadcast.
+Model qadd_graph(const Shape& x_shape, const Shape& r_shape, DType x_type, DType r_type, DType y_type,
+                 const std::string& act) {
+  B b("qadd", 17);
+  const std::string x = b.input("x", DType::Float32, x_shape);
+  const std::string r = b.input("r", DType::Float32, r_shape);
+  auto zp = [&](const std::string& name, DType t, int v) {
+    b.initializer(name, t == DType::UInt8 ? Tensor::scalar<uint8_t>(static_cast<uint8_t>(v))
+                                          : Tensor::scalar<int8_t>(static_cast<int8_t>(v - 128)));
+  };
+  b.initializer("xs", Tensor::scalar<float>(0.031f));
+  zp("xz", x_type, 120);
+  b.initializer("rs", Tensor::scalar<float>(0.0173f));
+  zp("rz", r_type, 140);
+  b.initializer("ys", Tensor::scalar<float>(0.041f));
+  zp("yz", y_type, act.empty() ? 128 : 0);
+  auto qdq = [&](const std::string& v, const std::string& s, const std::string& z, const std::string& name) {
+    return b.op("DequantizeLinear", {b.op("QuantizeLinear", {v, s, z}, {}, name + ".q"), s, z}, {}, name + ".dq");
+  };
+  std::string y = b.op("Add", {qdq(x, "xs", "xz", "x"), qdq(r, "rs", "rz", "r")}, {}, "add");
+  if (act == "relu") y = b.op("Relu", {y}, {}, "relu");
+  if (act == "clip") {
+    b.initializer("lo", Tensor::scalar<float>(-0.5f));
+    b.initializer("hi", Tensor::scalar<float>(2.f));
+    y = b.op("Clip", {y, "lo", "hi"}, {}, "clip");
+  }
+  const std::string q = b.op("QuantizeLinear", {y, "ys", "yz"}, {}, "y.q");
+  b.output(b.op("DequantizeLinear", {q, "ys", "yz"}, {}, "out"));
+  Model m = b.build();
+  infer_shapes(m);
+  return m;
+}
+
+// The lowering turns the pattern into octet.QLinearAdd without changing a bit (its arithmetic is
+// the graph's), and the engine's kernel equals the reference op bit for bit on 1 and 2 threads;
+// a broadcast operand runs on the reference op with the same result.
+TEST(EngineQAdd, LoweredResidualAddEqualsTheQdqGraphBitForBit) {
+  const DType U = DType::UInt8, S = DType::Int8;
+  struct Case {
+    Shape x, r;
+    DType xt, rt, yt;
+    std::string act, kernel;
+  };
+  const std::vector<Case> cases = {
+      {{2, 16, 28, 28}, {2, 16, 28, 28}, U, U, U, "relu", "qadd_u8u8_u8_avx2"},
+      {{3, 5, 7, 3}, {3, 5, 7, 3}, S, U, S, "", "qadd_s8u8_s8_avx2"},
+      {{1, 33}, {1, 33}, U, S, U, "clip", "qadd_u8s8_u8_avx2"},
+      {{2, 8, 4, 4}, {1, 8, 1, 1}, U, U, U, "relu", "reference"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    const Model qdq = qadd_graph(c.x, c.r, c.xt, c.rt, c.yt, c.act);
+    Model lowered = clone_model(qdq);
+    LowerQdq pass;
+    ASSERT_TRUE(pass.run(lowered)) << "case " << i;
+    infer_shapes(lowered);
+    EXPECT_EQ(pass.stats().fused_add, 1) << "case " << i;
+    EXPECT_TRUE(pass.stats().left_in_float.empty()) << "case " << i;
+    int adds = 0;
+    for (const auto& n : lowered.graph.nodes) {
+      adds += n->domain == "octet" && n->op_type == "QLinearAdd";
+      EXPECT_TRUE(n->op_type != "Add" && n->op_type != "Relu" && n->op_type != "Clip") << "case " << i;
+    }
+    EXPECT_EQ(adds, 1) << "case " << i;
+    // Inputs spread over a little more than each quantized range, so both ends saturate.
+    const std::map<std::string, Tensor> feeds = {{"x", testing::random_float(c.x, 10 + i, -4.5f, 4.5f)},
+                                                 {"r", testing::random_float(c.r, 20 + i, -2.8f, 2.8f)}};
+    const std::string out = qdq.graph.outputs[0];
+    const Tensor want = Executor(qdq).run(feeds).at(out);
+    EXPECT_TRUE(same_bits(Executor(lowered).run(feeds).at(out), want)) << "case " << i;
+    if (!fast_kernels_available()) continue;
+    for (int threads : {1, 2}) {
+      EngineOptions eo;
+      eo.threads = threads;
+      Engine engine(lowered, eo);
+      bool seen = false;
+      for (const auto& l : engine.layers())
+        if (l.op_type == "octet.QLinearAdd") {
+          seen = true;
+          EXPECT_EQ(l.kernel, c.kernel) << "case " << i;
+          if (c.kernel != "reference") EXPECT_EQ(l.precision, "int8");
+        }
+      EXPECT_TRUE(seen) << "case " << i;
+      EXPECT_TRUE(same_bits(engine.run(feeds).at(out), want)) << "case " << i << " threads " << threads;
+    }
+  }
+}
+
+// An Add whose result is not quantized (here: a graph output) stays in float and is reported;
+// an Add of one dequantized and one float input too.
+TEST(EngineQAdd, UnquantizedResidualAddIsLeftInFloatAndReported) {
+  Model m = qadd_graph({1, 4}, {1, 4}, DType::UInt8, DType::UInt8, DType::UInt8, "");
+  for (auto& n : m.graph.nodes)
+    if (n->name == "add") m.graph.outputs.push_back(n->outputs[0]);
+  LowerQdq pass;
+  pass.run(m);
+  EXPECT_EQ(pass.stats().fused_add, 0);
+  ASSERT_EQ(pass.stats().left_in_float.size(), 1u);
+  EXPECT_NE(pass.stats().left_in_float[0].find("'add'"), std::string::npos);
+  EXPECT_NE(pass.stats().left_in_float[0].find("not quantized"), std::string::npos);
+
+  Model half = qadd_graph({1, 4}, {1, 4}, DType::UInt8, DType::UInt8, DType::UInt8, "relu");
+  for (auto& n : half.graph.nodes)
+    if (n->name == "add") n->inputs[1] = "r";
+  LowerQdq p2;
+  p2.run(half);
+  ASSERT_EQ(p2.stats().left_in_float.size(), 1u);
+  EXPECT_NE(p2.stats().left_in_float[0].find("not a per-tensor INT8/UINT8 DequantizeLinear"), std::string::npos);
+}
+
+// The reference op's checks: a missing y_scale, a zero scale and a non-scalar zero point are
+// errors that name the node.
+TEST(EngineQAdd, ReferenceOpRejectsBadParameters) {
+  Model m = qadd_graph({1, 4}, {1, 4}, DType::UInt8, DType::UInt8, DType::UInt8, "");
+  LowerQdq().run(m);
+  const std::map<std::string, Tensor> feeds = {{"x", testing::random_float({1, 4}, 1)},
+                                               {"r", testing::random_float({1, 4}, 2)}};
+  auto qadd = [](Model& mm) -> Node& {
+    for (auto& n : mm.graph.nodes)
+      if (n->op_type == "QLinearAdd") return *n;
+    throw Error("no QLinearAdd");
+  };
+  {
+    Model bad = clone_model(m);
+    qadd(bad).inputs[1] = "zero_scale";
+    bad.graph.get_or_add_value("zero_scale").initializer = Tensor::scalar<float>(0.f);
+    bad.graph.get_or_add_value("zero_scale").type = TensorType::of(DType::Float32, {});
+    EXPECT_THROW(
+        {
+          try {
+            Executor(bad).run(feeds);
+          } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("a_scale must be positive"), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("add"), std::string::npos) << e.what();
+            throw;
+          }
+        },
+        Error);
+  }
+  {
+    Model bad = clone_model(m);
+    qadd(bad).inputs.resize(6);
+    EXPECT_THROW(Executor(bad).run(feeds), Error);
+  }
+  {
+    Model bad = clone_model(m);
+    qadd(bad).inputs[5] = "two_zps";
+    bad.graph.get_or_add_value("two_zps").initializer = Tensor::from_vector<uint8_t>({2}, {1, 2});
+    bad.graph.get_or_add_value("two_zps").type = TensorType::of(DType::UInt8, {2});
+    EXPECT_THROW(Executor(bad).run(feeds), Error);
+  }
 }
 
 }  // namespace

@@ -61,6 +61,7 @@ struct QuantizeArgs {
   int bits = 4;                      // weight-only codebook / pow2
   int64_t block_size = 0;
   std::vector<std::string> op_types;
+  bool float_residual_adds = false;
   std::vector<std::string> exclude, exclude_op_types, overrides, ranges;
   std::string json_out, trt_cache;
   std::string trt_version = "8601";
@@ -125,6 +126,7 @@ StaticQuantOptions static_options(const QuantizeArgs& a) {
   o.reduce_range = a.reduce_range;
   const auto ops = split_list(a.op_types);
   if (!ops.empty()) o.op_types = std::set<std::string>(ops.begin(), ops.end());
+  o.residual_adds = !a.float_residual_adds;
   for (const auto& n : split_list(a.exclude)) o.exclude_nodes.insert(n);
   for (const auto& t : split_list(a.exclude_op_types)) o.exclude_op_types.insert(t);
   // --override NODE:per-tensor|per-channel|mse|max
@@ -466,7 +468,12 @@ void add_quantize(CLI::App& app, Command& out) {
   sub->add_option("--weight-type", a->weight_type, "weight-only mode: int8 (default), int4, codebook, pow2");
   sub->add_option("--bits", a->bits, "weight-only codebook/pow2: bits per weight (default 4)");
   sub->add_option("--block-size", a->block_size, "weight-only int8/int4: blocked scales of this many elements");
-  sub->add_option("--op-types", a->op_types, "Op types to quantize (default Conv,Gemm,MatMul; dynamic: MatMul,Gemm)");
+  sub->add_option("--op-types", a->op_types,
+                  "Op types to quantize (default Conv,Gemm,MatMul and residual Adds whose result is quantized; "
+                  "dynamic: MatMul,Gemm)");
+  sub->add_flag("--float-residual-adds", a->float_residual_adds,
+                "static: keep residual Adds in float (by default an Add of two activations whose result is "
+                "quantized anyway is quantized too, so that it runs as an integer add)");
   sub->add_option("--exclude", a->exclude, "Node names to keep in float (repeat or comma-separate)");
   sub->add_option("--exclude-op-type", a->exclude_op_types, "Op types to keep in float");
   sub->add_option("--override", a->overrides, "Per-node setting NODE:per-tensor|per-channel|mse|max");

@@ -37,8 +37,8 @@ ModelRunner::ModelRunner(const Model& model, const RunnerOptions& options) {
   engine_ = std::make_unique<Engine>(lowered_, eo);
   description_ = str_cat("engine, ", engine_->threads(), " threads");
   if (qdq)
-    description_ += str_cat("; Q/DQ lowered: ", lower.stats().fused_conv, " conv and ", lower.stats().fused_matmul,
-                            " matmul layers on INT8 kernels");
+    description_ += str_cat("; Q/DQ lowered: ", lower.stats().fused_conv, " conv, ", lower.stats().fused_matmul,
+                            " matmul and ", lower.stats().fused_add, " add layers on INT8 kernels");
 }
 
 std::map<std::string, Tensor> ModelRunner::run(const std::map<std::string, Tensor>& feeds, const RunOptions& options) {

@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "kernels/ref/quantize_ref.h"
+
 namespace octet::kernels {
 
 // y[i] = saturate(round_half_even(x[i] / scale) + zp) in [qmin, qmax] (NaN -> 0 before clamping).
@@ -22,6 +24,11 @@ void quantize_f32_s8_avx2(const float* x, int64_t n, float scale, int32_t zp, in
 // y[i] = float(x[i] - zp) * scale
 void dequantize_u8_f32_avx2(const uint8_t* x, int64_t n, float scale, int32_t zp, float* y);
 void dequantize_s8_f32_avx2(const int8_t* x, int64_t n, float scale, int32_t zp, float* y);
+// y[i] = qadd_value(a[i], b[i], p) (kernels/ref/quantize_ref.h: the quantized residual add), the
+// same float operations in the same order (vcvtdq2ps, vmulps, vaddps, max/min with NaN kept, then
+// quantize as above), so equal bit for bit. A, B, Y are uint8_t or int8_t; p.qmin/qmax the Y range.
+template <class A, class B, class Y>
+void qadd_avx2(const QAddParams& p, const A* a, const B* b, int64_t n, Y* y);
 // y[i] = min(hi, max(lo, a[i] + b[i])); b == nullptr: y[i] = min(hi, max(lo, a[i])). y may alias a.
 void add_clamp_f32_avx2(const float* a, const float* b, int64_t n, float lo, float hi, float* y);
 // A float tensor with a float scalar, one IEEE operation per element (vaddps / vsubps / vmulps /

@@ -14,6 +14,7 @@
 //               strides (ceil(axis_len/B) * inner, inner, 1)
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -95,5 +96,26 @@ struct RequantParams {
 // Q is uint8_t or int8_t.
 template <class Q>
 void requantize_s32_ref(const int32_t* acc, const RequantParams& p, Q* y);
+
+// The quantized residual add octet.QLinearAdd, as the Q/DQ graph it replaces computes it:
+//   DequantizeLinear(a) + DequantizeLinear(b) -> clamp [lo, hi] (a fused Relu / Clip) ->
+//   QuantizeLinear(y_scale, y_zero_point),
+// each step in float in that order: fa = float(a - a_zp) * a_scale, fb likewise, s = fa + fb,
+// s = min(max(s, lo), hi) with a NaN kept (NaN only from infinite products, as the graph gives),
+// then quantize_value. Equal to the unfused graph on the reference executor bit for bit.
+struct QAddParams {
+  float a_scale = 1.f, b_scale = 1.f, y_scale = 1.f;
+  int32_t a_zp = 0, b_zp = 0, y_zp = 0;
+  int32_t qmin = 0, qmax = 255;  // the output type's range
+  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+};
+
+inline int32_t qadd_value(int32_t a, int32_t b, const QAddParams& p) {
+  const float fa = static_cast<float>(a - p.a_zp) * p.a_scale;
+  const float fb = static_cast<float>(b - p.b_zp) * p.b_scale;
+  float s = fa + fb;
+  if (!std::isnan(s)) s = std::min(std::max(s, p.lo), p.hi);
+  return quantize_value(s, p.y_scale, p.y_zp, p.qmin, p.qmax);
+}
 
 }  // namespace octet::kernels

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ir/error.h"
 #include "kernels/avx2/eltwise_avx2.h"
 #include "runtime/fast/fast_op.h"
 
@@ -134,6 +135,87 @@ class ScalarArith : public FastOp {
 };
 
 }  // namespace
+
+namespace {
+
+// octet.QLinearAdd on two 8-bit tensors of one shape (a broadcast goes to the reference op).
+class QAdd : public FastOp {
+ public:
+  QAdd(const kernels::QAddParams& p, DType a, DType b, DType y) : p_(p), a_(a), b_(b), y_(y) {}
+  std::string kernel() const override {
+    auto t = [](DType d) { return d == DType::UInt8 ? "u8" : "s8"; };
+    return str_cat("qadd_", t(a_), t(b_), "_", t(y_), "_avx2");
+  }
+  std::string precision() const override { return "int8"; }
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+    const Tensor& a = *in[0];
+    const Tensor& b = *in[3];
+    if (a.dtype() != a_ || b.dtype() != b_ || a.shape() != b.shape()) return false;
+    Tensor y(y_, a.shape(), Tensor::Uninitialized{});
+    pool.parallel_for(a.numel(), kGrain, [&](int64_t lo, int64_t hi) { run_range(a, b, y, lo, hi); });
+    out = std::move(y);
+    return true;
+  }
+
+ private:
+  void run_range(const Tensor& a, const Tensor& b, Tensor& y, int64_t lo, int64_t hi) const {
+    auto with_y = [&](const auto* ap, const auto* bp) {
+      if (y_ == DType::UInt8) kernels::qadd_avx2(p_, ap + lo, bp + lo, hi - lo, y.data<uint8_t>() + lo);
+      else kernels::qadd_avx2(p_, ap + lo, bp + lo, hi - lo, y.data<int8_t>() + lo);
+    };
+    auto with_b = [&](const auto* ap) {
+      if (b_ == DType::UInt8) with_y(ap, b.data<uint8_t>());
+      else with_y(ap, b.data<int8_t>());
+    };
+    if (a_ == DType::UInt8) with_b(a.data<uint8_t>());
+    else with_b(a.data<int8_t>());
+  }
+
+  kernels::QAddParams p_;
+  DType a_, b_, y_;
+};
+
+// A per-tensor constant scale (positive, finite float32) and zero point (8-bit, or absent: 0 of
+// `absent_type`) at inputs i and i + 1; false when they are not.
+bool const_qparams(const FastOpContext& ctx, size_t i, DType absent_type, float* scale, int32_t* zp, DType* type) {
+  const Node& n = ctx.node;
+  const Tensor* s = constant_input(ctx, i);
+  if (!s || s->dtype() != DType::Float32 || s->numel() != 1) return false;
+  *scale = s->data<float>()[0];
+  if (!(*scale > 0.f) || !std::isfinite(*scale)) return false;
+  const bool has_zp = n.inputs.size() > i + 1 && !n.inputs[i + 1].empty();
+  const Tensor* z = constant_input(ctx, i + 1);
+  if (has_zp && (!z || z->numel() != 1)) return false;
+  *type = z ? z->dtype() : absent_type;
+  if (*type == DType::UInt8) *zp = z ? z->data<uint8_t>()[0] : 0;
+  else if (*type == DType::Int8) *zp = z ? z->data<int8_t>()[0] : 0;
+  else return false;
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<FastOp> make_qadd(const FastOpContext& ctx) {
+  const Node& n = ctx.node;
+  if (n.domain != "octet" || n.op_type != "QLinearAdd" || n.inputs.size() < 7 || n.outputs.size() != 1) return nullptr;
+  const Value* av = ctx.graph.find_value(n.inputs[0]);
+  const Value* bv = ctx.graph.find_value(n.inputs[3]);
+  if (!av || !bv || av->initializer || bv->initializer) return nullptr;
+  // A broadcast known at load goes to the reference op (and the profile says so).
+  if (av->type.has_shape && bv->type.has_shape && av->type.dims != bv->type.dims) return nullptr;
+  kernels::QAddParams p;
+  DType a = av->type.dtype, b = bv->type.dtype, y = DType::Undefined;
+  DType a_zp_type = a, b_zp_type = b;
+  if (!const_qparams(ctx, 1, a, &p.a_scale, &p.a_zp, &a_zp_type) || a_zp_type != a) return nullptr;
+  if (!const_qparams(ctx, 4, b, &p.b_scale, &p.b_zp, &b_zp_type) || b_zp_type != b) return nullptr;
+  if (!const_qparams(ctx, 6, DType::UInt8, &p.y_scale, &p.y_zp, &y)) return nullptr;
+  p.qmin = y == DType::UInt8 ? 0 : -128;
+  p.qmax = y == DType::UInt8 ? 255 : 127;
+  p.lo = n.attr_float("act_min", -std::numeric_limits<float>::infinity());
+  p.hi = n.attr_float("act_max", std::numeric_limits<float>::infinity());
+  if (std::isnan(p.lo) || std::isnan(p.hi) || p.lo > p.hi) return nullptr;  // the reference op reports it
+  return std::make_unique<QAdd>(p, a, b, y);
+}
 
 std::unique_ptr<FastOp> make_eltwise(const FastOpContext& ctx) {
   const Node& n = ctx.node;

@@ -42,6 +42,7 @@ std::unique_ptr<FastOp> make_conv_f32(const FastOpContext& ctx);       // Conv
 std::unique_ptr<FastOp> make_matmul_f32(const FastOpContext& ctx);     // MatMul (constant or run-time B), Gemm
 std::unique_ptr<FastOp> make_qconv(const FastOpContext& ctx);          // octet.QLinearConv
 std::unique_ptr<FastOp> make_qmatmul(const FastOpContext& ctx);        // octet.QLinearMatMul
+std::unique_ptr<FastOp> make_qadd(const FastOpContext& ctx);           // octet.QLinearAdd (one shape)
 std::unique_ptr<FastOp> make_eltwise(const FastOpContext& ctx);  // Quantize/DequantizeLinear, Add, Relu, Clip,
                                                                  // Mul/Sub/Div by a constant scalar
 std::unique_ptr<FastOp> make_maxpool(const FastOpContext& ctx);  // 2-D MaxPool on float / uint8 / int8

@@ -17,6 +17,11 @@
 //   a [..., K] with per-tensor parameters, b a 2-D [K, N] (the weights) with per-tensor or
 //   per-column (N) scale and zero point; acc[r][n] = sum_k (a[r][k] - a_zp)(b[k][n] - b_zp[n]).
 //   Output and act_min/act_max as octet.QLinearConv with n in place of m (B has N values).
+// octet.QLinearAdd(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, [y_zero_point])
+//   The quantized residual add: DequantizeLinear of a and b (8-bit, per-tensor), Add with numpy
+//   broadcasting, the act_min / act_max clamp, QuantizeLinear to y (y_zero_point's type, UINT8
+//   when absent), element by element as kernels::qadd_value: the Q/DQ graph's float arithmetic
+//   step for step, so the fused op equals the graph it replaces bit for bit.
 #include <cmath>
 #include <limits>
 
@@ -230,6 +235,54 @@ void infer_fused_qmatmul(InferContext& ctx) {
   ctx.outputs[0] = t;
 }
 
+void run_fused_qadd(OpContext& ctx) {
+  const Node& node = ctx.node;
+  const Tensor& a = ctx.input(0);
+  const Tensor& b = ctx.input(3);
+  check_operand_type(node, a.dtype(), "a");
+  check_operand_type(node, b.dtype(), "b");
+  if (!ctx.has_input(6)) ctx.fail("y_scale is required (octet.QLinearAdd writes a quantized output)");
+  const FusedOutput out = read_fused_output(ctx, 6, DType::UInt8);
+  kernels::QAddParams p;
+  auto operand = [&](size_t i, const std::string& name, float* scale, int32_t* zp) {
+    require_single(ctx.input(i + 1), node, name + "_scale");
+    *scale = read_scales(ctx.input(i + 1), node, name + "_scale")[0];
+    if (!(*scale > 0.f) || !std::isfinite(*scale))
+      ctx.fail(str_cat(name, "_scale must be positive and finite, got ", *scale));
+    const std::vector<int32_t> z = conv_zero_points(ctx, i + 2, ctx.input(i).dtype(), name + "_zero_point");
+    if (z.size() != 1) ctx.fail(str_cat(name, "_zero_point must be a scalar (per-tensor), got ", z.size(), " values"));
+    *zp = z[0];
+  };
+  operand(0, "a", &p.a_scale, &p.a_zp);
+  operand(3, "b", &p.b_scale, &p.b_zp);
+  p.y_scale = out.y_scale;
+  p.y_zp = out.y_zp;
+  quant_range(out.y_type, &p.qmin, &p.qmax);
+  p.lo = out.act_min;
+  p.hi = out.act_max;
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), node);
+  Tensor y(out.y_type, shape);
+  auto at = [](const Tensor& t, int64_t i) {
+    return t.dtype() == DType::UInt8 ? static_cast<int32_t>(t.data<uint8_t>()[i])
+                                     : static_cast<int32_t>(t.data<int8_t>()[i]);
+  };
+  for_each_broadcast2(a.shape(), b.shape(), shape, [&](int64_t i, int64_t ia, int64_t ib) {
+    const int32_t q = kernels::qadd_value(at(a, ia), at(b, ib), p);
+    if (out.y_type == DType::UInt8) y.data<uint8_t>()[i] = static_cast<uint8_t>(q);
+    else y.data<int8_t>()[i] = static_cast<int8_t>(q);
+  });
+  ctx.outputs[0] = std::move(y);
+}
+
+void infer_fused_qadd(InferContext& ctx) {
+  check_operand_type_infer(ctx, 0, "a");
+  check_operand_type_infer(ctx, 3, "b");
+  if (ctx.has_input(7)) check_operand_type_infer(ctx, 7, "y_zero_point");
+  TensorType t = broadcast_types(ctx.input(0), ctx.input(3), ctx.node);
+  t.dtype = ctx.has_input(7) ? ctx.input(7).dtype : DType::UInt8;
+  ctx.outputs[0] = t;
+}
+
 }  // namespace
 
 namespace quant_detail {
@@ -237,6 +290,7 @@ namespace quant_detail {
 void register_fused_qops(OpRegistry& r) {
   r.add("QLinearConv", {run_fused_qconv, infer_fused_qconv}, "octet");
   r.add("QLinearMatMul", {run_fused_qmatmul, infer_fused_qmatmul}, "octet");
+  r.add("QLinearAdd", {run_fused_qadd, infer_fused_qadd}, "octet");
 }
 
 }  // namespace quant_detail
