@@ -1,6 +1,6 @@
 // The engine's element-wise fast ops: per-tensor QuantizeLinear and DequantizeLinear between
-// integer and float regions, float Add / Relu / Clip (Add with a fused Relu/Clip after it), and
-// Mul by a constant scalar.
+// integer and float regions, float Add / Relu / Clip (Add with a fused Relu/Clip after it), Mul,
+// Sub and Div by a constant scalar, and the integer residual add octet.QLinearAdd.
 // Split over the pool in contiguous ranges; each element's result does not depend on the split.
 #include <cmath>
 #include <limits>
@@ -14,22 +14,29 @@ namespace {
 
 constexpr int64_t kGrain = 16384;  // elements per task: below this, threads cost more than they save
 
+// A per-tensor constant scale (positive, finite float32) and zero point (8-bit, or absent: 0 of
+// `absent_type`) at inputs i and i + 1; false when they are not.
+bool const_qparams(const FastOpContext& ctx, size_t i, DType absent_type, float* scale, int32_t* zp, DType* type) {
+  const Node& n = ctx.node;
+  const Tensor* s = constant_input(ctx, i);
+  if (!s || s->dtype() != DType::Float32 || s->numel() != 1) return false;
+  *scale = s->data<float>()[0];
+  if (!(*scale > 0.f) || !std::isfinite(*scale)) return false;
+  const bool has_zp = n.inputs.size() > i + 1 && !n.inputs[i + 1].empty();
+  const Tensor* z = constant_input(ctx, i + 1);
+  if (has_zp && (!z || z->numel() != 1)) return false;
+  *type = z ? z->dtype() : absent_type;
+  if (*type == DType::UInt8) *zp = z ? z->data<uint8_t>()[0] : 0;
+  else if (*type == DType::Int8) *zp = z ? z->data<int8_t>()[0] : 0;
+  else return false;
+  return true;
+}
+
 // Per-tensor scale and 8-bit zero point of a QuantizeLinear / DequantizeLinear; false otherwise.
 bool qparams(const FastOpContext& ctx, float* scale, int32_t* zp, DType* type) {
   const Node& n = ctx.node;
   if (n.inputs.size() < 2 || n.attr_int("block_size", 0) != 0 || n.has_attr("output_dtype")) return false;
-  const Tensor* s = constant_input(ctx, 1);
-  if (!s || s->dtype() != DType::Float32 || s->numel() != 1) return false;
-  *scale = s->data<float>()[0];
-  if (!(*scale > 0.f) || !std::isfinite(*scale)) return false;
-  const bool has_zp = n.inputs.size() > 2 && !n.inputs[2].empty();
-  const Tensor* z = constant_input(ctx, 2);
-  if (has_zp && (!z || z->numel() != 1)) return false;
-  *type = z ? z->dtype() : DType::UInt8;
-  if (*type == DType::UInt8) *zp = z ? z->data<uint8_t>()[0] : 0;
-  else if (*type == DType::Int8) *zp = z->data<int8_t>()[0];
-  else return false;
-  return true;
+  return const_qparams(ctx, 1, DType::UInt8, scale, zp, type);
 }
 
 class Quantize : public FastOp {
@@ -174,24 +181,6 @@ class QAdd : public FastOp {
   kernels::QAddParams p_;
   DType a_, b_, y_;
 };
-
-// A per-tensor constant scale (positive, finite float32) and zero point (8-bit, or absent: 0 of
-// `absent_type`) at inputs i and i + 1; false when they are not.
-bool const_qparams(const FastOpContext& ctx, size_t i, DType absent_type, float* scale, int32_t* zp, DType* type) {
-  const Node& n = ctx.node;
-  const Tensor* s = constant_input(ctx, i);
-  if (!s || s->dtype() != DType::Float32 || s->numel() != 1) return false;
-  *scale = s->data<float>()[0];
-  if (!(*scale > 0.f) || !std::isfinite(*scale)) return false;
-  const bool has_zp = n.inputs.size() > i + 1 && !n.inputs[i + 1].empty();
-  const Tensor* z = constant_input(ctx, i + 1);
-  if (has_zp && (!z || z->numel() != 1)) return false;
-  *type = z ? z->dtype() : absent_type;
-  if (*type == DType::UInt8) *zp = z ? z->data<uint8_t>()[0] : 0;
-  else if (*type == DType::Int8) *zp = z ? z->data<int8_t>()[0] : 0;
-  else return false;
-  return true;
-}
 
 }  // namespace
 
