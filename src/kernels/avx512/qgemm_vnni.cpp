@@ -2,6 +2,10 @@
 // contract, layouts and epilogue are those of kernels/avx2/qgemm_avx2.h; only the multiply-add step
 // differs (see qgemm_tiles.inc). Called by qgemm_packed_avx2 for matrices packed with
 // QgemmIsa::Avx512Vnni, after it checked that the CPU has the instructions.
+// GCC 12 reports its own AVX-512 conversion intrinsics (_mm512_cvtepi32_pd, ...: an undefined
+// pass-through vector by design) as maybe-uninitialized when they are inlined here (GCC bug
+// 105593); nothing in this file reads an uninitialized value.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
