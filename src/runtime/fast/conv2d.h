@@ -9,6 +9,7 @@
 
 #include "ir/graph.h"
 #include "kernels/avx2/dwconv_avx2.h"
+#include "runtime/thread_pool.h"
 
 namespace octet::fast {
 
@@ -45,6 +46,20 @@ bool resolve_conv2d(Conv2d* g, int64_t H, int64_t W);
 
 // The depthwise kernels' description of this (resolved) convolution's plane geometry.
 kernels::DwConvParams dw_params(const Conv2d& g);
+
+// Depthwise work over the pool, one task per image and block: `blocks` blocks of 8 channels
+// (channels [0, 8 * blocks)) as block(n, c0), then each channel left over as plane(n, c).
+template <class Block, class Plane>
+void parallel_channel_blocks(ThreadPool& pool, int64_t N, int64_t M, int64_t blocks, Block block, Plane plane) {
+  const int64_t per_image = blocks + (M - 8 * blocks);
+  pool.parallel_for(N * per_image, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t n = t / per_image, j = t % per_image;
+      if (j < blocks) block(n, 8 * j);
+      else plane(n, 8 * blocks + (j - blocks));
+    }
+  });
+}
 
 // How a GEMM convolution's work is cut into tasks: `chunks` pixel ranges of `chunk` output pixels
 // (a multiple of the 16-column panel) times `m_blocks` row ranges of `m_block` output channels (a

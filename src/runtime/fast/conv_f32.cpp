@@ -176,22 +176,19 @@ class ConvF32 : public FastOp {
 
   void run_depthwise(const Conv2d& g, int64_t N, const float* x, float* y, ThreadPool& pool) const {
     const kernels::DwConvParams p = fast::dw_params(g);
-    const int64_t blocks = channel_blocks() ? g.M / 8 : 0, rest = g.M - 8 * blocks, per_image = blocks + rest;
-    pool.parallel_for(N * per_image, 1, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        const int64_t n = t / per_image, j = t % per_image;
-        if (j < blocks) {
-          const int64_t c0 = 8 * j, t0 = n * g.M + c0;
+    fast::parallel_channel_blocks(
+        pool, N, g.M, channel_blocks() ? g.M / 8 : 0,
+        [&](int64_t n, int64_t c0) {
+          const int64_t t0 = n * g.M + c0;
           kernels::dwconv3x3_f32_cb8_avx2(p, x + t0 * g.H * g.W, dw_weights_.data() + c0 * 9, bias_.data() + c0, lo_,
                                           hi_, y + t0 * g.P(),
                                           fast::scratch_bytes(3, kernels::dwconv_cb8_f32_avx2_scratch_size(p)));
-          continue;
-        }
-        const int64_t c = 8 * blocks + (j - blocks), tc = n * g.M + c;
-        kernels::dwconv_f32_avx2(p, x + tc * g.H * g.W, dw_weights_.data() + c * g.kh * g.kw, bias_[c], lo_, hi_,
-                                 y + tc * g.P(), fast::scratch_bytes(2, kernels::dwconv_avx2_scratch_size(p)));
-      }
-    });
+        },
+        [&](int64_t n, int64_t c) {
+          const int64_t tc = n * g.M + c;
+          kernels::dwconv_f32_avx2(p, x + tc * g.H * g.W, dw_weights_.data() + c * g.kh * g.kw, bias_[c], lo_, hi_,
+                                   y + tc * g.P(), fast::scratch_bytes(2, kernels::dwconv_avx2_scratch_size(p)));
+        });
   }
 
   Conv2d g_;

@@ -209,35 +209,24 @@ class QConv : public FastOp {
     const kernels::DwConvParams p = fast::dw_params(g);
     const size_t elem = y.dtype() == DType::Float32 ? 4 : 1;
     auto* yb = static_cast<uint8_t*>(y.raw());
-    const int64_t blocks = static_cast<int64_t>(cb8_.size()), rest = g.M - 8 * blocks, per_image = blocks + rest;
-    auto planes = [&](int64_t n, int64_t c0, int64_t c1) {
-      void* scratch = fast::scratch_bytes(2, kernels::dwconv_avx2_scratch_size(p));
-      for (int64_t c = c0; c < c1; ++c) {
-        const int64_t t = n * g.M + c;
-        kernels::dwconv_u8s8_avx2(p, x + t * g.H * g.W, q_.x_zp, q_.w.data() + c * g.kh * g.kw, q_.w_zp[c],
-                                  q_.bias_i32.empty() ? 0 : q_.bias_i32[c], q_.dw_output(c),
-                                  yb + t * g.P() * elem, scratch);
-      }
+    auto plane = [&](int64_t n, int64_t c) {
+      const int64_t t = n * g.M + c;
+      kernels::dwconv_u8s8_avx2(p, x + t * g.H * g.W, q_.x_zp, q_.w.data() + c * g.kh * g.kw, q_.w_zp[c],
+                                q_.bias_i32.empty() ? 0 : q_.bias_i32[c], q_.dw_output(c), yb + t * g.P() * elem,
+                                fast::scratch_bytes(2, kernels::dwconv_avx2_scratch_size(p)));
     };
-    pool.parallel_for(N * per_image, 1, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        const int64_t n = t / per_image, j = t % per_image;
-        if (j >= blocks) {
-          planes(n, 8 * blocks + (j - blocks), 8 * blocks + (j - blocks) + 1);
-          continue;
-        }
-        const Block8& k = cb8_[j];
-        if (!k.finite) {
-          planes(n, 8 * j, 8 * j + 8);
-          continue;
-        }
-        const int64_t c0 = 8 * j, t0 = n * g.M + c0;
-        void* scratch = fast::scratch_bytes(3, kernels::dwconv_cb8_avx2_scratch_size(p));
-        kernels::dwconv3x3_u8s8_cb8_avx2(p, x + t0 * g.H * g.W, q_.x_zp, q_.w.data() + c0 * 9, q_.w_zp.data() + c0,
-                                         q_.bias_i32.empty() ? nullptr : q_.bias_i32.data() + c0, k.out,
-                                         yb + t0 * g.P(), scratch);
+    auto block = [&](int64_t n, int64_t c0) {
+      const Block8& k = cb8_[static_cast<size_t>(c0 / 8)];
+      if (!k.finite) {
+        for (int64_t c = c0; c < c0 + 8; ++c) plane(n, c);
+        return;
       }
-    });
+      const int64_t t0 = n * g.M + c0;
+      kernels::dwconv3x3_u8s8_cb8_avx2(p, x + t0 * g.H * g.W, q_.x_zp, q_.w.data() + c0 * 9, q_.w_zp.data() + c0,
+                                       q_.bias_i32.empty() ? nullptr : q_.bias_i32.data() + c0, k.out,
+                                       yb + t0 * g.P(), fast::scratch_bytes(3, kernels::dwconv_cb8_avx2_scratch_size(p)));
+    };
+    fast::parallel_channel_blocks(pool, N, g.M, static_cast<int64_t>(cb8_.size()), block, plane);
   }
 
   struct Block8 {
