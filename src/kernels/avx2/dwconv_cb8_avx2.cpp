@@ -44,13 +44,40 @@ struct Layout {
 // for wide planes too; small planes (the target) are one strip.
 constexpr int64_t kStripBytes = 32 * 1024;
 
+// Padded rows the taps of `rows` consecutive output rows reach.
+int64_t strip_span(const DwConvParams& p, int64_t rows) { return (rows - 1) * p.stride_h + 2 * p.dilation_h + 1; }
+
+// Output rows per strip, so that the strip's prepared rows of `row_bytes` each stay near
+// kStripBytes (at least 1, at most the plane).
+int64_t strip_rows(const DwConvParams& p, int64_t row_bytes) {
+  return std::clamp<int64_t>((kStripBytes / row_bytes - strip_span(p, 1)) / p.stride_h + 1, 1, p.out_h);
+}
+
+// The scratch buffer's first 64-byte aligned address (the sizes reserve 63 bytes for it).
+char* align_scratch(void* scratch) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(scratch);
+  return static_cast<char*>(scratch) + ((64 - (a & 63)) & 63);
+}
+
+// Prepares the padded rows of the strip of `rows` output rows from oh0: zero(r) for a row in the
+// padding, prep(r, ih) for input row ih, r counting from the strip's first padded row.
+template <class Zero, class Prep>
+CB8_INLINE void prepare_strip(const DwConvParams& p, int64_t oh0, int64_t rows, Zero zero, Prep prep) {
+  const int64_t r0 = oh0 * p.stride_h, nrows = strip_span(p, rows);
+  for (int64_t r = 0; r < nrows; ++r) {
+    const int64_t ih = r0 + r - p.pad_top;
+    if (ih < 0 || ih >= p.in_h) zero(r);
+    else prep(r, ih);
+  }
+}
+
 Layout make_layout(const DwConvParams& p) {
   Layout l;
   l.tcols = (p.out_w - 1) * p.stride_w + 2 * p.dilation_w + 1;
   l.ucols = l.tcols + p.dilation_w;
-  const int64_t row_bytes = l.tcols * 32, span = 2 * p.dilation_h + 1;
-  l.strip = std::clamp<int64_t>((kStripBytes / row_bytes - span) / p.stride_h + 1, 1, p.out_h);
-  l.rows_p = (l.strip - 1) * p.stride_h + span;
+  const int64_t row_bytes = l.tcols * 32;
+  l.strip = strip_rows(p, row_bytes);
+  l.rows_p = strip_span(p, l.strip);
   size_t o = 0;
   l.pairs = o;
   o += align64(static_cast<size_t>(l.rows_p * row_bytes));
@@ -187,8 +214,7 @@ void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_
                              void* scratch) {
   if (p.out_h <= 0 || p.out_w <= 0) return;
   const Layout l = make_layout(p);
-  const uintptr_t a = reinterpret_cast<uintptr_t>(scratch);
-  char* base = static_cast<char*>(scratch) + ((64 - (a & 63)) & 63);
+  char* base = align_scratch(scratch);
   auto* pairs = reinterpret_cast<__m256i*>(base + l.pairs);
   auto* prow = reinterpret_cast<int16_t*>(base + l.prow);
   auto* obuf = reinterpret_cast<uint8_t*>(base + l.out);
@@ -221,17 +247,13 @@ void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_
   const int64_t plane_out = p.out_h * p.out_w;
   for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += l.strip) {
     const int64_t rows = std::min(l.strip, p.out_h - oh0);
-    const int64_t r0 = oh0 * p.stride_h, nrows = (rows - 1) * p.stride_h + 2 * p.dilation_h + 1;
-    for (int64_t r = 0; r < nrows; ++r) {
-      const int64_t ih = r0 + r - p.pad_top;
-      __m256i* dst = pairs + r * l.tcols;
-      if (ih < 0 || ih >= p.in_h) {
-        std::memset(static_cast<void*>(dst), 0, static_cast<size_t>(l.tcols) * 32);
-        continue;
-      }
-      prep_row(p, l, x, ih, x_zp, prow, stage);
-      make_pairs(prow, l.tcols, p.dilation_w, dst);
-    }
+    prepare_strip(
+        p, oh0, rows,
+        [&](int64_t r) { std::memset(static_cast<void*>(pairs + r * l.tcols), 0, static_cast<size_t>(l.tcols) * 32); },
+        [&](int64_t r, int64_t ih) {
+          prep_row(p, l, x, ih, x_zp, prow, stage);
+          make_pairs(prow, l.tcols, p.dilation_w, pairs + r * l.tcols);
+        });
     if (out.is_signed)
       compute<true>(p, l, rows, pairs, wv, e, obuf);
     else
@@ -256,9 +278,9 @@ struct LayoutF32 {
 LayoutF32 make_layout_f32(const DwConvParams& p) {
   LayoutF32 l;
   l.ucols = (p.out_w - 1) * p.stride_w + 2 * p.dilation_w + 1;
-  const int64_t row_bytes = l.ucols * 32, span = 2 * p.dilation_h + 1;
-  l.strip = std::clamp<int64_t>((kStripBytes / row_bytes - span) / p.stride_h + 1, 1, p.out_h);
-  l.rows_p = (l.strip - 1) * p.stride_h + span;
+  const int64_t row_bytes = l.ucols * 32;
+  l.strip = strip_rows(p, row_bytes);
+  l.rows_p = strip_span(p, l.strip);
   size_t o = 0;
   l.rows = o;
   o += align64(static_cast<size_t>(l.rows_p * row_bytes) + 8 * 32);  // + a block's spill past ucols
@@ -325,8 +347,7 @@ void dwconv3x3_f32_cb8_avx2(const DwConvParams& p, const float* x, const float* 
                             float hi, float* y, void* scratch) {
   if (p.out_h <= 0 || p.out_w <= 0) return;
   const LayoutF32 l = make_layout_f32(p);
-  const uintptr_t a = reinterpret_cast<uintptr_t>(scratch);
-  char* base = static_cast<char*>(scratch) + ((64 - (a & 63)) & 63);
+  char* base = align_scratch(scratch);
   auto* rows = reinterpret_cast<__m256*>(base + l.rows);
   auto* obuf = reinterpret_cast<float*>(base + l.out);
   auto* stage = reinterpret_cast<float*>(base + l.stage);
@@ -340,16 +361,12 @@ void dwconv3x3_f32_cb8_avx2(const DwConvParams& p, const float* x, const float* 
   const int64_t plane_out = p.out_h * p.out_w, sw = p.stride_w, dw = p.dilation_w, uc = l.ucols;
   for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += l.strip) {
     const int64_t nout = std::min(l.strip, p.out_h - oh0);
-    const int64_t r0 = oh0 * p.stride_h, nrows = (nout - 1) * p.stride_h + 2 * p.dilation_h + 1;
-    for (int64_t r = 0; r < nrows; ++r) {
-      const int64_t ih = r0 + r - p.pad_top;
-      __m256* dst = rows + r * uc;
-      if (ih < 0 || ih >= p.in_h) {
-        for (int64_t c = 0; c < uc; ++c) dst[c] = _mm256_setzero_ps();
-        continue;
-      }
-      prep_row_f32(p, l, x, ih, dst, stage);
-    }
+    prepare_strip(
+        p, oh0, nout,
+        [&](int64_t r) {
+          for (int64_t c = 0; c < uc; ++c) rows[r * uc + c] = _mm256_setzero_ps();
+        },
+        [&](int64_t r, int64_t ih) { prep_row_f32(p, l, x, ih, rows + r * uc, stage); });
     for (int64_t oh = 0; oh < nout; ++oh) {
       const __m256* q0 = rows + oh * p.stride_h * uc;
       const __m256* q1 = q0 + p.dilation_h * uc;
