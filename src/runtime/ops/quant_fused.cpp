@@ -86,6 +86,24 @@ const Tensor* read_fused_bias(const OpContext& ctx, size_t index, const FusedOut
   return &b;
 }
 
+// The per-tensor scale (input i + 1) and zero point (input i + 2, absent: 0) of operand i, named
+// `name` in errors ("x" -> "x_scale", "x_zero_point").
+struct PerTensor {
+  float scale = 1.f;
+  int32_t zp = 0;
+};
+PerTensor per_tensor_operand(const OpContext& ctx, size_t i, const std::string& name) {
+  const Node& node = ctx.node;
+  require_single(ctx.input(i + 1), node, name + "_scale");
+  PerTensor r;
+  r.scale = read_scales(ctx.input(i + 1), node, name + "_scale")[0];
+  const std::vector<int32_t> z = conv_zero_points(ctx, i + 2, ctx.input(i).dtype(), name + "_zero_point");
+  if (z.size() != 1)
+    ctx.fail(str_cat(name, "_zero_point must be a scalar (per-tensor), got ", z.size(), " values"));
+  r.zp = z[0];
+  return r;
+}
+
 // Writes element i of y from the accumulator (bias already added for a quantized output).
 // `mult_or_scale` is the requantize multiplier (quantized) or the dequantize scale (float).
 inline void write_fused(const FusedOutput& out, Tensor& y, int64_t i, int32_t acc, float mult_or_scale,
@@ -109,20 +127,17 @@ void run_fused_qconv(OpContext& ctx) {
   check_operand_type(node, w.dtype(), "w");
   const ConvShapes cs = conv_shapes(node, x.shape(), w.shape());
   const int64_t m = cs.params.out_channels;
-  require_single(ctx.input(1), node, "x_scale");
-  const float xs = read_scales(ctx.input(1), node, "x_scale")[0];
+  const PerTensor xq = per_tensor_operand(ctx, 0, "x");
+  const float xs = xq.scale;
   const std::vector<float> ws = read_scales(ctx.input(4), node, "w_scale");
   const int64_t ws_stride = per_channel_stride(ctx, ctx.input(4).shape(), m, "w_scale");
-  const std::vector<int32_t> x_zp = conv_zero_points(ctx, 2, x.dtype(), "x_zero_point");
-  if (x_zp.size() != 1)
-    ctx.fail(str_cat("x_zero_point must be a scalar (per-tensor), got ", x_zp.size(), " values"));
   const std::vector<int32_t> w_zp = conv_zero_points(ctx, 5, w.dtype(), "w_zero_point");
   const int64_t w_zp_stride = per_channel_stride(
       ctx, ctx.has_input(5) ? ctx.inputs[5]->shape() : Shape{}, m, "w_zero_point");
   const FusedOutput out = read_fused_output(ctx, 6, x.dtype());
   const Tensor* b = read_fused_bias(ctx, 8, out, m);
 
-  const Tensor acc = qconv_accumulate(ctx, x, w, x_zp[0], w_zp, w_zp_stride,
+  const Tensor acc = qconv_accumulate(ctx, x, w, xq.zp, w_zp, w_zp_stride,
                                       out.quantized && b ? b->data<int32_t>() : nullptr, cs);
   Tensor y(out.quantized ? out.y_type : DType::Float32, cs.out);
   const int64_t plane = cs.params.batch * m == 0 ? 0 : acc.numel() / (cs.params.batch * m);
@@ -160,11 +175,8 @@ void run_fused_qmatmul(OpContext& ctx) {
                      shape_str(b.shape())));
   const int64_t K = b.dim(0), N = b.dim(1);
   const int64_t rows = K == 0 ? 0 : a.numel() / K;
-  require_single(ctx.input(1), node, "a_scale");
-  const float as = read_scales(ctx.input(1), node, "a_scale")[0];
-  const std::vector<int32_t> a_zp = conv_zero_points(ctx, 2, a.dtype(), "a_zero_point");
-  if (a_zp.size() != 1)
-    ctx.fail(str_cat("a_zero_point must be a scalar (per-tensor), got ", a_zp.size(), " values"));
+  const PerTensor aq = per_tensor_operand(ctx, 0, "a");
+  const float as = aq.scale;
   const std::vector<float> bs = read_scales(ctx.input(4), node, "b_scale");
   const int64_t bs_stride = per_channel_stride(ctx, ctx.input(4).shape(), N, "b_scale");
   const std::vector<int32_t> b_zp = conv_zero_points(ctx, 5, b.dtype(), "b_zero_point");
@@ -187,7 +199,7 @@ void run_fused_qmatmul(OpContext& ctx) {
   auto call = [&](auto ta, auto tb) {
     using TA = decltype(ta);
     using TB = decltype(tb);
-    fits = kernels::qgemm_s32_ref(p, a.data<TA>(), a_zp.data(), 0, b.data<TB>(), b_zp_cols.data(), 1,
+    fits = kernels::qgemm_s32_ref(p, a.data<TA>(), &aq.zp, 0, b.data<TB>(), b_zp_cols.data(), 1,
                                   acc.data());
   };
   const bool au = a.dtype() == DType::UInt8, bu = b.dtype() == DType::UInt8;
@@ -245,13 +257,11 @@ void run_fused_qadd(OpContext& ctx) {
   const FusedOutput out = read_fused_output(ctx, 6, DType::UInt8);
   kernels::QAddParams p;
   auto operand = [&](size_t i, const std::string& name, float* scale, int32_t* zp) {
-    require_single(ctx.input(i + 1), node, name + "_scale");
-    *scale = read_scales(ctx.input(i + 1), node, name + "_scale")[0];
-    if (!(*scale > 0.f) || !std::isfinite(*scale))
-      ctx.fail(str_cat(name, "_scale must be positive and finite, got ", *scale));
-    const std::vector<int32_t> z = conv_zero_points(ctx, i + 2, ctx.input(i).dtype(), name + "_zero_point");
-    if (z.size() != 1) ctx.fail(str_cat(name, "_zero_point must be a scalar (per-tensor), got ", z.size(), " values"));
-    *zp = z[0];
+    const PerTensor q = per_tensor_operand(ctx, i, name);
+    if (!(q.scale > 0.f) || !std::isfinite(q.scale))
+      ctx.fail(str_cat(name, "_scale must be positive and finite, got ", q.scale));
+    *scale = q.scale;
+    *zp = q.zp;
   };
   operand(0, "a", &p.a_scale, &p.a_zp);
   operand(3, "b", &p.b_scale, &p.b_zp);
