@@ -188,10 +188,7 @@ class Lowering {
     if (node->inputs.size() < 2) return false;
     auto x = dq_producing(g_, u, node->inputs[0]);
     if (!x) return false;  // not a quantized layer: nothing to report
-    auto leave = [&](const std::string& why) {
-      stats_.left_in_float.push_back(str_cat(node->describe(), ": ", why));
-      return false;
-    };
+    auto leave = [&](const std::string& why) { return left_in_float(*node, why); };
     if (!is_activation(*x))
       return leave("its input is not a per-tensor INT8/UINT8 DequantizeLinear");
     auto w = dq_producing(g_, u, node->inputs[1]);
@@ -294,10 +291,7 @@ class Lowering {
     auto a = dq_producing(g_, u, node->inputs[0]);
     auto b = dq_producing(g_, u, node->inputs[1]);
     if (!a && !b) return false;  // a float Add: nothing to report
-    auto leave = [&](const std::string& why) {
-      stats_.left_in_float.push_back(str_cat(node->describe(), ": ", why));
-      return false;
-    };
+    auto leave = [&](const std::string& why) { return left_in_float(*node, why); };
     if (!a || !b || !is_activation(*a) || !is_activation(*b))
       return leave("an input is not a per-tensor INT8/UINT8 DequantizeLinear of an activation");
     std::vector<Node*> absorbed;
@@ -319,6 +313,32 @@ class Lowering {
     ++stats_.fused_add;
     ++stats_.quantized_outputs;
     replace_nodes(absorbed, std::move(fused));
+    return true;
+  }
+
+  // Rewrites DequantizeLinear(x) -> GlobalAveragePool -> QuantizeLinear, with x an 8-bit
+  // per-tensor activation and the QuantizeLinear (per-tensor) the pool's only reader, into
+  // octet.QLinearGlobalAveragePool: the integer pool, whose arithmetic is the Q/DQ graph's own, so
+  // this rewrite changes no bit either. Returns true when rewritten.
+  bool fuse_global_avgpool(Node* node) {
+    Uses u = uses_of(g_);
+    if (node->inputs.size() != 1 || node->outputs.size() != 1) return false;
+    auto x = dq_producing(g_, u, node->inputs[0]);
+    if (!x) return false;  // a float pool: nothing to report
+    if (!is_activation(*x))
+      return left_in_float(*node, "its input is not a per-tensor INT8/UINT8 DequantizeLinear of an activation");
+    std::optional<Q> q = quantize_reader(g_, sole_reader(u, node->outputs[0]));
+    if (!q)
+      return left_in_float(*node, "its result is not quantized (no per-tensor QuantizeLinear as its only reader)");
+    Node fused;
+    fused.name = node->name;
+    fused.domain = "octet";
+    fused.op_type = "QLinearGlobalAveragePool";
+    fused.inputs = {x->x, x->scale, x->zp, q->scale_name, q->zp_name};
+    fused.outputs = {q->node->outputs[0]};
+    ++stats_.fused_pool;
+    ++stats_.quantized_outputs;
+    replace_nodes({q->node, node}, std::move(fused));
     return true;
   }
 
@@ -347,6 +367,12 @@ class Lowering {
   }
 
  private:
+  // Records why `node`, fed by a DequantizeLinear, stays in float; returns false (not rewritten).
+  bool left_in_float(const Node& node, const std::string& why) {
+    stats_.left_in_float.push_back(str_cat(node.describe(), ": ", why));
+    return false;
+  }
+
   static Attribute float_attr(float v) {
     Attribute a;
     a.kind = Attribute::Kind::Float;
@@ -455,7 +481,8 @@ bool LowerQdq::run(Model& model) {
   std::vector<std::string> candidates;
   for (const auto& n : g.nodes)
     if (n->domain.empty() &&
-        (n->op_type == "Conv" || n->op_type == "MatMul" || n->op_type == "Gemm" || n->op_type == "Add"))
+        (n->op_type == "Conv" || n->op_type == "MatMul" || n->op_type == "Gemm" || n->op_type == "Add" ||
+         n->op_type == "GlobalAveragePool"))
       candidates.push_back(n->name);
   Lowering lowering(g, stats_);
   bool changed = stats_.propagated > 0;
@@ -464,7 +491,10 @@ bool LowerQdq::run(Model& model) {
     for (auto& n : g.nodes)
       if (n->name == name && n->domain.empty()) node = n.get();
     if (!node) continue;
-    if (node->op_type == "Add" ? lowering.fuse_add(node) : lowering.fuse(node)) changed = true;
+    const bool fused = node->op_type == "Add"                 ? lowering.fuse_add(node)
+                       : node->op_type == "GlobalAveragePool" ? lowering.fuse_global_avgpool(node)
+                                                              : lowering.fuse(node);
+    changed |= fused;
   }
   if (changed) {
     lowering.sweep();

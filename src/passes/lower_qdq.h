@@ -29,7 +29,9 @@
 // optional Relu / Clip after it (only reader), whose result is read only by a per-tensor
 // QuantizeLinear becomes octet.QLinearAdd (the integer residual add): its arithmetic is the Q/DQ
 // graph's own, so this rewrite changes no bit. An Add fed by a DequantizeLinear that does not fit
-// is listed in left_in_float with the reason.
+// is listed in left_in_float with the reason. Likewise DequantizeLinear -> GlobalAveragePool ->
+// QuantizeLinear (8-bit per-tensor activation in, the per-tensor QuantizeLinear the pool's only
+// reader) becomes octet.QLinearGlobalAveragePool, also bit for bit the graph it replaces.
 // DequantizeLinear nodes left without readers are removed, and so are initializers that nothing
 // reads any more. Whatever does not match stays as written (float ops with their Q/DQ), and is
 // listed in the stats so callers can warn about it.
@@ -50,10 +52,11 @@ struct LowerQdqStats {
   int fused_conv = 0;
   int fused_matmul = 0;
   int fused_add = 0;           // Add of two dequantized activations, quantized after: octet.QLinearAdd
+  int fused_pool = 0;          // GlobalAveragePool between DequantizeLinear and QuantizeLinear
   int quantized_outputs = 0;   // fused ops that absorbed the QuantizeLinear after them
   int fused_activations = 0;   // Relu / Clip absorbed
   int propagated = 0;          // QuantizeLinear nodes moved above MaxPool / Reshape / Flatten / ...
-  // Conv/MatMul/Gemm/Add nodes fed by a DequantizeLinear that were left in float, with the reason:
+  // Conv/MatMul/Gemm/Add/GlobalAveragePool nodes fed by a DequantizeLinear that were left in float, with the reason:
   // "node 'c1' (Conv): weight is not a constant DequantizeLinear".
   std::vector<std::string> left_in_float;
 };

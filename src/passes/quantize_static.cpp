@@ -116,22 +116,38 @@ quant::QuantSpec activation_spec(const StaticQuantOptions& o) {
   return s;
 }
 
-// The residual Adds worth quantizing (StaticQuantOptions::residual_adds): two float activation
-// inputs, and a result that (after an optional Relu / Clip, its only reader) is read only as the
-// quantized input of planned nodes or of other such Adds, and is no graph output. Its result is
-// then quantized anyway, so quantizing the inputs too lets a runtime run the Add on 8-bit data
-// (TensorRT fuses it into the convolution before it; onnxruntime and octet have an integer add)
-// at no extra rounding of the result. Decided from the last Add backwards, so that an Add read by
-// a later chosen Add (consecutive residual blocks) is chosen too.
-std::vector<const Node*> residual_adds(const Graph& g, const StaticQuantOptions& o,
-                                       const std::vector<std::string>& planned) {
+// The residual Adds and global average pools worth quantizing (StaticQuantOptions::residual_adds
+// and ::global_pools): float activation inputs (two for an Add, one for the pool), and a result
+// that is read only as the quantized input of planned nodes or of other such nodes, and is no
+// graph output. An Add may have a Relu / Clip after it (its only reader); a result may pass
+// through Flatten / Reshape / Squeeze / Unsqueeze / Transpose (each the only reader) on its way,
+// which the Q/DQ lowering moves the QuantizeLinear across. The result is then quantized anyway, so
+// quantizing the inputs too lets a runtime run the node on 8-bit data (TensorRT fuses an Add into
+// the convolution before it; onnxruntime and octet have an integer add and pool): an Add gains no
+// extra rounding, a pool one rounding of its input, which its average then shrinks. Decided from
+// the last node backwards, so that a node read by a later chosen one (consecutive residual blocks,
+// the last block's Add before the pool) is chosen too.
+std::vector<const Node*> quantized_joins(const Graph& g, const StaticQuantOptions& o,
+                                         const std::vector<std::string>& planned) {
   std::set<std::string> quantized(planned.begin(), planned.end());
   std::map<std::string, std::vector<std::pair<const Node*, size_t>>> readers;
   for (const auto& n : g.nodes)
     for (size_t i = 0; i < n->inputs.size(); ++i)
       if (!n->inputs[i].empty()) readers[n->inputs[i]].push_back({n.get(), i});
   const std::set<std::string> outputs(g.outputs.begin(), g.outputs.end());
-  auto read_quantized = [&](const std::string& v) {
+  // The one reader of v (as input 0), when v is no graph output and has exactly one.
+  auto sole_reader = [&](const std::string& v) -> const Node* {
+    auto it = readers.find(v);
+    if (outputs.count(v) || it == readers.end() || it->second.size() != 1 || it->second[0].second != 0)
+      return nullptr;
+    return it->second[0].first;
+  };
+  auto read_quantized = [&](std::string v) {
+    while (const Node* r = sole_reader(v)) {
+      static const std::set<std::string> kMovement = {"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose"};
+      if (!r->domain.empty() || !kMovement.count(r->op_type) || r->outputs.size() != 1) break;
+      v = r->outputs[0];
+    }
     auto it = readers.find(v);
     if (outputs.count(v) || it == readers.end()) return false;
     for (const auto& [r, i] : it->second) {
@@ -141,16 +157,22 @@ std::vector<const Node*> residual_adds(const Graph& g, const StaticQuantOptions&
     }
     return true;
   };
+  const bool adds = o.residual_adds && !o.op_types.count("Add") && !o.exclude_op_types.count("Add");
+  const bool pools = o.global_pools && !o.op_types.count("GlobalAveragePool") &&
+                     !o.exclude_op_types.count("GlobalAveragePool");
   std::vector<const Node*> chosen;
   for (auto it = g.nodes.rbegin(); it != g.nodes.rend(); ++it) {
     const Node& n = **it;
-    if (!n.domain.empty() || n.op_type != "Add" || n.inputs.size() != 2 || n.outputs.size() != 1) continue;
-    if (o.exclude_nodes.count(n.name)) continue;
-    if (!is_float_activation(g, n.inputs[0]) || !is_float_activation(g, n.inputs[1])) continue;
+    if (!n.domain.empty() || n.outputs.size() != 1 || o.exclude_nodes.count(n.name)) continue;
+    const bool add = adds && n.op_type == "Add" && n.inputs.size() == 2;
+    const bool pool = pools && n.op_type == "GlobalAveragePool" && n.inputs.size() == 1;
+    if (!add && !pool) continue;
+    if (!std::all_of(n.inputs.begin(), n.inputs.end(), [&](const std::string& in) { return is_float_activation(g, in); }))
+      continue;
     std::string out = n.outputs[0];
-    if (auto r = readers.find(out); r != readers.end() && r->second.size() == 1 && !outputs.count(out)) {
+    if (const Node* r = add ? sole_reader(out) : nullptr) {
       float lo = 0.f, hi = 0.f;
-      if (activation_bounds(g, *r->second[0].first, &lo, &hi)) out = r->second[0].first->outputs[0];
+      if (activation_bounds(g, *r, &lo, &hi)) out = r->outputs[0];
     }
     if (!read_quantized(out)) continue;
     chosen.push_back(&n);
@@ -204,10 +226,10 @@ StaticQuantPlan plan_static(const Model& model, const StaticQuantOptions& o) {
     plan.nodes.push_back(n.name);
     acts.insert(node_acts.begin(), node_acts.end());
   }
-  if (o.residual_adds && !o.op_types.count("Add") && !o.exclude_op_types.count("Add")) {
-    for (const Node* add : residual_adds(g, o, plan.nodes)) {
-      plan.nodes.push_back(add->name);
-      acts.insert(add->inputs.begin(), add->inputs.end());
+  if (const std::vector<const Node*> joins = quantized_joins(g, o, plan.nodes); !joins.empty()) {
+    for (const Node* n : joins) {
+      plan.nodes.push_back(n->name);
+      acts.insert(n->inputs.begin(), n->inputs.end());
     }
     std::map<std::string, size_t> order;
     for (size_t i = 0; i < g.nodes.size(); ++i) order[g.nodes[i]->name] = i;

@@ -72,6 +72,11 @@ struct StaticQuantOptions {
   // (octet.QLinearAdd on octet's engine, QLinearAdd in onnxruntime, fused into the convolution by
   // TensorRT). Ignored when "Add" is in op_types (then every Add is quantized) or excluded.
   bool residual_adds = true;
+  // Also quantize GlobalAveragePool nodes whose result is quantized anyway (read, possibly through
+  // Flatten / Reshape, only by quantized nodes): the pool then runs on 8-bit data
+  // (octet.QLinearGlobalAveragePool), and so can the residual Add before it. Ignored when
+  // "GlobalAveragePool" is in op_types or excluded.
+  bool global_pools = true;
   std::set<std::string> exclude_nodes;     // node names left in float
   std::set<std::string> exclude_op_types;  // op types left in float
   std::map<std::string, NodeQuantOverride> overrides;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/ref/pool_ref.h"
@@ -178,6 +179,93 @@ TEST(GlobalAvgPoolAvx2, EqualsReferenceBitForBit) {
       for (size_t i = static_cast<size_t>(channels); i < got.size(); ++i) EXPECT_EQ(got[i], 12345.f) << "write past y";
     }
   }
+}
+
+template <class X, class Y>
+void check_qglobal_avgpool(std::mt19937& rng, int64_t channels, int64_t spatial, const QGlobalAvgPoolParams& p) {
+  std::vector<X> x(static_cast<size_t>(channels * spatial));
+  std::uniform_int_distribution<int> byte(std::numeric_limits<X>::min(), std::numeric_limits<X>::max());
+  for (X& v : x) v = static_cast<X>(byte(rng));
+  std::vector<Y> want(static_cast<size_t>(channels)), got(static_cast<size_t>(channels) + 4, Y(77));
+  qglobal_avgpool_ref(channels, spatial, x.data(), p, want.data());
+  qglobal_avgpool_avx2(channels, spatial, x.data(), p, got.data());
+  for (int64_t c = 0; c < channels; ++c)
+    ASSERT_EQ(int(got[c]), int(want[c])) << "channels " << channels << " spatial " << spatial << " channel " << c
+                                         << " x_scale " << p.x_scale << " x_zp " << p.x_zp << " y_scale "
+                                         << p.y_scale << " y_zp " << p.y_zp;
+  for (size_t i = static_cast<size_t>(channels); i < got.size(); ++i) ASSERT_EQ(int(got[i]), 77) << "write past y";
+}
+
+template <class X, class Y>
+void sweep_qglobal_avgpool(std::mt19937& rng) {
+  constexpr bool kYSigned = std::is_same_v<Y, int8_t>;
+  std::uniform_real_distribution<float> log_scale(-6.f, 1.f);
+  std::uniform_int_distribution<int> x_zp(std::numeric_limits<X>::min(), std::numeric_limits<X>::max());
+  std::uniform_int_distribution<int> y_zp(std::numeric_limits<Y>::min(), std::numeric_limits<Y>::max());
+  for (int64_t channels : {1, 3, 17}) {
+    for (int64_t spatial : {0, 1, 7, 8, 9, 49, 196, 1001}) {
+      for (int trial = 0; trial < 6; ++trial) {
+        QGlobalAvgPoolParams p;
+        p.x_scale = std::pow(10.f, log_scale(rng));
+        p.x_zp = x_zp(rng);
+        // The output scale near the input's, so averages land on every step and on ties.
+        p.y_scale = trial % 2 ? p.x_scale : p.x_scale * std::pow(10.f, log_scale(rng) / 4.f);
+        p.y_zp = y_zp(rng);
+        if (trial == 4) p.x_scale = 3e37f;   // 255 * x_scale overflows: infinite terms
+        if (trial == 5) p.x_scale = 1e-40f;  // subnormal: the reference's loop
+        p.qmin = kYSigned ? -128 : 0;
+        p.qmax = kYSigned ? 127 : 255;
+        check_qglobal_avgpool<X, Y>(rng, channels, spatial, p);
+      }
+    }
+  }
+}
+
+// Every u8/s8 input and output mix against qglobal_avgpool_ref: channel counts, plane sizes around
+// the 8-byte steps and their tails, random scales and zero points, scales whose terms overflow to
+// infinity, a subnormal scale and a plane of 2^21 elements (both on the reference's loop).
+TEST(QGlobalAvgPoolAvx2, EqualsReferenceForEveryTypeCombination) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2";
+  std::mt19937 rng(977);
+  std::printf("[ seed     ] QGlobalAvgPoolAvx2 seed 977\n");
+  sweep_qglobal_avgpool<uint8_t, uint8_t>(rng);
+  sweep_qglobal_avgpool<uint8_t, int8_t>(rng);
+  sweep_qglobal_avgpool<int8_t, uint8_t>(rng);
+  sweep_qglobal_avgpool<int8_t, int8_t>(rng);
+  QGlobalAvgPoolParams p;
+  p.x_scale = 0.37f;
+  p.y_scale = 0.41f;
+  check_qglobal_avgpool<uint8_t, uint8_t>(rng, 1, (int64_t(1) << 21) + 3, p);
+}
+
+// Worked by hand: means of 1.5 and 0.5 round half to even (2 and 0), zero points on both sides,
+// saturation at the output type's ends.
+TEST(QGlobalAvgPoolAvx2, HandWorkedValues) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2";
+  QGlobalAvgPoolParams p;  // scales 1, zero points 0, uint8 output
+  const std::vector<uint8_t> x = {1, 2, 0, 1, 0, 255, 128, 1, 200, 200, 250, 254};
+  uint8_t ref[4], fast[4];
+  qglobal_avgpool_ref(int64_t(4), int64_t(3), x.data(), p, ref);
+  const std::vector<uint8_t> pairs = {1, 2, 0, 1, 0, 255, 200, 202};
+  qglobal_avgpool_avx2(int64_t(4), int64_t(2), pairs.data(), p, fast);
+  EXPECT_EQ(fast[0], 2);    // 1.5 -> 2
+  EXPECT_EQ(fast[1], 0);    // 0.5 -> 0
+  EXPECT_EQ(fast[2], 128);  // 127.5 -> 128
+  EXPECT_EQ(fast[3], 201);
+  EXPECT_EQ(ref[0], 1);    // (1 + 2 + 0) / 3
+  EXPECT_EQ(ref[1], 85);   // 256 / 3 = 85.33
+  EXPECT_EQ(ref[2], 110);  // 329 / 3 = 109.67
+  EXPECT_EQ(ref[3], 235);  // 704 / 3 = 234.67
+  p.x_zp = 100;            // (x - 100) * 1
+  p.y_zp = 10;
+  p.y_scale = 0.5f;        // mean / 0.5 + 10
+  int8_t s[4];
+  p.qmin = -128;
+  p.qmax = 127;
+  qglobal_avgpool_avx2(int64_t(4), int64_t(2), pairs.data(), p, s);
+  EXPECT_EQ(s[0], -128);  // (1.5 - 100) * 2 + 10 = -187 -> saturates
+  EXPECT_EQ(s[3], 127);   // (201 - 100) * 2 + 10 = 212 -> saturates
+  EXPECT_EQ(s[2], 65);    // (127.5 - 100) * 2 + 10
 }
 
 }  // namespace

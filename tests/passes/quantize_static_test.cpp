@@ -10,6 +10,7 @@
 
 #include "../test_util.h"
 #include "ir/builder.h"
+#include "passes/lower_qdq.h"
 #include "passes/quantize_dynamic.h"
 #include "runtime/executor.h"
 #include "runtime/shape_inference.h"
@@ -143,6 +144,65 @@ TEST(QuantizeStatic, ResidualAddsWhoseResultIsQuantizedAreQuantized) {
   o.op_types.erase("Add");
   o.exclude_nodes.insert("add2");
   EXPECT_EQ(plan_static(m, o).nodes, (std::vector<std::string>{"c0", "c1", "c2", "c3", "c4"}));
+}
+
+// A residual block ending in a global pool and a classifier:
+//   r = relu(add(c1(relu(c0(x))), relu(c0(x)))); out = fc(flatten(gap(r))).
+Model residual_pool_head() {
+  B b("residual_pool", 17);
+  const std::string x = b.input("image", DType::Float32, {-1, 2, 6, 6});
+  for (int i = 0; i < 2; ++i) b.initializer(str_cat("c", i, ".w"), rnd({2, 2, 3, 3}, 30 + i, -0.5f, 0.5f));
+  b.initializer("fc.w", rnd({3, 2}, 33, -0.5f, 0.5f));
+  auto conv = [&](const std::string& in, int i) {
+    return b.op("Conv", {in, str_cat("c", i, ".w")}, {{"pads", B::ints({1, 1, 1, 1})}}, str_cat("c", i));
+  };
+  const std::string r0 = b.op("Relu", {conv(x, 0)}, {}, "relu0");
+  const std::string r = b.op("Relu", {b.op("Add", {conv(r0, 1), r0}, {}, "add")}, {}, "relu1");
+  const std::string f = b.op("Flatten", {b.op("GlobalAveragePool", {r}, {}, "gap")}, {}, "flatten");
+  b.output(b.op("Gemm", {f, "fc.w"}, {{"transB", B::i(1)}}, "fc"));
+  Model m = b.build();
+  infer_shapes(m);
+  return m;
+}
+
+// The pool's result reaches the quantized Gemm through Flatten, so the pool is quantized, and then
+// the Add before it; the lowering turns both into integer ops with nothing left in float.
+TEST(QuantizeStatic, GlobalPoolWhoseResultIsQuantizedIsQuantized) {
+  const Model m = residual_pool_head();
+  StaticQuantOptions o;
+  const StaticQuantPlan plan = plan_static(m, o);
+  EXPECT_EQ(plan.nodes, (std::vector<std::string>{"c0", "c1", "add", "gap", "fc"}));
+  EXPECT_TRUE(std::count(plan.activations.begin(), plan.activations.end(), node_named(m, "relu1")->outputs[0]));
+  const Tensor x = rnd({4, 2, 6, 6}, 7, 0.f, 1.f);
+  Model q = clone_model(m);
+  apply_static(q, plan, ranges_from_data(m, plan, x), o);
+  const Node* gap = node_named(q, "gap");
+  ASSERT_NE(gap, nullptr);
+  for (const auto& n : q.graph.nodes)
+    if (n->outputs[0] == gap->inputs[0]) EXPECT_EQ(n->op_type, "DequantizeLinear");
+  Model lowered = clone_model(q);
+  LowerQdq lower;
+  lower.run(lowered);
+  EXPECT_EQ(lower.stats().fused_pool, 1);
+  EXPECT_EQ(lower.stats().fused_add, 1);
+  EXPECT_TRUE(lower.stats().left_in_float.empty());
+  // Still close to the float model (the pool adds one rounding of its input).
+  const Tensor y = Executor(m).run({{"image", x}}).at(m.graph.outputs[0]);
+  double y_max = 0;
+  for (int64_t i = 0; i < y.numel(); ++i) y_max = std::max(y_max, std::fabs(y.get_as_double(i)));
+  EXPECT_LT(max_output_diff(m, q, x), 0.05 * y_max) << "max |y| " << y_max;
+
+  // Off, or the op type excluded: the pool stays float, and so does the Add that feeds it.
+  StaticQuantOptions off = o;
+  off.global_pools = false;
+  EXPECT_EQ(plan_static(m, off).nodes, (std::vector<std::string>{"c0", "c1", "fc"}));
+  StaticQuantOptions excluded = o;
+  excluded.exclude_op_types.insert("GlobalAveragePool");
+  EXPECT_EQ(plan_static(m, excluded).nodes, (std::vector<std::string>{"c0", "c1", "fc"}));
+  // A pool that is also a graph output stays float.
+  Model out = clone_model(m);
+  out.graph.outputs.push_back(node_named(out, "gap")->outputs[0]);
+  EXPECT_EQ(plan_static(out, o).nodes, (std::vector<std::string>{"c0", "c1", "fc"}));
 }
 
 TEST(QuantizeStatic, OnnxRuntimePresetPlacesQdqOnInputsWithInt32Bias) {

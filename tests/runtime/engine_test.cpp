@@ -113,9 +113,12 @@ TEST_P(EngineZoo, Int8EqualsReferenceBitForBitOnTrainedModel) {
       ++int8_layers;
     }
   }
-  EXPECT_EQ(int8_layers, stats.fused_conv + stats.fused_matmul + stats.fused_add);
-  // The ResNet and MobileNet residual adds whose result feeds a quantized layer run as integer adds.
-  if (GetParam() == "resnet8" || GetParam() == "mobilenetv2-tiny") EXPECT_EQ(stats.fused_add, 2);
+  EXPECT_EQ(int8_layers, stats.fused_conv + stats.fused_matmul + stats.fused_add + stats.fused_pool);
+  // The ResNet and MobileNet residual adds and global pools (whose results feed quantized layers)
+  // run as integer adds and pools: resnet8's last Add feeds the pool, so it is integer too.
+  if (GetParam() == "resnet8") EXPECT_EQ(stats.fused_add, 3);
+  if (GetParam() == "mobilenetv2-tiny") EXPECT_EQ(stats.fused_add, 2);
+  if (GetParam() == "resnet8" || GetParam() == "mobilenetv2-tiny") EXPECT_EQ(stats.fused_pool, 1);
   Executor reference(q);
   for (uint32_t seed : {21u, 22u}) {
     const Tensor x = zoo::sample_input(seed == 21u ? 1 : 7, seed);
@@ -533,6 +536,127 @@ TEST(EngineQAdd, ReferenceOpRejectsBadParameters) {
     bad.graph.get_or_add_value("two_zps").initializer = Tensor::from_vector<uint8_t>({2}, {1, 2});
     bad.graph.get_or_add_value("two_zps").type = TensorType::of(DType::UInt8, {2});
     EXPECT_THROW(Executor(bad).run(feeds), Error);
+  }
+}
+
+// x -> Q -> DQ -> GlobalAveragePool -> [Flatten] -> Q -> DQ: the Q/DQ pattern of a quantized
+// global pool (with Flatten, the QuantizeLinear sits after it, as a quantizer writes it for the
+// Gemm that follows, and the lowering moves it up).
+Model qpool_graph(const Shape& x_shape, DType x_type, DType y_type, bool flatten) {
+  B b("qpool", 17);
+  const std::string x = b.input("x", DType::Float32, x_shape);
+  auto zp = [&](const std::string& name, DType t, int v) {
+    b.initializer(name, t == DType::UInt8 ? Tensor::scalar<uint8_t>(static_cast<uint8_t>(v))
+                                          : Tensor::scalar<int8_t>(static_cast<int8_t>(v - 128)));
+  };
+  b.initializer("xs", Tensor::scalar<float>(0.031f));
+  zp("xz", x_type, 120);
+  b.initializer("ys", Tensor::scalar<float>(0.0093f));
+  zp("yz", y_type, 100);
+  const std::string dq = b.op("DequantizeLinear", {b.op("QuantizeLinear", {x, "xs", "xz"}, {}, "x.q"), "xs", "xz"},
+                              {}, "x.dq");
+  std::string y = b.op("GlobalAveragePool", {dq}, {}, "gap");
+  if (flatten) y = b.op("Flatten", {y}, {}, "flatten");
+  const std::string q = b.op("QuantizeLinear", {y, "ys", "yz"}, {}, "y.q");
+  b.output(b.op("DequantizeLinear", {q, "ys", "yz"}, {}, "out"));
+  Model m = b.build();
+  infer_shapes(m);
+  return m;
+}
+
+// The lowering turns the pattern into octet.QLinearGlobalAveragePool without changing a bit (its
+// arithmetic is the graph's), and the engine's kernel equals the reference op bit for bit on 1
+// and 2 threads, for 1-, 2- and 3-D planes and every u8/s8 mix.
+TEST(EngineQPool, LoweredGlobalAveragePoolEqualsTheQdqGraphBitForBit) {
+  const DType U = DType::UInt8, S = DType::Int8;
+  struct Case {
+    Shape x;
+    DType xt, yt;
+    bool flatten;
+    std::string kernel;
+  };
+  const std::vector<Case> cases = {
+      {{32, 64, 7, 7}, U, U, true, "qglobal_avgpool_u8_u8_avx2"},
+      {{3, 5, 4, 4, 2}, S, U, false, "qglobal_avgpool_s8_u8_avx2"},
+      {{2, 9, 1, 1}, U, S, true, "qglobal_avgpool_u8_s8_avx2"},
+      {{4, 3, 10}, S, S, false, "qglobal_avgpool_s8_s8_avx2"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    const Model qdq = qpool_graph(c.x, c.xt, c.yt, c.flatten);
+    Model lowered = clone_model(qdq);
+    LowerQdq pass;
+    ASSERT_TRUE(pass.run(lowered)) << "case " << i;
+    infer_shapes(lowered);
+    EXPECT_EQ(pass.stats().fused_pool, 1) << "case " << i;
+    EXPECT_EQ(pass.stats().propagated, c.flatten ? 1 : 0) << "case " << i;
+    EXPECT_TRUE(pass.stats().left_in_float.empty()) << "case " << i;
+    for (const auto& n : lowered.graph.nodes) EXPECT_NE(n->op_type, "GlobalAveragePool") << "case " << i;
+    // Inputs spread over a little more than the quantized range, so both ends saturate; the means
+    // of a few planes land on the output's steps.
+    const std::map<std::string, Tensor> feeds = {{"x", testing::random_float(c.x, 30 + i, -4.5f, 4.5f)}};
+    const std::string out = qdq.graph.outputs[0];
+    const Tensor want = Executor(qdq).run(feeds).at(out);
+    EXPECT_TRUE(same_bits(Executor(lowered).run(feeds).at(out), want)) << "case " << i;
+    if (!fast_kernels_available()) continue;
+    for (int threads : {1, 2}) {
+      EngineOptions eo;
+      eo.threads = threads;
+      Engine engine(lowered, eo);
+      bool seen = false;
+      for (const auto& l : engine.layers())
+        if (l.op_type == "octet.QLinearGlobalAveragePool") {
+          seen = true;
+          EXPECT_EQ(l.kernel, c.kernel) << "case " << i;
+          EXPECT_EQ(l.precision, "int8");
+        }
+      EXPECT_TRUE(seen) << "case " << i;
+      EXPECT_TRUE(same_bits(engine.run(feeds).at(out), want)) << "case " << i << " threads " << threads;
+    }
+  }
+}
+
+// A pool whose result is not quantized (a graph output) stays in float and is reported; the
+// reference op names the node when its parameters or input are wrong.
+TEST(EngineQPool, UnquantizedPoolIsLeftInFloatAndBadParametersAreErrors) {
+  Model m = qpool_graph({1, 4, 3, 3}, DType::UInt8, DType::UInt8, false);
+  for (auto& n : m.graph.nodes)
+    if (n->name == "gap") m.graph.outputs.push_back(n->outputs[0]);
+  LowerQdq pass;
+  pass.run(m);
+  EXPECT_EQ(pass.stats().fused_pool, 0);
+  ASSERT_EQ(pass.stats().left_in_float.size(), 1u);
+  EXPECT_NE(pass.stats().left_in_float[0].find("'gap'"), std::string::npos);
+  EXPECT_NE(pass.stats().left_in_float[0].find("not quantized"), std::string::npos);
+
+  Model good = qpool_graph({1, 4, 3, 3}, DType::UInt8, DType::UInt8, false);
+  ASSERT_TRUE(LowerQdq().run(good));
+  const std::map<std::string, Tensor> feeds = {{"x", testing::random_float({1, 4, 3, 3}, 1)}};
+  auto pool = [](Model& mm) -> Node& {
+    for (auto& n : mm.graph.nodes)
+      if (n->op_type == "QLinearGlobalAveragePool") return *n;
+    throw Error("no QLinearGlobalAveragePool");
+  };
+  auto expect_error = [&](Model& bad, const std::string& what) {
+    try {
+      Executor(bad).run(feeds);
+      ADD_FAILURE() << "no error for " << what;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("gap"), std::string::npos) << e.what();
+    }
+  };
+  {
+    Model bad = clone_model(good);
+    pool(bad).inputs[1] = "zero_scale";
+    bad.graph.get_or_add_value("zero_scale").initializer = Tensor::scalar<float>(0.f);
+    bad.graph.get_or_add_value("zero_scale").type = TensorType::of(DType::Float32, {});
+    expect_error(bad, "x_scale must be positive");
+  }
+  {
+    Model bad = clone_model(good);
+    pool(bad).inputs.resize(3);
+    expect_error(bad, "y_scale is required");
   }
 }
 

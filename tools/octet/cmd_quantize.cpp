@@ -62,6 +62,7 @@ struct QuantizeArgs {
   int64_t block_size = 0;
   std::vector<std::string> op_types;
   bool float_residual_adds = false;
+  bool float_pools = false;
   std::vector<std::string> exclude, exclude_op_types, overrides, ranges;
   std::string json_out, trt_cache;
   std::string trt_version = "8601";
@@ -127,6 +128,7 @@ StaticQuantOptions static_options(const QuantizeArgs& a) {
   const auto ops = split_list(a.op_types);
   if (!ops.empty()) o.op_types = std::set<std::string>(ops.begin(), ops.end());
   o.residual_adds = !a.float_residual_adds;
+  o.global_pools = !a.float_pools;
   for (const auto& n : split_list(a.exclude)) o.exclude_nodes.insert(n);
   for (const auto& t : split_list(a.exclude_op_types)) o.exclude_op_types.insert(t);
   // --override NODE:per-tensor|per-channel|mse|max
@@ -469,11 +471,15 @@ void add_quantize(CLI::App& app, Command& out) {
   sub->add_option("--bits", a->bits, "weight-only codebook/pow2: bits per weight (default 4)");
   sub->add_option("--block-size", a->block_size, "weight-only int8/int4: blocked scales of this many elements");
   sub->add_option("--op-types", a->op_types,
-                  "Op types to quantize (default Conv,Gemm,MatMul and residual Adds whose result is quantized; "
+                  "Op types to quantize (default Conv,Gemm,MatMul, and residual Adds and GlobalAveragePools whose "
+                  "result is quantized; "
                   "dynamic: MatMul,Gemm)");
   sub->add_flag("--float-residual-adds", a->float_residual_adds,
                 "static: keep residual Adds in float (by default an Add of two activations whose result is "
                 "quantized anyway is quantized too, so that it runs as an integer add)");
+  sub->add_flag("--float-pools", a->float_pools,
+                "static: keep GlobalAveragePool in float (by default one whose result is quantized anyway is "
+                "quantized too, so that it runs as an integer pool)");
   sub->add_option("--exclude", a->exclude, "Node names to keep in float (repeat or comma-separate)");
   sub->add_option("--exclude-op-type", a->exclude_op_types, "Op types to keep in float");
   sub->add_option("--override", a->overrides, "Per-node setting NODE:per-tensor|per-channel|mse|max");

@@ -38,7 +38,8 @@ ModelRunner::ModelRunner(const Model& model, const RunnerOptions& options) {
   description_ = str_cat("engine, ", engine_->threads(), " threads");
   if (qdq)
     description_ += str_cat("; Q/DQ lowered: ", lower.stats().fused_conv, " conv, ", lower.stats().fused_matmul,
-                            " matmul and ", lower.stats().fused_add, " add layers on INT8 kernels");
+                            " matmul, ", lower.stats().fused_add, " add and ", lower.stats().fused_pool,
+                            " pool layers on INT8 kernels");
 }
 
 std::map<std::string, Tensor> ModelRunner::run(const std::map<std::string, Tensor>& feeds, const RunOptions& options) {

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <limits>
 #include <memory>
+#include <type_traits>
+
+#include "kernels/ref/round.h"
 
 namespace octet::kernels {
 namespace {
@@ -146,5 +149,48 @@ void global_avgpool_f32_avx2(int64_t channels, int64_t spatial, const float* x, 
     y[c] = static_cast<float>(spatial > 0 ? sum / static_cast<double>(spatial) : std::numeric_limits<double>::quiet_NaN());
   }
 }
+
+template <class X, class Y>
+void qglobal_avgpool_avx2(int64_t channels, int64_t spatial, const X* x, const QGlobalAvgPoolParams& p, Y* y) {
+  constexpr bool kSigned = std::is_same_v<X, int8_t>;
+  if (spatial >= (int64_t(1) << 21) || !(p.x_scale >= std::numeric_limits<float>::min())) {
+    qglobal_avgpool_ref(channels, spatial, x, p, y);  // the sum may be inexact: the reference's order
+    return;
+  }
+  // table[v + 128] for int8, table[v] for uint8: DequantizeLinear's float(v - zp) * scale.
+  alignas(32) float table[256];
+  for (int v = 0; v < 256; ++v) {
+    const int32_t q = kSigned ? v - 128 : v;
+    table[v] = static_cast<float>(q - p.x_zp) * p.x_scale;
+  }
+  const float* base = kSigned ? table + 128 : table;
+  for (int64_t c = 0; c < channels; ++c) {
+    const X* xc = x + c * spatial;
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= spatial; i += 8) {
+      const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(xc + i));
+      const __m256i idx = kSigned ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+      const __m256 v = _mm256_i32gather_ps(base, idx, 4);
+      lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+      hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+    double tail = 0;
+    for (; i < spatial; ++i) tail += static_cast<double>(base[static_cast<int32_t>(xc[i])]);
+    alignas(32) double lanes[8];
+    _mm256_store_pd(lanes, lo);
+    _mm256_store_pd(lanes + 4, hi);
+    double sum = tail;
+    for (double l : lanes) sum += l;
+    const float mean = static_cast<float>(spatial > 0 ? sum / static_cast<double>(spatial)
+                                                      : std::numeric_limits<double>::quiet_NaN());
+    y[c] = static_cast<Y>(quantize_value(mean, p.y_scale, p.y_zp, p.qmin, p.qmax));
+  }
+}
+
+template void qglobal_avgpool_avx2(int64_t, int64_t, const uint8_t*, const QGlobalAvgPoolParams&, uint8_t*);
+template void qglobal_avgpool_avx2(int64_t, int64_t, const uint8_t*, const QGlobalAvgPoolParams&, int8_t*);
+template void qglobal_avgpool_avx2(int64_t, int64_t, const int8_t*, const QGlobalAvgPoolParams&, uint8_t*);
+template void qglobal_avgpool_avx2(int64_t, int64_t, const int8_t*, const QGlobalAvgPoolParams&, int8_t*);
 
 }  // namespace octet::kernels

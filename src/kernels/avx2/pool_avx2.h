@@ -17,6 +17,8 @@
 
 #include <cstdint>
 
+#include "kernels/ref/pool_ref.h"
+
 namespace octet::kernels {
 
 struct MaxPool2dParams {
@@ -38,5 +40,17 @@ void maxpool2d_s8_avx2(const MaxPool2dParams& p, const int8_t* x, int8_t* y);
 // the reference's; spatial == 0 gives NaN as there. Requires 7 * spatial < 2^31 (the gather's
 // int32 offsets), else the channels run the scalar loop.
 void global_avgpool_f32_avx2(int64_t channels, int64_t spatial, const float* x, float* y);
+
+// octet.QLinearGlobalAveragePool of `channels` 8-bit planes, equal to qglobal_avgpool_ref bit for
+// bit. The 256 dequantized values float(v - x_zp) * x_scale are tabled once; each plane sums its
+// table entries 8 at a time (vpgatherdd of the table by the zero-extended bytes) into two double
+// vectors. That is not the reference's index order, but the sum is exact, hence the same: with
+// x_scale a normal float, 2^e <= x_scale < 2^(e+1), every nonzero term is a float of magnitude at
+// least x_scale, so a multiple of 2^(e-23), and below 2^(e+9) (|x - x_zp| <= 255); fewer than 2^21
+// terms keep every partial sum below 2^53 such units, which a double holds exactly; infinite
+// terms (x_scale near FLT_MAX) give the same inf or NaN in any order. Planes with 2^21 or more
+// elements, or a subnormal x_scale, run the reference's loop. X and Y are uint8_t or int8_t.
+template <class X, class Y>
+void qglobal_avgpool_avx2(int64_t channels, int64_t spatial, const X* x, const QGlobalAvgPoolParams& p, Y* y);
 
 }  // namespace octet::kernels

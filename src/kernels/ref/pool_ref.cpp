@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "kernels/ref/round.h"
+
 namespace octet::kernels {
 namespace {
 
@@ -161,5 +163,24 @@ void global_maxpool_ref(int64_t channels, int64_t spatial, const float* x, float
 void global_maxpool_ref(int64_t channels, int64_t spatial, const double* x, double* y) {
   global_max(channels, spatial, x, y);
 }
+
+template <class X, class Y>
+void qglobal_avgpool_ref(int64_t channels, int64_t spatial, const X* x, const QGlobalAvgPoolParams& p, Y* y) {
+  for (int64_t c = 0; c < channels; ++c) {
+    double sum = 0;
+    for (int64_t i = 0; i < spatial; ++i) {
+      const float v = static_cast<float>(static_cast<int32_t>(x[c * spatial + i]) - p.x_zp) * p.x_scale;
+      sum += static_cast<double>(v);
+    }
+    const float mean = static_cast<float>(spatial > 0 ? sum / static_cast<double>(spatial)
+                                                      : std::numeric_limits<double>::quiet_NaN());
+    y[c] = static_cast<Y>(quantize_value(mean, p.y_scale, p.y_zp, p.qmin, p.qmax));
+  }
+}
+
+template void qglobal_avgpool_ref(int64_t, int64_t, const uint8_t*, const QGlobalAvgPoolParams&, uint8_t*);
+template void qglobal_avgpool_ref(int64_t, int64_t, const uint8_t*, const QGlobalAvgPoolParams&, int8_t*);
+template void qglobal_avgpool_ref(int64_t, int64_t, const int8_t*, const QGlobalAvgPoolParams&, uint8_t*);
+template void qglobal_avgpool_ref(int64_t, int64_t, const int8_t*, const QGlobalAvgPoolParams&, int8_t*);
 
 }  // namespace octet::kernels

@@ -52,4 +52,18 @@ void global_avgpool_ref(int64_t channels, int64_t spatial, const double* x, doub
 void global_maxpool_ref(int64_t channels, int64_t spatial, const float* x, float* y);
 void global_maxpool_ref(int64_t channels, int64_t spatial, const double* x, double* y);
 
+// octet.QLinearGlobalAveragePool: DequantizeLinear -> GlobalAveragePool -> QuantizeLinear of 8-bit
+// planes, step for step as that Q/DQ graph computes on the reference kernels: each element
+// dequantized in float, float(x - x_zp) * x_scale (dequantize_linear_ref); the plane summed in
+// double in index order, divided by spatial in double and rounded to float (global_avgpool_ref);
+// then quantize_value with (y_scale, y_zp) into [qmin, qmax]. So the fused op equals the graph bit
+// for bit. X and Y are uint8_t or int8_t; y[c] for each of `channels` planes of `spatial` values.
+struct QGlobalAvgPoolParams {
+  float x_scale = 1.f, y_scale = 1.f;
+  int32_t x_zp = 0, y_zp = 0;
+  int32_t qmin = 0, qmax = 255;  // the output type's range
+};
+template <class X, class Y>
+void qglobal_avgpool_ref(int64_t channels, int64_t spatial, const X* x, const QGlobalAvgPoolParams& p, Y* y);
+
 }  // namespace octet::kernels

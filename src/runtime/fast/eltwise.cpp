@@ -14,24 +14,6 @@ namespace {
 
 constexpr int64_t kGrain = 16384;  // elements per task: below this, threads cost more than they save
 
-// A per-tensor constant scale (positive, finite float32) and zero point (8-bit, or absent: 0 of
-// `absent_type`) at inputs i and i + 1; false when they are not.
-bool const_qparams(const FastOpContext& ctx, size_t i, DType absent_type, float* scale, int32_t* zp, DType* type) {
-  const Node& n = ctx.node;
-  const Tensor* s = constant_input(ctx, i);
-  if (!s || s->dtype() != DType::Float32 || s->numel() != 1) return false;
-  *scale = s->data<float>()[0];
-  if (!(*scale > 0.f) || !std::isfinite(*scale)) return false;
-  const bool has_zp = n.inputs.size() > i + 1 && !n.inputs[i + 1].empty();
-  const Tensor* z = constant_input(ctx, i + 1);
-  if (has_zp && (!z || z->numel() != 1)) return false;
-  *type = z ? z->dtype() : absent_type;
-  if (*type == DType::UInt8) *zp = z ? z->data<uint8_t>()[0] : 0;
-  else if (*type == DType::Int8) *zp = z ? z->data<int8_t>()[0] : 0;
-  else return false;
-  return true;
-}
-
 // Per-tensor scale and 8-bit zero point of a QuantizeLinear / DequantizeLinear; false otherwise.
 bool qparams(const FastOpContext& ctx, float* scale, int32_t* zp, DType* type) {
   const Node& n = ctx.node;

@@ -11,6 +11,22 @@ const Tensor* constant_input(const FastOpContext& ctx, size_t i) {
   return v && v->initializer ? &*v->initializer : nullptr;
 }
 
+bool const_qparams(const FastOpContext& ctx, size_t i, DType absent_type, float* scale, int32_t* zp, DType* type) {
+  const Node& n = ctx.node;
+  const Tensor* s = constant_input(ctx, i);
+  if (!s || s->dtype() != DType::Float32 || s->numel() != 1) return false;
+  *scale = s->data<float>()[0];
+  if (!(*scale > 0.f) || !std::isfinite(*scale)) return false;
+  const bool has_zp = n.inputs.size() > i + 1 && !n.inputs[i + 1].empty();
+  const Tensor* z = constant_input(ctx, i + 1);
+  if (has_zp && (!z || z->numel() != 1)) return false;
+  *type = z ? z->dtype() : absent_type;
+  if (*type == DType::UInt8) *zp = z ? z->data<uint8_t>()[0] : 0;
+  else if (*type == DType::Int8) *zp = z ? z->data<int8_t>()[0] : 0;
+  else return false;
+  return true;
+}
+
 bool activation_bounds(const Graph& g, const Node& n, float* lo, float* hi) {
   if (!n.domain.empty() || n.outputs.size() != 1) return false;
   *lo = -std::numeric_limits<float>::infinity();

@@ -47,6 +47,7 @@ std::unique_ptr<FastOp> make_eltwise(const FastOpContext& ctx);  // Quantize/Deq
                                                                  // Mul/Sub/Div by a constant scalar
 std::unique_ptr<FastOp> make_maxpool(const FastOpContext& ctx);  // 2-D MaxPool on float / uint8 / int8
 std::unique_ptr<FastOp> make_global_avgpool(const FastOpContext& ctx);  // float GlobalAveragePool
+std::unique_ptr<FastOp> make_qglobal_avgpool(const FastOpContext& ctx);  // octet.QLinearGlobalAveragePool
 std::unique_ptr<FastOp> make_activation(const FastOpContext& ctx);  // float Softmax (last axis), Gelu
 
 // True when the CPU runs the AVX2 kernels (all fast ops need them).
@@ -54,6 +55,10 @@ bool fast_kernels_available();
 
 // Input i of the node when it is an initializer, else nullptr (absent, or computed at run time).
 const Tensor* constant_input(const FastOpContext& ctx, size_t i);
+
+// A per-tensor constant scale (positive, finite float32) and zero point (8-bit, or absent: 0 of
+// `absent_type`) at inputs i and i + 1 of the node; false when they are not.
+bool const_qparams(const FastOpContext& ctx, size_t i, DType absent_type, float* scale, int32_t* zp, DType* type);
 
 // The clamp [lo, hi] a Relu (0, +inf) or a Clip with constant float bounds (attributes before
 // opset 11, initializer inputs after) applies; false for any other node or unusable bounds. The

@@ -1,8 +1,10 @@
-// The engine's GlobalAveragePool on float tensors, and its 2-D MaxPool on float, uint8 and int8
+// The engine's GlobalAveragePool on float tensors and on 8-bit ones (octet.QLinearGlobalAveragePool,
+// the Q/DQ lowering's integer pool), and its 2-D MaxPool on float, uint8 and int8
 // tensors (the uint8 case is a MaxPool that the Q/DQ lowering moved below a QuantizeLinear), one
 // plane per task. The geometry is resolved by the
 // same functions as the reference op (runtime/ops/nn_common.h), so both read the attributes alike;
 // anything else (Indices output, 1-D/3-D, other types) runs the reference op.
+#include "ir/error.h"
 #include "kernels/avx2/pool_avx2.h"
 #include "runtime/fast/fast_op.h"
 #include "runtime/ops/nn_common.h"
@@ -89,7 +91,64 @@ class GlobalAvgPool : public FastOp {
   }
 };
 
+// octet.QLinearGlobalAveragePool of an 8-bit tensor [N, C, spatial...], blocks of planes per task;
+// the parameters are read at load.
+class QGlobalAvgPool : public FastOp {
+ public:
+  QGlobalAvgPool(const kernels::QGlobalAvgPoolParams& p, DType x, DType y) : p_(p), x_(x), y_(y) {}
+  std::string kernel() const override {
+    return str_cat("qglobal_avgpool_", x_ == DType::UInt8 ? "u8" : "s8", "_", y_ == DType::UInt8 ? "u8" : "s8", "_avx2");
+  }
+  std::string precision() const override { return "int8"; }
+
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+    const Tensor& x = *in[0];
+    if (x.dtype() != x_ || x.rank() < 3) return false;  // the reference op reports it
+    Shape shape = x.shape();
+    int64_t spatial = 1;
+    for (size_t i = 2; i < shape.size(); ++i) spatial *= shape[i], shape[i] = 1;
+    Tensor y(y_, shape, Tensor::Uninitialized{});
+    const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, spatial));
+    auto call = [&](auto tx, auto ty) {
+      using TX = decltype(tx);
+      using TY = decltype(ty);
+      const TX* xp = x.data<TX>();
+      TY* yp = y.data<TY>();
+      pool.parallel_for(x.dim(0) * x.dim(1), grain, [&](int64_t b, int64_t e) {
+        kernels::qglobal_avgpool_avx2(e - b, spatial, xp + b * spatial, p_, yp + b);
+      });
+    };
+    const bool xu = x_ == DType::UInt8, yu = y_ == DType::UInt8;
+    if (xu && yu) call(uint8_t{}, uint8_t{});
+    else if (xu) call(uint8_t{}, int8_t{});
+    else if (yu) call(int8_t{}, uint8_t{});
+    else call(int8_t{}, int8_t{});
+    out = std::move(y);
+    return true;
+  }
+
+ private:
+  kernels::QGlobalAvgPoolParams p_;
+  DType x_, y_;
+};
+
 }  // namespace
+
+std::unique_ptr<FastOp> make_qglobal_avgpool(const FastOpContext& ctx) {
+  const Node& n = ctx.node;
+  if (n.domain != "octet" || n.op_type != "QLinearGlobalAveragePool" || n.inputs.size() < 4 || n.outputs.size() != 1)
+    return nullptr;
+  const Value* xv = ctx.graph.find_value(n.inputs[0]);
+  if (!xv || xv->initializer) return nullptr;
+  kernels::QGlobalAvgPoolParams p;
+  const DType x = xv->type.dtype;
+  DType x_zp_type = x, y = DType::Undefined;
+  if (!const_qparams(ctx, 1, x, &p.x_scale, &p.x_zp, &x_zp_type) || x_zp_type != x) return nullptr;
+  if (!const_qparams(ctx, 3, DType::UInt8, &p.y_scale, &p.y_zp, &y)) return nullptr;
+  p.qmin = y == DType::UInt8 ? 0 : -128;
+  p.qmax = y == DType::UInt8 ? 255 : 127;
+  return std::make_unique<QGlobalAvgPool>(p, x, y);
+}
 
 std::unique_ptr<FastOp> make_global_avgpool(const FastOpContext& ctx) {
   const Node& n = ctx.node;

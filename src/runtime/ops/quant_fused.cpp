@@ -22,9 +22,15 @@
 //   broadcasting, the act_min / act_max clamp, QuantizeLinear to y (y_zero_point's type, UINT8
 //   when absent), element by element as kernels::qadd_value: the Q/DQ graph's float arithmetic
 //   step for step, so the fused op equals the graph it replaces bit for bit.
+// octet.QLinearGlobalAveragePool(x, x_scale, x_zero_point, y_scale, [y_zero_point])
+//   The quantized global average pool: x [N, C, spatial...] 8-bit with per-tensor parameters,
+//   y [N, C, 1, ...] of y_zero_point's type (UINT8 when absent); each plane as
+//   kernels::qglobal_avgpool_ref, the DequantizeLinear -> GlobalAveragePool -> QuantizeLinear
+//   graph's arithmetic step for step, so it too equals the graph it replaces bit for bit.
 #include <cmath>
 #include <limits>
 
+#include "kernels/ref/pool_ref.h"
 #include "kernels/ref/qgemm_ref.h"
 #include "kernels/ref/quantize_ref.h"
 #include "kernels/ref/round.h"
@@ -293,6 +299,52 @@ void infer_fused_qadd(InferContext& ctx) {
   ctx.outputs[0] = t;
 }
 
+void run_fused_qglobal_avgpool(OpContext& ctx) {
+  const Node& node = ctx.node;
+  const Tensor& x = ctx.input(0);
+  check_operand_type(node, x.dtype(), "x");
+  if (x.rank() < 3) ctx.fail(str_cat("x must be [N, C, spatial...] (rank 3 or more), got ", shape_str(x.shape())));
+  if (!ctx.has_input(3)) ctx.fail("y_scale is required (octet.QLinearGlobalAveragePool writes a quantized output)");
+  const PerTensor xq = per_tensor_operand(ctx, 0, "x");
+  if (!(xq.scale > 0.f) || !std::isfinite(xq.scale))
+    ctx.fail(str_cat("x_scale must be positive and finite, got ", xq.scale));
+  const FusedOutput out = read_fused_output(ctx, 3, DType::UInt8);
+  kernels::QGlobalAvgPoolParams p;
+  p.x_scale = xq.scale;
+  p.x_zp = xq.zp;
+  p.y_scale = out.y_scale;
+  p.y_zp = out.y_zp;
+  quant_range(out.y_type, &p.qmin, &p.qmax);
+  Shape shape = x.shape();
+  int64_t spatial = 1;
+  for (size_t i = 2; i < shape.size(); ++i) spatial *= shape[i], shape[i] = 1;
+  Tensor y(out.y_type, shape);
+  const int64_t planes = x.dim(0) * x.dim(1);
+  auto call = [&](auto tx, auto ty) {
+    using TX = decltype(tx);
+    using TY = decltype(ty);
+    kernels::qglobal_avgpool_ref(planes, spatial, x.data<TX>(), p, y.data<TY>());
+  };
+  const bool xu = x.dtype() == DType::UInt8, yu = out.y_type == DType::UInt8;
+  if (xu && yu) call(uint8_t{}, uint8_t{});
+  else if (xu) call(uint8_t{}, int8_t{});
+  else if (yu) call(int8_t{}, uint8_t{});
+  else call(int8_t{}, int8_t{});
+  ctx.outputs[0] = std::move(y);
+}
+
+void infer_fused_qglobal_avgpool(InferContext& ctx) {
+  check_operand_type_infer(ctx, 0, "x");
+  if (ctx.has_input(4)) check_operand_type_infer(ctx, 4, "y_zero_point");
+  TensorType t = ctx.input(0);
+  t.dtype = ctx.has_input(4) ? ctx.input(4).dtype : DType::UInt8;
+  if (t.has_shape) {
+    if (t.dims.size() < 3) ctx.fail("x must be [N, C, spatial...] (rank 3 or more)");
+    for (size_t i = 2; i < t.dims.size(); ++i) t.dims[i] = Dim::known(1);
+  }
+  ctx.outputs[0] = t;
+}
+
 }  // namespace
 
 namespace quant_detail {
@@ -301,6 +353,7 @@ void register_fused_qops(OpRegistry& r) {
   r.add("QLinearConv", {run_fused_qconv, infer_fused_qconv}, "octet");
   r.add("QLinearMatMul", {run_fused_qmatmul, infer_fused_qmatmul}, "octet");
   r.add("QLinearAdd", {run_fused_qadd, infer_fused_qadd}, "octet");
+  r.add("QLinearGlobalAveragePool", {run_fused_qglobal_avgpool, infer_fused_qglobal_avgpool}, "octet");
 }
 
 }  // namespace quant_detail
