@@ -16,6 +16,7 @@ APT_PACKAGES=(
   nlohmann-json3-dev                  # JSON output
   libgtest-dev libgmock-dev           # unit tests
   libbenchmark-dev                    # kernel microbenchmarks (build/gemm_bench)
+  libdnnl-dev                         # oneDNN 2.6: build/conv_vs_onednn compares its FP32 convolution with octet's
   libtorch-dev                        # autograd for training and quantization-aware training
   libopenblas0-pthread                # fast BLAS for libtorch (Debian defaults to the reference BLAS)
   zlib1g-dev                          # reading the gzipped IDX files of Fashion-MNIST
