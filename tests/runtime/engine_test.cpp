@@ -116,9 +116,15 @@ TEST_P(EngineZoo, Int8EqualsReferenceBitForBitOnTrainedModel) {
   EXPECT_EQ(int8_layers, stats.fused_conv + stats.fused_matmul + stats.fused_add + stats.fused_pool);
   // The ResNet and MobileNet residual adds and global pools (whose results feed quantized layers)
   // run as integer adds and pools: resnet8's last Add feeds the pool, so it is integer too.
-  if (GetParam() == "resnet8") EXPECT_EQ(stats.fused_add, 3);
-  if (GetParam() == "mobilenetv2-tiny") EXPECT_EQ(stats.fused_add, 2);
-  if (GetParam() == "resnet8" || GetParam() == "mobilenetv2-tiny") EXPECT_EQ(stats.fused_pool, 1);
+  if (GetParam() == "resnet8") {
+    EXPECT_EQ(stats.fused_add, 3);
+  }
+  if (GetParam() == "mobilenetv2-tiny") {
+    EXPECT_EQ(stats.fused_add, 2);
+  }
+  if (GetParam() == "resnet8" || GetParam() == "mobilenetv2-tiny") {
+    EXPECT_EQ(stats.fused_pool, 1);
+  }
   Executor reference(q);
   for (uint32_t seed : {21u, 22u}) {
     const Tensor x = zoo::sample_input(seed == 21u ? 1 : 7, seed);
@@ -387,21 +393,56 @@ namespace {
 
 // x, r -> QuantizeLinear -> DequantizeLinear each -> Add -> [Relu | Clip] -> QuantizeLinear ->
 // DequantizeLinear (the graph output): the residual add of a quantized network. `r_shape` may broadcast.
+// An 8-bit zero point initializer: `v` as UINT8, or v - 128 as INT8.
+void zero_point(B& b, const std::string& name, DType t, int v) {
+  b.initializer(name, t == DType::UInt8 ? Tensor::scalar<uint8_t>(static_cast<uint8_t>(v))
+                                        : Tensor::scalar<int8_t>(static_cast<int8_t>(v - 128)));
+}
+
+// Ends a test graph: y -> QuantizeLinear(ys, yz) -> DequantizeLinear -> the graph output "out".
+Model quantized_output(B& b, const std::string& y) {
+  const std::string q = b.op("QuantizeLinear", {y, "ys", "yz"}, {}, "y.q");
+  b.output(b.op("DequantizeLinear", {q, "ys", "yz"}, {}, "out"));
+  Model m = b.build();
+  infer_shapes(m);
+  return m;
+}
+
+// The engine on `lowered`, 1 and 2 threads: the node of `op_type` runs `kernel` (int8 unless it is
+// the reference op) and the output equals `want` bit for bit.
+void expect_engine_runs(const Model& lowered, const std::map<std::string, Tensor>& feeds, const Tensor& want,
+                        const std::string& op_type, const std::string& kernel, size_t case_index) {
+  if (!fast_kernels_available()) return;
+  for (int threads : {1, 2}) {
+    EngineOptions eo;
+    eo.threads = threads;
+    Engine engine(lowered, eo);
+    bool seen = false;
+    for (const auto& l : engine.layers())
+      if (l.op_type == op_type) {
+        seen = true;
+        EXPECT_EQ(l.kernel, kernel) << "case " << case_index;
+        if (kernel != "reference") {
+          EXPECT_EQ(l.precision, "int8");
+        }
+      }
+    EXPECT_TRUE(seen) << "case " << case_index;
+    EXPECT_TRUE(same_bits(engine.run(feeds).at(lowered.graph.outputs[0]), want))
+        << "case " << case_index << " threads " << threads;
+  }
+}
+
 Model qadd_graph(const Shape& x_shape, const Shape& r_shape, DType x_type, DType r_type, DType y_type,
                  const std::string& act) {
   B b("qadd", 17);
   const std::string x = b.input("x", DType::Float32, x_shape);
   const std::string r = b.input("r", DType::Float32, r_shape);
-  auto zp = [&](const std::string& name, DType t, int v) {
-    b.initializer(name, t == DType::UInt8 ? Tensor::scalar<uint8_t>(static_cast<uint8_t>(v))
-                                          : Tensor::scalar<int8_t>(static_cast<int8_t>(v - 128)));
-  };
   b.initializer("xs", Tensor::scalar<float>(0.031f));
-  zp("xz", x_type, 120);
+  zero_point(b, "xz", x_type, 120);
   b.initializer("rs", Tensor::scalar<float>(0.0173f));
-  zp("rz", r_type, 140);
+  zero_point(b, "rz", r_type, 140);
   b.initializer("ys", Tensor::scalar<float>(0.041f));
-  zp("yz", y_type, act.empty() ? 128 : 0);
+  zero_point(b, "yz", y_type, act.empty() ? 128 : 0);
   auto qdq = [&](const std::string& v, const std::string& s, const std::string& z, const std::string& name) {
     return b.op("DequantizeLinear", {b.op("QuantizeLinear", {v, s, z}, {}, name + ".q"), s, z}, {}, name + ".dq");
   };
@@ -412,11 +453,7 @@ Model qadd_graph(const Shape& x_shape, const Shape& r_shape, DType x_type, DType
     b.initializer("hi", Tensor::scalar<float>(2.f));
     y = b.op("Clip", {y, "lo", "hi"}, {}, "clip");
   }
-  const std::string q = b.op("QuantizeLinear", {y, "ys", "yz"}, {}, "y.q");
-  b.output(b.op("DequantizeLinear", {q, "ys", "yz"}, {}, "out"));
-  Model m = b.build();
-  infer_shapes(m);
-  return m;
+  return quantized_output(b, y);
 }
 
 // The lowering turns the pattern into octet.QLinearAdd without changing a bit (its arithmetic is
@@ -456,21 +493,7 @@ TEST(EngineQAdd, LoweredResidualAddEqualsTheQdqGraphBitForBit) {
     const std::string out = qdq.graph.outputs[0];
     const Tensor want = Executor(qdq).run(feeds).at(out);
     EXPECT_TRUE(same_bits(Executor(lowered).run(feeds).at(out), want)) << "case " << i;
-    if (!fast_kernels_available()) continue;
-    for (int threads : {1, 2}) {
-      EngineOptions eo;
-      eo.threads = threads;
-      Engine engine(lowered, eo);
-      bool seen = false;
-      for (const auto& l : engine.layers())
-        if (l.op_type == "octet.QLinearAdd") {
-          seen = true;
-          EXPECT_EQ(l.kernel, c.kernel) << "case " << i;
-          if (c.kernel != "reference") EXPECT_EQ(l.precision, "int8");
-        }
-      EXPECT_TRUE(seen) << "case " << i;
-      EXPECT_TRUE(same_bits(engine.run(feeds).at(out), want)) << "case " << i << " threads " << threads;
-    }
+    expect_engine_runs(lowered, feeds, want, "octet.QLinearAdd", c.kernel, i);
   }
 }
 
@@ -545,23 +568,15 @@ TEST(EngineQAdd, ReferenceOpRejectsBadParameters) {
 Model qpool_graph(const Shape& x_shape, DType x_type, DType y_type, bool flatten) {
   B b("qpool", 17);
   const std::string x = b.input("x", DType::Float32, x_shape);
-  auto zp = [&](const std::string& name, DType t, int v) {
-    b.initializer(name, t == DType::UInt8 ? Tensor::scalar<uint8_t>(static_cast<uint8_t>(v))
-                                          : Tensor::scalar<int8_t>(static_cast<int8_t>(v - 128)));
-  };
   b.initializer("xs", Tensor::scalar<float>(0.031f));
-  zp("xz", x_type, 120);
+  zero_point(b, "xz", x_type, 120);
   b.initializer("ys", Tensor::scalar<float>(0.0093f));
-  zp("yz", y_type, 100);
+  zero_point(b, "yz", y_type, 100);
   const std::string dq = b.op("DequantizeLinear", {b.op("QuantizeLinear", {x, "xs", "xz"}, {}, "x.q"), "xs", "xz"},
                               {}, "x.dq");
   std::string y = b.op("GlobalAveragePool", {dq}, {}, "gap");
   if (flatten) y = b.op("Flatten", {y}, {}, "flatten");
-  const std::string q = b.op("QuantizeLinear", {y, "ys", "yz"}, {}, "y.q");
-  b.output(b.op("DequantizeLinear", {q, "ys", "yz"}, {}, "out"));
-  Model m = b.build();
-  infer_shapes(m);
-  return m;
+  return quantized_output(b, y);
 }
 
 // The lowering turns the pattern into octet.QLinearGlobalAveragePool without changing a bit (its
@@ -598,21 +613,7 @@ TEST(EngineQPool, LoweredGlobalAveragePoolEqualsTheQdqGraphBitForBit) {
     const std::string out = qdq.graph.outputs[0];
     const Tensor want = Executor(qdq).run(feeds).at(out);
     EXPECT_TRUE(same_bits(Executor(lowered).run(feeds).at(out), want)) << "case " << i;
-    if (!fast_kernels_available()) continue;
-    for (int threads : {1, 2}) {
-      EngineOptions eo;
-      eo.threads = threads;
-      Engine engine(lowered, eo);
-      bool seen = false;
-      for (const auto& l : engine.layers())
-        if (l.op_type == "octet.QLinearGlobalAveragePool") {
-          seen = true;
-          EXPECT_EQ(l.kernel, c.kernel) << "case " << i;
-          EXPECT_EQ(l.precision, "int8");
-        }
-      EXPECT_TRUE(seen) << "case " << i;
-      EXPECT_TRUE(same_bits(engine.run(feeds).at(out), want)) << "case " << i << " threads " << threads;
-    }
+    expect_engine_runs(lowered, feeds, want, "octet.QLinearGlobalAveragePool", c.kernel, i);
   }
 }
 

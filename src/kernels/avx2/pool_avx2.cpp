@@ -7,7 +7,6 @@
 #include <memory>
 #include <type_traits>
 
-#include "kernels/ref/round.h"
 
 namespace octet::kernels {
 namespace {
@@ -182,9 +181,7 @@ void qglobal_avgpool_avx2(int64_t channels, int64_t spatial, const X* x, const Q
     _mm256_store_pd(lanes + 4, hi);
     double sum = tail;
     for (double l : lanes) sum += l;
-    const float mean = static_cast<float>(spatial > 0 ? sum / static_cast<double>(spatial)
-                                                      : std::numeric_limits<double>::quiet_NaN());
-    y[c] = static_cast<Y>(quantize_value(mean, p.y_scale, p.y_zp, p.qmin, p.qmax));
+    y[c] = static_cast<Y>(qglobal_avgpool_finish(sum, spatial, p));
   }
 }
 

@@ -164,6 +164,12 @@ void global_maxpool_ref(int64_t channels, int64_t spatial, const double* x, doub
   global_max(channels, spatial, x, y);
 }
 
+int32_t qglobal_avgpool_finish(double sum, int64_t spatial, const QGlobalAvgPoolParams& p) {
+  const float mean = static_cast<float>(spatial > 0 ? sum / static_cast<double>(spatial)
+                                                    : std::numeric_limits<double>::quiet_NaN());
+  return quantize_value(mean, p.y_scale, p.y_zp, p.qmin, p.qmax);
+}
+
 template <class X, class Y>
 void qglobal_avgpool_ref(int64_t channels, int64_t spatial, const X* x, const QGlobalAvgPoolParams& p, Y* y) {
   for (int64_t c = 0; c < channels; ++c) {
@@ -172,9 +178,7 @@ void qglobal_avgpool_ref(int64_t channels, int64_t spatial, const X* x, const QG
       const float v = static_cast<float>(static_cast<int32_t>(x[c * spatial + i]) - p.x_zp) * p.x_scale;
       sum += static_cast<double>(v);
     }
-    const float mean = static_cast<float>(spatial > 0 ? sum / static_cast<double>(spatial)
-                                                      : std::numeric_limits<double>::quiet_NaN());
-    y[c] = static_cast<Y>(quantize_value(mean, p.y_scale, p.y_zp, p.qmin, p.qmax));
+    y[c] = static_cast<Y>(qglobal_avgpool_finish(sum, spatial, p));
   }
 }
 

@@ -63,6 +63,10 @@ struct QGlobalAvgPoolParams {
   int32_t x_zp = 0, y_zp = 0;
   int32_t qmin = 0, qmax = 255;  // the output type's range
 };
+// The last steps of a plane, shared by the reference and the fast kernel: the double sum of its
+// dequantized values divided by spatial in double (NaN when empty), rounded to float, quantized.
+int32_t qglobal_avgpool_finish(double sum, int64_t spatial, const QGlobalAvgPoolParams& p);
+
 template <class X, class Y>
 void qglobal_avgpool_ref(int64_t channels, int64_t spatial, const X* x, const QGlobalAvgPoolParams& p, Y* y);
 
