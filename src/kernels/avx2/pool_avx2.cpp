@@ -7,7 +7,6 @@
 #include <memory>
 #include <type_traits>
 
-
 namespace octet::kernels {
 namespace {
 
