@@ -243,10 +243,7 @@ class Lowering {
       }
     }
 
-    Node fused;
-    fused.name = node->name;
-    fused.domain = "octet";
-    fused.op_type = kind == Kind::Conv ? "QLinearConv" : "QLinearMatMul";
+    Node fused = fused_node(*node, kind == Kind::Conv ? "QLinearConv" : "QLinearMatMul");
     if (kind == Kind::Conv) fused.attrs = node->attrs;
     set_activation_attrs(&fused, act_min, act_max);
     std::string w_name = w->x;
@@ -300,10 +297,7 @@ class Lowering {
     absorb_activation(u, &out_name, &act_min, &act_max, &absorbed);
     std::optional<Q> q = quantize_reader(g_, sole_reader(u, out_name));
     if (!q) return leave("its result is not quantized (no per-tensor QuantizeLinear as its only reader)");
-    Node fused;
-    fused.name = node->name;
-    fused.domain = "octet";
-    fused.op_type = "QLinearAdd";
+    Node fused = fused_node(*node, "QLinearAdd");
     set_activation_attrs(&fused, act_min, act_max);
     fused.inputs = {a->x, a->scale, a->zp, b->x, b->scale, b->zp, q->scale_name, q->zp_name};
     fused.outputs = {q->node->outputs[0]};
@@ -330,10 +324,7 @@ class Lowering {
     std::optional<Q> q = quantize_reader(g_, sole_reader(u, node->outputs[0]));
     if (!q)
       return left_in_float(*node, "its result is not quantized (no per-tensor QuantizeLinear as its only reader)");
-    Node fused;
-    fused.name = node->name;
-    fused.domain = "octet";
-    fused.op_type = "QLinearGlobalAveragePool";
+    Node fused = fused_node(*node, "QLinearGlobalAveragePool");
     fused.inputs = {x->x, x->scale, x->zp, q->scale_name, q->zp_name};
     fused.outputs = {q->node->outputs[0]};
     ++stats_.fused_pool;
@@ -371,6 +362,15 @@ class Lowering {
   bool left_in_float(const Node& node, const std::string& why) {
     stats_.left_in_float.push_back(str_cat(node.describe(), ": ", why));
     return false;
+  }
+
+  // The octet-domain node that replaces `from`, under its name.
+  static Node fused_node(const Node& from, const std::string& op_type) {
+    Node fused;
+    fused.name = from.name;
+    fused.domain = "octet";
+    fused.op_type = op_type;
+    return fused;
   }
 
   static Attribute float_attr(float v) {

@@ -8,6 +8,7 @@
 #include "kernels/avx2/pool_avx2.h"
 #include "runtime/fast/fast_op.h"
 #include "runtime/ops/nn_common.h"
+#include "runtime/ops/quant_util.h"
 
 namespace octet {
 namespace {
@@ -109,7 +110,7 @@ class QGlobalAvgPool : public FastOp {
     for (size_t i = 2; i < shape.size(); ++i) spatial *= shape[i], shape[i] = 1;
     Tensor y(y_, shape, Tensor::Uninitialized{});
     const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, spatial));
-    auto call = [&](auto tx, auto ty) {
+    quant_detail::with_8bit_types(x_, y_, [&](auto tx, auto ty) {
       using TX = decltype(tx);
       using TY = decltype(ty);
       const TX* xp = x.data<TX>();
@@ -117,12 +118,7 @@ class QGlobalAvgPool : public FastOp {
       pool.parallel_for(x.dim(0) * x.dim(1), grain, [&](int64_t b, int64_t e) {
         kernels::qglobal_avgpool_avx2(e - b, spatial, xp + b * spatial, p_, yp + b);
       });
-    };
-    const bool xu = x_ == DType::UInt8, yu = y_ == DType::UInt8;
-    if (xu && yu) call(uint8_t{}, uint8_t{});
-    else if (xu) call(uint8_t{}, int8_t{});
-    else if (yu) call(int8_t{}, uint8_t{});
-    else call(int8_t{}, int8_t{});
+    });
     out = std::move(y);
     return true;
   }

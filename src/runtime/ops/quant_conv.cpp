@@ -144,21 +144,12 @@ Tensor qconv_accumulate(const OpContext& ctx, const Tensor& x, const Tensor& w, 
                         const ConvShapes& cs) {
   Tensor y(DType::Int32, cs.out);
   bool fits = true;
-  auto call = [&](auto tx, auto tw) {
+  with_8bit_types(x.dtype(), w.dtype(), [&](auto tx, auto tw) {
     using TX = decltype(tx);
     using TW = decltype(tw);
     fits = kernels::qconv_s32_ref(cs.params, x.data<TX>(), x_zp, w.data<TW>(), w_zp.data(),
                                   w_zp_stride, bias, y.data<int32_t>());
-  };
-  const bool xu = x.dtype() == DType::UInt8, wu = w.dtype() == DType::UInt8;
-  if (xu && wu)
-    call(uint8_t{}, uint8_t{});
-  else if (xu)
-    call(uint8_t{}, int8_t{});
-  else if (wu)
-    call(int8_t{}, uint8_t{});
-  else
-    call(int8_t{}, int8_t{});
+  });
   if (!fits) {
     int64_t k = cs.params.in_channels / cs.params.group;
     for (int64_t v : cs.params.kernel) k *= v;

@@ -110,6 +110,15 @@ PerTensor per_tensor_operand(const OpContext& ctx, size_t i, const std::string& 
   return r;
 }
 
+// per_tensor_operand, and the scale must be positive and finite (QLinearAdd and
+// QLinearGlobalAveragePool divide by nothing that would report a zero or NaN scale later).
+PerTensor positive_per_tensor_operand(const OpContext& ctx, size_t i, const std::string& name) {
+  const PerTensor q = per_tensor_operand(ctx, i, name);
+  if (!(q.scale > 0.f) || !std::isfinite(q.scale))
+    ctx.fail(str_cat(name, "_scale must be positive and finite, got ", q.scale));
+  return q;
+}
+
 // Writes element i of y from the accumulator (bias already added for a quantized output).
 // `mult_or_scale` is the requantize multiplier (quantized) or the dequantize scale (float).
 inline void write_fused(const FusedOutput& out, Tensor& y, int64_t i, int32_t acc, float mult_or_scale,
@@ -202,17 +211,12 @@ void run_fused_qmatmul(OpContext& ctx) {
   p.ldb = N;
   p.ldc = N;
   bool fits = true;
-  auto call = [&](auto ta, auto tb) {
+  with_8bit_types(a.dtype(), b.dtype(), [&](auto ta, auto tb) {
     using TA = decltype(ta);
     using TB = decltype(tb);
     fits = kernels::qgemm_s32_ref(p, a.data<TA>(), &aq.zp, 0, b.data<TB>(), b_zp_cols.data(), 1,
                                   acc.data());
-  };
-  const bool au = a.dtype() == DType::UInt8, bu = b.dtype() == DType::UInt8;
-  if (au && bu) call(uint8_t{}, uint8_t{});
-  else if (au) call(uint8_t{}, int8_t{});
-  else if (bu) call(int8_t{}, uint8_t{});
-  else call(int8_t{}, int8_t{});
+  });
   if (!fits) ctx.fail(str_cat("an accumulator does not fit INT32 (K = ", K, ")"));
 
   Shape out_shape = a.shape();
@@ -262,15 +266,11 @@ void run_fused_qadd(OpContext& ctx) {
   if (!ctx.has_input(6)) ctx.fail("y_scale is required (octet.QLinearAdd writes a quantized output)");
   const FusedOutput out = read_fused_output(ctx, 6, DType::UInt8);
   kernels::QAddParams p;
-  auto operand = [&](size_t i, const std::string& name, float* scale, int32_t* zp) {
-    const PerTensor q = per_tensor_operand(ctx, i, name);
-    if (!(q.scale > 0.f) || !std::isfinite(q.scale))
-      ctx.fail(str_cat(name, "_scale must be positive and finite, got ", q.scale));
-    *scale = q.scale;
-    *zp = q.zp;
-  };
-  operand(0, "a", &p.a_scale, &p.a_zp);
-  operand(3, "b", &p.b_scale, &p.b_zp);
+  const PerTensor aq = positive_per_tensor_operand(ctx, 0, "a"), bq = positive_per_tensor_operand(ctx, 3, "b");
+  p.a_scale = aq.scale;
+  p.a_zp = aq.zp;
+  p.b_scale = bq.scale;
+  p.b_zp = bq.zp;
   p.y_scale = out.y_scale;
   p.y_zp = out.y_zp;
   quant_range(out.y_type, &p.qmin, &p.qmax);
@@ -305,9 +305,7 @@ void run_fused_qglobal_avgpool(OpContext& ctx) {
   check_operand_type(node, x.dtype(), "x");
   if (x.rank() < 3) ctx.fail(str_cat("x must be [N, C, spatial...] (rank 3 or more), got ", shape_str(x.shape())));
   if (!ctx.has_input(3)) ctx.fail("y_scale is required (octet.QLinearGlobalAveragePool writes a quantized output)");
-  const PerTensor xq = per_tensor_operand(ctx, 0, "x");
-  if (!(xq.scale > 0.f) || !std::isfinite(xq.scale))
-    ctx.fail(str_cat("x_scale must be positive and finite, got ", xq.scale));
+  const PerTensor xq = positive_per_tensor_operand(ctx, 0, "x");
   const FusedOutput out = read_fused_output(ctx, 3, DType::UInt8);
   kernels::QGlobalAvgPoolParams p;
   p.x_scale = xq.scale;
@@ -320,16 +318,11 @@ void run_fused_qglobal_avgpool(OpContext& ctx) {
   for (size_t i = 2; i < shape.size(); ++i) spatial *= shape[i], shape[i] = 1;
   Tensor y(out.y_type, shape);
   const int64_t planes = x.dim(0) * x.dim(1);
-  auto call = [&](auto tx, auto ty) {
+  with_8bit_types(x.dtype(), out.y_type, [&](auto tx, auto ty) {
     using TX = decltype(tx);
     using TY = decltype(ty);
     kernels::qglobal_avgpool_ref(planes, spatial, x.data<TX>(), p, y.data<TY>());
-  };
-  const bool xu = x.dtype() == DType::UInt8, yu = out.y_type == DType::UInt8;
-  if (xu && yu) call(uint8_t{}, uint8_t{});
-  else if (xu) call(uint8_t{}, int8_t{});
-  else if (yu) call(int8_t{}, uint8_t{});
-  else call(int8_t{}, int8_t{});
+  });
   ctx.outputs[0] = std::move(y);
 }
 

@@ -135,22 +135,13 @@ void qmatmul_accumulate(const OpContext& ctx, const Tensor& a, const Tensor& b,
   p.ldc = g.N;
   bool fits = true;
   for_each_broadcast2(g.a_batch, g.b_batch, g.out_batch, [&](int64_t o, int64_t ia, int64_t ib) {
-    auto call = [&](auto ta, auto tb) {
+    with_8bit_types(a.dtype(), b.dtype(), [&](auto ta, auto tb) {
       using TA = decltype(ta);
       using TB = decltype(tb);
       fits &= kernels::qgemm_s32_ref(p, a.data<TA>() + ia * g.M * g.K, a_zp_rows.data() + ia * g.M,
                                      1, b.data<TB>() + ib * g.K * g.N, b_zp_cols.data() + ib * g.N,
                                      1, acc + o * g.M * g.N);
-    };
-    const bool au = a.dtype() == DType::UInt8, bu = b.dtype() == DType::UInt8;
-    if (au && bu)
-      call(uint8_t{}, uint8_t{});
-    else if (au)
-      call(uint8_t{}, int8_t{});
-    else if (bu)
-      call(int8_t{}, uint8_t{});
-    else
-      call(int8_t{}, int8_t{});
+    });
   });
   if (!fits)
     ctx.fail(str_cat("an accumulator does not fit INT32 (K = ", g.K,

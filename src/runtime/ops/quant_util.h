@@ -39,6 +39,17 @@ void check_operand_type(const Node& node, DType t, const std::string& what);
 // reported at run time).
 void check_operand_type_infer(const InferContext& ctx, size_t i, const std::string& what);
 
+// The integer ops' four-way type switch: calls f(A{}, B{}) with A and B the element types
+// (uint8_t for UINT8, int8_t otherwise) of two 8-bit operands or of an operand and the output.
+template <class F>
+void with_8bit_types(DType a, DType b, F&& f) {
+  const bool au = a == DType::UInt8, bu = b == DType::UInt8;
+  if (au && bu) f(uint8_t{}, uint8_t{});
+  else if (au) f(uint8_t{}, int8_t{});
+  else if (bu) f(int8_t{}, uint8_t{});
+  else f(int8_t{}, int8_t{});
+}
+
 // Convolution attributes resolved against the input and weight shapes (quant_conv.cpp). Spatial
 // input sizes may be unknown (-1) during inference; the matching output sizes are then -1 too.
 struct ConvGeometry {
