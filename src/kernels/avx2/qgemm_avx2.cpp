@@ -292,21 +292,52 @@ void qgemm_shift_avx2(int64_t M, int64_t N, int64_t K, const void* packed_a, con
   }
 }
 
-void interleave4_u8_avx2(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
+namespace {
+
+// The four 16-byte rows' bytes interleaved into quads: 64 bytes at d.
+inline void store_quads16(const __m128i r[4], uint8_t* d) {
+  const __m128i t0 = _mm_unpacklo_epi8(r[0], r[1]), t1 = _mm_unpackhi_epi8(r[0], r[1]);
+  const __m128i t2 = _mm_unpacklo_epi8(r[2], r[3]), t3 = _mm_unpackhi_epi8(r[2], r[3]);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_unpacklo_epi16(t0, t2));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16), _mm_unpackhi_epi16(t0, t2));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 32), _mm_unpacklo_epi16(t1, t3));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 48), _mm_unpackhi_epi16(t1, t3));
+}
+
+}  // namespace
+
+void interleave4_u8_avx2(const uint8_t* const rows[4], int64_t n, int64_t stride, uint8_t* dst) {
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m128i r[4];
-    for (int j = 0; j < 4; ++j) r[j] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[j] + i));
-    const __m128i t0 = _mm_unpacklo_epi8(r[0], r[1]), t1 = _mm_unpackhi_epi8(r[0], r[1]);
-    const __m128i t2 = _mm_unpacklo_epi8(r[2], r[3]), t3 = _mm_unpackhi_epi8(r[2], r[3]);
-    uint8_t* d = dst + 4 * i;
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_unpacklo_epi16(t0, t2));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16), _mm_unpackhi_epi16(t0, t2));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 32), _mm_unpacklo_epi16(t1, t3));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 48), _mm_unpackhi_epi16(t1, t3));
+  __m128i r[4];
+  if (stride == 1) {
+    for (; i + 16 <= n; i += 16) {
+      for (int j = 0; j < 4; ++j) r[j] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[j] + i));
+      store_quads16(r, dst + 4 * i);
+    }
+  } else if (stride == 2) {
+    // Elements i .. i + 15 are bytes 2i .. 2i + 30: two 16-byte loads, the even bytes of each
+    // gathered into its low half. The second load reads byte 2i + 31, which only exists (is at
+    // most the last element's 2n - 2) when i + 17 <= n.
+    const __m128i even = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
+    for (; i + 17 <= n; i += 16) {
+      for (int j = 0; j < 4; ++j) {
+        const uint8_t* s = rows[j] + 2 * i;
+        const __m128i lo = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s)), even);
+        const __m128i hi = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16)), even);
+        r[j] = _mm_unpacklo_epi64(lo, hi);
+      }
+      store_quads16(r, dst + 4 * i);
+    }
   }
-  for (; i < n; ++i)
-    for (int j = 0; j < 4; ++j) dst[4 * i + j] = rows[j][i];
+  // The rest one quad at a time, assembled in a register (byte stores into dst would make the
+  // compiler reload the row pointers after each, as they may alias).
+  const uint8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
+  for (; i < n; ++i) {
+    const int64_t k = i * stride;
+    const uint32_t q = static_cast<uint32_t>(r0[k]) | static_cast<uint32_t>(r1[k]) << 8 |
+                       static_cast<uint32_t>(r2[k]) << 16 | static_cast<uint32_t>(r3[k]) << 24;
+    std::memcpy(dst + 4 * i, &q, 4);  // little-endian: byte j is row j's
+  }
 }
 
 QgemmIsa qgemm_default_isa() {

@@ -200,8 +200,10 @@ void qgemm_shift_avx2(int64_t M, int64_t N, int64_t K, const void* packed_a, con
                       const int32_t* qoff, int32_t b_zp, const QgemmOutput& out, int64_t m0, int64_t m1,
                       int64_t n0, int64_t n1);
 
-// dst[4 i + j] = rows[j][i] for i < n, j < 4: four byte rows interleaved into quads (the shifted
-// operand's layout). Reference twin: the plain loop in the test.
-void interleave4_u8_avx2(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
+// dst[4 i + j] = rows[j][i * stride] for i < n, j < 4: four byte rows (every stride-th byte of
+// them) interleaved into quads, the shifted operand's layout. Reads no byte of a row past
+// element n - 1. Vector loops for stride 1 and 2 (the strided convolutions' phase planes); other
+// strides a quad at a time. Reference twin: the plain loop in the test.
+void interleave4_u8_avx2(const uint8_t* const rows[4], int64_t n, int64_t stride, uint8_t* dst);
 
 }  // namespace octet::kernels

@@ -206,13 +206,21 @@ inline void shift_plane_columns(const Conv2d& g, const ShiftPlan& s, int64_t b, 
 }
 
 // memcpy for the short rows the shifted convolutions copy out of their padded-width buffers (a
-// few dozen bytes, thousands of times per layer): 16-byte moves, the last one overlapping, instead
-// of a library call per row.
+// few to a few dozen bytes, thousands of times per layer): fixed-size moves, the last one
+// overlapping, instead of a library call per row (the calls took 10% of resnet8's INT8 time).
 inline void copy_short(void* dst, const void* src, size_t n) {
   auto* d = static_cast<unsigned char*>(dst);
   const auto* s = static_cast<const unsigned char*>(src);
   if (n < 16) {
-    std::memcpy(d, s, n);
+    if (n >= 8) {
+      std::memcpy(d, s, 8);
+      std::memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+      std::memcpy(d, s, 4);
+      std::memcpy(d + n - 4, s + n - 4, 4);
+    } else {
+      for (size_t i = 0; i < n; ++i) d[i] = s[i];
+    }
     return;
   }
   size_t i = 0;

@@ -138,7 +138,6 @@ class QConv : public FastOp {
       const fast::ShiftPlan::Task t = s.task(g, task);
       const uint8_t* xg = x + (t.n * g.C + t.gi * g.Cg()) * g.H * g.W;
       auto* xq = static_cast<uint8_t*>(fast::scratch_bytes(0, static_cast<size_t>(bytes)));
-      auto* tmp = static_cast<uint8_t*>(fast::scratch_bytes(3, static_cast<size_t>(4 * s.Wp)));
       // Rows [0, m1) of the output buffer (the kernel addresses C by the group's row m; rows
       // below m0 are not written).
       auto* cb = static_cast<uint8_t*>(fast::scratch_bytes(1, static_cast<size_t>(t.m1 * s.ldc) * elem));
@@ -155,21 +154,12 @@ class QConv : public FastOp {
                 std::memset(dst, zp, static_cast<size_t>(4 * s.Wp));
                 continue;
               }
-              // Columns [c_lo, c_hi) come from the input (stride 1: straight from its rows; else
-              // gathered into temporary rows first), the rest is the zero point.
+              // Columns [c_lo, c_hi) come from the input (column cc is byte cc * sw + b - pl of
+              // the row), the rest is the zero point.
               const uint8_t* rows4[4];
-              for (int j = 0; j < 4; ++j) {
-                const uint8_t* src = xg + ((4 * cq + j) * g.H + ih) * g.W;  // column cc: src[cc * sw + b - pl]
-                if (g.sw == 1) {
-                  rows4[j] = src + (c_lo + b - g.pl);
-                  continue;
-                }
-                uint8_t* tr = tmp + j * s.Wp;
-                for (int64_t cc = c_lo; cc < c_hi; ++cc) tr[cc - c_lo] = src[cc * g.sw + b - g.pl];
-                rows4[j] = tr;
-              }
+              for (int j = 0; j < 4; ++j) rows4[j] = xg + ((4 * cq + j) * g.H + ih) * g.W + (c_lo * g.sw + b - g.pl);
               std::memset(dst, zp, static_cast<size_t>(4 * c_lo));
-              kernels::interleave4_u8_avx2(rows4, c_hi - c_lo, dst + 4 * c_lo);
+              kernels::interleave4_u8_avx2(rows4, c_hi - c_lo, g.sw, dst + 4 * c_lo);
               std::memset(dst + 4 * c_hi, zp, static_cast<size_t>(4 * (s.Wp - c_hi)));
             }
           }
