@@ -93,19 +93,27 @@ void maxpool_plane(const MaxPool2dParams& p, const typename Tr::T* x, typename T
     T* yr = y + oh * p.out_w;
     int64_t ow = 0;
     for (; ow < ow_lo; ++ow) yr[ow] = fold_window(p, x, rp, nrows, ow);
-    if (nrows > 0) {
-      for (; ow + L <= ow_vec; ow += L) {
-        typename Tr::V best{};
-        bool first = true;
-        for (int64_t r = 0; r < nrows; ++r) {
-          const T* src = x + rp[r] * p.in_w + ow * sw - p.pad_left;
-          for (int64_t j = 0; j < p.kernel_w; ++j, src += p.dilation_w) {
-            const typename Tr::V v = sw == 1 ? Tr::load(src) : Tr::load_even(src);
-            best = first ? v : Tr::max(v, best);
-            first = false;
-          }
+    auto chunk = [&](int64_t o) {  // columns [o, o + L)
+      typename Tr::V best{};
+      bool first = true;
+      for (int64_t r = 0; r < nrows; ++r) {
+        const T* src = x + rp[r] * p.in_w + o * sw - p.pad_left;
+        for (int64_t j = 0; j < p.kernel_w; ++j, src += p.dilation_w) {
+          const typename Tr::V v = sw == 1 ? Tr::load(src) : Tr::load_even(src);
+          best = first ? v : Tr::max(v, best);
+          first = false;
         }
-        Tr::store(yr + ow, best);
+      }
+      Tr::store(yr + o, best);
+    };
+    if (nrows > 0) {
+      for (; ow + L <= ow_vec; ow += L) chunk(ow);
+      // The rest of the vector columns as one chunk ending at ow_vec, overlapping the last: it
+      // writes the same values again (the same taps in the same order), instead of up to L - 1
+      // scalar windows (most of a 56-column uint8 row).
+      if (ow < ow_vec && ow_vec - ow_lo >= L) {
+        chunk(ow_vec - L);
+        ow = ow_vec;
       }
     }
     for (; ow < p.out_w; ++ow) yr[ow] = fold_window(p, x, rp, nrows, ow);

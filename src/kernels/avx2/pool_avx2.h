@@ -10,8 +10,9 @@
 //
 // Layout: per output row, the columns whose window lies wholly inside the row are done 8 (float)
 // or 32 (8-bit) at a time, the taps loaded contiguously (stride 1) or de-interleaved from two
-// loads (stride 2, the usual 3x3/2 and 2x2/2 pools); other strides, the border columns and the
-// tails run the scalar fold. Rows of the window outside the input are skipped, as in the reference.
+// loads (stride 2, the usual 3x3/2 and 2x2/2 pools), a row's last chunk overlapping the one before
+// it; other strides, the border columns and rows with fewer such columns than a vector holds run
+// the scalar fold. Rows of the window outside the input are skipped, as in the reference.
 // CPU: AVX2; callers check first (fast_kernels_available()).
 #pragma once
 
