@@ -1,6 +1,7 @@
 #include "runtime/fast/conv2d.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace octet::fast {
 
@@ -123,12 +124,29 @@ ShiftPlan plan_shift(const Conv2d& g, int64_t images, int threads, int64_t mr, i
   const int64_t per_image = std::max<int64_t>(1, (threads + images - 1) / images);
   const int64_t max_tasks = std::max<int64_t>(1, g.OH * s.Wp * Mg * g.K() / 262144);
   const int64_t want = std::min({per_image, max_tasks, g.OH * ((Mg + mr - 1) / mr)});
-  const int64_t row_chunks = std::min(want, g.OH);
-  s.rows = (g.OH + row_chunks - 1) / row_chunks;
-  s.chunks = (g.OH + s.rows - 1) / s.rows;
-  s.m_blocks = std::min((want + s.chunks - 1) / s.chunks, (Mg + mr - 1) / mr);
-  s.m_block = ((Mg + s.m_blocks - 1) / s.m_blocks + mr - 1) / mr * mr;
-  s.m_blocks = (Mg + s.m_block - 1) / s.m_block;
+  // Of the ways to cut an image into >= want tasks (row chunks x channel blocks), the one whose
+  // tasks finish first: ceil(tasks / threads) rounds of one task's cost, which is its output
+  // columns rounded up to whole nr-column tiles times its channels times K, plus its planes'
+  // bytes (each task builds the planes of its rows; ~32 multiply-adds per byte). Cutting rows
+  // pays the tile rounding of each chunk (a 7x7 plane on 2 threads: 36 + 27 columns become
+  // 48 + 32), cutting channels pays a plane per task; ties go to the rows.
+  const int64_t Cg = g.Cg(), halo = (g.kh - 1) * g.dh / g.sh;
+  double best = -1;
+  for (int64_t rc = std::min(want, g.OH); rc >= 1; --rc) {
+    const int64_t rows = (g.OH + rc - 1) / rc, chunks = (g.OH + rows - 1) / rows;
+    int64_t m_blocks = std::min((want + chunks - 1) / chunks, (Mg + mr - 1) / mr);
+    const int64_t m_block = ((Mg + m_blocks - 1) / m_blocks + mr - 1) / mr * mr;
+    m_blocks = (Mg + m_block - 1) / m_block;
+    const double tasks = static_cast<double>(images * chunks * m_blocks);
+    const double cols = static_cast<double>((rows * s.Wp + nr - 1) / nr * nr);
+    const double task_cost = cols * static_cast<double>(std::min(m_block, Mg) * g.K()) +
+                             32.0 * static_cast<double>((rows + halo) * s.Wp * Cg * s.pa * s.pb);
+    const double cost = std::ceil(tasks / threads) * task_cost;
+    if (best < 0 || cost < best) {
+      best = cost;
+      s.rows = rows, s.chunks = chunks, s.m_block = m_block, s.m_blocks = m_blocks;
+    }
+  }
   s.Hp = s.rows + (g.kh - 1) * g.dh / g.sh;
   s.ldc = (s.rows * s.Wp + nr - 1) / nr * nr;
   return s;
