@@ -271,8 +271,8 @@ TEST(EngineQConv, RandomShapesEqualReferenceBitForBit) {
   }
 }
 
-// Symmetric weights and whole channel quads: the shifted-B convolution (quad-interleaved phase
-// planes, no im2col), with strides, dilations, padding, groups and every output kind.
+// Symmetric weights: the shifted-B convolution (quad-interleaved phase planes, no im2col), with
+// strides, dilations, padding, groups, padded channel quads and every output kind.
 TEST(EngineQConv, ShiftedPathEqualsReferenceBitForBit) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   const DType U = DType::UInt8, S = DType::Int8, F = DType::Undefined;
@@ -281,6 +281,10 @@ TEST(EngineQConv, ShiftedPathEqualsReferenceBitForBit) {
       {1, 16, 14, 14, 32, 1, 1, 2, 0, 1, U, S, S, false, true},  {1, 8, 9, 11, 12, 2, 3, 1, 2, 2, S, S, F, true, true},
       {3, 12, 7, 7, 10, 1, 5, 1, 2, 1, U, U, U, false, true},    {1, 64, 4, 4, 33, 1, 3, 1, 1, 1, U, S, S, false, true},
       {1, 4, 10, 3, 7, 1, 3, 3, 2, 1, S, S, U, true, true},      {2, 8, 6, 6, 5, 1, 1, 1, 1, 1, U, S, F, false, true},
+      // Channels per group not a multiple of 4, padded with zero weights: an RGB 7x7/2 stem, 3
+      // channels per group, 7 channels.
+      {2, 3, 23, 21, 16, 1, 7, 2, 3, 1, U, S, U, true, true},    {1, 6, 9, 9, 8, 2, 3, 1, 1, 1, S, S, S, false, true},
+      {1, 7, 8, 8, 5, 1, 3, 1, 1, 1, U, U, F, false, true},
   };
   expect_engine_matches_reference(cases, 321, 2000, "conv_u8s8_shift_qgemm_");
 }

@@ -34,19 +34,22 @@ class QConv : public FastOp {
       return;
     }
     shift_ = shiftable(g, q_);
-    const int64_t taps = g.kh * g.kw, Cg = g.Cg();
+    const int64_t taps = g.kh * g.kw, Cg = g.Cg(), C4 = (Cg + 3) / 4 * 4;
     std::vector<int8_t> reordered;
-    if (shift_) {  // [m][c][i][j] -> [m][i][j][c]: each k-quad is 4 channels of one tap
-      reordered.resize(q_.w.size());
+    int64_t Kp = K;  // the packed K: taps * C4 on the shifted path
+    if (shift_) {  // [m][c][i][j] -> [m][i][j][c4]: each k-quad is 4 channels of one tap
+      Kp = taps * C4;
+      reordered.assign(static_cast<size_t>(g.M * Kp), 0);  // channels Cg .. C4 - 1 weigh 0
       for (int64_t m = 0; m < g.M; ++m)
         for (int64_t c = 0; c < Cg; ++c)
-          for (int64_t t = 0; t < taps; ++t) reordered[(m * taps + t) * Cg + c] = q_.w[(m * Cg + c) * taps + t];
+          for (int64_t t = 0; t < taps; ++t) reordered[(m * taps + t) * C4 + c] = q_.w[(m * Cg + c) * taps + t];
     }
+    shift_k_ = Kp;
     const int8_t* w = shift_ ? reordered.data() : q_.w.data();
     packed_.resize(static_cast<size_t>(g.group));
     for (int64_t gi = 0; gi < g.group; ++gi) {
-      packed_[gi].resize(kernels::qgemm_packed_a_bytes(g.Mg(), K));
-      kernels::qgemm_pack_a_s8_avx2(g.Mg(), K, w + gi * g.Mg() * K, K, 1, q_.w_zp.data() + gi * g.Mg(),
+      packed_[gi].resize(kernels::qgemm_packed_a_bytes(g.Mg(), Kp));
+      kernels::qgemm_pack_a_s8_avx2(g.Mg(), Kp, w + gi * g.Mg() * Kp, Kp, 1, q_.w_zp.data() + gi * g.Mg(),
                                     packed_[gi].data(), isa_);
       // The size bound allows a residual for every quad; keep what the weights needed.
       packed_[gi].resize(kernels::qgemm_packed_a_info(packed_[gi].data()).used_bytes);
@@ -108,10 +111,13 @@ class QConv : public FastOp {
   }
 
   // The shifted-B path (qgemm_shift_avx2) applies to what the float convolution runs that way (not
-  // a plain 1x1) when whole channel quads make each k-quad one tap's 4 channels (Cg % 4 == 0) and
-  // the weights are symmetric (the shifted GEMM has no a_zp term).
+  // a plain 1x1) when the weights are symmetric (the shifted GEMM has no a_zp term). Each k-quad
+  // is 4 channels of one tap; channels are padded to a multiple of 4 with zero weights (their
+  // bytes are read but add nothing) where that adds at most a third to K: an RGB stem (3 -> 4)
+  // then runs without im2col, which took more time than its GEMM (ResNet-18's 7x7/2 stem).
   static bool shiftable(const Conv2d& g, const fast::QLayer& q) {
-    if (g.plain_1x1() || g.Cg() % 4 != 0) return false;
+    const int64_t C4 = (g.Cg() + 3) / 4 * 4;
+    if (g.plain_1x1() || 3 * C4 > 4 * g.Cg()) return false;
     return std::all_of(q.w_zp.begin(), q.w_zp.end(), [](int32_t z) { return z == 0; });
   }
 
@@ -120,7 +126,7 @@ class QConv : public FastOp {
   // of channels 4 cq .. 4 cq + 3 at that input position (the zero point outside the input), so
   // quad kq = (i * kw + j) * Cq + cq of column q is the 4 bytes at 4 q + qoff[kq].
   bool run_shifted(const Conv2d& g, int64_t N, const uint8_t* x, Tensor& y, ThreadPool& pool) const {
-    const int64_t Mg = g.Mg(), K = g.K(), images = N * g.group, Cq = g.Cg() / 4;
+    const int64_t Mg = g.Mg(), K = shift_k_, images = N * g.group, Cq = K / (4 * g.kh * g.kw), Cg = g.Cg();
     if (images == 0 || g.P() == 0 || Mg == 0) return true;
     const fast::ShiftPlan s = fast::plan_shift(g, images, pool.size(), kernels::kQgemmMR, kernels::kQgemmNR);
     const int64_t plane = s.Hp * s.Wp * 4, planes = Cq * s.pa * s.pb;
@@ -157,7 +163,10 @@ class QConv : public FastOp {
               // Columns [c_lo, c_hi) come from the input (column cc is byte cc * sw + b - pl of
               // the row), the rest is the zero point.
               const uint8_t* rows4[4];
-              for (int j = 0; j < 4; ++j) rows4[j] = xg + ((4 * cq + j) * g.H + ih) * g.W + (c_lo * g.sw + b - g.pl);
+              for (int j = 0; j < 4; ++j) {  // a padding channel reads the quad's first (weight 0)
+                const int64_t c = 4 * cq + j < Cg ? 4 * cq + j : 4 * cq;
+                rows4[j] = xg + (c * g.H + ih) * g.W + (c_lo * g.sw + b - g.pl);
+              }
               std::memset(dst, zp, static_cast<size_t>(4 * c_lo));
               kernels::interleave4_u8_avx2(rows4, c_hi - c_lo, g.sw, dst + 4 * c_lo);
               std::memset(dst + 4 * c_hi, zp, static_cast<size_t>(4 * (s.Wp - c_hi)));
@@ -226,7 +235,8 @@ class QConv : public FastOp {
 
   Conv2d g_;
   kernels::QgemmIsa isa_ = kernels::qgemm_default_isa();  // the tile loop the weights are packed for
-  bool shift_ = false;  // shifted-B path; the packed weights are then in [m][i][j][c] order
+  bool shift_ = false;  // shifted-B path; the packed weights are then in [m][i][j][c4] order
+  int64_t shift_k_ = 0;  // its K: taps * Cg rounded up to a multiple of 4
   fast::QLayer q_;
   std::vector<std::vector<uint8_t>> packed_;
   std::vector<uint8_t> xbuf_;  // int8 input flipped to uint8
