@@ -79,7 +79,7 @@ TEST(QgemmShift, Interleave4EqualsThePlainLoop) {
   if (!qgemm_avx2_supported()) GTEST_SKIP() << "no AVX2";
   std::mt19937 rng(3);
   for (int64_t stride : {1, 2, 3})
-    for (int64_t n : {0, 1, 15, 16, 17, 18, 32, 33, 34, 100}) {
+    for (int64_t n : {0, 1, 7, 8, 9, 10, 14, 15, 16, 17, 18, 31, 32, 33, 34, 100}) {
       std::vector<uint8_t> r[4], got(static_cast<size_t>(4 * n)), want(got.size());
       const uint8_t* rows[4];
       for (int j = 0; j < 4; ++j) {

@@ -294,40 +294,52 @@ void qgemm_shift_avx2(int64_t M, int64_t N, int64_t K, const void* packed_a, con
 
 namespace {
 
-// The four 16-byte rows' bytes interleaved into quads: 64 bytes at d.
-inline void store_quads16(const __m128i r[4], uint8_t* d) {
-  const __m128i t0 = _mm_unpacklo_epi8(r[0], r[1]), t1 = _mm_unpackhi_epi8(r[0], r[1]);
-  const __m128i t2 = _mm_unpacklo_epi8(r[2], r[3]), t3 = _mm_unpackhi_epi8(r[2], r[3]);
+// Elements [i, i + 16) (W == 16) or [i, i + 8) (W == 8) of the four rows, every stride-th byte
+// (stride 1 or 2), interleaved into quads at dst + 4 i. Reads bytes i * stride up to
+// (i + W) * stride - 1 of each row.
+template <int W>
+inline void quads_chunk(const uint8_t* const rows[4], int64_t i, int64_t stride, uint8_t* dst) {
+  __m128i r[4];
+  const __m128i even = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
+  for (int j = 0; j < 4; ++j) {
+    const uint8_t* s = rows[j] + i * stride;
+    if (stride == 1) {
+      r[j] = W == 16 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(s))
+                     : _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s));
+    } else {
+      const __m128i lo = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s)), even);
+      r[j] = W == 16 ? _mm_unpacklo_epi64(lo, _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16)), even))
+                     : lo;
+    }
+  }
+  const __m128i t0 = _mm_unpacklo_epi8(r[0], r[1]), t2 = _mm_unpacklo_epi8(r[2], r[3]);
+  uint8_t* d = dst + 4 * i;
   _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_unpacklo_epi16(t0, t2));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16), _mm_unpackhi_epi16(t0, t2));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 32), _mm_unpacklo_epi16(t1, t3));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 48), _mm_unpackhi_epi16(t1, t3));
+  if (W == 16) {
+    const __m128i t1 = _mm_unpackhi_epi8(r[0], r[1]), t3 = _mm_unpackhi_epi8(r[2], r[3]);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 32), _mm_unpacklo_epi16(t1, t3));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 48), _mm_unpackhi_epi16(t1, t3));
+  }
 }
 
 }  // namespace
 
 void interleave4_u8_avx2(const uint8_t* const rows[4], int64_t n, int64_t stride, uint8_t* dst) {
+  // Vector chunks cover elements [0, nv): all n for stride 1; for stride 2 a chunk's last load
+  // reads the byte after its last element, which exists for every element but the row's last.
+  // The last chunk overlaps the one before it (rewriting the same quads) rather than leaving a
+  // tail; rows of 8 to 15 elements take 8-element chunks (the 7x7 and 14x14 planes).
+  const int64_t nv = stride == 1 ? n : stride == 2 ? n - 1 : 0;
   int64_t i = 0;
-  __m128i r[4];
-  if (stride == 1) {
-    for (; i + 16 <= n; i += 16) {
-      for (int j = 0; j < 4; ++j) r[j] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[j] + i));
-      store_quads16(r, dst + 4 * i);
-    }
-  } else if (stride == 2) {
-    // Elements i .. i + 15 are bytes 2i .. 2i + 30: two 16-byte loads, the even bytes of each
-    // gathered into its low half. The second load reads byte 2i + 31, which only exists (is at
-    // most the last element's 2n - 2) when i + 17 <= n.
-    const __m128i even = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
-    for (; i + 17 <= n; i += 16) {
-      for (int j = 0; j < 4; ++j) {
-        const uint8_t* s = rows[j] + 2 * i;
-        const __m128i lo = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s)), even);
-        const __m128i hi = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16)), even);
-        r[j] = _mm_unpacklo_epi64(lo, hi);
-      }
-      store_quads16(r, dst + 4 * i);
-    }
+  if (nv >= 16) {
+    for (; i + 16 <= nv; i += 16) quads_chunk<16>(rows, i, stride, dst);
+    if (i < nv) quads_chunk<16>(rows, nv - 16, stride, dst);
+    i = nv;
+  } else if (nv >= 8) {
+    quads_chunk<8>(rows, 0, stride, dst);
+    quads_chunk<8>(rows, nv - 8, stride, dst);
+    i = nv;
   }
   // The rest one quad at a time, assembled in a register (byte stores into dst would make the
   // compiler reload the row pointers after each, as they may alias).

@@ -202,8 +202,9 @@ void qgemm_shift_avx2(int64_t M, int64_t N, int64_t K, const void* packed_a, con
 
 // dst[4 i + j] = rows[j][i * stride] for i < n, j < 4: four byte rows (every stride-th byte of
 // them) interleaved into quads, the shifted operand's layout. Reads no byte of a row past
-// element n - 1. Vector loops for stride 1 and 2 (the strided convolutions' phase planes); other
-// strides a quad at a time. Reference twin: the plain loop in the test.
+// element n - 1. Vector chunks of 16 or 8 elements for stride 1 and 2 (the strided convolutions'
+// phase planes), the last overlapping; other strides a quad at a time. Reference twin: the plain
+// loop in the test.
 void interleave4_u8_avx2(const uint8_t* const rows[4], int64_t n, int64_t stride, uint8_t* dst);
 
 }  // namespace octet::kernels

@@ -134,6 +134,7 @@ class QConv : public FastOp {
     if (bytes > INT32_MAX) return false;
     const size_t elem = y.dtype() == DType::Float32 ? 4 : 1;
     const uint8_t zp = static_cast<uint8_t>(q_.x_zp);
+    const uint32_t zq = 0x01010101u * zp;  // a quad of zero points
     auto* yb = static_cast<uint8_t*>(y.raw());
     // Byte offset of quad kq = (i * kw + j) * Cq + cq; the same for every task.
     std::vector<int32_t> qoff(static_cast<size_t>(K / 4));
@@ -167,9 +168,9 @@ class QConv : public FastOp {
                 const int64_t c = 4 * cq + j < Cg ? 4 * cq + j : 4 * cq;
                 rows4[j] = xg + (c * g.H + ih) * g.W + (c_lo * g.sw + b - g.pl);
               }
-              std::memset(dst, zp, static_cast<size_t>(4 * c_lo));
+              fill_quads(dst, zq, c_lo);  // a column or two: no library call
               kernels::interleave4_u8_avx2(rows4, c_hi - c_lo, g.sw, dst + 4 * c_lo);
-              std::memset(dst + 4 * c_hi, zp, static_cast<size_t>(4 * (s.Wp - c_hi)));
+              fill_quads(dst + 4 * c_hi, zq, s.Wp - c_hi);
             }
           }
       std::memset(xq + planes * plane, zp, static_cast<size_t>(bytes - planes * plane));
@@ -183,6 +184,11 @@ class QConv : public FastOp {
                            static_cast<size_t>(g.OW) * elem);
     });
     return true;
+  }
+
+  // n quads of 4 bytes q at dst.
+  static void fill_quads(uint8_t* dst, uint32_t q, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) std::memcpy(dst + 4 * i, &q, 4);
   }
 
   // 3x3 depthwise with a quantized output runs 8 channels at a time on the channel-lane kernel
