@@ -41,6 +41,7 @@
 #include <type_traits>
 
 #include "kernels/ref/quantize_ref.h"
+#include "kernels/short_copy.h"
 
 namespace octet::kernels {
 namespace {
@@ -210,16 +211,8 @@ DW_INLINE void copy_row(const float* src, int64_t count, float* dst) {
   });
 }
 DW_INLINE void copy_row(const uint8_t* src, int64_t count, uint8_t* dst) {
-  if (count < 16) {  // short rows: two overlapping moves of 8 (or 4) bytes, within the row
-    if (count >= 8) {
-      std::memcpy(dst, src, 8);
-      std::memcpy(dst + count - 8, src + count - 8, 8);
-    } else if (count >= 4) {
-      std::memcpy(dst, src, 4);
-      std::memcpy(dst + count - 4, src + count - 4, 4);
-    } else {
-      for (int64_t i = 0; i < count; ++i) dst[i] = src[i];
-    }
+  if (count < 16) {
+    copy_under16(dst, src, static_cast<size_t>(count));
     return;
   }
   vector_chunks(0, count - 16, 16, [&](int64_t i) DW_LAMBDA_INLINE {

@@ -9,6 +9,7 @@
 
 #include "ir/graph.h"
 #include "kernels/avx2/dwconv_avx2.h"
+#include "kernels/short_copy.h"
 #include "runtime/thread_pool.h"
 
 namespace octet::fast {
@@ -212,15 +213,7 @@ inline void copy_short(void* dst, const void* src, size_t n) {
   auto* d = static_cast<unsigned char*>(dst);
   const auto* s = static_cast<const unsigned char*>(src);
   if (n < 16) {
-    if (n >= 8) {
-      std::memcpy(d, s, 8);
-      std::memcpy(d + n - 8, s + n - 8, 8);
-    } else if (n >= 4) {
-      std::memcpy(d, s, 4);
-      std::memcpy(d + n - 4, s + n - 4, 4);
-    } else {
-      for (size_t i = 0; i < n; ++i) d[i] = s[i];
-    }
+    kernels::copy_under16(d, s, n);
     return;
   }
   size_t i = 0;
