@@ -147,7 +147,7 @@ ShiftPlan plan_shift(const Conv2d& g, int64_t images, int threads, int64_t mr, i
       s.rows = rows, s.chunks = chunks, s.m_block = m_block, s.m_blocks = m_blocks;
     }
   }
-  s.Hp = s.rows + (g.kh - 1) * g.dh / g.sh;
+  s.Hp = s.rows + halo;
   s.ldc = (s.rows * s.Wp + nr - 1) / nr * nr;
   return s;
 }

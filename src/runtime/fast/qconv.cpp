@@ -34,17 +34,15 @@ class QConv : public FastOp {
       return;
     }
     shift_ = shiftable(g, q_);
-    const int64_t taps = g.kh * g.kw, Cg = g.Cg(), C4 = (Cg + 3) / 4 * 4;
+    const int64_t taps = g.kh * g.kw, Cg = g.Cg(), C4 = 4 * channel_quads(g);
+    const int64_t Kp = shift_ ? taps * C4 : K;  // the packed K
     std::vector<int8_t> reordered;
-    int64_t Kp = K;  // the packed K: taps * C4 on the shifted path
     if (shift_) {  // [m][c][i][j] -> [m][i][j][c4]: each k-quad is 4 channels of one tap
-      Kp = taps * C4;
       reordered.assign(static_cast<size_t>(g.M * Kp), 0);  // channels Cg .. C4 - 1 weigh 0
       for (int64_t m = 0; m < g.M; ++m)
         for (int64_t c = 0; c < Cg; ++c)
           for (int64_t t = 0; t < taps; ++t) reordered[(m * taps + t) * C4 + c] = q_.w[(m * Cg + c) * taps + t];
     }
-    shift_k_ = Kp;
     const int8_t* w = shift_ ? reordered.data() : q_.w.data();
     packed_.resize(static_cast<size_t>(g.group));
     for (int64_t gi = 0; gi < g.group; ++gi) {
@@ -110,14 +108,16 @@ class QConv : public FastOp {
     kernels::qgemm_packed_avx2(g.Mg(), n, K, packed_[gi].data(), packed, o, m0, m1, 0, n);
   }
 
+  // Channel quads per group on the shifted path: Cg rounded up to a multiple of 4, over 4.
+  static int64_t channel_quads(const Conv2d& g) { return (g.Cg() + 3) / 4; }
+
   // The shifted-B path (qgemm_shift_avx2) applies to what the float convolution runs that way (not
   // a plain 1x1) when the weights are symmetric (the shifted GEMM has no a_zp term). Each k-quad
   // is 4 channels of one tap; channels are padded to a multiple of 4 with zero weights (their
   // bytes are read but add nothing) where that adds at most a third to K: an RGB stem (3 -> 4)
   // then runs without im2col, which took more time than its GEMM (ResNet-18's 7x7/2 stem).
   static bool shiftable(const Conv2d& g, const fast::QLayer& q) {
-    const int64_t C4 = (g.Cg() + 3) / 4 * 4;
-    if (g.plain_1x1() || 3 * C4 > 4 * g.Cg()) return false;
+    if (g.plain_1x1() || 3 * channel_quads(g) > g.Cg()) return false;  // 4 q > 4/3 Cg
     return std::all_of(q.w_zp.begin(), q.w_zp.end(), [](int32_t z) { return z == 0; });
   }
 
@@ -126,7 +126,7 @@ class QConv : public FastOp {
   // of channels 4 cq .. 4 cq + 3 at that input position (the zero point outside the input), so
   // quad kq = (i * kw + j) * Cq + cq of column q is the 4 bytes at 4 q + qoff[kq].
   bool run_shifted(const Conv2d& g, int64_t N, const uint8_t* x, Tensor& y, ThreadPool& pool) const {
-    const int64_t Mg = g.Mg(), K = shift_k_, images = N * g.group, Cq = K / (4 * g.kh * g.kw), Cg = g.Cg();
+    const int64_t Mg = g.Mg(), Cg = g.Cg(), Cq = channel_quads(g), K = 4 * Cq * g.kh * g.kw, images = N * g.group;
     if (images == 0 || g.P() == 0 || Mg == 0) return true;
     const fast::ShiftPlan s = fast::plan_shift(g, images, pool.size(), kernels::kQgemmMR, kernels::kQgemmNR);
     const int64_t plane = s.Hp * s.Wp * 4, planes = Cq * s.pa * s.pb;
@@ -242,7 +242,6 @@ class QConv : public FastOp {
   Conv2d g_;
   kernels::QgemmIsa isa_ = kernels::qgemm_default_isa();  // the tile loop the weights are packed for
   bool shift_ = false;  // shifted-B path; the packed weights are then in [m][i][j][c4] order
-  int64_t shift_k_ = 0;  // its K: taps * Cg rounded up to a multiple of 4
   fast::QLayer q_;
   std::vector<std::vector<uint8_t>> packed_;
   std::vector<uint8_t> xbuf_;  // int8 input flipped to uint8
