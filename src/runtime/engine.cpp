@@ -80,7 +80,7 @@ Engine::Engine(const Model& model, const EngineOptions& options)
       }
     }
     if (fast_ok) {
-      FastOpContext ctx{n, g, model.default_opset(), lo, hi};
+      FastOpContext ctx{n, g, model.default_opset(), lo, hi, options.onednn};
       s.fast = make_fast(ctx);
     }
     if (!s.fast) {  // no fast op: the activation stays a node of its own
@@ -184,6 +184,9 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
     if (options_.profile) {
       layers_[i].total_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
       ++layers_[i].calls;
+      // A fast op may settle on another of its kernels on its first run (a float convolution
+      // that oneDNN declines for the input size): the profile names what ran.
+      if (s.fast && done) layers_[i].kernel = s.fast->kernel();
     }
   }
   std::map<std::string, Tensor> result;

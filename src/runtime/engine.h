@@ -26,6 +26,9 @@ struct EngineOptions {
   int threads = 0;         // <= 0: all cores
   bool profile = false;    // time every step (adds a clock read per node)
   bool fuse_activations = true;
+  // FP32 convolutions (group 1) on oneDNN's kernels where this build links it
+  // (fast/conv_f32_onednn.h); false: octet's own AVX2 kernels.
+  bool onednn = true;
   // Values that must stay observable in run(keep_intermediates): never fused away.
   std::set<std::string> observe;
 };

@@ -18,6 +18,7 @@
 #include "ir/builder.h"
 #include "runtime/engine.h"
 #include "runtime/executor.h"
+#include "runtime/fast/conv_f32_onednn.h"
 #include "runtime/fast/fast_op.h"
 #include "runtime/shape_inference.h"
 
@@ -61,7 +62,70 @@ Tensor abs_of(const Tensor& t) {
   return a;
 }
 
-TEST(EngineConvF32, RandomGeometriesMatchTheReference) {
+// Runs each case on the engine with 1, 2 and 3 threads (oneDNN's kernels or octet's own) and
+// compares with the reference executor within the tolerance above.
+void expect_matches_reference(const std::vector<ConvCase>& cases, bool onednn) {
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const ConvCase& t = cases[i];
+    SCOPED_TRACE(::testing::Message() << "case " << i << ": x " << t.n << "x" << t.c << "x" << t.h << "x" << t.w << " -> "
+                                      << t.m << ", group " << t.group << ", kernel " << t.kh << "x" << t.kw << ", strides "
+                                      << t.sh << "," << t.sw << ", dilations " << t.dh << "," << t.dw << ", pads "
+                                      << t.pads[0] << "," << t.pads[1] << "," << t.pads[2] << "," << t.pads[3]);
+    const uint32_t seed = 500 + static_cast<uint32_t>(i);
+    const Tensor w = testing::random_float({t.m, t.c / t.group, t.kh, t.kw}, seed);
+    const Tensor b = testing::random_float({t.m}, seed + 1);
+    const Tensor x = testing::random_float({t.n, t.c, t.h, t.w}, seed + 2);
+    const Model m = conv_model(t, w, b);
+    const std::string out = m.graph.outputs[0];
+    const Tensor want = Executor(m).run({{"x", x}}).at(out);
+    ConvCase ta = t;
+    ta.relu = false;
+    const Model abs_model = conv_model(ta, abs_of(w), abs_of(b));
+    const Tensor mag = Executor(abs_model).run({{"x", abs_of(x)}}).at(abs_model.graph.outputs[0]);
+    const int64_t K = t.c / t.group * t.kh * t.kw;
+    EngineOptions one, two, three;
+    one.threads = 1;
+    two.threads = 2;
+    three.threads = 3;
+    one.onednn = two.onednn = three.onednn = onednn;
+    one.profile = two.profile = three.profile = true;  // the profile names the kernel that ran
+    Engine e1(m, one), e2(m, two), e3(m, three);
+    ASSERT_EQ(e1.layers().size(), 1u) << "the Relu is fused into the convolution";
+    EXPECT_EQ(e1.layers()[0].precision, "fp32");
+    const bool depthwise = t.group == t.c && t.group == t.m && t.group > 1;
+    const bool plain_1x1 = t.kh == 1 && t.kw == 1 && t.sh == 1 && t.sw == 1 && t.pads[0] + t.pads[1] + t.pads[2] + t.pads[3] == 0;
+    if (onednn) {
+      EXPECT_EQ(e1.layers()[0].kernel, "conv_f32_onednn");
+    } else if (!depthwise && !plain_1x1) {
+      EXPECT_EQ(e1.layers()[0].kernel, K <= 2304 ? "conv_f32_shift_6x16_avx2" : "conv_f32_im2col_sgemm_6x16_avx2");
+    }
+    if (depthwise) {
+      EXPECT_EQ(e1.layers()[0].kernel,
+                t.kh == 3 && t.kw == 3 && t.m >= 8 ? "dwconv3x3_f32_cb8_avx2" : "dwconv_f32_avx2");
+    }
+    const Tensor y1 = e1.run({{"x", x}}).at(out), y2 = e2.run({{"x", x}}).at(out), y3 = e3.run({{"x", x}}).at(out);
+    if (onednn)
+      for (const Engine* e : {&e1, &e2, &e3})
+        EXPECT_EQ(e->layers()[0].kernel, "conv_f32_onednn") << "oneDNN ran it, not the fallback";
+    for (const Tensor* y : {&y1, &y2, &y3}) {
+      ASSERT_EQ(y->shape(), want.shape());
+      for (int64_t j = 0; j < want.numel(); ++j) {
+        const double tol = 2.0 * (K + 4) * std::ldexp(1.0, -24) * mag.data<float>()[j] + 1e-30;
+        ASSERT_LE(std::fabs(y->data<float>()[j] - want.data<float>()[j]), tol)
+            << "element " << j << " of " << (y == &y1 ? 1 : y == &y2 ? 2 : 3) << " threads, kernel "
+            << e1.layers()[0].kernel << " got " << y->data<float>()[j] << " want " << want.data<float>()[j];
+      }
+    }
+    if (!onednn) {
+      EXPECT_EQ(std::memcmp(y1.raw(), y2.raw(), y1.nbytes()), 0) << "1 and 2 threads give the same bits";
+      EXPECT_EQ(std::memcmp(y1.raw(), y3.raw(), y1.nbytes()), 0) << "1 and 3 threads give the same bits";
+    }
+    const Tensor again = e2.run({{"x", x}}).at(out);  // the second run reuses the plan
+    EXPECT_EQ(std::memcmp(again.raw(), y2.raw(), y2.nbytes()), 0) << "a second run gives the same bits";
+  }
+}
+
+TEST(EngineConvF32, OwnKernelsOnRandomGeometriesMatchTheReference) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   std::vector<ConvCase> cases = {
       {2, 16, 28, 28, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},    // resnet8 stage 1
@@ -102,45 +166,48 @@ TEST(EngineConvF32, RandomGeometriesMatchTheReference) {
     t.relu = rng() % 2;
     cases.push_back(t);
   }
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const ConvCase& t = cases[i];
-    SCOPED_TRACE(::testing::Message() << "case " << i);
-    const uint32_t seed = 500 + static_cast<uint32_t>(i);
-    const Tensor w = testing::random_float({t.m, t.c / t.group, t.kh, t.kw}, seed);
-    const Tensor b = testing::random_float({t.m}, seed + 1);
-    const Tensor x = testing::random_float({t.n, t.c, t.h, t.w}, seed + 2);
-    const Model m = conv_model(t, w, b);
-    const std::string out = m.graph.outputs[0];
-    const Tensor want = Executor(m).run({{"x", x}}).at(out);
-    ConvCase ta = t;
-    ta.relu = false;
-    const Model abs_model = conv_model(ta, abs_of(w), abs_of(b));
-    const Tensor mag = Executor(abs_model).run({{"x", abs_of(x)}}).at(abs_model.graph.outputs[0]);
-    const int64_t K = t.c / t.group * t.kh * t.kw;
-    EngineOptions one, two;
-    one.threads = 1;
-    two.threads = 2;
-    Engine e1(m, one), e2(m, two);
-    ASSERT_EQ(e1.layers().size(), 1u) << "the Relu is fused into the convolution";
-    EXPECT_EQ(e1.layers()[0].precision, "fp32");
-    const bool depthwise = t.group == t.c && t.group == t.m && t.group > 1;
-    const bool plain_1x1 = t.kh == 1 && t.kw == 1 && t.sh == 1 && t.sw == 1 && t.pads[0] + t.pads[1] + t.pads[2] + t.pads[3] == 0;
-    if (!depthwise && !plain_1x1) {
-      EXPECT_EQ(e1.layers()[0].kernel, K <= 2304 ? "conv_f32_shift_6x16_avx2" : "conv_f32_im2col_sgemm_6x16_avx2");
-    }
-    if (depthwise) {
-      EXPECT_EQ(e1.layers()[0].kernel,
-                t.kh == 3 && t.kw == 3 && t.m >= 8 ? "dwconv3x3_f32_cb8_avx2" : "dwconv_f32_avx2");
-    }
-    const Tensor y1 = e1.run({{"x", x}}).at(out), y2 = e2.run({{"x", x}}).at(out);
-    ASSERT_EQ(y1.shape(), want.shape());
-    for (int64_t j = 0; j < want.numel(); ++j) {
-      const double tol = 2.0 * (K + 4) * std::ldexp(1.0, -24) * mag.data<float>()[j] + 1e-30;
-      ASSERT_LE(std::fabs(y1.data<float>()[j] - want.data<float>()[j]), tol)
-          << "element " << j << " kernel " << e1.layers()[0].kernel << " got " << y1.data<float>()[j] << " want " << want.data<float>()[j];
-    }
-    EXPECT_EQ(std::memcmp(y1.raw(), y2.raw(), y1.nbytes()), 0) << "1 and 2 threads give the same bits";
+  expect_matches_reference(cases, false);
+}
+
+// The convolutions the engine gives oneDNN (group 1, spatial kernel, at least 16 input channels):
+// batch slices (N >= threads) and bands of output rows (N < threads, including bands whose input
+// rows reach into the padding on one side only), strides, dilations, asymmetric and SAME-like
+// pads, Relu and no activation. oneDNN's split may change the summation order, so 1, 2 and 3
+// threads are each held to the tolerance rather than to each other's bits.
+TEST(EngineConvF32, OnednnOnRandomGeometriesMatchesTheReference) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  if (!fast::onednn_built()) GTEST_SKIP() << "this build has no oneDNN";
+  std::vector<ConvCase> cases = {
+      {2, 16, 28, 28, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},   // resnet8 stage 1, batch slices
+      {1, 16, 28, 28, 32, 1, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, true, true},   // stride 2, row bands
+      {1, 64, 7, 7, 64, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, false},   // 7 rows in 2 or 3 bands
+      {3, 20, 9, 11, 24, 1, 5, 3, 2, 1, 1, 2, {2, 0, 1, 3}, true, false},   // 20 channels, asym pads, dilation
+      {1, 32, 13, 6, 17, 1, 3, 3, 1, 1, 2, 2, {0, 2, 2, 0}, true, true},    // dilated, pads on one side each
+      {2, 16, 10, 10, 8, 1, 3, 3, 3, 3, 1, 1, {0, 0, 0, 0}, false, true},   // stride 3, unused last rows
+      {1, 16, 3, 30, 16, 1, 3, 1, 1, 1, 1, 1, {1, 0, 1, 0}, true, false},   // 3 rows, 3x1 kernel
+  };
+  std::mt19937 rng(11);
+  for (int i = 0; i < 12; ++i) {
+    auto u = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+    ConvCase t{};
+    t.group = 1;
+    t.c = u(16, 40);
+    t.m = u(1, 40);
+    t.n = u(1, 4);
+    t.kh = u(1, 4);
+    t.kw = u(2, 4);
+    t.sh = u(1, 3);
+    t.sw = u(1, 2);
+    t.dh = u(1, 2);
+    t.dw = u(1, 2);
+    for (auto& p : t.pads) p = u(0, 2);
+    t.h = u((t.kh - 1) * t.dh + 1, 16);
+    t.w = u((t.kw - 1) * t.dw + 1, 16);
+    t.bias = rng() % 2;
+    t.relu = rng() % 2;
+    cases.push_back(t);
   }
+  expect_matches_reference(cases, true);
 }
 
 }  // namespace

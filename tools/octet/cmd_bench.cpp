@@ -29,6 +29,7 @@ struct BenchArgs {
   double min_seconds = 2.0;
   bool profile = false;
   bool reference = false;
+  bool no_onednn = false;
   bool json = false;
   uint32_t seed = 1;
 };
@@ -75,6 +76,7 @@ int run_bench(const BenchArgs& a) {
   ro.reference = a.reference;
   ro.threads = a.threads;
   ro.profile = a.profile;
+  ro.onednn = !a.no_onednn;
   ModelRunner runner(m, ro);
   warn_left_in_float(runner);
   const auto feeds = random_feeds(m, a.batch, a.seed);
@@ -156,6 +158,7 @@ void add_bench(CLI::App& app, Command& out) {
   sub->add_option("--min-seconds", args->min_seconds, "Time budget when --iterations is not given (default 2)");
   sub->add_flag("--profile", args->profile, "Per-layer table: time, share, precision, kernel, fused nodes");
   sub->add_flag("--reference", args->reference, "Run on the reference executor (the model as written)");
+  sub->add_flag("--no-onednn", args->no_onednn, "FP32 convolutions on octet's own kernels, not oneDNN's");
   sub->add_flag("--json", args->json, "Print the results as JSON");
   sub->add_option("--seed", args->seed, "Seed of the random input (default 1)");
   sub->callback([args, &out] { out = [args] { return run_bench(*args); }; });

@@ -18,6 +18,7 @@ struct RunnerOptions {
   bool reference = false;
   int threads = 0;       // engine threads, <= 0 all cores
   bool profile = false;  // engine per-layer timing
+  bool onednn = true;    // FP32 convolutions on oneDNN where built with it (EngineOptions::onednn)
 };
 
 class ModelRunner {

@@ -4,7 +4,10 @@
 //   - 1x1 stride 1 without padding: the packed SGEMM on the input as it is;
 //   - other convolutions with K <= 2304 taps: the shifted-B kernel on zero-padded phase planes of
 //     the input (no im2col; see sconv_shift_avx2.h and run_shifted);
-//   - the rest: per image and group, im2col and the packed SGEMM.
+//   - the rest: per image and group, im2col and the packed SGEMM;
+//   - but spatial (kh * kw > 1) group-1 convolutions of at least 16 input channels go to oneDNN
+//     (conv_f32_onednn.h, see use_onednn) when the build has it and the engine allows it, these
+//     kernels remaining for what oneDNN declines.
 // Work is split into (image, group, pixel or row chunk, channel block) tasks over the pool.
 #include <algorithm>
 #include <cmath>
@@ -17,6 +20,7 @@
 #include "kernels/avx2/sconv_shift_avx2.h"
 #include "kernels/avx2/sgemm_avx2.h"
 #include "runtime/fast/conv2d.h"
+#include "runtime/fast/conv_f32_onednn.h"
 #include "runtime/fast/fast_op.h"
 #include "runtime/fast/scratch.h"
 
@@ -27,10 +31,12 @@ using fast::Conv2d;
 
 class ConvF32 : public FastOp {
  public:
-  ConvF32(const Conv2d& g, const Tensor& w, const Tensor* b, float lo, float hi) : g_(g), lo_(lo), hi_(hi) {
+  ConvF32(const Conv2d& g, const Tensor& w, const Tensor* b, float lo, float hi, bool onednn)
+      : g_(g), lo_(lo), hi_(hi) {
     bias_.assign(static_cast<size_t>(g.M), 0.f);
     if (b) std::copy(b->data<float>(), b->data<float>() + g.M, bias_.begin());
     const float* wp = w.data<float>();
+    if (onednn && use_onednn(g_)) onednn_ = fast::OnednnConv::make(g, wp, bias_.data(), lo, hi);
     if (g_.depthwise() && g_.Cg() == 1) {
       dw_weights_.assign(wp, wp + w.numel());
       return;
@@ -44,6 +50,7 @@ class ConvF32 : public FastOp {
   }
 
   std::string kernel() const override {
+    if (onednn_) return fast::OnednnConv::kernel();
     if (!dw_weights_.empty()) return channel_blocks() ? "dwconv3x3_f32_cb8_avx2" : "dwconv_f32_avx2";
     if (shifted(g_)) return "conv_f32_shift_6x16_avx2";
     return g_.plain_1x1() ? "conv_f32_1x1_sgemm_6x16_avx2" : "conv_f32_im2col_sgemm_6x16_avx2";
@@ -59,7 +66,10 @@ class ConvF32 : public FastOp {
     Tensor y(DType::Float32, {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
     const float* xp = x.data<float>();
     float* yp = y.data<float>();
-    if (!dw_weights_.empty()) {
+    if (onednn_ && !onednn_->run(g, N, xp, yp, pool)) onednn_.reset();  // declined: own kernels from now on
+    if (onednn_) {
+      // done on oneDNN
+    } else if (!dw_weights_.empty()) {
       run_depthwise(g, N, xp, yp, pool);
     } else if (shifted(g)) {
       if (!run_shifted(g, N, xp, yp, pool)) return false;
@@ -94,6 +104,14 @@ class ConvF32 : public FastOp {
     ep.hi = hi_;
     kernels::sgemm_packed_avx2(g.Mg(), n, K, packed_[gi].data(), packed, y + p0, g.P(), 1, ep, m0, m1, 0, n);
   }
+
+  // Which convolutions oneDNN runs, from `octet bench --profile` with and without --no-onednn (2
+  // threads, batch 1 and 32): its 3x3 convolutions of 16 to 512 channels beat the shifted kernel
+  // by 1.2-2x on resnet8 and ResNet-18, conversions to and from its layout included. On 1x1
+  // convolutions (mobilenetv2-tiny's, 16-96 channels: 0.55 against 0.32 ms) the conversions cost
+  // more than it gains over the packed SGEMM, which reads NCHW as it is, and on stems of 1-3
+  // input channels it is no faster than the shifted kernel.
+  static bool use_onednn(const Conv2d& g) { return g.group == 1 && g.kh * g.kw > 1 && g.C >= 16; }
 
   // Everything but a plain 1x1 (stride 1, no padding), which multiplies the input as it is.
   // Above this many taps the 16 input columns of a tile (K x 2-3 cache lines) no longer stay in L2
@@ -196,6 +214,7 @@ class ConvF32 : public FastOp {
   std::vector<float> bias_;
   std::vector<std::vector<float>> packed_;  // per group: the packed [Mg, K] weights
   std::vector<float> dw_weights_;           // depthwise: [M, kh * kw] as given
+  std::unique_ptr<fast::OnednnConv> onednn_;  // group 1 with oneDNN: runs there first
 };
 
 }  // namespace
@@ -214,7 +233,7 @@ std::unique_ptr<FastOp> make_conv_f32(const FastOpContext& ctx) {
   Conv2d g;
   if (!fast::read_conv2d(node, w->initializer->shape(), &g)) return nullptr;
   if (b && b->numel() != g.M) return nullptr;
-  return std::make_unique<ConvF32>(g, *w->initializer, b, ctx.act_min, ctx.act_max);
+  return std::make_unique<ConvF32>(g, *w->initializer, b, ctx.act_min, ctx.act_max, ctx.onednn);
 }
 
 }  // namespace octet

@@ -35,6 +35,8 @@ struct FastOpContext {
   // A Relu or Clip with constant bounds that the op should apply to its output (the engine then
   // skips that node); -inf / +inf when none.
   float act_min, act_max;
+  // Float convolutions may run on oneDNN (EngineOptions::onednn).
+  bool onednn = true;
 };
 
 // Each returns nullptr when the node is outside what its fast op covers.
