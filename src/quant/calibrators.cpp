@@ -62,14 +62,13 @@ void validate(const CalibrationMethod& m) {
                         Histogram::kMaxBins, "]"));
 }
 
-// The observed values of a batch; Error unless FLOAT32 and finite.
-const float* checked_values(const Tensor& t, const std::string& tensor_name) {
+// The observed values of a batch; Error unless FLOAT32 (finiteness: finite_range and
+// Histogram::add check it in the same pass as the batch's range).
+const float* float_values(const Tensor& t, const std::string& tensor_name) {
   if (t.dtype() != DType::Float32)
     throw Error(str_cat("calibration: tensor '", tensor_name, "' has element type ",
                         dtype_name(t.dtype()), "; calibrators observe FLOAT (float32) values"));
-  const float* x = t.data<float>();
-  check_all_finite(x, t.numel(), tensor_name);
-  return x;
+  return t.data<float>();
 }
 
 // -0 reads as 0 in reports and compares equal anyway.
@@ -138,16 +137,14 @@ std::unique_ptr<Calibrator> make_calibrator(const CalibrationMethod& m) {
 // ---------------------------------------------------------------------------------------------
 
 void MinMaxCalibrator::observe(const Tensor& batch_values, const std::string& tensor_name) {
-  const float* x = checked_values(batch_values, tensor_name);
+  const float* x = float_values(batch_values, tensor_name);
   const int64_t n = batch_values.numel();
-  for (int64_t i = 0; i < n; ++i) {
-    if (!any_) {
-      min_ = max_ = x[i];
-      any_ = true;
-    }
-    min_ = std::min(min_, x[i]);
-    max_ = std::max(max_, x[i]);
-  }
+  if (n == 0) return;
+  float lo, hi;
+  finite_range(x, n, tensor_name, &lo, &hi);
+  min_ = any_ ? std::min(min_, lo) : lo;
+  max_ = any_ ? std::max(max_, hi) : hi;
+  any_ = true;
 }
 
 Range MinMaxCalibrator::range() const { return make_range(min_, max_); }
@@ -176,14 +173,11 @@ EmaMinMaxCalibrator::EmaMinMaxCalibrator(double decay) : decay_(decay) {
 std::string EmaMinMaxCalibrator::method() const { return "ema:" + format_number(decay_); }
 
 void EmaMinMaxCalibrator::observe(const Tensor& batch_values, const std::string& tensor_name) {
-  const float* x = checked_values(batch_values, tensor_name);
+  const float* x = float_values(batch_values, tensor_name);
   const int64_t n = batch_values.numel();
   if (n == 0) return;
-  float lo = x[0], hi = x[0];
-  for (int64_t i = 1; i < n; ++i) {
-    lo = std::min(lo, x[i]);
-    hi = std::max(hi, x[i]);
-  }
+  float lo, hi;
+  finite_range(x, n, tensor_name, &lo, &hi);
   if (batches_ == 0) {
     ema_min_ = lo;
     ema_max_ = hi;
@@ -243,7 +237,7 @@ HistogramCalibrator::HistogramCalibrator(const CalibrationMethod& m)
     : method_(checked_histogram_method(m)), histogram_(m.bins) {}
 
 void HistogramCalibrator::observe(const Tensor& batch_values, const std::string& tensor_name) {
-  const float* x = checked_values(batch_values, tensor_name);
+  const float* x = float_values(batch_values, tensor_name);
   histogram_.add(x, batch_values.numel(), tensor_name);
 }
 

@@ -5,6 +5,8 @@
 #include <limits>
 
 #include "ir/error.h"
+#include "kernels/avx2/eltwise_avx2.h"
+#include "kernels/ref/reduce_ref.h"
 #include "kernels/ref/round.h"
 
 namespace octet::quant {
@@ -26,13 +28,27 @@ int smallest_covering_exponent(double m, int num_bins) {
 
 }  // namespace
 
+namespace {
+
+[[noreturn]] void throw_not_finite(float v, int64_t i, const std::string& tensor_name) {
+  const char* what = std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
+  throw Error(str_cat("tensor '", tensor_name, "' has ", what, " at element ", i,
+                      " of this batch; calibration needs finite values"));
+}
+
+}  // namespace
+
 void check_all_finite(const float* x, int64_t n, const std::string& tensor_name) {
-  for (int64_t i = 0; i < n; ++i) {
-    if (std::isfinite(x[i])) continue;
-    const char* what = std::isnan(x[i]) ? "NaN" : (x[i] > 0 ? "+Inf" : "-Inf");
-    throw Error(str_cat("tensor '", tensor_name, "' has ", what, " at element ", i,
-                        " of this batch; calibration needs finite values"));
-  }
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) throw_not_finite(x[i], i, tensor_name);
+}
+
+void finite_range(const float* x, int64_t n, const std::string& tensor_name, float* lo, float* hi) {
+  OCTET_CHECK(n >= 1, "finite_range of an empty batch");
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  const int64_t bad =
+      avx2 ? kernels::minmax_finite_f32_avx2(x, n, lo, hi) : kernels::minmax_finite_f32(x, n, lo, hi);
+  if (bad >= 0) throw_not_finite(x[bad], bad, tensor_name);
 }
 
 Histogram::Histogram(int num_bins) {
@@ -83,13 +99,9 @@ void Histogram::cover(double max_abs) {
 }
 
 void Histogram::add(const float* x, int64_t n, const std::string& tensor_name) {
-  check_all_finite(x, n, tensor_name);  // before any state changes
   if (n <= 0) return;
-  float batch_min = x[0], batch_max = x[0];
-  for (int64_t i = 1; i < n; ++i) {
-    batch_min = std::min(batch_min, x[i]);
-    batch_max = std::max(batch_max, x[i]);
-  }
+  float batch_min, batch_max;
+  finite_range(x, n, tensor_name, &batch_min, &batch_max);  // before any state changes
   if (total_ == 0) {
     min_ = batch_min;
     max_ = batch_max;

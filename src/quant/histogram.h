@@ -32,6 +32,9 @@ namespace octet::quant {
 // Throws octet::Error if x[0..n) holds a NaN or an infinity, naming the tensor, the kind of value
 // and the first bad index: "tensor 'conv1_out' has NaN at element 17 of this batch".
 void check_all_finite(const float* x, int64_t n, const std::string& tensor_name);
+// The same check, and the smallest and largest element of x[0, n) (n >= 1) in one pass (a zero
+// result is +0), on the AVX2 kernel where the CPU has it (kernels::minmax_finite_f32_avx2).
+void finite_range(const float* x, int64_t n, const std::string& tensor_name, float* lo, float* hi);
 
 class Histogram {
  public:

@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/ref/reduce_ref.h"
 #include "kernels/ref/round.h"
 
 namespace octet::kernels {
@@ -200,6 +201,62 @@ TEST(EltwiseAvx2, QAddHandWorkedValues) {
   qadd_avx2(p, a, b, 9, y);
   EXPECT_EQ(y[3], 3);
   EXPECT_EQ(y[8], 3);
+}
+
+// Calibration's one-pass range (minmax_finite_f32): the AVX2 kernel against the plain loop on
+// every length to 100 and a few long ones (the overlapping last step), values that include both
+// zeros, subnormals and extremes, and a NaN or an infinity placed at the start, the middle, inside
+// the overlapped tail and at the end: the same first bad index, and when all are finite the same
+// bits for the smallest and largest element.
+TEST(EltwiseAvx2, MinMaxFiniteEqualsTheReference) {
+  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "no AVX2";
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.f, 3.f);
+  const float specials[] = {0.f, -0.f, std::numeric_limits<float>::denorm_min(), -1e-40f,
+                            std::numeric_limits<float>::max(), std::numeric_limits<float>::lowest()};
+  const float bad[] = {std::nanf(""), -std::nanf(""), INFINITY, -INFINITY};
+  std::vector<int64_t> lengths;
+  for (int64_t n = 0; n <= 100; ++n) lengths.push_back(n);
+  for (int64_t n : {255, 256, 1000, 4099}) lengths.push_back(n);
+  for (int64_t n : lengths) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) v = rng() % 8 == 0 ? specials[rng() % 6] : nd(rng);
+    std::vector<int64_t> at = {-1};  // -1: all finite
+    if (n > 0) at.insert(at.end(), {0, n / 2, std::max<int64_t>(0, n - 5), n - 1});
+    for (int64_t pos : at) {
+      std::vector<float> y = x;
+      if (pos >= 0) y[static_cast<size_t>(pos)] = bad[rng() % 4];
+      float lo_r = 7.f, hi_r = 7.f, lo_v = 7.f, hi_v = 7.f;
+      const int64_t r = minmax_finite_f32(y.data(), n, &lo_r, &hi_r);
+      const int64_t v = minmax_finite_f32_avx2(y.data(), n, &lo_v, &hi_v);
+      ASSERT_EQ(r, pos) << "n " << n << ": the reference names the bad element";
+      ASSERT_EQ(v, r) << "n " << n << " bad at " << pos;
+      if (r < 0 && n > 0) {
+        ASSERT_EQ(std::memcmp(&lo_r, &lo_v, 4), 0) << "n " << n << ": " << lo_r << " vs " << lo_v;
+        ASSERT_EQ(std::memcmp(&hi_r, &hi_v, 4), 0) << "n " << n << ": " << hi_r << " vs " << hi_v;
+      }
+    }
+  }
+}
+
+TEST(EltwiseAvx2, MinMaxFiniteHandWorkedValues) {
+  const std::vector<float> x = {-0.f, 2.5f, -0.f, 0.f, -3.f, 1e30f, -0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f,
+                                0.f,  0.f,  0.f,  0.f, 0.f,  0.f,   0.f,  0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, -0.f};
+  float lo = 0, hi = 0;
+  EXPECT_EQ(minmax_finite_f32(x.data(), 33, &lo, &hi), -1);
+  EXPECT_EQ(lo, -3.f);
+  EXPECT_EQ(hi, 1e30f);
+  const std::vector<float> zeros(40, -0.f);  // a zero range comes out as +0
+  EXPECT_EQ(minmax_finite_f32(zeros.data(), 40, &lo, &hi), -1);
+  EXPECT_FALSE(std::signbit(lo));
+  EXPECT_FALSE(std::signbit(hi));
+  if (__builtin_cpu_supports("avx2")) {
+    EXPECT_EQ(minmax_finite_f32_avx2(zeros.data(), 40, &lo, &hi), -1);
+    EXPECT_FALSE(std::signbit(lo));
+    EXPECT_FALSE(std::signbit(hi));
+  }
+  const float one_nan[] = {1.f, 2.f, INFINITY, std::nanf("")};
+  EXPECT_EQ(minmax_finite_f32(one_nan, 4, &lo, &hi), 2) << "the first bad element";
 }
 
 }  // namespace

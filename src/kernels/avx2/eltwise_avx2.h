@@ -53,4 +53,8 @@ namespace octet::kernels {
 // (ir/half.h; kernels do not depend on ir, so the test compares the two).
 void convert_f16_f32_f16c(const uint16_t* x, int64_t n, float* y);
 
+// minmax_finite_f32 (kernels/ref/reduce_ref.h) on 32 floats per step: the same result, bit for
+// bit (min and max of finite floats do not depend on the order; zeros come out as +0).
+int64_t minmax_finite_f32_avx2(const float* x, int64_t n, float* lo, float* hi);
+
 }  // namespace octet::kernels

@@ -1,5 +1,6 @@
 #include "kernels/ref/reduce_ref.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -274,5 +275,18 @@ OCTET_REDUCE_INSTANTIATE(int64_t)
 OCTET_REDUCE_INSTANTIATE(uint64_t)
 #undef OCTET_REDUCE_INSTANTIATE
 template void reduce_ref<bool>(const bool*, bool*, const ReduceParams&);
+
+int64_t minmax_finite_f32(const float* x, int64_t n, float* lo, float* hi) {
+  if (n <= 0) return -1;
+  float l = x[0], h = x[0];
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i])) return i;
+    l = std::min(l, x[i]);
+    h = std::max(h, x[i]);
+  }
+  *lo = l == 0.f ? 0.f : l;
+  *hi = h == 0.f ? 0.f : h;
+  return -1;
+}
 
 }  // namespace octet::kernels

@@ -48,4 +48,10 @@ struct ArgReduceParams {
 template <class T>
 void arg_reduce_ref(const T* x, int64_t* y, const ArgReduceParams& p);
 
+// Calibration's per-batch range in one pass: the index of the first NaN or infinity in x[0, n),
+// or -1 when all are finite, in which case *lo and *hi are the smallest and largest element
+// (untouched when n == 0). A zero result is +0 whichever zeros x holds, so that any order of
+// comparison (the AVX2 twin's lanes) gives the same bits.
+int64_t minmax_finite_f32(const float* x, int64_t n, float* lo, float* hi);
+
 }  // namespace octet::kernels
