@@ -62,6 +62,33 @@ Tensor abs_of(const Tensor& t) {
   return a;
 }
 
+// A random convolution: group in [1, group_hi], c / group in [c_lo, c_hi], m / group in
+// [1, m_hi], batch in [1, n_hi], kernel rows 1-4 and columns kw_lo-4, row strides 1-3 and column
+// strides 1-sw_hi, dilations 1-2, pads 0-2, input sides up to size_hi, bias and Relu or not.
+struct CaseRanges {
+  int64_t group_hi, c_lo, c_hi, m_hi, n_hi, kw_lo, sw_hi, size_hi;
+};
+ConvCase random_case(std::mt19937& rng, const CaseRanges& r) {
+  auto u = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  ConvCase t{};
+  t.group = u(1, r.group_hi);
+  t.c = t.group * u(r.c_lo, r.c_hi);
+  t.m = t.group * u(1, r.m_hi);
+  t.n = u(1, r.n_hi);
+  t.kh = u(1, 4);
+  t.kw = u(r.kw_lo, 4);
+  t.sh = u(1, 3);
+  t.sw = u(1, r.sw_hi);
+  t.dh = u(1, 2);
+  t.dw = u(1, 2);
+  for (auto& p : t.pads) p = u(0, 2);
+  t.h = u((t.kh - 1) * t.dh + 1, r.size_hi);
+  t.w = u((t.kw - 1) * t.dw + 1, r.size_hi);
+  t.bias = rng() % 2;
+  t.relu = rng() % 2;
+  return t;
+}
+
 // Runs each case on the engine with 1, 2 and 3 threads (oneDNN's kernels or octet's own) and
 // compares with the reference executor within the tolerance above.
 void expect_matches_reference(const std::vector<ConvCase>& cases, bool onednn) {
@@ -147,24 +174,7 @@ TEST(EngineConvF32, OwnKernelsOnRandomGeometriesMatchTheReference) {
   };
   std::mt19937 rng(7);
   for (int i = 0; i < 30; ++i) {  // random ones
-    auto u = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
-    ConvCase t{};
-    t.group = u(1, 3);
-    t.c = t.group * u(1, 5);
-    t.m = t.group * u(1, 9);
-    t.n = u(1, 3);
-    t.kh = u(1, 4);
-    t.kw = u(1, 4);
-    t.sh = u(1, 3);
-    t.sw = u(1, 3);
-    t.dh = u(1, 2);
-    t.dw = u(1, 2);
-    for (auto& p : t.pads) p = u(0, 2);
-    t.h = u((t.kh - 1) * t.dh + 1, 20);
-    t.w = u((t.kw - 1) * t.dw + 1, 20);
-    t.bias = rng() % 2;
-    t.relu = rng() % 2;
-    cases.push_back(t);
+    cases.push_back(random_case(rng, {3, 1, 5, 9, 3, 1, 3, 20}));
   }
   expect_matches_reference(cases, false);
 }
@@ -188,24 +198,7 @@ TEST(EngineConvF32, OnednnOnRandomGeometriesMatchesTheReference) {
   };
   std::mt19937 rng(11);
   for (int i = 0; i < 12; ++i) {
-    auto u = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
-    ConvCase t{};
-    t.group = 1;
-    t.c = u(16, 40);
-    t.m = u(1, 40);
-    t.n = u(1, 4);
-    t.kh = u(1, 4);
-    t.kw = u(2, 4);
-    t.sh = u(1, 3);
-    t.sw = u(1, 2);
-    t.dh = u(1, 2);
-    t.dw = u(1, 2);
-    for (auto& p : t.pads) p = u(0, 2);
-    t.h = u((t.kh - 1) * t.dh + 1, 16);
-    t.w = u((t.kw - 1) * t.dw + 1, 16);
-    t.bias = rng() % 2;
-    t.relu = rng() % 2;
-    cases.push_back(t);
+    cases.push_back(random_case(rng, {1, 16, 40, 40, 4, 2, 2, 16}));
   }
   expect_matches_reference(cases, true);
 }
