@@ -185,8 +185,9 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
       layers_[i].total_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
       ++layers_[i].calls;
       // A fast op may settle on another of its kernels on its first run (a float convolution
-      // that oneDNN declines for the input size): the profile names what ran.
-      if (s.fast && done) layers_[i].kernel = s.fast->kernel();
+      // that oneDNN declines for the input size), or leave a shape it was not prepared for to
+      // the reference op: the profile names what ran.
+      if (s.fast) layers_[i].kernel = done ? s.fast->kernel() : "reference";
     }
   }
   std::map<std::string, Tensor> result;

@@ -149,6 +149,54 @@ TEST(EngineTransformerOps, ArithmeticWithAConstantScalarIsExact) {
 }
 
 // GlobalAveragePool on the fast kernel, rank 4 and rank 3, equal to the reference bit for bit.
+// Add of a tensor and a bias row broadcast along its leading dims (either operand order, [D] or
+// [1, D], with and without a fused Relu) runs on add_f32_avx2 with the reference's bits; other
+// broadcasts, and rows shorter than 8, are left to the reference op (the profile says so) with
+// the reference's result.
+TEST(EngineTransformerOps, AddOfABiasRowIsExact) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  struct Case {
+    Shape a, b;
+    bool relu, fast;
+  };
+  const std::vector<Case> cases = {
+      {{2, 65, 48}, {48}, false, true},    // a transformer's bias
+      {{48}, {2, 65, 48}, true, true},     // the other order, Relu fused
+      {{3, 5, 13}, {1, 13}, false, true},  // a row that is not a multiple of 8
+      {{4, 2, 3, 10}, {3, 10}, true, true},  // a row of two dims
+      {{1, 9}, {9}, false, true},          // one row
+      {{3, 5, 7}, {7}, false, false},      // row too short: reference
+      {{3, 5, 16}, {5, 1}, false, false},  // broadcast along the last dim: reference
+      {{3, 16}, {1, 1}, false, false},     // a scalar: reference
+      {{16}, {1, 16}, false, false},       // the result takes the row's rank: reference
+  };
+  uint32_t seed = 90;
+  for (const Case& t : cases) {
+    SCOPED_TRACE(::testing::Message() << shape_str(t.a) << " + " << shape_str(t.b) << (t.relu ? " relu" : ""));
+    B g("add", 17);
+    const std::string a = g.input("a", DType::Float32, t.a), b = g.input("b", DType::Float32, t.b);
+    std::string y = g.op("Add", {a, b}, {}, "add");
+    if (t.relu) y = g.op("Relu", {y}, {}, "relu");
+    g.output(y);
+    Model m = g.build();
+    infer_shapes(m);
+    Tensor ta = testing::random_float(t.a, seed++), tb = testing::random_float(t.b, seed++);
+    ta.data<float>()[0] = std::nanf("");  // NaN propagates as the reference's does
+    const std::string out = m.graph.outputs[0];
+    const Tensor want = Executor(m).run({{"a", ta}, {"b", tb}}).at(out);
+    for (int threads : {1, 2}) {
+      EngineOptions eo;
+      eo.threads = threads;
+      eo.profile = true;
+      Engine e(m, eo);
+      const Tensor got = e.run({{"a", ta}, {"b", tb}}).at(out);
+      ASSERT_EQ(got.shape(), want.shape());
+      EXPECT_EQ(std::memcmp(got.raw(), want.raw(), want.nbytes()), 0) << threads << " threads";
+      EXPECT_EQ(e.layers()[0].kernel, t.fast ? "add_f32_avx2" : "reference");
+    }
+  }
+}
+
 TEST(EngineTransformerOps, GlobalAveragePoolIsExact) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   for (const Shape& shape : {Shape{2, 19, 7, 7}, Shape{3, 8, 5}}) {

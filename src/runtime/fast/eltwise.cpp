@@ -69,29 +69,58 @@ class Dequantize : public FastOp {
   DType type_;
 };
 
-// Add of two float tensors of one shape (no broadcasting), or a lone Relu / Clip (binary = false).
+// Add of two float tensors of one shape, or of a tensor and one that broadcasts along its leading
+// dims only (a bias row: [..., D] + [D] or [1, D], either order, D >= 8), or a lone Relu / Clip
+// (binary = false). One float addition per element, as the reference: its bits.
 class AddClamp : public FastOp {
  public:
   AddClamp(bool binary, float lo, float hi) : binary_(binary), lo_(lo), hi_(hi) {}
   std::string kernel() const override { return binary_ ? "add_f32_avx2" : "clamp_f32_avx2"; }
   std::string precision() const override { return "fp32"; }
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
-    const Tensor& a = *in[0];
-    if (a.dtype() != DType::Float32) return false;
+    const Tensor* a = in[0];
+    if (a->dtype() != DType::Float32) return false;
     const Tensor* b = binary_ ? in[1] : nullptr;
-    if (binary_ && (!b || b->dtype() != DType::Float32 || b->shape() != a.shape())) return false;
-    Tensor y(DType::Float32, a.shape(), Tensor::Uninitialized{});
-    const float* ap = a.data<float>();
+    if (binary_ && (!b || b->dtype() != DType::Float32)) return false;
+    int64_t row = 0;  // > 0: b is a row of this many elements repeated along a's leading dims
+    if (b && b->shape() != a->shape()) {
+      if (b->numel() > a->numel()) std::swap(a, b);  // a + b == b + a, bit for bit
+      row = bias_row(a->shape(), b->shape());
+      if (row < 8) return false;  // another broadcast, or rows too short for the vector kernel
+    }
+    Tensor y(DType::Float32, a->shape(), Tensor::Uninitialized{});
+    const float* ap = a->data<float>();
     const float* bp = b ? b->data<float>() : nullptr;
     float* yp = y.data<float>();
-    pool.parallel_for(a.numel(), kGrain, [&](int64_t s, int64_t e) {
-      kernels::add_clamp_f32_avx2(ap + s, bp ? bp + s : nullptr, e - s, lo_, hi_, yp + s);
-    });
+    if (row > 0) {
+      pool.parallel_for(a->numel() / row, std::max<int64_t>(1, kGrain / row), [&](int64_t s, int64_t e) {
+        for (int64_t r = s; r < e; ++r) kernels::add_clamp_f32_avx2(ap + r * row, bp, row, lo_, hi_, yp + r * row);
+      });
+    } else {
+      pool.parallel_for(a->numel(), kGrain, [&](int64_t s, int64_t e) {
+        kernels::add_clamp_f32_avx2(ap + s, bp ? bp + s : nullptr, e - s, lo_, hi_, yp + s);
+      });
+    }
     out = std::move(y);
     return true;
   }
 
  private:
+  // The length of the row that `small` is when it broadcasts against `big` along big's leading
+  // dims only (small's shape, leading 1s dropped, is big's trailing dims, and small has no more
+  // dims than big, so the result has big's shape); 0 otherwise.
+  static int64_t bias_row(const Shape& big, const Shape& small) {
+    if (small.size() > big.size()) return 0;
+    size_t lead = 0;
+    while (lead < small.size() && small[lead] == 1) ++lead;
+    int64_t row = 1;
+    for (size_t i = lead; i < small.size(); ++i) {
+      if (small[i] != big[big.size() - small.size() + i]) return 0;
+      row *= small[i];
+    }
+    return lead == small.size() ? 0 : row;  // all ones: a scalar, left to the reference
+  }
+
   bool binary_;
   float lo_, hi_;
 };
