@@ -60,7 +60,7 @@ class Calibrator {
  public:
   virtual ~Calibrator();
   // Observes one batch of the tensor's values (FLOAT32, any shape). tensor_name is for messages.
-  // Errors (state unchanged): not FLOAT32; NaN or Inf (see check_all_finite).
+  // Errors (state unchanged): not FLOAT32; NaN or Inf (see finite_range in histogram.h).
   virtual void observe(const Tensor& batch_values, const std::string& tensor_name) = 0;
   // The range from everything observed so far (cheap for MinMax/EMA; a threshold search over the
   // histogram for the others, see HistogramCalibrator).

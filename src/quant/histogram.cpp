@@ -26,10 +26,6 @@ int smallest_covering_exponent(double m, int num_bins) {
   return k;
 }
 
-}  // namespace
-
-namespace {
-
 [[noreturn]] void throw_not_finite(float v, int64_t i, const std::string& tensor_name) {
   const char* what = std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
   throw Error(str_cat("tensor '", tensor_name, "' has ", what, " at element ", i,
@@ -37,11 +33,6 @@ namespace {
 }
 
 }  // namespace
-
-void check_all_finite(const float* x, int64_t n, const std::string& tensor_name) {
-  for (int64_t i = 0; i < n; ++i)
-    if (!std::isfinite(x[i])) throw_not_finite(x[i], i, tensor_name);
-}
 
 void finite_range(const float* x, int64_t n, const std::string& tensor_name, float* lo, float* hi) {
   OCTET_CHECK(n >= 1, "finite_range of an empty batch");

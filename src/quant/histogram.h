@@ -29,11 +29,11 @@
 
 namespace octet::quant {
 
-// Throws octet::Error if x[0..n) holds a NaN or an infinity, naming the tensor, the kind of value
-// and the first bad index: "tensor 'conv1_out' has NaN at element 17 of this batch".
-void check_all_finite(const float* x, int64_t n, const std::string& tensor_name);
-// The same check, and the smallest and largest element of x[0, n) (n >= 1) in one pass (a zero
-// result is +0), on the AVX2 kernel where the CPU has it (kernels::minmax_finite_f32_avx2).
+// The smallest and largest element of x[0, n) (n >= 1; a zero result is +0), in one pass that
+// also checks every element is finite, on the AVX2 kernel where the CPU has it
+// (kernels::minmax_finite_f32_avx2). Throws octet::Error if x holds a NaN or an infinity, naming
+// the tensor, the kind of value and the first bad index: "tensor 'conv1_out' has NaN at element
+// 17 of this batch".
 void finite_range(const float* x, int64_t n, const std::string& tensor_name, float* lo, float* hi);
 
 class Histogram {
@@ -46,7 +46,7 @@ class Histogram {
   explicit Histogram(int num_bins = kDefaultBins);
 
   // Adds the |x[i]| to the histogram. NaN or Inf anywhere in x: Error naming tensor_name and the
-  // first bad index (see check_all_finite); the histogram is then left unchanged. n == 0 is a
+  // first bad index (see finite_range); the histogram is then left unchanged. n == 0 is a
   // no-op.
   void add(const float* x, int64_t n, const std::string& tensor_name);
 
