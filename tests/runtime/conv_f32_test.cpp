@@ -203,5 +203,30 @@ TEST(EngineConvF32, OnednnOnRandomGeometriesMatchesTheReference) {
   expect_matches_reference(cases, true);
 }
 
+// A convolution oneDNN declines (its only output row reads padding rows only, which oneDNN
+// cannot be given as an input of zero rows) runs on octet's own kernels, packed then from the
+// oneDNN op's copy of the weights, with the reference's result; the profile names that kernel.
+TEST(EngineConvF32, WhatOnednnDeclinesRunsOnTheOwnKernels) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  if (!fast::onednn_built()) GTEST_SKIP() << "this build has no oneDNN";
+  const ConvCase t{1, 16, 2, 6, 8, 1, 1, 2, 10, 1, 1, 1, {5, 0, 0, 1}, true, true};
+  const Tensor w = testing::random_float({t.m, t.c, t.kh, t.kw}, 31), b = testing::random_float({t.m}, 32);
+  const Tensor x = testing::random_float({t.n, t.c, t.h, t.w}, 33);
+  const Model m = conv_model(t, w, b);
+  const std::string out = m.graph.outputs[0];
+  const Tensor want = Executor(m).run({{"x", x}}).at(out);
+  EngineOptions eo;
+  eo.threads = 2;
+  eo.profile = true;
+  Engine e(m, eo);
+  EXPECT_EQ(e.layers()[0].kernel, "conv_f32_onednn") << "given to oneDNN at load";
+  for (int run = 0; run < 2; ++run) {
+    const Tensor y = e.run({{"x", x}}).at(out);
+    ASSERT_EQ(y.shape(), want.shape());
+    EXPECT_EQ(std::memcmp(y.raw(), want.raw(), y.nbytes()), 0) << "bias and Relu only: exact";
+    EXPECT_EQ(e.layers()[0].kernel, "conv_f32_shift_6x16_avx2");
+  }
+}
+
 }  // namespace
 }  // namespace octet

@@ -39,13 +39,8 @@ class ConvF32 : public FastOp {
     if (onednn && use_onednn(g_)) onednn_ = fast::OnednnConv::make(g, wp, bias_.data(), lo, hi);
     if (g_.depthwise() && g_.Cg() == 1) {
       dw_weights_.assign(wp, wp + w.numel());
-      return;
-    }
-    const int64_t Mg = g.Mg(), K = g.K();
-    packed_.resize(static_cast<size_t>(g.group));
-    for (int64_t gi = 0; gi < g.group; ++gi) {
-      packed_[gi].resize(kernels::sgemm_packed_a_floats(Mg, K));
-      kernels::sgemm_pack_a_avx2(Mg, K, wp + gi * Mg * K, K, 1, packed_[gi].data());
+    } else if (!onednn_) {  // with oneDNN, packed only if it declines (its copy of the weights)
+      pack(wp);
     }
   }
 
@@ -66,7 +61,10 @@ class ConvF32 : public FastOp {
     Tensor y(DType::Float32, {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
     const float* xp = x.data<float>();
     float* yp = y.data<float>();
-    if (onednn_ && !onednn_->run(g, N, xp, yp, pool)) onednn_.reset();  // declined: own kernels from now on
+    if (onednn_ && !onednn_->run(g, N, xp, yp, pool)) {  // declined: own kernels from now on
+      pack(onednn_->weights().data());
+      onednn_.reset();
+    }
     if (onednn_) {
       // done on oneDNN
     } else if (!dw_weights_.empty()) {
@@ -112,6 +110,16 @@ class ConvF32 : public FastOp {
   // more than it gains over the packed SGEMM, which reads NCHW as it is, and on stems of 1-3
   // input channels it is no faster than the shifted kernel.
   static bool use_onednn(const Conv2d& g) { return g.group == 1 && g.kh * g.kw > 1 && g.C >= 16; }
+
+  // The SGEMM kernels' weights, per group, from w [M, Cg, kh, kw].
+  void pack(const float* wp) {
+    const int64_t Mg = g_.Mg(), K = g_.K();
+    packed_.resize(static_cast<size_t>(g_.group));
+    for (int64_t gi = 0; gi < g_.group; ++gi) {
+      packed_[gi].resize(kernels::sgemm_packed_a_floats(Mg, K));
+      kernels::sgemm_pack_a_avx2(Mg, K, wp + gi * Mg * K, K, 1, packed_[gi].data());
+    }
+  }
 
   // Everything but a plain 1x1 (stride 1, no padding), which multiplies the input as it is.
   // Above this many taps the 16 input columns of a tile (K x 2-3 cache lines) no longer stay in L2
@@ -212,7 +220,7 @@ class ConvF32 : public FastOp {
   Conv2d g_;
   float lo_, hi_;
   std::vector<float> bias_;
-  std::vector<std::vector<float>> packed_;  // per group: the packed [Mg, K] weights
+  std::vector<std::vector<float>> packed_;  // per group: the packed [Mg, K] weights (empty on oneDNN)
   std::vector<float> dw_weights_;           // depthwise: [M, kh * kw] as given
   std::unique_ptr<fast::OnednnConv> onednn_;  // group 1 with oneDNN: runs there first
 };

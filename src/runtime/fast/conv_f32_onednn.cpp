@@ -75,10 +75,14 @@ struct OnednnConv::Impl {
   std::map<std::array<int64_t, 8>, std::unique_ptr<Pipe>> pipes;
   std::vector<std::pair<md, std::unique_ptr<dnnl::memory>>> weights;  // per layout asked for
 
+  dnnl::memory bias_mem;  // over `bias`; read by every task
+
+  dnnl::memory::dims weight_dims() const { return {g.M, g.C, g.kh, g.kw}; }
+
   const dnnl::memory* weights_for(const md& want) {
     for (auto& [d, m] : weights)
       if (d == want) return m.get();
-    const md given({g.M, g.C, g.kh, g.kw}, dt::f32, tag::oihw);
+    const md given(weight_dims(), dt::f32, tag::oihw);
     dnnl::memory src(given, cpu_engine(), w.data());
     auto dst = std::make_unique<dnnl::memory>(want, cpu_engine());
     dnnl::stream s(cpu_engine());
@@ -104,7 +108,7 @@ struct OnednnConv::Impl {
     if (it != pipes.end()) return it->second.get();
 
     auto p = std::make_unique<Pipe>();
-    const dnnl::memory::dims src{n, g.C, in_rows, in_cols}, wei{g.M, g.C, g.kh, g.kw}, dst{n, g.M, r1 - r0, r.OW};
+    const dnnl::memory::dims src{n, g.C, in_rows, in_cols}, dst{n, g.M, r1 - r0, r.OW};
     p->src_user = md(src, dt::f32, {g.C * r.H * r.W, r.H * r.W, r.W, 1});
     p->dst_user = md(dst, dt::f32, {g.M * r.OH * r.OW, r.OH * r.OW, r.OW, 1});
     dnnl::post_ops po;
@@ -121,7 +125,7 @@ struct OnednnConv::Impl {
     try {
       OneOmpThread one;
       dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                        md(src, dt::f32, tag::any), md(wei, dt::f32, tag::any),
+                                        md(src, dt::f32, tag::any), md(weight_dims(), dt::f32, tag::any),
                                         md({g.M}, dt::f32, tag::x), md(dst, dt::f32, tag::any), {r.sh, r.sw},
                                         {r.dh - 1, r.dw - 1}, {pad_t, r.pl}, {pad_b, pad_r});
       const dnnl::convolution_forward::primitive_desc pd(d, attr, cpu_engine());
@@ -149,30 +153,27 @@ struct OnednnConv::Impl {
     for (const auto& p : plans)
       if (p->N == N && p->H == r.H && p->W == r.W && p->threads == threads) return p.get();
     auto plan = std::make_unique<Plan>(Plan{N, r.H, r.W, threads, {}});
-    const int64_t T = std::max(1, threads);
-    // At least as many images as threads: T batch slices of whole images; else each image in
-    // ceil(T / N) bands of output rows, or whole if a band would read padding rows only.
-    const int64_t slices = std::min(N, T);
-    for (int64_t bands : {N >= T ? 1 : std::min(r.OH, (T + N - 1) / N), int64_t{1}}) {
+    const int64_t T = std::max(1, threads), slices = std::min(N, T);
+    // Tasks of `slices` batch slices times `bands` bands of output rows; false when oneDNN has
+    // no pipeline for one of them.
+    auto cut = [&](int64_t bands) {
       plan->tasks.clear();
-      for (int64_t s = 0; s < slices; ++s) {
-        const int64_t n0 = N * s / slices, n1 = N * (s + 1) / slices;
+      for (int64_t s = 0; s < slices; ++s)
         for (int64_t b = 0; b < bands; ++b) {
+          const int64_t n0 = N * s / slices, n1 = N * (s + 1) / slices;
           const int64_t r0 = r.OH * b / bands, r1 = r.OH * (b + 1) / bands;
           if (n1 == n0 || r1 == r0) continue;
           int64_t ih0 = 0;
           const Pipe* pipe = pipe_for(r, n1 - n0, r0, r1, &ih0);
-          if (!pipe) {
-            if (bands == 1) return nullptr;
-            plan->tasks.clear();
-            break;
-          }
+          if (!pipe) return false;
           plan->tasks.push_back({n0, r0, ih0, pipe});
         }
-        if (plan->tasks.empty()) break;
-      }
-      if (!plan->tasks.empty()) break;
-    }
+      return true;
+    };
+    // At least as many images as threads: T batch slices of whole images; else each image in
+    // ceil(T / N) bands of output rows, or whole if a band would read padding rows only.
+    const int64_t bands = N >= T ? 1 : std::min(r.OH, (T + N - 1) / N);
+    if (!cut(bands) && (bands == 1 || !cut(1))) return nullptr;
     plans.push_back(std::move(plan));
     return plans.back().get();
   }
@@ -187,6 +188,7 @@ std::unique_ptr<OnednnConv> OnednnConv::make(const Conv2d& g, const float* w, co
   if (bias) std::copy(bias, bias + g.M, impl->bias.begin());
   impl->lo = lo;
   impl->hi = hi;
+  impl->bias_mem = dnnl::memory(md({g.M}, dt::f32, tag::x), cpu_engine(), impl->bias.data());
   return std::unique_ptr<OnednnConv>(new OnednnConv(std::move(impl)));
 }
 
@@ -208,12 +210,11 @@ bool OnednnConv::run(const Conv2d& r, int64_t N, const float* x, float* y, Threa
     dnnl::memory dst(p.conv_dst, eng, scratch_bytes(1, p.dst_bytes));
     dnnl::memory pad(md({static_cast<int64_t>(p.scratch_bytes)}, dt::u8, tag::x), eng,
                      scratch_bytes(2, std::max<size_t>(p.scratch_bytes, 1)));
-    dnnl::memory bias(md({g.M}, dt::f32, tag::x), eng, impl_->bias.data());
     dnnl::memory dst_user(p.dst_user, eng, y + t.n0 * out_image + t.r0 * r.OW);
     if (p.convert_src) p.to_conv.execute(strm, src_user, src);
     p.conv.execute(strm, {{DNNL_ARG_SRC, src},
                           {DNNL_ARG_WEIGHTS, *p.weights},
-                          {DNNL_ARG_BIAS, bias},
+                          {DNNL_ARG_BIAS, impl_->bias_mem},
                           {DNNL_ARG_DST, dst},
                           {DNNL_ARG_SCRATCHPAD, pad}});
     p.from_conv.execute(strm, dst, dst_user);
@@ -221,6 +222,8 @@ bool OnednnConv::run(const Conv2d& r, int64_t N, const float* x, float* y, Threa
   });
   return true;
 }
+
+const std::vector<float>& OnednnConv::weights() const { return impl_->w; }
 
 bool onednn_built() { return true; }
 
@@ -237,6 +240,11 @@ std::unique_ptr<OnednnConv> OnednnConv::make(const Conv2d&, const float*, const 
 }
 
 bool OnednnConv::run(const Conv2d&, int64_t, const float*, float*, ThreadPool&) { return false; }
+
+const std::vector<float>& OnednnConv::weights() const {
+  static const std::vector<float> none;
+  return none;
+}
 
 bool onednn_built() { return false; }
 

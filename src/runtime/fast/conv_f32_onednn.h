@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "runtime/fast/conv2d.h"
 #include "runtime/thread_pool.h"
@@ -38,6 +39,9 @@ class OnednnConv {
 
   // "conv_f32_onednn".
   static std::string kernel();
+
+  // The weights as given to make(), [M, C, kh, kw] (a caller that falls back packs them).
+  const std::vector<float>& weights() const;
 
   struct Impl;
 
