@@ -30,6 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import machine  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 OCTET = Path(os.environ.get("OCTET_BIN", REPO / "build" / "octet"))
 
@@ -100,6 +103,8 @@ def main() -> int:
         print(f"{OCTET} is not built (scripts/setup.sh)", file=sys.stderr)
         return 2
     rows = []
+    info = machine.describe()
+    print(machine.banner(info))
     print(f"threads {args.threads}; median latency in ms per run of the whole batch (the median, not the mean:"
           " this machine is shared, and other tenants' bursts would otherwise decide the ratios)")
     print(f"{'model':<18} {'batch':>5} {'octet fp32':>11} {'octet int8':>11} {'int8 x':>7} "
@@ -120,7 +125,7 @@ def main() -> int:
                       f"{r['octet_fp32'] / r['ort_fp32']:>10.2f} {r['octet_int8'] / r['ort_int8']:>10.2f}",
                       flush=True)
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        args.json.write_text(json.dumps(dict(machine=info, rows=rows), indent=1))
     return 0
 
 

@@ -8,8 +8,11 @@ Fashion-MNIST training images, the same seeded subset for both tools):
   - onnxruntime: quantize_static with MinMax, Entropy and Percentile, QDQ format, per-channel,
     int8 weights, uint8 activations (its defaults otherwise), fed the same images through a
     CalibrationDataReader in batches of 64, in a child process, timed the same way;
-  - every quantized model is then scored on the 10,000 test images with onnxruntime (one evaluator
-    for both tools; graph optimisations on, so Q/DQ run as ORT's integer kernels).
+  - every quantized model is then scored on the 10,000 test images twice, by one evaluator for both
+    tools each time: onnxruntime (graph optimisations on, so Q/DQ run as its integer kernels) and
+    octet's engine (`octet eval`, exact integer arithmetic: equal to the Q/DQ model run as written).
+    The two agree on VNNI CPUs; on CPUs without VNNI onnxruntime's U8S8 kernels saturate (see
+    bench/machine.py), and the exact column is the one that does not depend on the CPU.
 Prints one table per model and writes the rows to --json.
 
     .venv/bin/python bench/ptq_vs_onnxruntime.py [--models lenet,resnet8] [--sizes 512,4096]
@@ -30,6 +33,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import machine  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FM = Path("/usr/share/datasets/fashion-mnist")
@@ -94,6 +100,15 @@ def ort_accuracy(model: Path, images: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(pred == labels))
 
 
+def octet_accuracy(model: Path) -> float:
+    """Top-1 on the Fashion-MNIST test set by octet's engine (exact integer kernels)."""
+    out = subprocess.run([str(OCTET), "eval", str(model), "--dataset", "fashion-mnist:test", "--json", "-q"],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"octet eval {model} failed: {out.stderr.strip()[-2000:]}")
+    return float(json.loads(out.stdout)["top1"])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="lenet,resnet8,mobilenetv2-tiny,vit-tiny")
@@ -107,6 +122,8 @@ def main() -> int:
     train = idx_images("train-images-idx3-ubyte.gz")
     test_x, test_y = idx_images("t10k-images-idx3-ubyte.gz"), idx_labels("t10k-labels-idx1-ubyte.gz")
     rows = []
+    info = machine.describe()
+    print(machine.banner(info))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for name in args.models.split(","):
@@ -115,8 +132,19 @@ def main() -> int:
                 print(f"skipping {name}: {model} is not committed", file=sys.stderr)
                 continue
             fp32 = ort_accuracy(model, test_x, test_y)
-            print(f"\n{name}: FP32 top-1 {100 * fp32:.2f}% (onnxruntime)")
-            print(f"{'tool':<6} {'method':<18} {'images':>6} {'top-1':>7} {'vs FP32':>8} {'calib s':>8} {'peak MiB':>9}")
+            fp32_exact = octet_accuracy(model)
+            print(f"\n{name}: FP32 top-1 {100 * fp32:.2f}% (onnxruntime), {100 * fp32_exact:.2f}% (octet)")
+            print(f"{'tool':<6} {'method':<18} {'images':>6} {'top-1 ort':>9} {'vs FP32':>8} {'top-1 exact':>11} "
+                  f"{'vs FP32':>8} {'calib s':>8} {'peak MiB':>9}")
+
+            def report(tool: str, method: str, out: Path, wall: float, peak: float) -> None:
+                acc, exact = ort_accuracy(out, test_x, test_y), octet_accuracy(out)
+                rows.append(dict(model=name, tool=tool, method=method, images=size, top1=acc, fp32=fp32,
+                                 top1_exact=exact, fp32_exact=fp32_exact, seconds=wall, peak_mib=peak))
+                print(f"{tool[:5]:<6} {method:<18} {size:>6} {100 * acc:>8.2f}% {100 * (acc - fp32):>+8.2f} "
+                      f"{100 * exact:>10.2f}% {100 * (exact - fp32_exact):>+8.2f} {wall:>8.2f} {peak:>9.1f}",
+                      flush=True)
+
             for size in map(int, args.sizes.split(",")):
                 # One seeded subset, given to both tools as the same .npz / .npy.
                 idx = np.sort(np.random.default_rng(args.seed).choice(len(train), size, replace=False))
@@ -127,21 +155,13 @@ def main() -> int:
                     out = tmp / f"octet-{name}-{method}.onnx"
                     wall, peak, _ = timed([OCTET, "quantize", model, "-o", out, "--quiet", "--calib",
                                            tmp / "calib.npz", "--calib-size", size, "--method", method])
-                    acc = ort_accuracy(out, test_x, test_y)
-                    rows.append(dict(model=name, tool="octet", method=method, images=size, top1=acc,
-                                     fp32=fp32, seconds=wall, peak_mib=peak))
-                    print(f"{'octet':<6} {method:<18} {size:>6} {100 * acc:>6.2f}% {100 * (acc - fp32):>+7.2f} "
-                          f"{wall:>8.2f} {peak:>9.1f}")
+                    report("octet", method, out, wall, peak)
                 for method in ORT_METHODS:
                     out = tmp / f"ort-{name}-{method}.onnx"
                     wall, peak, _ = timed([sys.executable, "-c", ORT_CHILD, model, out, tmp / "calib.npy", method])
-                    acc = ort_accuracy(out, test_x, test_y)
-                    rows.append(dict(model=name, tool="onnxruntime", method=method, images=size, top1=acc,
-                                     fp32=fp32, seconds=wall, peak_mib=peak))
-                    print(f"{'ort':<6} {method:<18} {size:>6} {100 * acc:>6.2f}% {100 * (acc - fp32):>+7.2f} "
-                          f"{wall:>8.2f} {peak:>9.1f}")
+                    report("onnxruntime", method, out, wall, peak)
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        args.json.write_text(json.dumps(dict(machine=info, rows=rows), indent=2) + "\n")
     return 0
 
 

@@ -1,5 +1,6 @@
 // octet train MODEL --dataset SPEC -o OUT.onnx [...]: trains an ONNX classifier (or a zoo model,
-// "zoo:NAME") with libtorch and writes the trained graph.
+// "zoo:NAME") with libtorch and writes the trained graph. Part of the octet-train program only
+// (train_main.cpp; `octet train` execs it, see commands.h).
 #include <unistd.h>
 
 #include <cstdio>
@@ -86,9 +87,9 @@ int run_train(TrainArgs& a) {
 
 }  // namespace
 
-void add_train(CLI::App& app, Command& out) {
+void add_train_options(CLI::App& app, Command& out) {
   auto a = std::make_shared<TrainArgs>();
-  CLI::App* sub = app.add_subcommand("train", "Train an ONNX classifier (or zoo:NAME) with libtorch");
+  CLI::App* sub = &app;
   sub->add_option("model", a->model, "ONNX model file, or zoo:NAME for a model defined in octet")->required();
   sub->add_option("--dataset", a->dataset, "Training data (default fashion-mnist:train)");
   sub->add_option("--eval", a->eval, "Data scored after each epoch (default fashion-mnist:test; 'none' to skip)");
@@ -108,7 +109,7 @@ void add_train(CLI::App& app, Command& out) {
   sub->add_option("--checkpoint-dir", a->cfg.checkpoint_dir, "Existing folder for per-epoch checkpoints");
   sub->add_flag("--resume", a->cfg.resume, "Continue from the checkpoint in --checkpoint-dir");
   sub->add_flag("--quiet,-q", a->quiet, "No progress output");
-  sub->callback([a, &out] { out = [a] { return run_train(*a); }; });
+  sub->final_callback([a, &out] { out = [a] { return run_train(*a); }; });
 }
 
 }  // namespace octet::cli

@@ -3,9 +3,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include <iostream>
+#include <string>
 
-#include "ir/error.h"
 #include "tools/octet/commands.h"
 
 int main(int argc, char** argv) {
@@ -15,6 +14,10 @@ int main(int argc, char** argv) {
   // free space, so a run reuses the previous run's pages.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#ifdef OCTET_HAVE_TRAIN
+  // Before parsing: octet-train parses its own options (see commands.h).
+  if (argc >= 2 && std::string(argv[1]) == "train") return octet::cli::exec_train(argc - 1, argv + 1);
+#endif
   CLI::App app{"octet: turn floating-point ONNX models into fast, accurate low-precision models"};
   app.require_subcommand(1);
   octet::cli::Command command;
@@ -23,7 +26,7 @@ int main(int argc, char** argv) {
   octet::cli::add_conformance(app, command);
   octet::cli::add_convert(app, command);
 #ifdef OCTET_HAVE_TRAIN
-  octet::cli::add_train(app, command);
+  octet::cli::add_train_listing(app);
 #endif
   octet::cli::add_zoo(app, command);
   octet::cli::add_eval(app, command);
@@ -34,19 +37,5 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);  // help goes to stdout, usage errors to stderr with a non-zero code
   }
-  try {
-    return command ? command() : 2;
-  } catch (const octet::Error& e) {
-    std::cerr << "octet: error: " << e.what() << "\n";
-    return 1;
-  } catch (const octet::InternalError& e) {
-    std::cerr << "octet: internal error (a bug in octet, please report): " << e.what() << "\n";
-    return 3;
-  } catch (const std::bad_alloc&) {
-    std::cerr << "octet: error: out of memory\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "octet: internal error: " << e.what() << "\n";
-    return 3;
-  }
+  return octet::cli::run_command(command, "octet");
 }
