@@ -4,7 +4,8 @@
 #
 #   scripts/sanitize.sh
 #
-# The libtorch training code is left out by default (SANITIZE_TRAIN=ON builds it too): compiling
+# The libtorch training code is left out by default (SANITIZE_TRAIN=ON builds it and runs its tests,
+# octet_train_tests, too): compiling
 # libtorch's headers under ASan would add about ten minutes to CI on two cores, and libtorch itself
 # is not instrumented. Leaks inside libtorch and its BLAS/OpenMP are suppressed (lsan.supp).
 #
@@ -18,7 +19,7 @@
 # (reports abort the process: abort_on_error / halt_on_error); an "internal error" in conformance
 # (octet::InternalError or another non-Error exception: a bug in octet); and, unless
 # SANITIZE_ALLOW_CONFORMANCE_FAILURES=1, any FAILED conformance case. Logs are kept in the build
-# folder (tests.log, conformance.log).
+# folder (octet_tests.log, conformance.log).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,8 +38,10 @@ if [ ! -f "$BUILD/CMakeCache.txt" ] || ! grep -q '^OCTET_SANITIZE:BOOL=ON' "$BUI
     -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     >/dev/null || { log "cmake configure failed"; exit 2; }
 fi
-log "building octet and octet_tests in $BUILD (log: $BUILD/build.log)"
-if ! cmake --build "$BUILD" --target octet octet_tests -j "$JOBS" >"$BUILD/build.log" 2>&1; then
+programs=(octet_tests)
+[ "${SANITIZE_TRAIN:-OFF}" = ON ] && programs+=(octet_train_tests)
+log "building octet and ${programs[*]} in $BUILD (log: $BUILD/build.log)"
+if ! cmake --build "$BUILD" --target octet "${programs[@]}" -j "$JOBS" >"$BUILD/build.log" 2>&1; then
   grep -E -A5 'error|FAILED' "$BUILD/build.log" | head -n 60 >&2
   log "build failed"
   exit 2
@@ -53,25 +56,27 @@ SAN_PATTERN='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Ad
 status=0
 
 # --- unit tests ---------------------------------------------------------------------------------
-TESTS_LOG="$BUILD/tests.log"
-log "running octet_tests under ASan/UBSan (log: $TESTS_LOG)"
 gtest_args=()
 [ -n "${SANITIZE_GTEST_FILTER:-}" ] && gtest_args=(--gtest_filter="$SANITIZE_GTEST_FILTER")
-(cd "$BUILD" && ./octet_tests "${gtest_args[@]}") >"$TESTS_LOG" 2>&1
-rc=$?
-grep -E '^\[  (PASSED|FAILED)  \]|^\[  FAILED  \] [A-Za-z]' "$TESTS_LOG" >&2
-if grep -qE "$SAN_PATTERN" "$TESTS_LOG"; then
-  log "SANITIZER REPORT in octet_tests:"
-  grep -E -A40 "$SAN_PATTERN" "$TESTS_LOG" | head -n 80 >&2
-  status=1
-elif [ "$rc" -ge 128 ]; then
-  log "octet_tests died with signal $((rc - 128)); last lines:"
-  tail -n 30 "$TESTS_LOG" >&2
-  status=1
-elif [ "$rc" -ne 0 ]; then
-  log "octet_tests failed (exit status $rc)"
-  status=1
-fi
+for prog in "${programs[@]}"; do
+  TESTS_LOG="$BUILD/$prog.log"
+  log "running $prog under ASan/UBSan (log: $TESTS_LOG)"
+  (cd "$BUILD" && "./$prog" "${gtest_args[@]}") >"$TESTS_LOG" 2>&1
+  rc=$?
+  grep -E '^\[  (PASSED|FAILED)  \]|^\[  FAILED  \] [A-Za-z]' "$TESTS_LOG" >&2
+  if grep -qE "$SAN_PATTERN" "$TESTS_LOG"; then
+    log "SANITIZER REPORT in $prog:"
+    grep -E -A40 "$SAN_PATTERN" "$TESTS_LOG" | head -n 80 >&2
+    status=1
+  elif [ "$rc" -ge 128 ]; then
+    log "$prog died with signal $((rc - 128)); last lines:"
+    tail -n 30 "$TESTS_LOG" >&2
+    status=1
+  elif [ "$rc" -ne 0 ]; then
+    log "$prog failed (exit status $rc)"
+    status=1
+  fi
+done
 
 # --- conformance --------------------------------------------------------------------------------
 CONF_LOG="$BUILD/conformance.log"
