@@ -86,6 +86,7 @@ StaticQuantResult apply_dynamic(Model& model, const DynamicQuantOptions& o) {
     quant::QuantSpec spec;
     spec.qtype = DType::Int8;
     spec.symmetric = true;
+    spec.reduce_range = o.reduce_range;
     spec.axis = o.per_channel ? 1 : -1;
     std::vector<int64_t> degenerate;
     const std::string what = str_cat("weight '", w, "' of ", n.describe());

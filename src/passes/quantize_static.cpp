@@ -111,7 +111,8 @@ quant::QuantSpec activation_spec(const StaticQuantOptions& o) {
       throw Error(str_cat("activation type must be uint8 or int8, got ", dtype_name(o.activation_type)));
     s.qtype = o.activation_type;
     s.symmetric = o.activation_symmetric;
-    s.reduce_range = o.reduce_range;
+    // reduce_range narrows the weights only, as in ONNX Runtime's quantize_static: what keeps its
+    // u8 x s8 pairs from saturating vpmaddubsw is |w| <= 64; activations keep all 8 bits.
   }
   return s;
 }

@@ -23,7 +23,7 @@
 //
 // Presets:
 //   onnxruntime: activations asymmetric, UINT8 by default (INT8 with activation_type), weights
-//                INT8 symmetric; reduce_range optional.
+//                INT8 symmetric; reduce_range (optional) puts the weights in [-64, 64].
 //   tensorrt:    activations and weights INT8 symmetric with zero point 0 (TensorRT's only
 //                form); activation_type and activation_symmetric are ignored.
 // Expects: shapes inferred (infer_shapes) and, for best results, FoldConstants and FoldBatchNorm
@@ -65,7 +65,7 @@ struct StaticQuantOptions {
   // input channels, Gemm/MatMul's K), ONNX opset 21 blocked DequantizeLinear. 0: per channel /
   // per tensor as per_channel says.
   int64_t weight_block_size = 0;
-  bool reduce_range = false;
+  bool reduce_range = false;  // onnxruntime preset: weights in [-64, 64] (activations keep 8 bits)
   std::set<std::string> op_types = {"Conv", "Gemm", "MatMul"};
   // Also quantize residual Adds (both inputs activations) whose result is quantized anyway: read
   // only by quantized nodes, after an optional Relu / Clip. The Add then runs on 8-bit data

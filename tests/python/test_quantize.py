@@ -24,11 +24,16 @@ import onnxruntime as ort
 import pytest
 from onnx import numpy_helper
 
-from conftest import REPO, safe_file_name
+from conftest import REPO, ort_u8s8_saturates, safe_file_name
 
 ZOO = ["lenet", "resnet8", "mobilenetv2-tiny", "vit-tiny"]
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 CALIB = ["--calib", "fashion-mnist:train", "--calib-size", "64"]
+# Models with uint8 activations and int8 weights run on onnxruntime's u8 x s8 kernels, which are not
+# exact on x86 CPUs without VNNI (conftest.ort_u8s8_saturates). There they are written with
+# --reduce-range, as onnxruntime's documentation advises for such CPUs: weights in [-64, 64], where
+# those kernels are exact (test_reduce_range_* checks that on every CPU).
+U8S8 = ["--reduce-range"] if ort_u8s8_saturates() else []
 
 
 def test_images(n: int = 16) -> np.ndarray:
@@ -128,7 +133,7 @@ def check_against_onnxruntime(octet, qmodel: Path, tmp_path: Path):
 def test_static_quantization_runs_in_onnxruntime_and_matches_octet(name, target, zoo_models, octet, tmp_path):
     out = tmp_path / f"{name}-{target}.onnx"
     quantize(octet, zoo_models[name], out, *CALIB, "--target", target, "--method", "entropy",
-             "--json", tmp_path / "ranges.json")
+             "--json", tmp_path / "ranges.json", *(U8S8 if target == "onnxruntime" else []))
     check_against_onnxruntime(octet, out, tmp_path)
     report = json.loads((tmp_path / "ranges.json").read_text())
     assert report["method"] == "entropy" and report["tensors"]
@@ -183,7 +188,30 @@ def test_onnxruntime_preset_has_int32_bias_and_uint8_activations(zoo_models, oct
                          ids=["dynamic", "int8", "int4", "codebook"])
 def test_dynamic_and_weight_only_models_run_in_onnxruntime(args, zoo_models, octet, tmp_path):
     out = tmp_path / "vit.onnx"
-    quantize(octet, zoo_models["vit-tiny"], out, *args)
+    quantize(octet, zoo_models["vit-tiny"], out, *args, *(U8S8 if "dynamic" in args else []))
+    check_against_onnxruntime(octet, out, tmp_path)
+
+
+def int8_weights(model: onnx.ModelProto) -> list[np.ndarray]:
+    """Every int8 initializer read by a DequantizeLinear or an integer matrix product as its data."""
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    names = {n.input[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
+    names |= {n.input[1] for n in model.graph.node if n.op_type == "MatMulInteger"}
+    return [inits[k] for k in names if k in inits and inits[k].dtype == np.int8]
+
+
+@pytest.mark.parametrize("mode", ["static", "dynamic"])
+def test_reduce_range_weights_stay_within_64_and_match_onnxruntime_exactly(mode, zoo_models, octet, tmp_path):
+    # --reduce-range: int8 weights in [-64, 64], so that onnxruntime's u8 x s8 kernels are exact on
+    # every CPU, VNNI or not; the comparison runs them fused (optimize=True) and as written.
+    name = "resnet8" if mode == "static" else "vit-tiny"
+    out = tmp_path / f"{name}-{mode}-rr.onnx"
+    args = [*CALIB, "--method", "minmax"] if mode == "static" else ["--mode", "dynamic"]
+    quantize(octet, zoo_models[name], out, *args, "--reduce-range")
+    weights = int8_weights(onnx.load(str(out)))
+    assert weights, "no int8 weights written"
+    assert max(int(np.abs(w.astype(np.int32)).max()) for w in weights) == 64, \
+        "reduce-range weights must reach 64 (the largest |w| of each channel) and never exceed it"
     check_against_onnxruntime(octet, out, tmp_path)
 
 

@@ -315,6 +315,7 @@ int run_quantize(QuantizeArgs& a) {
     DynamicQuantOptions o;
     if (a.per_tensor && a.per_channel_flag) throw Error("--per-tensor and --per-channel contradict each other");
     o.per_channel = !a.per_tensor;
+    o.reduce_range = a.reduce_range;
     const auto ops = split_list(a.op_types);
     if (!ops.empty()) o.op_types = std::set<std::string>(ops.begin(), ops.end());
     for (const auto& n : split_list(a.exclude)) o.exclude_nodes.insert(n);
@@ -465,7 +466,7 @@ void add_quantize(CLI::App& app, Command& out) {
   sub->add_flag("--symmetric-activations", a->symmetric_activations, "onnxruntime target: symmetric activations");
   sub->add_flag("--per-channel", a->per_channel_flag, "Per-channel weights (the default)");
   sub->add_flag("--per-tensor", a->per_tensor, "One scale per weight tensor");
-  sub->add_flag("--reduce-range", a->reduce_range, "7-bit ranges (onnxruntime's reduce_range, for CPUs without VNNI)");
+  sub->add_flag("--reduce-range", a->reduce_range, "Weights in [-64, 64] (onnxruntime's reduce_range): exact in onnxruntime's u8 x s8 kernels on x86 CPUs without VNNI, which saturate with full-range int8 weights");
   sub->add_option("--weight-method", a->weight_method, "Weight ranges: max (default) or mse (per-channel search)");
   sub->add_option("--weight-type", a->weight_type, "weight-only mode: int8 (default), int4, codebook, pow2");
   sub->add_option("--bits", a->bits, "weight-only codebook/pow2: bits per weight (default 4)");
