@@ -12,35 +12,43 @@ from __future__ import annotations
 
 import os
 import platform
+from pathlib import Path
 
 
-def _cpuinfo() -> tuple[str, set[str]]:
+def cpu_flags() -> tuple[str, set[str]]:
+    """The CPU's model name and its flags, from /proc/cpuinfo (empty where it cannot be read)."""
     model, flags = platform.processor() or platform.machine(), set()
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and model in ("", platform.machine(), platform.processor()):
-                    model = value.strip()
-                elif key == "flags" and not flags:
-                    flags = set(value.split())
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        pass
+        return model, flags
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            model = value.strip()
+        elif key.strip() == "flags":
+            flags = set(value.split())
+            break
     return model, flags
 
 
+def ort_u8s8_saturates(flags: set[str] | None = None) -> bool:
+    """True on an x86 CPU without VNNI: there onnxruntime's u8 x s8 kernels are inexact (above)."""
+    if flags is None:
+        flags = cpu_flags()[1]
+    return platform.machine() in ("x86_64", "AMD64") and not (flags & {"avx512_vnni", "avx_vnni"})
+
+
 def describe() -> dict:
-    model, flags = _cpuinfo()
+    model, flags = cpu_flags()
     try:
         import onnxruntime
         ort = onnxruntime.__version__
     except ImportError:
         ort = None
-    vnni = bool(flags & {"avx512_vnni", "avx_vnni"})
     return dict(cpu=model, cores=os.cpu_count(), avx2="avx2" in flags, fma="fma" in flags,
-                avx512f="avx512f" in flags, vnni=vnni, onnxruntime=ort,
-                ort_u8s8_saturates=platform.machine() in ("x86_64", "AMD64") and not vnni)
+                avx512f="avx512f" in flags, vnni=bool(flags & {"avx512_vnni", "avx_vnni"}), onnxruntime=ort,
+                ort_u8s8_saturates=ort_u8s8_saturates(flags))
 
 
 def banner(info: dict | None = None) -> str:

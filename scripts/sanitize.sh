@@ -5,9 +5,8 @@
 #   scripts/sanitize.sh
 #
 # The libtorch training code is left out by default (SANITIZE_TRAIN=ON builds it and runs its tests,
-# octet_train_tests, too): compiling
-# libtorch's headers under ASan would add about ten minutes to CI on two cores, and libtorch itself
-# is not instrumented. Leaks inside libtorch and its BLAS/OpenMP are suppressed (lsan.supp).
+# octet_train_tests, too): compiling libtorch's headers under ASan would add about ten minutes to CI
+# on two cores, and libtorch itself is not instrumented. Leaks inside libtorch and its BLAS/OpenMP are suppressed (lsan.supp).
 #
 # Environment: SANITIZE_BUILD_DIR (default <repo>/build-asan), SANITIZE_JOBS (default 2),
 # SANITIZE_GTEST_FILTER (default: all tests), SANITIZE_CONFORMANCE_DIR (default

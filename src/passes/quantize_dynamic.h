@@ -9,8 +9,9 @@
 // W_q is INT8, symmetric (zero point 0), per output column N (per_channel) or per tensor; a Gemm
 // weight with transB = 1 is stored transposed as [K, N]. reduce_range stores W_q in [-64, 64]
 // (ONNX Runtime's reduce_range): on x86 CPUs without VNNI, ONNX Runtime's u8 x s8 kernels add
-// pairs of products into a saturating int16 (vpmaddubsw), exact only when |W_q| <= 64. The int32 accumulation is exact, so the
-// only error is the rounding of x and W, as in ONNX Runtime's quantize_dynamic.
+// pairs of products into a saturating int16 (vpmaddubsw), exact only when |W_q| <= 64. The int32
+// accumulation is exact, so the only error is the rounding of x and W, as in ONNX Runtime's
+// quantize_dynamic.
 // Other ops (Conv included) stay float.
 // Expects: shapes inferred; opset >= 11 (DynamicQuantizeLinear); per-channel needs the weight
 // scale broadcast only, so any such opset works.

@@ -7,6 +7,7 @@ that says so: nothing is skipped silently.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -24,22 +25,22 @@ TESTDATA = Path("/usr/share/libonnx-testdata/data")
 SUITES = ["pytorch-converted", "pytorch-operator", "simple", "real"]
 
 
+def _load_machine_module():
+    spec = importlib.util.spec_from_file_location("octet_bench_machine", REPO / "bench" / "machine.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def ort_u8s8_saturates() -> bool:
-    """True on an x86 CPU without VNNI (AVX2, or AVX-512 without VNNI). There onnxruntime's u8 x s8
-    integer kernels (QLinearConv, MatMulInteger, the fused QDQ ops) add each pair of products into a
-    SATURATING int16 (vpmaddubsw), so their results differ from the exact arithmetic whenever
-    255 * (|w0| + |w1|) > 32767 for a pair of same-sign int8 weights; with |w| <= 64 they are exact.
-    onnxruntime's documentation recommends reduce_range (7-bit weights) on such CPUs. On VNNI CPUs
-    (vpdpbusd adds into int32) they are exact. Measured on an AMD EPYC with AVX2 only: lenet's
-    quantized logits 6.8 (7 steps) away from the exact result."""
-    import platform
-    if platform.machine() not in ("x86_64", "AMD64"):
-        return False
-    try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
-    except (OSError, StopIteration):
-        return False
-    return not ({"avx512_vnni", "avx_vnni"} & set(flags.split()))
+    """True on an x86 CPU without VNNI (AVX2, or AVX-512 without VNNI), read by bench/machine.py.
+    There onnxruntime's u8 x s8 integer kernels (QLinearConv, MatMulInteger, the fused QDQ ops) add
+    each pair of products into a SATURATING int16 (vpmaddubsw), so their results differ from the
+    exact arithmetic whenever 255 * (|w0| + |w1|) > 32767 for a pair of same-sign int8 weights; with
+    |w| <= 64 they are exact. onnxruntime's documentation recommends reduce_range (7-bit weights) on
+    such CPUs. Measured on an AMD EPYC with AVX2 only: lenet's quantized logits 6.8 (7 steps) away
+    from the exact result."""
+    return _load_machine_module().ort_u8s8_saturates()
 
 
 # The int8 weights (lowest, highest) a test model multiplies with uint8 data in onnxruntime and

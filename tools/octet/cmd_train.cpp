@@ -89,27 +89,26 @@ int run_train(TrainArgs& a) {
 
 void add_train_options(CLI::App& app, Command& out) {
   auto a = std::make_shared<TrainArgs>();
-  CLI::App* sub = &app;
-  sub->add_option("model", a->model, "ONNX model file, or zoo:NAME for a model defined in octet")->required();
-  sub->add_option("--dataset", a->dataset, "Training data (default fashion-mnist:train)");
-  sub->add_option("--eval", a->eval, "Data scored after each epoch (default fashion-mnist:test; 'none' to skip)");
-  sub->add_option("-o,--output", a->output, "Where to write the trained model");
-  sub->add_option("--epochs", a->cfg.epochs, "Epochs (default 10)");
-  sub->add_option("--lr", a->cfg.lr, "Learning rate (default 1e-3)");
-  sub->add_option("--batch", a->cfg.batch, "Batch size (default 64)");
-  sub->add_option("--seed", a->cfg.seed, "Seed for initial weights (zoo models) and data order (default 1)");
-  sub->add_option("--optimizer", a->cfg.optimizer, "adam (default) or sgd")->check(CLI::IsMember({"adam", "sgd"}));
-  sub->add_option("--momentum", a->cfg.momentum, "SGD momentum, Nesterov (default 0.9)");
-  sub->add_option("--weight-decay", a->cfg.weight_decay, "L2 weight decay (default 0)");
-  sub->add_flag("--no-cosine", a->no_cosine, "Keep the learning rate constant instead of cosine decay");
-  sub->add_flag("--flip", a->cfg.flip, "Augment: flip each training image left-right with probability 1/2");
-  sub->add_option("--shift", a->cfg.shift, "Augment: shift each training image by up to this many pixels (default 0)");
-  sub->add_option("--threads", a->cfg.threads, "libtorch threads (default: all cores)");
-  sub->add_option("--limit", a->cfg.limit, "Use only this many training samples per epoch (smoke tests)");
-  sub->add_option("--checkpoint-dir", a->cfg.checkpoint_dir, "Existing folder for per-epoch checkpoints");
-  sub->add_flag("--resume", a->cfg.resume, "Continue from the checkpoint in --checkpoint-dir");
-  sub->add_flag("--quiet,-q", a->quiet, "No progress output");
-  sub->final_callback([a, &out] { out = [a] { return run_train(*a); }; });
+  app.add_option("model", a->model, "ONNX model file, or zoo:NAME for a model defined in octet")->required();
+  app.add_option("--dataset", a->dataset, "Training data (default fashion-mnist:train)");
+  app.add_option("--eval", a->eval, "Data scored after each epoch (default fashion-mnist:test; 'none' to skip)");
+  app.add_option("-o,--output", a->output, "Where to write the trained model");
+  app.add_option("--epochs", a->cfg.epochs, "Epochs (default 10)");
+  app.add_option("--lr", a->cfg.lr, "Learning rate (default 1e-3)");
+  app.add_option("--batch", a->cfg.batch, "Batch size (default 64)");
+  app.add_option("--seed", a->cfg.seed, "Seed for initial weights (zoo models) and data order (default 1)");
+  app.add_option("--optimizer", a->cfg.optimizer, "adam (default) or sgd")->check(CLI::IsMember({"adam", "sgd"}));
+  app.add_option("--momentum", a->cfg.momentum, "SGD momentum, Nesterov (default 0.9)");
+  app.add_option("--weight-decay", a->cfg.weight_decay, "L2 weight decay (default 0)");
+  app.add_flag("--no-cosine", a->no_cosine, "Keep the learning rate constant instead of cosine decay");
+  app.add_flag("--flip", a->cfg.flip, "Augment: flip each training image left-right with probability 1/2");
+  app.add_option("--shift", a->cfg.shift, "Augment: shift each training image by up to this many pixels (default 0)");
+  app.add_option("--threads", a->cfg.threads, "libtorch threads (default: all cores)");
+  app.add_option("--limit", a->cfg.limit, "Use only this many training samples per epoch (smoke tests)");
+  app.add_option("--checkpoint-dir", a->cfg.checkpoint_dir, "Existing folder for per-epoch checkpoints");
+  app.add_flag("--resume", a->cfg.resume, "Continue from the checkpoint in --checkpoint-dir");
+  app.add_flag("--quiet,-q", a->quiet, "No progress output");
+  app.final_callback([a, &out] { out = [a] { return run_train(*a); }; });
 }
 
 }  // namespace octet::cli
