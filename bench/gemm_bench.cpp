@@ -339,6 +339,10 @@ BENCHMARK(BM_Qgemm)
     // ResNet 3x3 conv, 64 -> 64 channels on 56x56 (im2col K = 576), the QLinearConv shape.
     ->Args({64, 3136, 576, 1, kNormal, 0, 0})
     ->Args({64, 3136, 576, 2, kNormal, 0, 0})
+    // mobilenetv2-tiny's 1x1 expansions, 16 -> 64 on 28x28 and 24 -> 96 on 14x14, one image: at
+    // this K the requantization epilogue costs about as much as the multiply-adds.
+    ->Args({64, 784, 16, 1, kNormal, 0, 0})
+    ->Args({96, 196, 24, 1, kNormal, 0, 0})
     // The AVX-512 VNNI tile loop (skipped on CPUs without it).
     ->Args({1024, 1024, 1024, 1, kNormal, 0, 1})
     ->Args({1024, 1024, 1024, 2, kNormal, 0, 1})
@@ -409,6 +413,8 @@ BENCHMARK(BM_Sgemm)
     ->Args({1024, 1024, 1024, 2})
     ->Args({64, 3136, 576, 1})
     ->Args({64, 3136, 576, 2})
+    ->Args({64, 784, 16, 1})
+    ->Args({96, 196, 24, 1})
     ->ComputeStatistics("max", max_of)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);

@@ -433,7 +433,7 @@ TEST(QgemmAvx2, RequantizeTiesAndNonFinite) {
   std::mt19937 rng(seed);
   for (Kind kind : {Kind::U8, Kind::S8}) {
     Case c;
-    c.M = 9;
+    c.M = 11;
     c.N = 40;
     c.K = 3;
     randomize(c, rng, kind);
@@ -444,7 +444,8 @@ TEST(QgemmAvx2, RequantizeTiesAndNonFinite) {
     c.a_zp.clear();
     const float q = std::numeric_limits<float>::quiet_NaN(),
                 inf = std::numeric_limits<float>::infinity();
-    c.mult = {0.5f, 0.25f, 0.125f, q, inf, -inf, 0.f, -0.5f, 1e30f};
+    // 1 is the largest multiplier of the vcvtpd2dq epilogue (requant16_rn), 1.5 takes the other.
+    c.mult = {0.5f, 0.25f, 0.125f, q, inf, -inf, 0.f, -0.5f, 1e30f, 1.f, 1.5f};
     c.zp = kind == Kind::U8 ? 255 : -128;
     run(c, "ties, zero point at the end");
     c.zp = kind == Kind::U8 ? 0 : 127;
@@ -452,6 +453,28 @@ TEST(QgemmAvx2, RequantizeTiesAndNonFinite) {
     c.hi = kind == Kind::U8 ? 200 : 5;
     run(c, "ties, clamped");
   }
+}
+
+// Products far beyond int16 (|bias| up to 2^30, multipliers up to 1): the epilogue's saturating
+// int16 packs and zero-point adds must still give requantize_value's saturation, at every zero point.
+TEST(QgemmAvx2, LargeProductsSaturate) {
+  if (!qgemm_avx2_supported()) GTEST_SKIP() << "no AVX2";
+  std::mt19937 rng(base_seed() + 7);
+  for (Kind kind : {Kind::U8, Kind::S8})
+    for (int32_t zp : {0, 1, 127, -128, 255, -1}) {
+      if (kind == Kind::U8 && zp < 0) continue;
+      if (kind == Kind::S8 && zp > 127) continue;
+      Case c;
+      c.M = 8;
+      c.N = 35;
+      c.K = 5;
+      randomize(c, rng, kind);
+      c.bias = {32000, -32000, 40000, -40000, 1 << 24, -(1 << 24), 1 << 30, -(1 << 30)};
+      c.mult = {1.f, 1.f, 0.999f, 1.f, 0.5f, 1.f, 0.75f, 1.f};
+      c.zp = zp;
+      run(c, "zero point " + std::to_string(zp));
+      if (HasFailure()) return;
+    }
 }
 
 // Any block decomposition (unaligned m0/n0 included) and any per-thread B packing give the same C.

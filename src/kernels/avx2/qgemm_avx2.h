@@ -18,11 +18,15 @@
 //   S32:   c = acc
 //   U8/S8: c = min(max(requantize_value(acc, multiplier[m], zero_point, qmin, qmax), lo), hi)
 //          with (qmin, qmax) = (0, 255) or (-128, 127): double(acc) * double(multiplier) rounded
-//          half to even, + zero_point in double, saturated. Computed with vcvtdq2pd, vmulpd,
-//          vroundpd(nearest), vaddpd: the same IEEE operations as requantize_value, so equal bit
-//          for bit, not an approximation. The saturation and the [lo, hi] clamp are one clamp to
-//          [max(lo, qmin), min(hi, qmax)] in double (equal to the two whenever lo <= qmax). Rows
-//          whose multiplier is NaN or infinite call requantize_value itself (its NaN rule).
+//          half to even, + zero_point in double, saturated. Computed with vcvtdq2pd and vmulpd:
+//          the same IEEE product as requantize_value, so equal bit for bit, not an approximation.
+//          Rows with 0 <= multiplier <= 1 (nearly all) then round with vcvtpd2dq (MXCSR's default
+//          nearest-even mode, which all of octet's floating-point results assume) and add the
+//          zero point and saturate with saturating int16 packs and adds, the [lo, hi] clamp on the
+//          bytes (requant16_rn in qgemm_tiles.inc says why that is exact); other finite
+//          multipliers use vroundpd(nearest), vaddpd and one clamp to [max(lo, qmin), min(hi,
+//          qmax)] in double (equal to the two clamps whenever lo <= qmax). Rows whose multiplier
+//          is NaN or infinite call requantize_value itself (its NaN rule).
 //   F32:   c = float(acc) * scale[m] + fbias[m], in float, in exactly that order: vcvtdq2ps (round
 //          to nearest, like static_cast<float>), vmulps, then vaddps; no FMA contraction (this
 //          file is compiled with -ffp-contract=off and uses no FMA intrinsic). fbias == nullptr:
