@@ -224,9 +224,10 @@ QCase random_qcase(const DwConvParams& p, std::mt19937& rng) {
   c.w_zp = pattern == 1 ? 127 : pattern == 2 ? -128 : wzps[rng() % 4];
   const int32_t biases[] = {0, kI32Max, kI32Min, kI32Max - 1000, kI32Min + 1000};
   c.bias = rng() % 10 == 0 ? biases[rng() % 5] : static_cast<int32_t>(rng() % 400001) - 200000;
-  // Multipliers: exact ties (0.5, 0.25), saturating (1), and ordinary small ones.
-  const float mults[] = {0.5f, 0.25f, 1.f, 1.f / 1024, 1.f / 65536};
-  const float mult = rng() % 2 ? mults[rng() % 5]
+  // Multipliers: exact ties (0.5, 0.25), saturating (1, the largest of dw_requant8_rn; 3 takes
+  // the other epilogue), and ordinary small ones.
+  const float mults[] = {0.5f, 0.25f, 1.f, 1.f / 1024, 1.f / 65536, 3.f};
+  const float mult = rng() % 2 ? mults[rng() % 6]
                                : std::exp(std::uniform_real_distribution<float>(-14.f, -2.f)(rng));
   c.u8.kind = DwQOutKind::U8;
   c.u8.multiplier = mult;

@@ -33,14 +33,25 @@ inline __attribute__((always_inline)) __m256i dw_add_bias(__m256i sum, __m256i b
 
 // The clamp requant4 applies: [L - zp, H - zp] as doubles, with L = clamp(qmin, lo, hi) and
 // H = clamp(qmax, lo, hi) (the two clamps composed into one).
+// dw_requant8_rn's form of the same: the zero point in int16 lanes, L and H in byte lanes.
 struct DwClamp {
   __m256d lo_d, hi_d;
   __m128i zp;
+  __m128i zp16, lo8, hi8;
 };
 inline DwClamp dw_clamp(int32_t qmin, int32_t qmax, int32_t lo, int32_t hi, int32_t zero_point) {
   const int32_t l = std::min(std::max(qmin, lo), hi), h = std::min(std::max(qmax, lo), hi);
   return {_mm256_set1_pd(static_cast<double>(int64_t(l) - zero_point)),
-          _mm256_set1_pd(static_cast<double>(int64_t(h) - zero_point)), _mm_set1_epi32(zero_point)};
+          _mm256_set1_pd(static_cast<double>(int64_t(h) - zero_point)),
+          _mm_set1_epi32(zero_point),
+          _mm_set1_epi16(static_cast<int16_t>(zero_point)),
+          _mm_set1_epi8(static_cast<char>(l)),
+          _mm_set1_epi8(static_cast<char>(h))};
+}
+
+// Whether dw_requant8_rn applies: a multiplier in [0, 1] (false for NaN) and |zero point| <= 255.
+inline bool dw_rn_applies(float multiplier, int32_t zero_point) {
+  return multiplier >= 0.f && multiplier <= 1.f && std::abs(zero_point) <= 255;
 }
 
 // 4 accumulators -> 4 int32 results of requantize_value + the lo/hi clamp (vcvtdq2pd, vmulpd by
@@ -53,6 +64,23 @@ inline __attribute__((always_inline)) __m128i dw_requant4(__m128i acc, __m256d m
   v = _mm256_round_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   v = _mm256_min_pd(_mm256_max_pd(v, c.lo_d), c.hi_d);
   return _mm_add_epi32(_mm256_cvttpd_epi32(v), c.zp);
+}
+
+// 8 accumulators (channels 0-3 by mult_lo, 4-7 by mult_hi) -> the 8 bytes of two dw_requant4, their
+// packs and nothing else, in the low half, when dw_rn_applies: the product is the same IEEE
+// product, rounded half to even by vcvtpd2dq (MXCSR's default mode, which all of octet's
+// floating-point results assume; |product| <= |acc| <= 2^31 fits int32); the zero point and the
+// saturation to the type are saturating int16 packs and adds (a value beyond int16 stays beyond
+// 8 bits after adding |zp| <= 255), and the clamp to [L, H], which lie in the type, is vpmax/vpmin
+// on the bytes. The same argument as the GEMM's requant16_rn (qgemm_tiles.inc).
+template <bool kSigned>
+inline __attribute__((always_inline)) __m128i dw_requant8_rn(__m256i acc, __m256d mult_lo, __m256d mult_hi,
+                                                             const DwClamp& c) {
+  const __m128i r0 = _mm256_cvtpd_epi32(_mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(acc)), mult_lo));
+  const __m128i r1 = _mm256_cvtpd_epi32(_mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(acc, 1)), mult_hi));
+  const __m128i h16 = _mm_adds_epi16(_mm_packs_epi32(r0, r1), c.zp16);
+  if constexpr (kSigned) return _mm_min_epi8(_mm_max_epi8(_mm_packs_epi16(h16, h16), c.lo8), c.hi8);
+  else return _mm_min_epu8(_mm_max_epu8(_mm_packus_epi16(h16, h16), c.lo8), c.hi8);
 }
 
 }  // namespace octet::kernels::avx2

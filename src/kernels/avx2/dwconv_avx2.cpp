@@ -457,6 +457,7 @@ struct QEpilogue {
   __m256i bias;
   bool saturate_bias;  // |bias| + the largest possible |sum| can exceed INT32_MAX
   bool finite;         // multiplier finite: the vector requantization applies
+  bool rn;             // and avx2::dw_rn_applies: its shorter form
   __m256d mult;        // double(multiplier)
   avx2::DwClamp clamp;
   __m256 scale, fbias, f_lo, f_hi;
@@ -490,10 +491,15 @@ DW_INLINE void finish8(const QEpilogue& e, __m256i sum, void* yrow, int64_t ow, 
       }
       return;
     }
-    const __m128i lo = avx2::dw_requant4(_mm256_castsi256_si128(acc), e.mult, e.clamp);
-    const __m128i hi = avx2::dw_requant4(_mm256_extracti128_si256(acc, 1), e.mult, e.clamp);
-    const __m128i h16 = _mm_packs_epi32(lo, hi);  // values are in Q's range: no saturation
-    const __m128i b = K == DwQOutKind::U8 ? _mm_packus_epi16(h16, h16) : _mm_packs_epi16(h16, h16);
+    __m128i b;
+    if (e.rn) {
+      b = avx2::dw_requant8_rn<K == DwQOutKind::S8>(acc, e.mult, e.mult, e.clamp);
+    } else {
+      const __m128i lo = avx2::dw_requant4(_mm256_castsi256_si128(acc), e.mult, e.clamp);
+      const __m128i hi = avx2::dw_requant4(_mm256_extracti128_si256(acc, 1), e.mult, e.clamp);
+      const __m128i h16 = _mm_packs_epi32(lo, hi);  // values are in Q's range: no saturation
+      b = K == DwQOutKind::U8 ? _mm_packus_epi16(h16, h16) : _mm_packs_epi16(h16, h16);
+    }
     if (m == 8)
       _mm_storel_epi64(reinterpret_cast<__m128i*>(y), b);
     else
@@ -637,6 +643,7 @@ void dwconv_u8s8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_zp, con
   e.bias = _mm256_set1_epi32(bias);
   e.saturate_bias = avx2::dw_bias_may_overflow(p.kernel_h * p.kernel_w, x_zp, w_zp, bias);
   e.finite = std::isfinite(out.multiplier);
+  e.rn = avx2::dw_rn_applies(out.multiplier, out.zero_point);
   e.mult = _mm256_set1_pd(static_cast<double>(out.multiplier));
   e.clamp = avx2::dw_clamp(out.qmin, out.qmax, out.lo, out.hi, out.zero_point);
   e.scale = _mm256_set1_ps(out.scale);

@@ -90,9 +90,10 @@ struct DwQOutput {
 // reference's int64 sum clamped to int32).
 // Exactness: x - x_zp and w - w_zp are widened to int16 (both in [-255, 255]) before any multiply;
 // vpmaddwd adds two such products into int32 (|sum| <= 130050, never saturates); no vpmaddubsw.
-// Requantization is requantize_value bit for bit: vcvtdq2pd, vmulpd by double(multiplier),
-// vroundpd to nearest-even (immediate mode, independent of MXCSR), clamp, vcvttpd2dq, + zero
-// point. A non-finite multiplier (a NaN or infinite product) takes a scalar path that calls
+// Requantization is requantize_value bit for bit: vcvtdq2pd, vmulpd by double(multiplier), then
+// for a multiplier in [0, 1] vcvtpd2dq (nearest-even) and saturating int16 packs and adds
+// (avx2::dw_requant8_rn), for other finite ones vroundpd to nearest-even, clamp, vcvttpd2dq, +
+// zero point. A non-finite multiplier (a NaN or infinite product) takes a scalar path that calls
 // requantize_value itself.
 void dwconv_u8s8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_zp, const int8_t* w,
                       int32_t w_zp, int32_t bias, const DwQOutput& out, void* y, void* scratch);

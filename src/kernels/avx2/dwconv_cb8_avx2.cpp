@@ -155,7 +155,8 @@ struct Epilogue {
 };
 
 // Output rows [0, rows) of a strip whose first pair row is `pairs` (padded row oh0 * stride_h).
-template <bool Signed>
+// Rn: every multiplier passes dw_rn_applies (the shorter epilogue).
+template <bool Signed, bool Rn>
 void compute(const DwConvParams& p, const Layout& l, int64_t rows, const __m256i* pairs, const __m256i w[6],
              const Epilogue& e, uint8_t* out) {
   const int64_t sw = p.stride_w, t2 = 2 * p.dilation_w, tcols = l.tcols;
@@ -170,10 +171,15 @@ void compute(const DwConvParams& p, const Layout& l, int64_t rows, const __m256i
       const __m256i s1 = _mm256_add_epi32(_mm256_madd_epi16(r1[c], w[2]), _mm256_madd_epi16(r1[c + t2], w[3]));
       const __m256i s2 = _mm256_add_epi32(_mm256_madd_epi16(r2[c], w[4]), _mm256_madd_epi16(r2[c + t2], w[5]));
       const __m256i acc = avx2::dw_add_bias(_mm256_add_epi32(_mm256_add_epi32(s0, s1), s2), e.bias, e.saturate_bias);
-      const __m128i q0 = avx2::dw_requant4(_mm256_castsi256_si128(acc), e.mult_lo, e.clamp);
-      const __m128i q1 = avx2::dw_requant4(_mm256_extracti128_si256(acc, 1), e.mult_hi, e.clamp);
-      const __m128i h16 = _mm_packs_epi32(q0, q1);  // in the output type's range: no saturation
-      const __m128i b = Signed ? _mm_packs_epi16(h16, h16) : _mm_packus_epi16(h16, h16);
+      __m128i b;
+      if constexpr (Rn) {
+        b = avx2::dw_requant8_rn<Signed>(acc, e.mult_lo, e.mult_hi, e.clamp);
+      } else {
+        const __m128i q0 = avx2::dw_requant4(_mm256_castsi256_si128(acc), e.mult_lo, e.clamp);
+        const __m128i q1 = avx2::dw_requant4(_mm256_extracti128_si256(acc, 1), e.mult_hi, e.clamp);
+        const __m128i h16 = _mm_packs_epi32(q0, q1);  // in the output type's range: no saturation
+        b = Signed ? _mm_packs_epi16(h16, h16) : _mm_packus_epi16(h16, h16);
+      }
       _mm_storel_epi64(reinterpret_cast<__m128i*>(o + 8 * ow), b);
     }
   }
@@ -243,6 +249,8 @@ void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_
   e.mult_lo = _mm256_cvtps_pd(_mm_loadu_ps(out.multiplier));  // float -> double is exact
   e.mult_hi = _mm256_cvtps_pd(_mm_loadu_ps(out.multiplier + 4));
   e.clamp = avx2::dw_clamp(out.qmin, out.qmax, out.lo, out.hi, out.zero_point);
+  bool rn = true;
+  for (int ch = 0; ch < 8; ++ch) rn &= avx2::dw_rn_applies(out.multiplier[ch], out.zero_point);
 
   const int64_t plane_out = p.out_h * p.out_w;
   for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += l.strip) {
@@ -255,9 +263,9 @@ void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_
           make_pairs(prow, l.tcols, p.dilation_w, pairs + r * l.tcols);
         });
     if (out.is_signed)
-      compute<true>(p, l, rows, pairs, wv, e, obuf);
+      rn ? compute<true, true>(p, l, rows, pairs, wv, e, obuf) : compute<true, false>(p, l, rows, pairs, wv, e, obuf);
     else
-      compute<false>(p, l, rows, pairs, wv, e, obuf);
+      rn ? compute<false, true>(p, l, rows, pairs, wv, e, obuf) : compute<false, false>(p, l, rows, pairs, wv, e, obuf);
     scatter_planes(obuf, rows * p.out_w, plane_out, static_cast<uint8_t*>(y) + oh0 * p.out_w);
   }
 }

@@ -16,8 +16,9 @@
 // adds two taps of 8 channels into int32 (|sum| <= 2 * 255 * 255, never saturates), and a second
 // one against (w'[kh][2], 0) adds the third. 6 vpmaddwd per output pixel, no lane wasted whatever
 // the width. The accumulators are requantized 8 channels at a time (vcvtdq2pd, vmulpd by the
-// per-channel double(multiplier), vroundpd to nearest-even, clamp, vcvttpd2dq, + zero point:
-// requantize_value bit for bit), stored pixel-major in scratch, and transposed back to the 8
+// per-channel double(multiplier), then avx2::dw_requant8_rn when every multiplier lies in [0, 1],
+// else vroundpd to nearest-even, clamp, vcvttpd2dq, + zero point: requantize_value bit for bit
+// either way), stored pixel-major in scratch, and transposed back to the 8
 // output planes 8 pixels at a time.
 //
 // Preconditions (not checked; the caller validates): kernel 3x3 (kernel_h/kernel_w of p are
