@@ -343,6 +343,10 @@ BENCHMARK(BM_Qgemm)
     // this K the requantization epilogue costs about as much as the multiply-adds.
     ->Args({64, 784, 16, 1, kNormal, 0, 0})
     ->Args({96, 196, 24, 1, kNormal, 0, 0})
+    // The same 16 -> 64 layer without residual entries (|w| <= 64) and without requantization
+    // (S32 out): what each of the two costs at this K.
+    ->Args({64, 784, 16, 1, kSmall, 0, 0})
+    ->Args({64, 784, 16, 1, kNormal, 1, 0})
     // The AVX-512 VNNI tile loop (skipped on CPUs without it).
     ->Args({1024, 1024, 1024, 1, kNormal, 0, 1})
     ->Args({1024, 1024, 1024, 2, kNormal, 0, 1})
