@@ -1,6 +1,7 @@
 // The exact int32 -> 8-bit epilogue of the depthwise INT8 kernels (dwconv_avx2, the per-plane one,
 // and dwconv_cb8_avx2, the 8-channel one): bias with int32 saturation, then requantize_value bit for
-// bit and the fused lo/hi clamp. Header-only, for translation units compiled with -mavx2.
+// bit and the fused lo/hi clamp. Its short form for multipliers in [0, 1] (rn_round4, rn_bytes) is
+// the INT8 GEMM's too (qgemm_tiles.inc). Header-only, for translation units compiled with -mavx2.
 #pragma once
 
 #include <immintrin.h>
@@ -33,7 +34,7 @@ inline __attribute__((always_inline)) __m256i dw_add_bias(__m256i sum, __m256i b
 
 // The clamp requant4 applies: [L - zp, H - zp] as doubles, with L = clamp(qmin, lo, hi) and
 // H = clamp(qmax, lo, hi) (the two clamps composed into one).
-// dw_requant8_rn's form of the same: the zero point in int16 lanes, L and H in byte lanes.
+// rn_bytes' form of the same: the zero point in int16 lanes, L and H in byte lanes.
 struct DwClamp {
   __m256d lo_d, hi_d;
   __m128i zp;
@@ -49,9 +50,34 @@ inline DwClamp dw_clamp(int32_t qmin, int32_t qmax, int32_t lo, int32_t hi, int3
           _mm_set1_epi8(static_cast<char>(h))};
 }
 
-// Whether dw_requant8_rn applies: a multiplier in [0, 1] (false for NaN) and |zero point| <= 255.
-inline bool dw_rn_applies(float multiplier, int32_t zero_point) {
+// Whether the short form (rn_round4, rn_bytes) applies: a multiplier in [0, 1] (false for NaN) and
+// |zero point| <= 255.
+inline bool rn_applies(float multiplier, int32_t zero_point) {
   return multiplier >= 0.f && multiplier <= 1.f && std::abs(zero_point) <= 255;
+}
+
+// The short form of requantize_value + the lo/hi clamp, equal bit for bit where rn_applies:
+//   rn_round4: the same IEEE product double(acc) * double(multiplier), rounded half to even by
+//     vcvtpd2dq (MXCSR's default mode, which all of octet's floating-point results, the reference's
+//     products included, assume). |product| <= |acc| <= 2^31, so the integer fits int32 (-2^31
+//     only for acc = INT32_MIN), never the conversion's out-of-range value.
+//   rn_bytes (after vpackssdw of the rounded values): the zero point and the saturation to the type
+//     are saturating int16 adds and packs: sat8(sat16(sat16(r) + zp)) = min(max(r + zp, qmin),
+//     qmax) whenever |zp| <= 255, because a value beyond int16 stays beyond 8 bits after adding
+//     such a zp; the clamp to [L, H] (both in the type) is vpmax/vpmin on the bytes.
+// 21 vector operations per 16 outputs where the vroundpd form (requant4 and the GEMM's requant8)
+// takes 33.
+inline __attribute__((always_inline)) __m128i rn_round4(__m128i acc, __m256d mult) {
+  return _mm256_cvtpd_epi32(_mm256_mul_pd(_mm256_cvtepi32_pd(acc), mult));
+}
+// w0, w1: 8 int16 each (the packed rn_round4 results) -> 16 bytes, w0's first.
+template <bool kSigned>
+inline __attribute__((always_inline)) __m128i rn_bytes(__m128i w0, __m128i w1, __m128i zp16, __m128i lo8,
+                                                       __m128i hi8) {
+  w0 = _mm_adds_epi16(w0, zp16);
+  w1 = _mm_adds_epi16(w1, zp16);
+  if constexpr (kSigned) return _mm_min_epi8(_mm_max_epi8(_mm_packs_epi16(w0, w1), lo8), hi8);
+  else return _mm_min_epu8(_mm_max_epu8(_mm_packus_epi16(w0, w1), lo8), hi8);
 }
 
 // 4 accumulators -> 4 int32 results of requantize_value + the lo/hi clamp (vcvtdq2pd, vmulpd by
@@ -67,20 +93,13 @@ inline __attribute__((always_inline)) __m128i dw_requant4(__m128i acc, __m256d m
 }
 
 // 8 accumulators (channels 0-3 by mult_lo, 4-7 by mult_hi) -> the 8 bytes of two dw_requant4, their
-// packs and nothing else, in the low half, when dw_rn_applies: the product is the same IEEE
-// product, rounded half to even by vcvtpd2dq (MXCSR's default mode, which all of octet's
-// floating-point results assume; |product| <= |acc| <= 2^31 fits int32); the zero point and the
-// saturation to the type are saturating int16 packs and adds (a value beyond int16 stays beyond
-// 8 bits after adding |zp| <= 255), and the clamp to [L, H], which lie in the type, is vpmax/vpmin
-// on the bytes. The same argument as the GEMM's requant16_rn (qgemm_tiles.inc).
+// packs and nothing else, in the low half, where rn_applies (the short form above).
 template <bool kSigned>
 inline __attribute__((always_inline)) __m128i dw_requant8_rn(__m256i acc, __m256d mult_lo, __m256d mult_hi,
                                                              const DwClamp& c) {
-  const __m128i r0 = _mm256_cvtpd_epi32(_mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(acc)), mult_lo));
-  const __m128i r1 = _mm256_cvtpd_epi32(_mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(acc, 1)), mult_hi));
-  const __m128i h16 = _mm_adds_epi16(_mm_packs_epi32(r0, r1), c.zp16);
-  if constexpr (kSigned) return _mm_min_epi8(_mm_max_epi8(_mm_packs_epi16(h16, h16), c.lo8), c.hi8);
-  else return _mm_min_epu8(_mm_max_epu8(_mm_packus_epi16(h16, h16), c.lo8), c.hi8);
+  const __m128i h16 = _mm_packs_epi32(rn_round4(_mm256_castsi256_si128(acc), mult_lo),
+                                      rn_round4(_mm256_extracti128_si256(acc, 1), mult_hi));
+  return rn_bytes<kSigned>(h16, h16, c.zp16, c.lo8, c.hi8);
 }
 
 }  // namespace octet::kernels::avx2

@@ -457,7 +457,7 @@ struct QEpilogue {
   __m256i bias;
   bool saturate_bias;  // |bias| + the largest possible |sum| can exceed INT32_MAX
   bool finite;         // multiplier finite: the vector requantization applies
-  bool rn;             // and avx2::dw_rn_applies: its shorter form
+  bool rn;             // and avx2::rn_applies: its shorter form
   __m256d mult;        // double(multiplier)
   avx2::DwClamp clamp;
   __m256 scale, fbias, f_lo, f_hi;
@@ -643,7 +643,7 @@ void dwconv_u8s8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_zp, con
   e.bias = _mm256_set1_epi32(bias);
   e.saturate_bias = avx2::dw_bias_may_overflow(p.kernel_h * p.kernel_w, x_zp, w_zp, bias);
   e.finite = std::isfinite(out.multiplier);
-  e.rn = avx2::dw_rn_applies(out.multiplier, out.zero_point);
+  e.rn = avx2::rn_applies(out.multiplier, out.zero_point);
   e.mult = _mm256_set1_pd(static_cast<double>(out.multiplier));
   e.clamp = avx2::dw_clamp(out.qmin, out.qmax, out.lo, out.hi, out.zero_point);
   e.scale = _mm256_set1_ps(out.scale);

@@ -155,7 +155,7 @@ struct Epilogue {
 };
 
 // Output rows [0, rows) of a strip whose first pair row is `pairs` (padded row oh0 * stride_h).
-// Rn: every multiplier passes dw_rn_applies (the shorter epilogue).
+// Rn: every multiplier passes rn_applies (the shorter epilogue).
 template <bool Signed, bool Rn>
 void compute(const DwConvParams& p, const Layout& l, int64_t rows, const __m256i* pairs, const __m256i w[6],
              const Epilogue& e, uint8_t* out) {
@@ -250,7 +250,7 @@ void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_
   e.mult_hi = _mm256_cvtps_pd(_mm_loadu_ps(out.multiplier + 4));
   e.clamp = avx2::dw_clamp(out.qmin, out.qmax, out.lo, out.hi, out.zero_point);
   bool rn = true;
-  for (int ch = 0; ch < 8; ++ch) rn &= avx2::dw_rn_applies(out.multiplier[ch], out.zero_point);
+  for (int ch = 0; ch < 8; ++ch) rn &= avx2::rn_applies(out.multiplier[ch], out.zero_point);
 
   const int64_t plane_out = p.out_h * p.out_w;
   for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += l.strip) {

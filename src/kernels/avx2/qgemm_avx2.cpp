@@ -11,6 +11,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/avx2/dw_requant_avx2.h"
 #include "kernels/avx2/qgemm_layout.h"
 #include "kernels/ref/quantize_ref.h"
 

@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "kernels/avx2/qgemm_avx2.h"
+#include "kernels/avx2/dw_requant_avx2.h"
 #include "kernels/avx2/qgemm_layout.h"
 #include "kernels/ref/quantize_ref.h"
 
