@@ -17,6 +17,8 @@ CalibrationSession::CalibrationSession(const Model& model, std::vector<std::stri
   if (methods_.empty()) throw Error("calibration needs at least one method");
   for (const std::string& t : tensors_) {
     if (!model_.graph.find_value(t)) throw Error(str_cat("calibration: the model has no tensor '", t, "'"));
+    if (!index_.emplace(t, index_.size()).second)
+      throw Error(str_cat("calibration: tensor '", t, "' is listed twice"));
     std::vector<std::unique_ptr<Calibrator>> per_method;
     for (const CalibrationMethod& m : methods_) per_method.push_back(make_calibrator(m));
     calibrators_.push_back(std::move(per_method));
@@ -24,20 +26,25 @@ CalibrationSession::CalibrationSession(const Model& model, std::vector<std::stri
 }
 
 void CalibrationSession::observe(const std::map<std::string, Tensor>& feeds) {
-  RunOptions opts;
-  opts.keep_intermediates = true;
-  const std::map<std::string, Tensor> values = engine_.run(feeds, opts);
-  for (size_t t = 0; t < tensors_.size(); ++t) {
-    auto it = values.find(tensors_[t]);
-    const Tensor* v = nullptr;
-    if (it != values.end()) v = &it->second;
-    else if (auto f = feeds.find(tensors_[t]); f != feeds.end()) v = &f->second;
-    if (!v) throw InternalError(str_cat("calibration: the engine returned no value for '", tensors_[t], "'"));
-    if (v->dtype() != DType::Float32)
-      throw Error(str_cat("calibration: tensor '", tensors_[t], "' is ", dtype_name(v->dtype()),
+  // Each tensor is observed as the engine computes it, while it is still in cache, and is then
+  // freed as in any run; the range pass and the histograms' binning run on the engine's threads.
+  std::vector<int> seen(tensors_.size(), 0);
+  auto on_value = [&](const std::string& name, const Tensor& v) {
+    const auto it = index_.find(name);
+    if (it == index_.end()) return;
+    if (v.dtype() != DType::Float32)
+      throw Error(str_cat("calibration: tensor '", name, "' is ", dtype_name(v.dtype()),
                           "; only float32 tensors are calibrated"));
-    for (auto& cal : calibrators_[t]) cal->observe(*v, tensors_[t]);
-  }
+    ++seen[it->second];
+    if (v.numel() == 0) return;
+    const FiniteBatch b = finite_batch(v.data<float>(), v.numel(), name, &engine_.pool());
+    for (auto& cal : calibrators_[it->second]) cal->observe(b);
+  };
+  engine_.run(feeds, RunOptions{}, on_value);
+  for (size_t t = 0; t < tensors_.size(); ++t)
+    if (seen[t] != 1)
+      throw InternalError(str_cat("calibration: the engine handed over '", tensors_[t], "' ", seen[t],
+                                  " times in one run (once expected)"));
   ++batches_;
 }
 

@@ -1,9 +1,11 @@
-// Calibration: runs a float model over calibration batches on the reference executor and feeds
-// the values of every requested tensor to calibrators, one per (tensor, method), so that several
-// methods are calibrated from a single pass over the data (octet quantize --compare-methods).
+// Calibration: runs a float model over calibration batches on the engine (runtime/engine.h) and
+// feeds the values of every requested tensor to calibrators, one per (tensor, method), so that
+// several methods are calibrated from a single pass over the data (octet quantize
+// --compare-methods). Each tensor is observed as soon as the engine computes it: its range and
+// finiteness are taken once (finite_batch) for all its calibrators, on the engine's threads.
 //
-// Memory: the calibrators are fixed-size (calibrators.h); the executor holds one batch's
-// intermediate tensors at a time. Neither grows with the number of calibration samples.
+// Memory: the calibrators are fixed-size (calibrators.h); the engine holds only the tensors a
+// batch still needs, as in any run. Neither grows with the number of calibration samples.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +49,7 @@ class CalibrationSession {
   std::vector<CalibrationMethod> methods_;
   // calibrators_[t][m]: tensor tensors_[t], method methods_[m].
   std::vector<std::vector<std::unique_ptr<Calibrator>>> calibrators_;
+  std::map<std::string, size_t> index_;  // tensor name -> its index in tensors_
   int64_t batches_ = 0;
 };
 

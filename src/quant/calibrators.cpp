@@ -62,8 +62,8 @@ void validate(const CalibrationMethod& m) {
                         Histogram::kMaxBins, "]"));
 }
 
-// The observed values of a batch; Error unless FLOAT32 (finiteness: finite_range and
-// Histogram::add check it in the same pass as the batch's range).
+// The observed values of a batch; Error unless FLOAT32 (finiteness: finite_batch checks it in the
+// same pass as the batch's range).
 const float* float_values(const Tensor& t, const std::string& tensor_name) {
   if (t.dtype() != DType::Float32)
     throw Error(str_cat("calibration: tensor '", tensor_name, "' has element type ",
@@ -125,6 +125,13 @@ std::string method_name(const CalibrationMethod& m) {
 
 Calibrator::~Calibrator() = default;
 
+void Calibrator::observe(const Tensor& batch_values, const std::string& tensor_name) {
+  const float* x = float_values(batch_values, tensor_name);
+  const int64_t n = batch_values.numel();
+  if (n == 0) return;
+  observe(finite_batch(x, n, tensor_name, nullptr));
+}
+
 std::unique_ptr<Calibrator> make_calibrator(const CalibrationMethod& m) {
   validate(m);
   switch (m.kind) {
@@ -136,14 +143,9 @@ std::unique_ptr<Calibrator> make_calibrator(const CalibrationMethod& m) {
 
 // ---------------------------------------------------------------------------------------------
 
-void MinMaxCalibrator::observe(const Tensor& batch_values, const std::string& tensor_name) {
-  const float* x = float_values(batch_values, tensor_name);
-  const int64_t n = batch_values.numel();
-  if (n == 0) return;
-  float lo, hi;
-  finite_range(x, n, tensor_name, &lo, &hi);
-  min_ = any_ ? std::min(min_, lo) : lo;
-  max_ = any_ ? std::max(max_, hi) : hi;
+void MinMaxCalibrator::observe(const FiniteBatch& b) {
+  min_ = any_ ? std::min(min_, b.min) : b.min;
+  max_ = any_ ? std::max(max_, b.max) : b.max;
   any_ = true;
 }
 
@@ -172,12 +174,8 @@ EmaMinMaxCalibrator::EmaMinMaxCalibrator(double decay) : decay_(decay) {
 
 std::string EmaMinMaxCalibrator::method() const { return "ema:" + format_number(decay_); }
 
-void EmaMinMaxCalibrator::observe(const Tensor& batch_values, const std::string& tensor_name) {
-  const float* x = float_values(batch_values, tensor_name);
-  const int64_t n = batch_values.numel();
-  if (n == 0) return;
-  float lo, hi;
-  finite_range(x, n, tensor_name, &lo, &hi);
+void EmaMinMaxCalibrator::observe(const FiniteBatch& b) {
+  const float lo = b.min, hi = b.max;
   if (batches_ == 0) {
     ema_min_ = lo;
     ema_max_ = hi;
@@ -236,10 +234,7 @@ const CalibrationMethod& checked_histogram_method(const CalibrationMethod& m) {
 HistogramCalibrator::HistogramCalibrator(const CalibrationMethod& m)
     : method_(checked_histogram_method(m)), histogram_(m.bins) {}
 
-void HistogramCalibrator::observe(const Tensor& batch_values, const std::string& tensor_name) {
-  const float* x = float_values(batch_values, tensor_name);
-  histogram_.add(x, batch_values.numel(), tensor_name);
-}
+void HistogramCalibrator::observe(const FiniteBatch& b) { histogram_.add(b); }
 
 double HistogramCalibrator::threshold() const {
   switch (method_.kind) {

@@ -61,7 +61,10 @@ class Calibrator {
   virtual ~Calibrator();
   // Observes one batch of the tensor's values (FLOAT32, any shape). tensor_name is for messages.
   // Errors (state unchanged): not FLOAT32; NaN or Inf (see finite_range in histogram.h).
-  virtual void observe(const Tensor& batch_values, const std::string& tensor_name) = 0;
+  void observe(const Tensor& batch_values, const std::string& tensor_name);
+  // The same for a batch already checked by finite_batch (histogram.h), whose range pass is then
+  // shared by every calibrator of the tensor; per-value work may run on batch.pool.
+  virtual void observe(const FiniteBatch& batch) = 0;
   // The range from everything observed so far (cheap for MinMax/EMA; a threshold search over the
   // histogram for the others, see HistogramCalibrator).
   virtual Range range() const = 0;
@@ -79,7 +82,8 @@ std::unique_ptr<Calibrator> make_calibrator(const CalibrationMethod& m);
 // Running min and max of all values: range() = [min, max].
 class MinMaxCalibrator : public Calibrator {
  public:
-  void observe(const Tensor& batch_values, const std::string& tensor_name) override;
+  using Calibrator::observe;
+  void observe(const FiniteBatch& batch) override;
   Range range() const override;
   void merge(const Calibrator& other) override;
   std::string method() const override { return "minmax"; }
@@ -101,7 +105,8 @@ class MinMaxCalibrator : public Calibrator {
 class EmaMinMaxCalibrator : public Calibrator {
  public:
   explicit EmaMinMaxCalibrator(double decay);  // Error unless 0 <= decay < 1
-  void observe(const Tensor& batch_values, const std::string& tensor_name) override;
+  using Calibrator::observe;
+  void observe(const FiniteBatch& batch) override;
   Range range() const override;
   void merge(const Calibrator& other) override;
   std::string method() const override;
@@ -131,7 +136,8 @@ class HistogramCalibrator : public Calibrator {
  public:
   // m.kind must be Percentile, Entropy or Mse (Error otherwise, or for bad settings).
   explicit HistogramCalibrator(const CalibrationMethod& m);
-  void observe(const Tensor& batch_values, const std::string& tensor_name) override;
+  using Calibrator::observe;
+  void observe(const FiniteBatch& batch) override;
   Range range() const override;
   void merge(const Calibrator& other) override;
   std::string method() const override { return method_name(method_); }

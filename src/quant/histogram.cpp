@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 
 #include "ir/error.h"
 #include "kernels/avx2/eltwise_avx2.h"
 #include "kernels/ref/reduce_ref.h"
 #include "kernels/ref/round.h"
+#include "runtime/thread_pool.h"
 
 namespace octet::quant {
 
@@ -40,6 +42,95 @@ void finite_range(const float* x, int64_t n, const std::string& tensor_name, flo
   const int64_t bad =
       avx2 ? kernels::minmax_finite_f32_avx2(x, n, lo, hi) : kernels::minmax_finite_f32(x, n, lo, hi);
   if (bad >= 0) throw_not_finite(x[bad], bad, tensor_name);
+}
+
+namespace {
+
+// Values per piece below which a batch's per-value passes stay on one thread: the pool's wake-up
+// costs about as much as a pass over this many floats.
+constexpr int64_t kParallelGrain = 32 * 1024;
+
+bool split(const ThreadPool* pool, int64_t n) { return pool && pool->size() > 1 && n >= 2 * kParallelGrain; }
+
+// Adds floor(|x[i]| * inv_width) of each x[i] (finite, every bin index below num_bins) to
+// counts[0, num_bins); returns how many x[i] are zero (counted in bin 0 as well).
+// Four interleaved 32-bit sub-histograms (32 KiB at 2048 bins) take consecutive values, so that
+// runs of values in one bin (a ReLU's zeros, a smooth activation) do not make each increment wait
+// for the previous one's store; they are summed into counts every 2^30 values, before a 32-bit
+// counter could overflow. Bigger histograms count straight into counts.
+uint64_t count_bins(const float* x, int64_t n, double inv_width, uint64_t* counts, size_t num_bins) {
+  const int64_t last = static_cast<int64_t>(num_bins) - 1;
+  auto bin_of = [&](float v) {
+    // |v| * 2^-k is exact in double (a float times a power of two within double's range), so the
+    // truncation is floor(|v| / w) exactly; it is below 2^24, so int64 holds it.
+    const int64_t b = static_cast<int64_t>(std::fabs(static_cast<double>(v)) * inv_width);
+    OCTET_CHECK(b <= last, "histogram bin ", b, " out of range for |x| = ", std::fabs(static_cast<double>(v)));
+    return b;
+  };
+  uint64_t zeros = 0;
+  if (num_bins > 2048) {
+    for (int64_t i = 0; i < n; ++i) {
+      ++counts[bin_of(x[i])];
+      zeros += x[i] == 0.f;
+    }
+    return zeros;
+  }
+  std::vector<uint32_t> sub(4 * num_bins, 0);
+  uint32_t* s0 = sub.data();
+  uint32_t* s1 = s0 + num_bins;
+  uint32_t* s2 = s1 + num_bins;
+  uint32_t* s3 = s2 + num_bins;
+  constexpr int64_t kFlush = int64_t{1} << 30;
+  for (int64_t b0 = 0; b0 < n; b0 += kFlush) {
+    const int64_t b1 = std::min(n, b0 + kFlush);
+    int64_t i = b0;
+    for (; i + 4 <= b1; i += 4) {
+      ++s0[bin_of(x[i])];
+      ++s1[bin_of(x[i + 1])];
+      ++s2[bin_of(x[i + 2])];
+      ++s3[bin_of(x[i + 3])];
+      zeros += static_cast<uint64_t>(x[i] == 0.f) + (x[i + 1] == 0.f) + (x[i + 2] == 0.f) + (x[i + 3] == 0.f);
+    }
+    for (; i < b1; ++i) {
+      ++s0[bin_of(x[i])];
+      zeros += x[i] == 0.f;
+    }
+    for (size_t j = 0; j < num_bins; ++j) {
+      counts[j] += uint64_t{s0[j]} + s1[j] + s2[j] + s3[j];
+      s0[j] = s1[j] = s2[j] = s3[j] = 0;
+    }
+  }
+  return zeros;
+}
+
+}  // namespace
+
+FiniteBatch finite_batch(const float* x, int64_t n, const std::string& tensor_name, ThreadPool* pool) {
+  OCTET_CHECK(n >= 1, "finite_batch of an empty batch");
+  FiniteBatch b{x, n, 0.f, 0.f, pool};
+  if (!split(pool, n)) {
+    finite_range(x, n, tensor_name, &b.min, &b.max);
+    return b;
+  }
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  std::mutex mu;
+  bool any = false;
+  int64_t bad = -1;  // the smallest bad index over all pieces
+  pool->parallel_for(n, kParallelGrain, [&](int64_t i0, int64_t i1) {
+    float lo, hi;
+    const int64_t k = avx2 ? kernels::minmax_finite_f32_avx2(x + i0, i1 - i0, &lo, &hi)
+                           : kernels::minmax_finite_f32(x + i0, i1 - i0, &lo, &hi);
+    std::lock_guard<std::mutex> lock(mu);
+    if (k >= 0) {
+      if (bad < 0 || i0 + k < bad) bad = i0 + k;
+    } else {
+      b.min = any ? std::min(b.min, lo) : lo;
+      b.max = any ? std::max(b.max, hi) : hi;
+      any = true;
+    }
+  });
+  if (bad >= 0) throw_not_finite(x[bad], bad, tensor_name);
+  return b;
 }
 
 Histogram::Histogram(int num_bins) {
@@ -91,35 +182,38 @@ void Histogram::cover(double max_abs) {
 
 void Histogram::add(const float* x, int64_t n, const std::string& tensor_name) {
   if (n <= 0) return;
-  float batch_min, batch_max;
-  finite_range(x, n, tensor_name, &batch_min, &batch_max);  // before any state changes
+  add(finite_batch(x, n, tensor_name, nullptr));  // the range first: no state changes on an Error
+}
+
+void Histogram::add(const FiniteBatch& b) {
+  if (b.n <= 0) return;
   if (total_ == 0) {
-    min_ = batch_min;
-    max_ = batch_max;
+    min_ = b.min;
+    max_ = b.max;
   } else {
-    min_ = std::min(min_, batch_min);
-    max_ = std::max(max_, batch_max);
+    min_ = std::min(min_, b.min);
+    max_ = std::max(max_, b.max);
   }
-  total_ += static_cast<uint64_t>(n);
-  const double batch_max_abs = std::max(std::fabs(static_cast<double>(batch_min)),
-                                        std::fabs(static_cast<double>(batch_max)));
+  total_ += static_cast<uint64_t>(b.n);
+  const double batch_max_abs = std::max(std::fabs(static_cast<double>(b.min)), std::fabs(static_cast<double>(b.max)));
   if (batch_max_abs > 0) cover(batch_max_abs);
 
-  // |x| * 2^-k is exact in double (a float times a power of two within double's range), so the
-  // truncation is floor(|x| / w) exactly; |x| < num_bins * w keeps it in range.
+  // |x| < num_bins * w keeps every bin index in range (see count_bins).
   const double inv_width = has_width_ ? std::ldexp(1.0, -width_exponent_) : 0.0;
-  const uint64_t last = counts_.size() - 1;
-  for (int64_t i = 0; i < n; ++i) {
-    const double a = std::fabs(static_cast<double>(x[i]));
-    if (a == 0) {
-      ++zeros_;
-      ++counts_[0];
-      continue;
-    }
-    const uint64_t b = static_cast<uint64_t>(a * inv_width);
-    OCTET_CHECK(b <= last, "histogram bin ", b, " out of range for |x| = ", a);
-    ++counts_[b];
+  // Pieces count into their own bins at the one width just set, summed here: the same counts.
+  // Per-piece counters cost num_bins * 8 bytes each, so very fine histograms stay serial.
+  if (!split(b.pool, b.n) || static_cast<int64_t>(counts_.size()) > b.n / 8) {
+    zeros_ += count_bins(b.x, b.n, inv_width, counts_.data(), counts_.size());
+    return;
   }
+  std::mutex mu;
+  b.pool->parallel_for(b.n, kParallelGrain, [&](int64_t i0, int64_t i1) {
+    std::vector<uint64_t> local(counts_.size(), 0);
+    const uint64_t zeros = count_bins(b.x + i0, i1 - i0, inv_width, local.data(), local.size());
+    std::lock_guard<std::mutex> lock(mu);
+    for (size_t j = 0; j < local.size(); ++j) counts_[j] += local[j];
+    zeros_ += zeros;
+  });
 }
 
 void Histogram::merge(const Histogram& other) {

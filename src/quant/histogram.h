@@ -27,6 +27,10 @@
 #include <string>
 #include <vector>
 
+namespace octet {
+class ThreadPool;
+}
+
 namespace octet::quant {
 
 // The smallest and largest element of x[0, n) (n >= 1; a zero result is +0), in one pass that
@@ -35,6 +39,24 @@ namespace octet::quant {
 // the tensor, the kind of value and the first bad index: "tensor 'conv1_out' has NaN at element
 // 17 of this batch".
 void finite_range(const float* x, int64_t n, const std::string& tensor_name, float* lo, float* hi);
+
+// A batch of float values checked finite, with their range: what finite_batch returns and
+// Histogram::add and the calibrators (calibrators.h) take, so that the range pass runs once per
+// batch however many calibrators observe it. pool (may be null) is where the per-value work of
+// those calibrators may run: split into contiguous pieces, one per thread, whose results combine
+// exactly (min/max of the pieces; histogram counts at one width), so the result does not depend on
+// the number of threads.
+struct FiniteBatch {
+  const float* x = nullptr;
+  int64_t n = 0;  // >= 1
+  float min = 0.f, max = 0.f;
+  ThreadPool* pool = nullptr;
+};
+
+// finite_range of x[0, n) (n >= 1) as a FiniteBatch, the pass split over pool's threads when pool
+// is non-null and n is large enough to pay for it. Same result and the same Error as
+// finite_range, naming the FIRST bad index of the whole batch.
+FiniteBatch finite_batch(const float* x, int64_t n, const std::string& tensor_name, ThreadPool* pool);
 
 class Histogram {
  public:
@@ -49,6 +71,9 @@ class Histogram {
   // first bad index (see finite_range); the histogram is then left unchanged. n == 0 is a
   // no-op.
   void add(const float* x, int64_t n, const std::string& tensor_name);
+  // The same for a batch already checked (finite_batch), binned on b.pool's threads when it has
+  // one; the counts are those of add(b.x, b.n, ...).
+  void add(const FiniteBatch& b);
 
   // Adds other's data as if it had been add()ed here: counts are bit-identical to one histogram
   // of both data sets (see the top of this file). Error if num_bins differ.

@@ -111,6 +111,9 @@ Engine::Engine(const Model& model, const EngineOptions& options)
     }
   constants_.assign(num_slots_, nullptr);
   for (const auto& name : g.initializer_names()) constants_[slot_of_.at(name)] = &*g.value(name).initializer;
+  observed_.assign(num_slots_, nullptr);
+  for (const auto& [name, sl] : slot_of_)
+    if (options_.observe.count(name) && !constants_[sl]) observed_[sl] = &name;
   // Free each intermediate after its last reader.
   std::vector<int> last(num_slots_, -1);
   for (size_t i = 0; i < steps_.size(); ++i) {
@@ -133,10 +136,19 @@ void Engine::reset_profile() {
 }
 
 std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& feeds, const RunOptions& options) {
+  return run(feeds, options, ValueObserver());
+}
+
+std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& feeds, const RunOptions& options,
+                                          const ValueObserver& observer) {
   checker_.check_feeds(feeds);
   const Graph& g = model_.graph;
   std::vector<Tensor> env(num_slots_);
+  auto notify = [&](int sl) {
+    if (observer && sl >= 0 && observed_[sl] && env[sl].defined()) observer(*observed_[sl], env[sl]);
+  };
   for (const auto& [name, t] : feeds) env[slot_of_.at(name)] = t;
+  for (const auto& [name, t] : feeds) notify(slot_of_.at(name));
   auto value = [&](int sl) -> const Tensor* {
     if (sl < 0) return nullptr;
     if (constants_[sl]) return constants_[sl];
@@ -158,7 +170,10 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
     if (s.fast) {
       Tensor out;
       done = s.fast->run(inputs, out, pool_);
-      if (done) env[s.act ? s.act_out : s.out[0]] = std::move(out);
+      if (done) {
+        env[s.act ? s.act_out : s.out[0]] = std::move(out);
+        notify(s.act ? s.act_out : s.out[0]);
+      }
     }
     if (!done) {
       OpContext ctx{*s.node, opset, std::move(inputs), {}};
@@ -169,6 +184,7 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
         if (!ctx.outputs[o].defined())
           throw Error(str_cat(s.node->describe(), ": did not produce output '", s.node->outputs[o], "'"));
         env[s.out[o]] = std::move(ctx.outputs[o]);
+        notify(s.out[o]);
       }
       if (s.act) {  // the fused activation, run as its own op
         OpContext actx{*s.act, opset, {}, {}};
@@ -176,6 +192,7 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
         actx.outputs.resize(1);
         s.act_def->run(actx);
         env[s.act_out] = std::move(actx.outputs[0]);
+        notify(s.act_out);
         if (!options.keep_intermediates) env[s.act_in] = Tensor();
       }
     }

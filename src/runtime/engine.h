@@ -8,9 +8,10 @@
 // kernels for a Q/DQ model; unlowered Q/DQ runs in float through the reference ops.
 #pragma once
 
+#include <functional>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,8 @@ struct EngineOptions {
   // FP32 convolutions (group 1) on oneDNN's kernels where this build links it
   // (fast/conv_f32_onednn.h); false: octet's own AVX2 kernels.
   bool onednn = true;
-  // Values that must stay observable in run(keep_intermediates): never fused away.
+  // Values that must stay observable (run with keep_intermediates, or a ValueObserver): never
+  // fused away.
   std::set<std::string> observe;
 };
 
@@ -54,11 +56,20 @@ class Engine {
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& feeds,
                                     const RunOptions& options = {});
 
+  // Called by run() with each value named in EngineOptions::observe, once per run, as soon as it
+  // is computed (a fed graph input before the first step), so that it is read while still in
+  // cache and need not be kept. Runs on run()'s thread between steps, where it may use pool();
+  // the tensor is valid only during the call. An exception it throws ends the run.
+  using ValueObserver = std::function<void(const std::string& name, const Tensor& value)>;
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& feeds, const RunOptions& options,
+                                    const ValueObserver& observer);
+
   // Per-step timing since construction (or reset_profile), in plan order; times are only
   // measured with EngineOptions::profile.
   const std::vector<EngineLayer>& layers() const { return layers_; }
   void reset_profile();
   int threads() const { return pool_.size(); }
+  ThreadPool& pool() { return pool_; }
 
  private:
   struct Step;
@@ -70,6 +81,7 @@ class Engine {
   std::vector<EngineLayer> layers_;
   std::map<std::string, int> slot_of_;  // value name -> slot in the run's value table
   std::vector<const Tensor*> constants_;  // per slot: initializer or nullptr
+  std::vector<const std::string*> observed_;  // per slot: its name if in options_.observe, else nullptr
   int num_slots_ = 0;
 };
 

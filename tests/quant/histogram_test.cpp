@@ -14,6 +14,7 @@
 
 #include "ir/error.h"
 #include "kernels/ref/round.h"
+#include "runtime/thread_pool.h"
 
 namespace octet::quant {
 namespace {
@@ -189,6 +190,83 @@ TEST(Histogram, NanOrInfNamesTensorAndIndexAndLeavesStateUnchanged) {
   }
   EXPECT_EQ(h.total_count(), 20u);
   EXPECT_EQ(h.max(), 1.f);
+}
+
+// Batches split over a pool's threads (finite_batch, then add) give the same histogram as one
+// serial pass, and every count equals floor(|x| / w) recomputed here value by value: sizes below,
+// at and well above the split threshold, odd lengths, runs of zeros and of one repeated value (the
+// interleaved sub-histograms), a widening second batch, and the plain-counter path for more than
+// 2048 bins.
+TEST(Histogram, ThreadedBatchesEqualTheSerialPassAndDirectBinning) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.f, 3.f);
+  for (int bins : {16, 2048, 4096}) {
+    for (int64_t n : {int64_t{1}, int64_t{1000}, int64_t{65535}, int64_t{65536}, int64_t{200003}}) {
+      std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t phase = (i / 97) % 4;  // runs: zeros, normal values, one repeated value, normal
+        a[i] = phase == 0 ? 0.f : phase == 2 ? 1.25f : nd(rng);
+        b[i] = 4.f * nd(rng);  // wider: the second batch widens the bins
+      }
+      Histogram serial(bins);
+      serial.add(a.data(), n, "a");
+      serial.add(b.data(), n, "b");
+      for (int threads : {1, 2, 3}) {
+        ThreadPool pool(threads);
+        Histogram h(bins);
+        h.add(finite_batch(a.data(), n, "a", &pool));
+        h.add(finite_batch(b.data(), n, "b", &pool));
+        EXPECT_EQ(h.counts(), serial.counts()) << bins << " bins, n " << n << ", " << threads << " threads";
+        EXPECT_EQ(h.zero_count(), serial.zero_count());
+        EXPECT_EQ(h.total_count(), serial.total_count());
+        EXPECT_EQ(h.min(), serial.min());
+        EXPECT_EQ(h.max(), serial.max());
+        EXPECT_EQ(h.width_exponent(), serial.width_exponent());
+      }
+      // Direct binning of both batches at the final width.
+      std::vector<uint64_t> expect(static_cast<size_t>(bins), 0);
+      uint64_t zeros = 0;
+      for (const auto* v : {&a, &b})
+        for (float x : *v) {
+          ++expect[static_cast<size_t>(std::floor(std::fabs(double(x)) / serial.bin_width()))];
+          zeros += x == 0.f;
+        }
+      EXPECT_EQ(serial.counts(), expect) << bins << " bins, n " << n;
+      EXPECT_EQ(serial.zero_count(), zeros);
+    }
+  }
+}
+
+// The threaded range pass names the first bad element of the whole batch, whichever piece it is
+// in, and leaves the histogram unchanged.
+TEST(Histogram, ThreadedRangePassNamesTheFirstBadElement) {
+  ThreadPool pool(2);
+  std::vector<float> x(300000, 0.5f);
+  x[250000] = std::numeric_limits<float>::infinity();  // in the second piece
+  x[170001] = -std::numeric_limits<float>::quiet_NaN();
+  x[299999] = std::numeric_limits<float>::quiet_NaN();
+  try {
+    finite_batch(x.data(), static_cast<int64_t>(x.size()), "blocks.3.out", &pool);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'blocks.3.out' has NaN at element 170001 of this batch"),
+              std::string::npos)
+        << e.what();
+  }
+  x[170001] = 0.5f;
+  x[10] = -std::numeric_limits<float>::infinity();  // in the first piece
+  try {
+    finite_batch(x.data(), static_cast<int64_t>(x.size()), "t", &pool);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has -Inf at element 10 of"), std::string::npos) << e.what();
+  }
+  x[10] = -2.f;
+  x[250000] = 3.f;
+  x[299999] = 0.f;
+  const FiniteBatch b = finite_batch(x.data(), static_cast<int64_t>(x.size()), "t", &pool);
+  EXPECT_EQ(b.min, -2.f);
+  EXPECT_EQ(b.max, 3.f);
 }
 
 TEST(Histogram, AllZeroHasNoWidthAndZeroThresholds) {

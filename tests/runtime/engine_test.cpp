@@ -327,6 +327,57 @@ TEST(Engine, ProfileNamesKernelsAndFusedActivations) {
   EXPECT_TRUE(fused_relu);
 }
 
+// run()'s ValueObserver gets every value named in EngineOptions::observe exactly once per run,
+// equal to what keep_intermediates returns: the fed input, a convolution output that would
+// otherwise have been fused away (its Relu must then not be fused), a Relu output, a residual
+// Add's output and the graph output. An exception from the observer ends the run.
+TEST(Engine, ObserverSeesEveryObservedValueOnceAsComputed) {
+  Model m = zoo::make_model("resnet8", 3);
+  FoldConstants().run(m);
+  FoldBatchNorm().run(m);
+  m.graph.topo_sort();
+  infer_shapes(m);
+  const std::string in = m.graph.inputs[0], out = m.graph.outputs[0];
+  const Node* conv_before_relu = nullptr;
+  const Node* relu = nullptr;
+  const Node* add = nullptr;
+  for (const auto& n : m.graph.nodes) {
+    if (!relu && n->op_type == "Relu") relu = n.get();
+    if (!add && n->op_type == "Add") add = n.get();
+  }
+  ASSERT_TRUE(relu && add);
+  for (const auto& n : m.graph.nodes)
+    if (n->op_type == "Conv" && n->outputs[0] == relu->inputs[0]) conv_before_relu = n.get();
+  ASSERT_TRUE(conv_before_relu) << "the first Relu reads a Conv";
+  EngineOptions eo;
+  eo.observe = {in, conv_before_relu->outputs[0], relu->outputs[0], add->outputs[0], out};
+  Engine engine(m, eo);
+  const Tensor x = zoo::sample_input(3, 4);
+  RunOptions keep;
+  keep.keep_intermediates = true;
+  const std::map<std::string, Tensor> kept = engine.run({{in, x}}, keep);
+  std::map<std::string, int> calls;
+  std::map<std::string, Tensor> seen;
+  const std::map<std::string, Tensor> result =
+      engine.run({{in, x}}, RunOptions{}, [&](const std::string& name, const Tensor& v) {
+        ++calls[name];
+        seen[name] = v.clone();
+      });
+  EXPECT_EQ(result.size(), 1u) << "only the graph output is returned";
+  EXPECT_EQ(calls.size(), eo.observe.size());
+  for (const std::string& name : eo.observe) {
+    EXPECT_EQ(calls[name], 1) << name;
+    ASSERT_TRUE(seen.count(name) && kept.count(name)) << name;
+    EXPECT_TRUE(same_bits(seen.at(name), kept.at(name))) << name;
+  }
+  const std::string stop = relu->outputs[0];
+  EXPECT_THROW(engine.run({{in, x}}, RunOptions{},
+                          [&](const std::string& name, const Tensor&) {
+                            if (name == stop) throw Error("stop here");
+                          }),
+               Error);
+}
+
 TEST(Engine, FallsBackToReferenceWhereNoFastOpApplies) {
   // A Conv whose weight is a graph input (not a constant): the reference op runs it.
   B b("dyn", 17);
