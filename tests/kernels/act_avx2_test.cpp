@@ -1,6 +1,7 @@
-// Softmax and Gelu (kernels/avx2/act_avx2.h) against their reference twins softmax_ref and
-// gelu_erf_ref: row lengths around the 8-lane vector, rows with NaN, -inf and huge spreads, and
-// a dense sweep of Gelu over [-16, 16] plus infinities, NaN and signed zeros.
+// Softmax, Gelu and LayerNormalization (kernels/avx2/act_avx2.h) against their reference twins
+// softmax_ref, gelu_erf_ref and layernorm_ref: row lengths around the 8-lane vector, rows with NaN,
+// -inf and huge spreads, a dense sweep of Gelu over [-16, 16] plus infinities, NaN and signed
+// zeros, and layer normalisation of rows with large means, constant rows and NaN.
 //
 // Tolerances follow the accuracy the header states: softmax within 2e-6 + (m - x) 1.2e-7 relative
 // (+1e-37 absolute for the values that underflow), Gelu within 1.2e-5 relative of the
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "kernels/ref/gelu_ref.h"
+#include "kernels/ref/norm_ref.h"
 #include "kernels/ref/softmax_ref.h"
 
 namespace octet::kernels {
@@ -91,6 +93,43 @@ TEST(ActAvx2, GeluMatchesTheErfReference) {
   EXPECT_EQ(g[0], inf);
   EXPECT_TRUE(std::isnan(g[1])) << "-inf * 0, as the reference's 0.5 x (1 + erf(x / sqrt 2))";
   EXPECT_TRUE(std::isnan(g[2]));
+}
+
+// The twin's expression on a mean and variance that differ only by summation order: within one
+// float ulp of the twin's result (a double a few ulps away can round to the neighbouring float).
+TEST(ActAvx2, LayerNormMatchesTheReference) {
+  if (!avx2()) GTEST_SKIP();
+  std::mt19937 rng(41);
+  for (int64_t cols : {1, 3, 4, 7, 8, 9, 16, 17, 64, 65, 200, 1000}) {
+    for (float offset : {0.f, 100.f, -3e4f}) {
+      for (bool with_bias : {true, false}) {
+        const int64_t rows = 5;
+        std::normal_distribution<float> nd(offset, 0.5f);
+        std::vector<float> x(static_cast<size_t>(rows * cols)), scale(static_cast<size_t>(cols)),
+            bias(static_cast<size_t>(cols)), y(x.size()), want(x.size());
+        for (auto& v : x) v = nd(rng);
+        for (int64_t j = 0; j < cols; ++j) x[static_cast<size_t>(3 * cols + j)] = offset;  // a constant row
+        std::uniform_real_distribution<float> u(-2.f, 2.f);
+        for (auto& v : scale) v = u(rng);
+        for (auto& v : bias) v = u(rng);
+        const float* b = with_bias ? bias.data() : nullptr;
+        layernorm_f32_avx2(rows, cols, x.data(), scale.data(), b, 1e-5, y.data());
+        layernorm_ref(rows, cols, x.data(), scale.data(), b, 1e-5, want.data(), nullptr, nullptr);
+        for (size_t i = 0; i < y.size(); ++i)
+          ASSERT_LE(std::fabs(y[i] - want[i]), std::ldexp(std::fabs(want[i]), -23) + 1e-37)
+              << "cols " << cols << " offset " << offset << " element " << i << ": " << y[i] << " vs " << want[i];
+      }
+    }
+  }
+  // A NaN or an infinity makes its row NaN, as in the twin; other rows are unaffected.
+  std::vector<float> x(3 * 20, 1.5f), s(20, 1.f), y(x.size()), want(x.size());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7);
+  x[5] = std::numeric_limits<float>::quiet_NaN();
+  x[20 + 19] = std::numeric_limits<float>::infinity();
+  layernorm_f32_avx2(3, 20, x.data(), s.data(), nullptr, 1e-5, y.data());
+  layernorm_ref(3, 20, x.data(), s.data(), nullptr, 1e-5, want.data(), nullptr, nullptr);
+  for (size_t i = 0; i < 40; ++i) EXPECT_TRUE(std::isnan(y[i]) && std::isnan(want[i])) << i;
+  for (size_t i = 40; i < 60; ++i) EXPECT_LE(std::fabs(y[i] - want[i]), std::ldexp(std::fabs(want[i]), -23)) << i;
 }
 
 }  // namespace

@@ -119,6 +119,48 @@ TEST(EngineTransformerOps, SoftmaxAndGeluMatchTheReference) {
   EXPECT_EQ(r.rel, 0.0);
 }
 
+// LayerNormalization on the engine: the last axis or the last two, with and without B, within a
+// float ulp of the reference op; broadcast parameters, a used Mean output and float64 stay on the
+// reference op and give its bits.
+TEST(EngineTransformerOps, LayerNormalizationMatchesTheReference) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const Tensor x = testing::random_float({2, 5, 3, 24}, 7, -4.f, 9.f);
+  struct Case {
+    int64_t axis;
+    std::vector<int64_t> param;  // Scale and B shape
+    bool bias, mean_out;
+    const char* kernel;
+  };
+  const std::vector<Case> cases = {
+      {-1, {24}, true, false, "layernorm_f32_avx2"},      {-1, {1, 24}, false, false, "layernorm_f32_avx2"},
+      {2, {3, 24}, true, false, "layernorm_f32_avx2"},     {-2, {1, 24}, true, false, "reference"},  // broadcast
+      {-1, {24}, true, true, "reference"},
+  };
+  for (const Case& c : cases) {
+    B g("ln", 17);
+    const std::string in = g.input("x", DType::Float32, x.shape());
+    std::vector<std::string> ins = {in, g.initializer("scale", testing::random_float(c.param, 8, 0.5f, 2.f))};
+    if (c.bias) ins.push_back(g.initializer("bias", testing::random_float(c.param, 9, -1.f, 1.f)));
+    const std::vector<std::string> outs = g.node("LayerNormalization", ins, {{"axis", B::i(c.axis)}, {"epsilon", B::f(1e-3f)}},
+                                                 c.mean_out ? 2 : 1, "ln");
+    for (const auto& o : outs) g.output(o);
+    Model m = g.build();
+    infer_shapes(m);
+    const Tensor want = Executor(m).run({{"x", x}}).at(outs[0]);
+    EngineOptions eo;
+    eo.profile = true;  // the profile names the kernel that ran (a declined shape: "reference")
+    Engine e(m, eo);
+    const Tensor got = e.run({{"x", x}}).at(outs[0]);
+    EXPECT_EQ(e.layers()[0].kernel, c.kernel) << "axis " << c.axis;
+    ASSERT_EQ(got.shape(), want.shape());
+    for (int64_t i = 0; i < want.numel(); ++i) {
+      const double w = want.data<float>()[i], v = got.data<float>()[i];
+      ASSERT_LE(std::fabs(v - w), c.kernel == std::string("reference") ? 0.0 : std::ldexp(std::fabs(w), -23) + 1e-37)
+          << "axis " << c.axis << " element " << i;
+    }
+  }
+}
+
 // Mul, Sub and Div with a constant float scalar on either side (attention's scaling, input
 // normalisation): one IEEE operation per element, equal to the reference bit for bit.
 TEST(EngineTransformerOps, ArithmeticWithAConstantScalarIsExact) {

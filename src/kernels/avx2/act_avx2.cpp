@@ -1,5 +1,7 @@
-// Softmax and Gelu for AVX2 + FMA; the contract and accuracy are in act_avx2.h.
+// Softmax, Gelu and LayerNormalization for AVX2 + FMA; the contract and accuracy are in act_avx2.h.
 #include "kernels/avx2/act_avx2.h"
+
+#include <cmath>
 
 #include <immintrin.h>
 
@@ -116,6 +118,72 @@ void gelu_f32_avx2(const float* x, int64_t n, float* y) {
   if (i < n) {
     const __m256i mask = lane_mask(n - i);
     _mm256_maskstore_ps(y + i, mask, gelu_ps(_mm256_maskload_ps(x + i, mask)));
+  }
+}
+
+namespace {
+
+// Sum of x[0, n) in double: two accumulators of four lanes over 8 floats a step, then the tail.
+double sum_d(const float* x, int64_t n) {
+  __m256d a = _mm256_setzero_pd(), b = _mm256_setzero_pd();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    a = _mm256_add_pd(a, _mm256_cvtps_pd(_mm_loadu_ps(x + i)));
+    b = _mm256_add_pd(b, _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)));
+  }
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, _mm256_add_pd(a, b));
+  double s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  for (; i < n; ++i) s += static_cast<double>(x[i]);
+  return s;
+}
+
+// Sum of (x[i] - m)^2 in double, as sum_d.
+double sum_sq_d(const float* x, int64_t n, double m) {
+  const __m256d mv = _mm256_set1_pd(m);
+  __m256d a = _mm256_setzero_pd(), b = _mm256_setzero_pd();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), mv);
+    const __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)), mv);
+    a = _mm256_add_pd(a, _mm256_mul_pd(d0, d0));  // no FMA: the twin rounds d * d, then adds
+    b = _mm256_add_pd(b, _mm256_mul_pd(d1, d1));
+  }
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, _mm256_add_pd(a, b));
+  double s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  for (; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - m;
+    s += d * d;
+  }
+  return s;
+}
+
+}  // namespace
+
+void layernorm_f32_avx2(int64_t rows, int64_t cols, const float* x, const float* scale, const float* bias,
+                        double epsilon, float* y) {
+  if (cols <= 0) return;
+  const double n = static_cast<double>(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    const double m = sum_d(xr, cols) / n;
+    const double inv = 1.0 / std::sqrt(sum_sq_d(xr, cols, m) / n + epsilon);
+    const __m256d mv = _mm256_set1_pd(m), iv = _mm256_set1_pd(inv);
+    int64_t j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      // ((x - m) * inv) * scale + bias, each step rounded in double as the twin's expression
+      __m256d o = _mm256_mul_pd(_mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(xr + j)), mv), iv),
+                                _mm256_cvtps_pd(_mm_loadu_ps(scale + j)));
+      if (bias) o = _mm256_add_pd(o, _mm256_cvtps_pd(_mm_loadu_ps(bias + j)));
+      _mm_storeu_ps(yr + j, _mm256_cvtpd_ps(o));
+    }
+    for (; j < cols; ++j) {
+      double o = (static_cast<double>(xr[j]) - m) * inv * static_cast<double>(scale[j]);
+      if (bias) o += static_cast<double>(bias[j]);
+      yr[j] = static_cast<float>(o);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
-// Float Softmax (along contiguous rows) and exact Gelu for AVX2 + FMA, the transformer ops that
-// are not matrix products. Reference twins: softmax_ref (kernels/ref/softmax_ref.h) and
-// gelu_erf_ref (kernels/ref/gelu_ref.h).
+// Float Softmax (along contiguous rows), exact Gelu and LayerNormalization for AVX2 + FMA, the
+// transformer ops that are not matrix products. Reference twins: softmax_ref
+// (kernels/ref/softmax_ref.h), gelu_erf_ref (kernels/ref/gelu_ref.h) and layernorm_ref
+// (kernels/ref/norm_ref.h).
 //
 // Accuracy (these are not bit-identical to the twins; tests bound the difference):
 //   exp: Cody-Waite reduction x = n ln2 + r (ln2 split in two), a degree-6 polynomial for e^r on
@@ -29,5 +30,14 @@ void softmax_rows_f32_avx2(const float* x, int64_t rows, int64_t n, float* y);
 
 // y[i] = Gelu(x[i]), approximate = "none". y may alias x.
 void gelu_f32_avx2(const float* x, int64_t n, float* y);
+
+// Layer normalisation of `rows` rows of `cols` floats, as layernorm_ref (kernels/ref/norm_ref.h):
+// per row, the mean and the population variance in double (two passes, four double lanes twice
+// over, so only the summation order differs from the twin), inv = 1 / sqrt(var + epsilon), and
+// y[j] = float(((x[j] - mean) * inv) * scale[j] + bias[j]) in double, the twin's expression. The
+// result is within an ulp or two of the twin's (the mean and variance differ by summation order).
+// bias may be nullptr. y may alias x.
+void layernorm_f32_avx2(int64_t rows, int64_t cols, const float* x, const float* scale, const float* bias,
+                        double epsilon, float* y);
 
 }  // namespace octet::kernels
