@@ -50,7 +50,8 @@ std::unique_ptr<FastOp> make_eltwise(const FastOpContext& ctx);  // Quantize/Deq
 std::unique_ptr<FastOp> make_maxpool(const FastOpContext& ctx);  // 2-D MaxPool on float / uint8 / int8
 std::unique_ptr<FastOp> make_global_avgpool(const FastOpContext& ctx);  // float GlobalAveragePool
 std::unique_ptr<FastOp> make_qglobal_avgpool(const FastOpContext& ctx);  // octet.QLinearGlobalAveragePool
-std::unique_ptr<FastOp> make_activation(const FastOpContext& ctx);  // float Softmax (last axis), Gelu
+std::unique_ptr<FastOp> make_activation(const FastOpContext& ctx);  // float Softmax (last axis), Gelu,
+                                                                    // LayerNormalization
 
 // True when the CPU runs the AVX2 kernels (all fast ops need them).
 bool fast_kernels_available();
