@@ -26,12 +26,14 @@ namespace octet::quant {
 class CalibrationSession {
  public:
   // `tensors`: values of `model` to calibrate (graph inputs or node outputs, FLOAT32). Error for
-  // an unknown name or an empty method list. `model` must outlive the session.
+  // an unknown or repeated name or an empty method list. `model` must outlive the session.
   CalibrationSession(const Model& model, std::vector<std::string> tensors,
                      std::vector<CalibrationMethod> methods);
 
   // Runs the model on one batch and observes every tensor with every method. Errors (naming the
-  // tensor) for NaN or Inf values, which a calibrated range cannot represent.
+  // tensor) for NaN or Inf values, which a calibrated range cannot represent. Tensors are observed
+  // as they are computed, so after an Error the tensors computed before it have seen the batch and
+  // the others have not: discard the session (octet quantize stops).
   void observe(const std::map<std::string, Tensor>& feeds);
 
   // The calibrated range of every tensor for methods[method_index].

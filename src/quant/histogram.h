@@ -20,7 +20,9 @@
 // every threshold search returns 0 (a zero range; calibrators report it as degenerate).
 //
 // Memory: num_bins counters of 8 bytes plus a few scalars, fixed at construction; it does not
-// grow with the number of values or batches observed.
+// grow with the number of values or batches observed. add() also takes, for its duration, four
+// 32-bit sub-histograms (num_bins <= 2048) and, when split over threads, num_bins 8-byte
+// counters per piece.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,8 @@
 // everywhere else. Load-time planning prepares each node once (weights packed, a Relu/Clip that
 // only reads a convolution or matmul fused into it); run() then walks the plan with a thread pool.
 // Integer paths (octet.QLinearConv / octet.QLinearMatMul written by LowerQdq) equal the reference
-// executor's result bit for bit; float paths differ from it by summation order only.
+// executor's result bit for bit; float paths differ from it by summation order (and Softmax and
+// Gelu by their stated approximations, kernels/avx2/act_avx2.h).
 //
 // The engine does not rewrite the graph: lower Q/DQ first (src/passes/lower_qdq.h) to get integer
 // kernels for a Q/DQ model; unlowered Q/DQ runs in float through the reference ops.

@@ -453,7 +453,7 @@ void add_quantize(CLI::App& app, Command& out) {
   sub->add_option("--calib", a->calib, "Calibration data: fashion-mnist:train, npy:DIR, FILE.npz, images:DIR");
   sub->add_option("--calib-size", a->calib_size, "Calibration samples, a seeded random subset (default 512)");
   sub->add_option("--calib-seed", a->calib_seed, "Seed of the calibration subset (default 1)");
-  sub->add_option("--calib-batch", a->calib_batch, "Samples per executor run in calibration (default 64)");
+  sub->add_option("--calib-batch", a->calib_batch, "Samples per engine run in calibration (default 64)");
   sub->add_option("--image-options", a->image_options,
                   "Image folder preprocessing: size=HxW&channels=3&mean=..&std=..&layout=nchw|nhwc&resize=bilinear|nearest");
   sub->add_option("--method", a->method,

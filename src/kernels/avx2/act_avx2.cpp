@@ -123,40 +123,44 @@ void gelu_f32_avx2(const float* x, int64_t n, float* y) {
 
 namespace {
 
-// Sum of x[0, n) in double: two accumulators of four lanes over 8 floats a step, then the tail.
-double sum_d(const float* x, int64_t n) {
-  __m256d a = _mm256_setzero_pd(), b = _mm256_setzero_pd();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    a = _mm256_add_pd(a, _mm256_cvtps_pd(_mm_loadu_ps(x + i)));
-    b = _mm256_add_pd(b, _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)));
+// Mean and population variance of R rows of n floats (row r at x + r * ld), each row summed in
+// double one element after another exactly as layernorm_ref's moments(): the same bits. The R
+// rows' chains are independent, so they overlap in the pipeline instead of each waiting on its
+// own add latency.
+template <int R>
+void row_moments(const float* x, int64_t ld, int64_t n, double* mean, double* var) {
+  double s[R] = {};
+  for (int64_t i = 0; i < n; ++i)
+    for (int r = 0; r < R; ++r) s[r] += static_cast<double>(x[r * ld + i]);
+  double m[R], q[R] = {};
+  for (int r = 0; r < R; ++r) m[r] = s[r] / static_cast<double>(n);
+  for (int64_t i = 0; i < n; ++i)
+    for (int r = 0; r < R; ++r) {
+      const double d = static_cast<double>(x[r * ld + i]) - m[r];
+      q[r] += d * d;
+    }
+  for (int r = 0; r < R; ++r) {
+    mean[r] = m[r];
+    var[r] = q[r] / static_cast<double>(n);
   }
-  alignas(32) double lanes[4];
-  _mm256_store_pd(lanes, _mm256_add_pd(a, b));
-  double s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-  for (; i < n; ++i) s += static_cast<double>(x[i]);
-  return s;
 }
 
-// Sum of (x[i] - m)^2 in double, as sum_d.
-double sum_sq_d(const float* x, int64_t n, double m) {
-  const __m256d mv = _mm256_set1_pd(m);
-  __m256d a = _mm256_setzero_pd(), b = _mm256_setzero_pd();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), mv);
-    const __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)), mv);
-    a = _mm256_add_pd(a, _mm256_mul_pd(d0, d0));  // no FMA: the twin rounds d * d, then adds
-    b = _mm256_add_pd(b, _mm256_mul_pd(d1, d1));
+// y = float(((x - m) * inv) * scale + bias) for one row, in double as the twin's expression.
+void normalize_row(const float* xr, int64_t cols, double m, double inv, const float* scale, const float* bias,
+                   float* yr) {
+  const __m256d mv = _mm256_set1_pd(m), iv = _mm256_set1_pd(inv);
+  int64_t j = 0;
+  for (; j + 4 <= cols; j += 4) {
+    __m256d o = _mm256_mul_pd(_mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(xr + j)), mv), iv),
+                              _mm256_cvtps_pd(_mm_loadu_ps(scale + j)));
+    if (bias) o = _mm256_add_pd(o, _mm256_cvtps_pd(_mm_loadu_ps(bias + j)));
+    _mm_storeu_ps(yr + j, _mm256_cvtpd_ps(o));
   }
-  alignas(32) double lanes[4];
-  _mm256_store_pd(lanes, _mm256_add_pd(a, b));
-  double s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-  for (; i < n; ++i) {
-    const double d = static_cast<double>(x[i]) - m;
-    s += d * d;
+  for (; j < cols; ++j) {
+    double o = (static_cast<double>(xr[j]) - m) * inv * static_cast<double>(scale[j]);
+    if (bias) o += static_cast<double>(bias[j]);
+    yr[j] = static_cast<float>(o);
   }
-  return s;
 }
 
 }  // namespace
@@ -164,26 +168,17 @@ double sum_sq_d(const float* x, int64_t n, double m) {
 void layernorm_f32_avx2(int64_t rows, int64_t cols, const float* x, const float* scale, const float* bias,
                         double epsilon, float* y) {
   if (cols <= 0) return;
-  const double n = static_cast<double>(cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    const double m = sum_d(xr, cols) / n;
-    const double inv = 1.0 / std::sqrt(sum_sq_d(xr, cols, m) / n + epsilon);
-    const __m256d mv = _mm256_set1_pd(m), iv = _mm256_set1_pd(inv);
-    int64_t j = 0;
-    for (; j + 4 <= cols; j += 4) {
-      // ((x - m) * inv) * scale + bias, each step rounded in double as the twin's expression
-      __m256d o = _mm256_mul_pd(_mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(xr + j)), mv), iv),
-                                _mm256_cvtps_pd(_mm_loadu_ps(scale + j)));
-      if (bias) o = _mm256_add_pd(o, _mm256_cvtps_pd(_mm_loadu_ps(bias + j)));
-      _mm_storeu_ps(yr + j, _mm256_cvtpd_ps(o));
-    }
-    for (; j < cols; ++j) {
-      double o = (static_cast<double>(xr[j]) - m) * inv * static_cast<double>(scale[j]);
-      if (bias) o += static_cast<double>(bias[j]);
-      yr[j] = static_cast<float>(o);
-    }
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) {  // all statistics of 4 rows before any row is written: y may alias x
+    double m[4], v[4];
+    row_moments<4>(x + r * cols, cols, cols, m, v);
+    for (int k = 0; k < 4; ++k)
+      normalize_row(x + (r + k) * cols, cols, m[k], 1.0 / std::sqrt(v[k] + epsilon), scale, bias, y + (r + k) * cols);
+  }
+  for (; r < rows; ++r) {
+    double m, v;
+    row_moments<1>(x + r * cols, cols, cols, &m, &v);
+    normalize_row(x + r * cols, cols, m, 1.0 / std::sqrt(v + epsilon), scale, bias, y + r * cols);
   }
 }
 

@@ -3,7 +3,8 @@
 // (kernels/ref/softmax_ref.h), gelu_erf_ref (kernels/ref/gelu_ref.h) and layernorm_ref
 // (kernels/ref/norm_ref.h).
 //
-// Accuracy (these are not bit-identical to the twins; tests bound the difference):
+// LayerNormalization gives its twin's bits. Accuracy of the other two (not bit-identical to their
+// twins; tests bound the difference):
 //   exp: Cody-Waite reduction x = n ln2 + r (ln2 split in two), a degree-6 polynomial for e^r on
 //     |r| <= ln2/2 (Cephes expf's published coefficients), times 2^n built in the exponent bits;
 //     within 2 ulp for x in [-87.3, 88.3]; below -87.3 (where e^x < 1.2e-38) it gives 0, above
@@ -31,12 +32,11 @@ void softmax_rows_f32_avx2(const float* x, int64_t rows, int64_t n, float* y);
 // y[i] = Gelu(x[i]), approximate = "none". y may alias x.
 void gelu_f32_avx2(const float* x, int64_t n, float* y);
 
-// Layer normalisation of `rows` rows of `cols` floats, as layernorm_ref (kernels/ref/norm_ref.h):
-// per row, the mean and the population variance in double (two passes, four double lanes twice
-// over, so only the summation order differs from the twin), inv = 1 / sqrt(var + epsilon), and
-// y[j] = float(((x[j] - mean) * inv) * scale[j] + bias[j]) in double, the twin's expression. The
-// result is within an ulp or two of the twin's (the mean and variance differ by summation order).
-// bias may be nullptr. y may alias x.
+// Layer normalisation of `rows` rows of `cols` floats, bit for bit as layernorm_ref
+// (kernels/ref/norm_ref.h): per row, the mean and the population variance summed in double in the
+// twin's order (four rows' sums interleaved, each row's in sequence), inv = 1 / sqrt(var +
+// epsilon), and y[j] = float(((x[j] - mean) * inv) * scale[j] + bias[j]) in double, four columns
+// a step. bias may be nullptr. y may alias x.
 void layernorm_f32_avx2(int64_t rows, int64_t cols, const float* x, const float* scale, const float* bias,
                         double epsilon, float* y);
 

@@ -124,6 +124,7 @@ std::unique_ptr<FastOp> make_activation(const FastOpContext& ctx) {
   if (n.op_type == "LayerNormalization" && n.inputs.size() >= 2) {
     for (size_t o = 1; o < n.outputs.size(); ++o)
       if (!n.outputs[o].empty()) return nullptr;  // Mean / InvStdDev wanted: the reference op
+    if (n.attr_int("stash_type", 1) != 1) return nullptr;  // the reference op checks other values
     return std::make_unique<LayerNormF32>(n.attr_int("axis", -1), n.attr_float("epsilon", 1e-5f));
   }
   return nullptr;
