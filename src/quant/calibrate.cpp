@@ -38,7 +38,18 @@ void CalibrationSession::observe(const std::map<std::string, Tensor>& feeds) {
     ++seen[it->second];
     if (v.numel() == 0) return;
     const FiniteBatch b = finite_batch(v.data<float>(), v.numel(), name, &engine_.pool());
-    for (auto& cal : calibrators_[it->second]) cal->observe(b);
+    // Every calibrator of the tensor has seen the same batches, so histogram methods with the same
+    // bin count share one binning (--compare-methods has three or four of them).
+    const HistogramCalibrator* binned = nullptr;
+    for (auto& cal : calibrators_[it->second]) {
+      auto* h = dynamic_cast<HistogramCalibrator*>(cal.get());
+      if (h && binned && binned->histogram().num_bins() == h->histogram().num_bins()) {
+        h->copy_histogram_from(*binned);
+        continue;
+      }
+      cal->observe(b);
+      if (h && !binned) binned = h;
+    }
   };
   engine_.run(feeds, RunOptions{}, on_value);
   for (size_t t = 0; t < tensors_.size(); ++t)

@@ -236,6 +236,13 @@ HistogramCalibrator::HistogramCalibrator(const CalibrationMethod& m)
 
 void HistogramCalibrator::observe(const FiniteBatch& b) { histogram_.add(b); }
 
+void HistogramCalibrator::copy_histogram_from(const HistogramCalibrator& other) {
+  if (other.histogram_.num_bins() != histogram_.num_bins())
+    throw Error(str_cat("calibration: cannot copy a histogram of ", other.histogram_.num_bins(), " bins into '",
+                        method(), "' with ", histogram_.num_bins(), " bins"));
+  histogram_ = other.histogram_;
+}
+
 double HistogramCalibrator::threshold() const {
   switch (method_.kind) {
     case CalibrationMethod::Percentile:

@@ -142,6 +142,12 @@ class HistogramCalibrator : public Calibrator {
   void merge(const Calibrator& other) override;
   std::string method() const override { return method_name(method_); }
 
+  // Makes this calibrator's histogram a copy of other's. The histogram is a function of the values
+  // seen only (histogram.h), so calibrators of one tensor that have been fed the same batches need
+  // one binning between them: CalibrationSession bins for the first histogram method of a tensor
+  // and copies into the others. Error if the bin counts differ.
+  void copy_histogram_from(const HistogramCalibrator& other);
+
   // The clipping threshold t on |x| (0 when nothing non-zero was observed).
   double threshold() const;
   const Histogram& histogram() const { return histogram_; }

@@ -224,6 +224,22 @@ def test_compare_methods_prints_a_table_and_writes_the_best(zoo_models, octet, t
     assert "<- written" in stdout and "fp32" in stdout
 
 
+def test_compare_methods_without_labels_scores_output_sqnr(zoo_models, octet, tmp_path):
+    # Without --eval the candidates are scored by output SQNR on the calibration data itself, here
+    # an .npz file (the data set must stay open while the candidates run: it once did not).
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, inputs=np.random.default_rng(3).random((96, 1, 28, 28), dtype=np.float32))
+    out = tmp_path / "best.onnx"
+    stdout, _ = quantize(octet, zoo_models["mobilenetv2-tiny"], out, "--calib", calib, "--compare-methods",
+                         "--json", tmp_path / "ranges.json")
+    assert "output SQNR (dB)" in stdout and "<- written" in stdout
+    rows = [line.split() for line in stdout.splitlines() if line.split() and line.split()[0] in
+            ("minmax", "entropy", "mse", "percentile:99.99")]
+    assert len(rows) == 4, stdout
+    assert all(np.isfinite(float(r[1])) for r in rows), stdout
+    assert (tmp_path / "ranges.json").exists()
+
+
 def test_bad_input_is_a_clear_error_and_writes_nothing(zoo_models, octet, tmp_path):
     out = tmp_path / "never.onnx"
     cases = [

@@ -295,6 +295,31 @@ TEST(HistogramCalibrator, ClipsOutliersSymmetrically) {
   EXPECT_EQ(r.max, static_cast<float>(t));
 }
 
+// A copied histogram gives the range of a calibrator that observed the batches itself; the bin
+// counts must match.
+TEST(HistogramCalibrator, CopiedHistogramEqualsObserving) {
+  std::mt19937 rng(8);
+  std::normal_distribution<float> normal(1.f, 2.f);
+  auto p = make_calibrator(parse_method("percentile:99.9"));
+  auto e = make_calibrator(parse_method("entropy"));
+  auto copy = make_calibrator(parse_method("entropy"));
+  for (int batch = 0; batch < 3; ++batch) {
+    std::vector<float> x(5000);
+    for (float& v : x) v = normal(rng) * static_cast<float>(batch + 1);
+    p->observe(vec(x), "t");
+    e->observe(vec(x), "t");
+    dynamic_cast<HistogramCalibrator&>(*copy).copy_histogram_from(dynamic_cast<HistogramCalibrator&>(*p));
+  }
+  EXPECT_EQ(copy->range().min, e->range().min);
+  EXPECT_EQ(copy->range().max, e->range().max);
+  EXPECT_NE(p->range().max, e->range().max) << "the two methods differ: the copy took only the histogram";
+  CalibrationMethod fine = parse_method("entropy");
+  fine.bins = 4096;
+  HistogramCalibrator other(fine);
+  EXPECT_NE(error_of([&] { other.copy_histogram_from(dynamic_cast<HistogramCalibrator&>(*p)); }).find("4096 bins"),
+            std::string::npos);
+}
+
 TEST(HistogramCalibrator, StateDoesNotGrowWithBatches) {
   for (const char* name : {"percentile", "entropy", "mse"}) {
     auto c = make_calibrator(parse_method(name));

@@ -389,13 +389,15 @@ int run_quantize(QuantizeArgs& a) {
     fp32_score = classify(original, a.model, *eval_set, co).top1_rate();
   }
   const bool score = eval_set != nullptr || candidates.size() > 1;
+  std::unique_ptr<data::Dataset> sqnr_set;  // without --eval: the calibration data, opened once
+  if (score && !eval_set) sqnr_set = data::open_dataset(a.calib, data::parse_image_options(a.image_options));
   if (score) {
     for (auto& c : candidates) {
       if (labelled) {
         co.label = "eval " + c.method;
         c.score = classify(c.model, a.output, *eval_set, co).top1_rate();
       } else {
-        const data::Dataset& ds = eval_set ? *eval_set : *data::open_dataset(a.calib);
+        const data::Dataset& ds = eval_set ? *eval_set : *sqnr_set;
         c.score = output_sqnr(original, c.model, ds, data::random_subset(ds.size(), 256, a.calib_seed + 1));
       }
     }
