@@ -33,6 +33,7 @@ std::unique_ptr<FastOp> make_fast(const FastOpContext& ctx) {
   if (n.domain == "octet" && n.op_type == "QLinearGlobalAveragePool") return make_qglobal_avgpool(ctx);
   if (n.domain.empty() && n.op_type == "MaxPool") return make_maxpool(ctx);
   if (n.domain.empty() && n.op_type == "GlobalAveragePool") return make_global_avgpool(ctx);
+  if (n.domain.empty() && n.op_type == "Transpose") return make_transpose(ctx);
   if (n.domain.empty() && (n.op_type == "Softmax" || n.op_type == "Gelu" || n.op_type == "LayerNormalization"))
     return make_activation(ctx);
   return make_eltwise(ctx);

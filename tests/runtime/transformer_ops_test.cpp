@@ -181,6 +181,52 @@ TEST(EngineTransformerOps, LayerNormalizationMatchesTheReference) {
   }
 }
 
+// Transpose on the engine gives the reference op's bits: permutations that keep the innermost
+// dim (row copies), move it (2-D transposes), reverse everything (no perm attribute), or are the
+// identity; dims of size 1 that vanish in the reduction; float32 with a NaN payload and int32 on
+// the fast op, uint8 and int64 on the reference; 1, 2 and 3 threads.
+TEST(EngineTransformerOps, TransposeEqualsTheReference) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  struct Case {
+    std::vector<int64_t> shape, perm;  // empty perm: no attribute
+  };
+  const std::vector<Case> cases = {
+      {{6, 50, 4, 16}, {0, 2, 1, 3}}, {{6, 50, 4, 16}, {0, 2, 3, 1}}, {{5, 64, 49}, {0, 2, 1}},
+      {{3, 4, 5, 6}, {3, 2, 1, 0}},   {{3, 4, 5, 6}, {}},             {{3, 4, 5, 6}, {0, 1, 2, 3}},
+      {{1, 9, 1, 13}, {3, 1, 2, 0}},  {{2, 3, 4, 5}, {1, 0, 2, 3}},   {{2, 3, 4, 5}, {2, 3, 0, 1}},
+      {{300, 70}, {1, 0}},            {{7}, {0}},
+  };
+  for (DType t : {DType::Float32, DType::Int32, DType::UInt8, DType::Int64}) {
+    for (const Case& c : cases) {
+      B g("tr", 17);
+      const std::string in = g.input("x", t, c.shape);
+      std::map<std::string, Attribute> attrs;
+      if (!c.perm.empty()) attrs["perm"] = B::ints(c.perm);
+      g.output(g.op("Transpose", {in}, attrs, "tr"));
+      Model m = g.build();
+      infer_shapes(m);
+      Tensor x = testing::random_float(c.shape, 11, -1e6f, 1e6f).cast(t);
+      if (t == DType::Float32) {
+        const uint32_t nan = 0x7fc01234u;
+        std::memcpy(x.data<float>() + x.numel() / 2, &nan, 4);
+      }
+      const Tensor want = Executor(m).run({{"x", x}}).at(m.graph.outputs[0]);
+      for (int threads : {1, 2, 3}) {
+        EngineOptions eo;
+        eo.threads = threads;
+        eo.profile = true;
+        Engine e(m, eo);
+        const Tensor got = e.run({{"x", x}}).at(m.graph.outputs[0]);
+        const bool fast = t == DType::Float32 || t == DType::Int32;
+        EXPECT_EQ(e.layers()[0].kernel, fast ? "transpose_b32_avx2" : "reference") << dtype_name(t);
+        ASSERT_EQ(got.shape(), want.shape());
+        EXPECT_EQ(std::memcmp(got.raw(), want.raw(), want.nbytes()), 0)
+            << dtype_name(t) << " " << shape_str(c.shape) << " perm " << shape_str(c.perm) << ", " << threads << " threads";
+      }
+    }
+  }
+}
+
 // Mul, Sub and Div with a constant float scalar on either side (attention's scaling, input
 // normalisation): one IEEE operation per element, equal to the reference bit for bit.
 TEST(EngineTransformerOps, ArithmeticWithAConstantScalarIsExact) {

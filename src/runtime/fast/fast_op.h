@@ -50,6 +50,7 @@ std::unique_ptr<FastOp> make_eltwise(const FastOpContext& ctx);  // Quantize/Deq
 std::unique_ptr<FastOp> make_maxpool(const FastOpContext& ctx);  // 2-D MaxPool on float / uint8 / int8
 std::unique_ptr<FastOp> make_global_avgpool(const FastOpContext& ctx);  // float GlobalAveragePool
 std::unique_ptr<FastOp> make_qglobal_avgpool(const FastOpContext& ctx);  // octet.QLinearGlobalAveragePool
+std::unique_ptr<FastOp> make_transpose(const FastOpContext& ctx);   // Transpose of 32-bit elements
 std::unique_ptr<FastOp> make_activation(const FastOpContext& ctx);  // float Softmax (last axis), Gelu,
                                                                     // LayerNormalization
 

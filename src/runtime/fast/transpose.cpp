@@ -1,0 +1,167 @@
+// The engine's Transpose for 32-bit elements (float32, int32, uint32), split over the pool. The
+// permutation is first reduced: dims of size 1 dropped, and neighbouring output dims that are also
+// neighbours in the input merged. What is left is either
+//   - a permutation that keeps the innermost dimension: contiguous rows copied in place, or
+//   - one that moves it: for every index of the other dims, a 2-D transpose between the output's
+//     innermost dim and the output dim that is innermost in the input
+//     (kernels/avx2/permute_avx2.h, 8x8 blocks in registers).
+// Elements move as bits, so the result equals the reference op's. Other element sizes, and a
+// perm the reference would reject, stay on the reference op.
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "kernels/avx2/permute_avx2.h"
+#include "runtime/fast/fast_op.h"
+
+namespace octet {
+namespace {
+
+constexpr int64_t kGrain = 16 * 1024;  // elements per task, below which threads cost more than they save
+
+class Transpose32 : public FastOp {
+ public:
+  Transpose32(bool has_perm, std::vector<int64_t> perm) : has_perm_(has_perm), perm_(std::move(perm)) {}
+  std::string kernel() const override { return "transpose_b32_avx2"; }
+  std::string precision() const override { return "fp32"; }
+
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+    const Tensor& x = *in[0];
+    const DType t = x.dtype();
+    if (t != DType::Float32 && t != DType::Int32 && t != DType::UInt32) return false;
+    const size_t rank = x.rank();
+    std::vector<int64_t> perm = perm_;
+    if (!has_perm_) {  // the default: the dims reversed
+      perm.resize(rank);
+      for (size_t i = 0; i < rank; ++i) perm[i] = static_cast<int64_t>(rank - 1 - i);
+    }
+    if (perm.size() != rank) return false;
+    std::vector<bool> seen(rank, false);
+    for (int64_t p : perm) {
+      if (p < 0 || p >= static_cast<int64_t>(rank) || seen[static_cast<size_t>(p)]) return false;
+      seen[static_cast<size_t>(p)] = true;
+    }
+    Shape out_shape(rank);
+    std::vector<int64_t> in_stride(rank), src(rank);  // src[i]: input stride of output dim i
+    for (size_t d = rank, s = 1; d-- > 0;) {
+      in_stride[d] = static_cast<int64_t>(s);
+      s *= static_cast<size_t>(x.dim(d));
+    }
+    for (size_t i = 0; i < rank; ++i) {
+      out_shape[i] = x.dim(static_cast<size_t>(perm[i]));
+      src[i] = in_stride[static_cast<size_t>(perm[i])];
+    }
+    Tensor y(t, out_shape, Tensor::Uninitialized{});
+    const int64_t n = x.numel();
+    if (n > 0) run_reduced(out_shape, src, static_cast<const uint32_t*>(x.raw()), static_cast<uint32_t*>(y.raw()), pool);
+    out = std::move(y);
+    return true;
+  }
+
+ private:
+  // Output dims (size, input stride), sizes > 1 only, neighbours merged where the input has them
+  // adjacent in the same order.
+  static void run_reduced(const Shape& shape, const std::vector<int64_t>& stride, const uint32_t* x, uint32_t* y,
+                          ThreadPool& pool) {
+    std::vector<int64_t> sz, st;
+    for (size_t i = 0; i < shape.size(); ++i) {
+      if (shape[i] == 1) continue;
+      if (!sz.empty() && st.back() == stride[i] * shape[i]) {
+        sz.back() *= shape[i];
+        st.back() = stride[i];
+      } else {
+        sz.push_back(shape[i]);
+        st.push_back(stride[i]);
+      }
+    }
+    const int64_t n = std::accumulate(sz.begin(), sz.end(), int64_t{1}, std::multiplies<int64_t>());
+    const size_t r = sz.size();
+    if (r <= 1) {  // a copy
+      pool.parallel_for(n, kGrain, [&](int64_t b, int64_t e) { std::memcpy(y + b, x + b, static_cast<size_t>(e - b) * 4); });
+      return;
+    }
+    std::vector<int64_t> dst(r);  // output strides of the reduced dims
+    for (size_t d = r, s = 1; d-- > 0;) {
+      dst[d] = static_cast<int64_t>(s);
+      s *= static_cast<size_t>(sz[d]);
+    }
+    // Input and output offsets of index `o` of the dims `dims` (row-major over those dims).
+    auto offsets = [&](int64_t o, const std::vector<size_t>& dims, int64_t* in_off, int64_t* out_off) {
+      *in_off = *out_off = 0;
+      for (size_t k = dims.size(); k-- > 0;) {
+        const size_t d = dims[k];
+        const int64_t i = o % sz[d];
+        o /= sz[d];
+        *in_off += i * st[d];
+        *out_off += i * dst[d];
+      }
+    };
+    const size_t last = r - 1;
+    if (st[last] == 1) {  // the innermost dim stays innermost: rows of sz[last] elements
+      const int64_t rows = n / sz[last], len = sz[last];
+      pool.parallel_for(rows, std::max<int64_t>(1, kGrain / len), [&](int64_t b, int64_t e) {
+        // The first row's index by division, the next ones by an odometer over the outer dims
+        // (output rows are consecutive, so only the input offset needs it).
+        std::vector<int64_t> idx(last);
+        for (size_t d = last, o = static_cast<size_t>(b); d-- > 0;) {
+          idx[d] = static_cast<int64_t>(o % static_cast<size_t>(sz[d]));
+          o /= static_cast<size_t>(sz[d]);
+        }
+        int64_t io = 0;
+        for (size_t d = 0; d < last; ++d) io += idx[d] * st[d];
+        for (int64_t row = b; row < e; ++row) {
+          std::memcpy(y + row * len, x + io, static_cast<size_t>(len) * 4);
+          for (size_t d = last; d-- > 0;) {
+            io += st[d];
+            if (++idx[d] < sz[d]) break;
+            io -= st[d] * sz[d];
+            idx[d] = 0;
+          }
+        }
+      });
+      return;
+    }
+    size_t q = 0;  // the output dim that is innermost in the input (stride 1)
+    while (q < r && st[q] != 1) ++q;
+    if (q == r) {  // cannot happen for a permutation of a dense tensor; move element by element
+      std::vector<size_t> all(r);
+      std::iota(all.begin(), all.end(), size_t{0});
+      for (int64_t o = 0; o < n; ++o) {
+        int64_t io, oo;
+        offsets(o, all, &io, &oo);
+        y[oo] = x[io];
+      }
+      return;
+    }
+    std::vector<size_t> outer;
+    for (size_t d = 0; d < last; ++d)
+      if (d != q) outer.push_back(d);
+    int64_t blocks = 1;
+    for (size_t d : outer) blocks *= sz[d];
+    // Tasks: every outer index, its 2-D block cut along q into chunks of at least 8 columns.
+    const int64_t rows = sz[last], cols = sz[q];
+    const int64_t per_block = std::max<int64_t>(1, std::min<int64_t>((cols + 7) / 8, (rows * cols + kGrain - 1) / kGrain));
+    const int64_t chunk = (cols + per_block - 1) / per_block;
+    pool.parallel_tasks(blocks * per_block, [&](int64_t task) {
+      const int64_t o = task / per_block, c0 = (task % per_block) * chunk, c1 = std::min(cols, c0 + chunk);
+      if (c0 >= c1) return;
+      int64_t io, oo;
+      offsets(o, outer, &io, &oo);
+      // element (i along last, j along q): input io + i * st[last] + j, output oo + j * dst[q] + i
+      kernels::transpose_2d_b32_avx2(rows, c1 - c0, x + io + c0, st[last], y + oo + c0 * dst[q], dst[q]);
+    });
+  }
+
+  bool has_perm_;
+  std::vector<int64_t> perm_;
+};
+
+}  // namespace
+
+std::unique_ptr<FastOp> make_transpose(const FastOpContext& ctx) {
+  const Node& n = ctx.node;
+  if (!n.domain.empty() || n.op_type != "Transpose" || n.inputs.empty()) return nullptr;
+  return std::make_unique<Transpose32>(n.has_attr("perm"), n.attr_ints("perm"));
+}
+
+}  // namespace octet
