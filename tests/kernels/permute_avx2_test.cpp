@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -23,7 +24,7 @@ TEST(PermuteAvx2, Transpose2dEqualsTheReference) {
         const int64_t lds = cols + pad, ldd = rows + pad;
         std::vector<uint32_t> src(static_cast<size_t>(std::max<int64_t>(1, rows * lds)));
         for (auto& v : src) v = rng();
-        if (!src.empty()) src[0] = 0x7fc01234u;  // a NaN with a payload
+        src[0] = 0x7fc01234u;  // a NaN with a payload
         std::vector<uint32_t> got(static_cast<size_t>(std::max<int64_t>(1, cols * ldd)), 0xdeadbeefu), want = got;
         transpose_2d_b32_avx2(rows, cols, src.data(), lds, got.data(), ldd);
         transpose_2d_b32_ref(rows, cols, src.data(), lds, want.data(), ldd);

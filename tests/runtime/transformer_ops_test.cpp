@@ -194,9 +194,12 @@ TEST(EngineTransformerOps, TransposeEqualsTheReference) {
       {{6, 50, 4, 16}, {0, 2, 1, 3}}, {{6, 50, 4, 16}, {0, 2, 3, 1}}, {{5, 64, 49}, {0, 2, 1}},
       {{3, 4, 5, 6}, {3, 2, 1, 0}},   {{3, 4, 5, 6}, {}},             {{3, 4, 5, 6}, {0, 1, 2, 3}},
       {{1, 9, 1, 13}, {3, 1, 2, 0}},  {{2, 3, 4, 5}, {1, 0, 2, 3}},   {{2, 3, 4, 5}, {2, 3, 0, 1}},
-      {{300, 70}, {1, 0}},            {{7}, {0}},
+      {{300, 70}, {1, 0}},            {{7}, {0}},                     {{5000, 3}, {1, 0}},
+      {{3000, 3, 4}, {0, 2, 1}},      {{40, 3, 900}, {0, 2, 1}},      {{1, 1, 1}, {2, 0, 1}},
+      {{4, 0, 5}, {2, 1, 0}},         {{}, {}},                       {{2, 100, 600}, {0, 2, 1}},
+      {{2, 600, 100}, {0, 2, 1}},  // blocks of 60,000: cut into pieces along the columns, the rows
   };
-  for (DType t : {DType::Float32, DType::Int32, DType::UInt8, DType::Int64}) {
+  for (DType t : {DType::Float32, DType::Int32, DType::UInt32, DType::UInt8, DType::Int64}) {
     for (const Case& c : cases) {
       B g("tr", 17);
       const std::string in = g.input("x", t, c.shape);
@@ -217,13 +220,28 @@ TEST(EngineTransformerOps, TransposeEqualsTheReference) {
         eo.profile = true;
         Engine e(m, eo);
         const Tensor got = e.run({{"x", x}}).at(m.graph.outputs[0]);
-        const bool fast = t == DType::Float32 || t == DType::Int32;
+        const bool fast = t == DType::Float32 || t == DType::Int32 || t == DType::UInt32;
         EXPECT_EQ(e.layers()[0].kernel, fast ? "transpose_b32_avx2" : "reference") << dtype_name(t);
         ASSERT_EQ(got.shape(), want.shape());
         EXPECT_EQ(std::memcmp(got.raw(), want.raw(), want.nbytes()), 0)
             << dtype_name(t) << " " << shape_str(c.shape) << " perm " << shape_str(c.perm) << ", " << threads << " threads";
       }
     }
+  }
+}
+
+// A perm the reference rejects (repeated, out of range, wrong length) is the reference op's Error
+// on the engine too, never a result.
+TEST(EngineTransformerOps, TransposeWithABadPermIsTheReferenceError) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  for (const std::vector<int64_t>& perm : std::vector<std::vector<int64_t>>{{0, 0, 1}, {0, 1, 3}, {1, 0}, {-1, 0, 1}}) {
+    B g("tr", 17);
+    const std::string in = g.input("x", DType::Float32, {2, 3, 4});
+    g.output(g.op("Transpose", {in}, {{"perm", B::ints(perm)}}, "tr"));
+    Model m = g.build();  // no shape inference: it would reject the perm first
+    const Tensor x = testing::random_float({2, 3, 4}, 1);
+    EXPECT_THROW(Executor(m).run({{"x", x}}), Error) << shape_str(perm);
+    EXPECT_THROW(Engine(m).run({{"x", x}}), Error) << shape_str(perm);
   }
 }
 

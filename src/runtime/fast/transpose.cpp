@@ -138,17 +138,31 @@ class Transpose32 : public FastOp {
       if (d != q) outer.push_back(d);
     int64_t blocks = 1;
     for (size_t d : outer) blocks *= sz[d];
-    // Tasks: every outer index, its 2-D block cut along q into chunks of at least 8 columns.
-    const int64_t rows = sz[last], cols = sz[q];
-    const int64_t per_block = std::max<int64_t>(1, std::min<int64_t>((cols + 7) / 8, (rows * cols + kGrain - 1) / kGrain));
-    const int64_t chunk = (cols + per_block - 1) / per_block;
-    pool.parallel_tasks(blocks * per_block, [&](int64_t task) {
-      const int64_t o = task / per_block, c0 = (task % per_block) * chunk, c1 = std::min(cols, c0 + chunk);
-      if (c0 >= c1) return;
+    // Element (i along last, j along q) of a block: input io + i * st[last] + j, output
+    // oo + j * dst[q] + i. Small blocks are grouped, about kGrain elements a task; a big one is cut
+    // along its longer side into pieces of whole 8-element steps.
+    const int64_t rows = sz[last], cols = sz[q], block = rows * cols;
+    auto transpose = [&](int64_t o, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
       int64_t io, oo;
       offsets(o, outer, &io, &oo);
-      // element (i along last, j along q): input io + i * st[last] + j, output oo + j * dst[q] + i
-      kernels::transpose_2d_b32_avx2(rows, c1 - c0, x + io + c0, st[last], y + oo + c0 * dst[q], dst[q]);
+      kernels::transpose_2d_b32_avx2(i1 - i0, j1 - j0, x + io + i0 * st[last] + j0, st[last],
+                                     y + oo + j0 * dst[q] + i0, dst[q]);
+    };
+    if (block < kGrain) {
+      pool.parallel_for(blocks, (kGrain + block - 1) / block, [&](int64_t b, int64_t e) {
+        for (int64_t o = b; o < e; ++o) transpose(o, 0, rows, 0, cols);
+      });
+      return;
+    }
+    const bool by_rows = rows >= cols;
+    const int64_t side = by_rows ? rows : cols;
+    const int64_t pieces = std::max<int64_t>(1, std::min<int64_t>((side + 7) / 8, block / kGrain));
+    const int64_t piece = ((side + pieces - 1) / pieces + 7) / 8 * 8;  // whole 8-element steps
+    const int64_t per_block = (side + piece - 1) / piece;
+    pool.parallel_tasks(blocks * per_block, [&](int64_t task) {
+      const int64_t o = task / per_block, p0 = (task % per_block) * piece, p1 = std::min(side, p0 + piece);
+      if (by_rows) transpose(o, p0, p1, 0, cols);
+      else transpose(o, 0, rows, p0, p1);
     });
   }
 
