@@ -15,6 +15,17 @@ CalibrationSession::CalibrationSession(const Model& model, std::vector<std::stri
       tensors_(std::move(tensors)),
       methods_(std::move(methods)) {
   if (methods_.empty()) throw Error("calibration needs at least one method");
+  // Every calibrator of a tensor sees the same batches, so a histogram method takes the histogram
+  // of the first one with its bin count instead of binning again (--compare-methods has four).
+  auto histogram_method = [](const CalibrationMethod& m) { return m.kind != CalibrationMethod::MinMax &&
+                                                                  m.kind != CalibrationMethod::EmaMinMax; };
+  binned_by_.assign(methods_.size(), -1);
+  for (size_t m = 0; m < methods_.size(); ++m)
+    for (size_t f = 0; f < m && histogram_method(methods_[m]); ++f)
+      if (histogram_method(methods_[f]) && binned_by_[f] < 0 && methods_[f].bins == methods_[m].bins) {
+        binned_by_[m] = static_cast<int>(f);
+        break;
+      }
   for (const std::string& t : tensors_) {
     if (!model_.graph.find_value(t)) throw Error(str_cat("calibration: the model has no tensor '", t, "'"));
     if (!index_.emplace(t, index_.size()).second)
@@ -38,17 +49,11 @@ void CalibrationSession::observe(const std::map<std::string, Tensor>& feeds) {
     ++seen[it->second];
     if (v.numel() == 0) return;
     const FiniteBatch b = finite_batch(v.data<float>(), v.numel(), name, &engine_.pool());
-    // Every calibrator of the tensor has seen the same batches, so histogram methods with the same
-    // bin count share one binning (--compare-methods has three or four of them).
-    const HistogramCalibrator* binned = nullptr;
-    for (auto& cal : calibrators_[it->second]) {
-      auto* h = dynamic_cast<HistogramCalibrator*>(cal.get());
-      if (h && binned && binned->histogram().num_bins() == h->histogram().num_bins()) {
-        h->copy_histogram_from(*binned);
-        continue;
-      }
-      cal->observe(b);
-      if (h && !binned) binned = h;
+    auto& cals = calibrators_[it->second];
+    for (size_t m = 0; m < cals.size(); ++m) {
+      if (binned_by_[m] < 0) cals[m]->observe(b);
+      else static_cast<HistogramCalibrator&>(*cals[m]).copy_histogram_from(
+          static_cast<const HistogramCalibrator&>(*cals[static_cast<size_t>(binned_by_[m])]));
     }
   };
   engine_.run(feeds, RunOptions{}, on_value);

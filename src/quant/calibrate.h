@@ -52,6 +52,8 @@ class CalibrationSession {
   // calibrators_[t][m]: tensor tensors_[t], method methods_[m].
   std::vector<std::vector<std::unique_ptr<Calibrator>>> calibrators_;
   std::map<std::string, size_t> index_;  // tensor name -> its index in tensors_
+  // Per method: the earlier method whose histogram it copies each batch, or -1 (it observes).
+  std::vector<int> binned_by_;
   int64_t batches_ = 0;
 };
 

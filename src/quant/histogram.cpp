@@ -28,6 +28,12 @@ int smallest_covering_exponent(double m, int num_bins) {
   return k;
 }
 
+// minmax_finite_f32 on the AVX2 kernel where the CPU has it: the first bad index, or -1.
+int64_t minmax_finite(const float* x, int64_t n, float* lo, float* hi) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  return avx2 ? kernels::minmax_finite_f32_avx2(x, n, lo, hi) : kernels::minmax_finite_f32(x, n, lo, hi);
+}
+
 [[noreturn]] void throw_not_finite(float v, int64_t i, const std::string& tensor_name) {
   const char* what = std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
   throw Error(str_cat("tensor '", tensor_name, "' has ", what, " at element ", i,
@@ -38,9 +44,7 @@ int smallest_covering_exponent(double m, int num_bins) {
 
 void finite_range(const float* x, int64_t n, const std::string& tensor_name, float* lo, float* hi) {
   OCTET_CHECK(n >= 1, "finite_range of an empty batch");
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  const int64_t bad =
-      avx2 ? kernels::minmax_finite_f32_avx2(x, n, lo, hi) : kernels::minmax_finite_f32(x, n, lo, hi);
+  const int64_t bad = minmax_finite(x, n, lo, hi);
   if (bad >= 0) throw_not_finite(x[bad], bad, tensor_name);
 }
 
@@ -112,14 +116,12 @@ FiniteBatch finite_batch(const float* x, int64_t n, const std::string& tensor_na
     finite_range(x, n, tensor_name, &b.min, &b.max);
     return b;
   }
-  static const bool avx2 = __builtin_cpu_supports("avx2");
   std::mutex mu;
   bool any = false;
   int64_t bad = -1;  // the smallest bad index over all pieces
   pool->parallel_for(n, kParallelGrain, [&](int64_t i0, int64_t i1) {
     float lo, hi;
-    const int64_t k = avx2 ? kernels::minmax_finite_f32_avx2(x + i0, i1 - i0, &lo, &hi)
-                           : kernels::minmax_finite_f32(x + i0, i1 - i0, &lo, &hi);
+    const int64_t k = minmax_finite(x + i0, i1 - i0, &lo, &hi);
     std::lock_guard<std::mutex> lock(mu);
     if (k >= 0) {
       if (bad < 0 || i0 + k < bad) bad = i0 + k;

@@ -13,6 +13,7 @@
 
 #include "kernels/avx2/permute_avx2.h"
 #include "runtime/fast/fast_op.h"
+#include "runtime/ops/op_util.h"
 
 namespace octet {
 namespace {
@@ -42,11 +43,8 @@ class Transpose32 : public FastOp {
       seen[static_cast<size_t>(p)] = true;
     }
     Shape out_shape(rank);
-    std::vector<int64_t> in_stride(rank), src(rank);  // src[i]: input stride of output dim i
-    for (size_t d = rank, s = 1; d-- > 0;) {
-      in_stride[d] = static_cast<int64_t>(s);
-      s *= static_cast<size_t>(x.dim(d));
-    }
+    const std::vector<int64_t> in_stride = contiguous_strides(x.shape());
+    std::vector<int64_t> src(rank);  // src[i]: input stride of output dim i
     for (size_t i = 0; i < rank; ++i) {
       out_shape[i] = x.dim(static_cast<size_t>(perm[i]));
       src[i] = in_stride[static_cast<size_t>(perm[i])];
@@ -80,22 +78,7 @@ class Transpose32 : public FastOp {
       pool.parallel_for(n, kGrain, [&](int64_t b, int64_t e) { std::memcpy(y + b, x + b, static_cast<size_t>(e - b) * 4); });
       return;
     }
-    std::vector<int64_t> dst(r);  // output strides of the reduced dims
-    for (size_t d = r, s = 1; d-- > 0;) {
-      dst[d] = static_cast<int64_t>(s);
-      s *= static_cast<size_t>(sz[d]);
-    }
-    // Input and output offsets of index `o` of the dims `dims` (row-major over those dims).
-    auto offsets = [&](int64_t o, const std::vector<size_t>& dims, int64_t* in_off, int64_t* out_off) {
-      *in_off = *out_off = 0;
-      for (size_t k = dims.size(); k-- > 0;) {
-        const size_t d = dims[k];
-        const int64_t i = o % sz[d];
-        o /= sz[d];
-        *in_off += i * st[d];
-        *out_off += i * dst[d];
-      }
-    };
+    const std::vector<int64_t> dst = contiguous_strides(sz);  // output strides of the reduced dims
     const size_t last = r - 1;
     if (st[last] == 1) {  // the innermost dim stays innermost: rows of sz[last] elements
       const int64_t rows = n / sz[last], len = sz[last];
@@ -121,30 +104,34 @@ class Transpose32 : public FastOp {
       });
       return;
     }
-    size_t q = 0;  // the output dim that is innermost in the input (stride 1)
+    // The output dim that is innermost in the input: the input's last dim of size > 1 has stride
+    // 1 and survives the reduction as (the tail of) one output dim.
+    size_t q = 0;
     while (q < r && st[q] != 1) ++q;
-    if (q == r) {  // cannot happen for a permutation of a dense tensor; move element by element
-      std::vector<size_t> all(r);
-      std::iota(all.begin(), all.end(), size_t{0});
-      for (int64_t o = 0; o < n; ++o) {
-        int64_t io, oo;
-        offsets(o, all, &io, &oo);
-        y[oo] = x[io];
-      }
-      return;
-    }
+    OCTET_CHECK(q < r, "transpose: no output dim has input stride 1");
     std::vector<size_t> outer;
     for (size_t d = 0; d < last; ++d)
       if (d != q) outer.push_back(d);
     int64_t blocks = 1;
     for (size_t d : outer) blocks *= sz[d];
+    // Input and output offsets of index `o` of the outer dims (row-major over them).
+    auto offsets = [&](int64_t o, int64_t* in_off, int64_t* out_off) {
+      *in_off = *out_off = 0;
+      for (size_t k = outer.size(); k-- > 0;) {
+        const size_t d = outer[k];
+        const int64_t i = o % sz[d];
+        o /= sz[d];
+        *in_off += i * st[d];
+        *out_off += i * dst[d];
+      }
+    };
     // Element (i along last, j along q) of a block: input io + i * st[last] + j, output
     // oo + j * dst[q] + i. Small blocks are grouped, about kGrain elements a task; a big one is cut
     // along its longer side into pieces of whole 8-element steps.
     const int64_t rows = sz[last], cols = sz[q], block = rows * cols;
     auto transpose = [&](int64_t o, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
       int64_t io, oo;
-      offsets(o, outer, &io, &oo);
+      offsets(o, &io, &oo);
       kernels::transpose_2d_b32_avx2(i1 - i0, j1 - j0, x + io + i0 * st[last] + j0, st[last],
                                      y + oo + j0 * dst[q] + i0, dst[q]);
     };
