@@ -124,16 +124,18 @@ void expect_matches_reference(const std::vector<ConvCase>& cases, bool onednn) {
     if (onednn) {
       EXPECT_EQ(e1.layers()[0].kernel, "conv_f32_onednn");
     } else if (!depthwise && !plain_1x1) {
-      EXPECT_EQ(e1.layers()[0].kernel, K <= 2304 ? "conv_f32_shift_6x16_avx2" : "conv_f32_im2col_sgemm_6x16_avx2");
+      const char* small_k = t.m / t.group >= 16 ? "conv_f32_direct_6x16_avx2" : "conv_f32_shift_6x16_avx2";
+      EXPECT_EQ(e1.layers()[0].kernel, K <= 2304 ? small_k : "conv_f32_im2col_sgemm_6x16_avx2");
     }
     if (depthwise) {
       EXPECT_EQ(e1.layers()[0].kernel,
                 t.kh == 3 && t.kw == 3 && t.m >= 8 ? "dwconv3x3_f32_cb8_avx2" : "dwconv_f32_avx2");
     }
     const Tensor y1 = e1.run({{"x", x}}).at(out), y2 = e2.run({{"x", x}}).at(out), y3 = e3.run({{"x", x}}).at(out);
-    if (onednn)
+    if (onednn) {
       for (const Engine* e : {&e1, &e2, &e3})
         EXPECT_EQ(e->layers()[0].kernel, "conv_f32_onednn") << "oneDNN ran it, not the fallback";
+    }
     for (const Tensor* y : {&y1, &y2, &y3}) {
       ASSERT_EQ(y->shape(), want.shape());
       for (int64_t j = 0; j < want.numel(); ++j) {
@@ -171,15 +173,30 @@ TEST(EngineConvF32, OwnKernelsOnRandomGeometriesMatchTheReference) {
       {1, 6, 9, 9, 6, 6, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, false},       // depthwise, fewer than 8
       {1, 8, 4, 4, 12, 2, 3, 3, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},      // valid, groups
       {1, 260, 5, 5, 8, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, false},     // K = 2340: im2col
+      // The direct kernel (>= 16 channels per group): a partial 16-channel block, a pixel count
+      // that leaves a partial 6-pixel tile, reading the input in place (no padding), groups.
+      {2, 3, 9, 7, 17, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},       // 17 = 16 + 1 channels
+      {1, 5, 13, 11, 33, 1, 3, 3, 2, 1, 1, 1, {0, 0, 0, 0}, true, false},    // no padding: in place
+      {2, 7, 12, 12, 40, 1, 2, 2, 2, 2, 2, 1, {0, 0, 0, 0}, false, true},    // in place, dilated, stride 2
+      {1, 8, 10, 10, 32, 2, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, false},    // 2 groups of 16
+      {1, 6, 5, 5, 48, 3, 1, 1, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},       // 1x1 with padding, 3 groups
+      {1, 4, 1, 1, 16, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},      // 1x1 on a 1x1 plane (GEMM)
+      {1, 2, 3, 3, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, false},     // 9 pixels: 6 + 3
+      {1, 64, 9, 9, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},      // 64 channels, K = 576
   };
   std::mt19937 rng(7);
   for (int i = 0; i < 30; ++i) {  // random ones
     cases.push_back(random_case(rng, {3, 1, 5, 9, 3, 1, 3, 20}));
   }
+  for (int i = 0; i < 20; ++i) {  // random ones with >= 16 channels per group (the direct kernel)
+    ConvCase t = random_case(rng, {2, 1, 6, 1, 2, 1, 3, 14});
+    t.m = t.group * std::uniform_int_distribution<int64_t>(16, 40)(rng);
+    cases.push_back(t);
+  }
   expect_matches_reference(cases, false);
 }
 
-// The convolutions the engine gives oneDNN (group 1, spatial kernel, at least 16 input channels):
+// The convolutions the engine gives oneDNN (group 1, spatial kernel, at least 64 input channels):
 // batch slices (N >= threads) and bands of output rows (N < threads, including bands whose input
 // rows reach into the padding on one side only), strides, dilations, asymmetric and SAME-like
 // pads, Relu and no activation. oneDNN's split may change the summation order, so 1, 2 and 3
@@ -188,17 +205,17 @@ TEST(EngineConvF32, OnednnOnRandomGeometriesMatchesTheReference) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   if (!fast::onednn_built()) GTEST_SKIP() << "this build has no oneDNN";
   std::vector<ConvCase> cases = {
-      {2, 16, 28, 28, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},   // resnet8 stage 1, batch slices
-      {1, 16, 28, 28, 32, 1, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, true, true},   // stride 2, row bands
+      {2, 64, 28, 28, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},   // batch slices
+      {1, 64, 28, 28, 32, 1, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, true, true},   // stride 2, row bands
       {1, 64, 7, 7, 64, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, false},   // 7 rows in 2 or 3 bands
-      {3, 20, 9, 11, 24, 1, 5, 3, 2, 1, 1, 2, {2, 0, 1, 3}, true, false},   // 20 channels, asym pads, dilation
-      {1, 32, 13, 6, 17, 1, 3, 3, 1, 1, 2, 2, {0, 2, 2, 0}, true, true},    // dilated, pads on one side each
-      {2, 16, 10, 10, 8, 1, 3, 3, 3, 3, 1, 1, {0, 0, 0, 0}, false, true},   // stride 3, unused last rows
-      {1, 16, 3, 30, 16, 1, 3, 1, 1, 1, 1, 1, {1, 0, 1, 0}, true, false},   // 3 rows, 3x1 kernel
+      {3, 70, 9, 11, 24, 1, 5, 3, 2, 1, 1, 2, {2, 0, 1, 3}, true, false},   // 70 channels, asym pads, dilation
+      {1, 64, 13, 6, 17, 1, 3, 3, 1, 1, 2, 2, {0, 2, 2, 0}, true, true},    // dilated, pads on one side each
+      {2, 64, 10, 10, 8, 1, 3, 3, 3, 3, 1, 1, {0, 0, 0, 0}, false, true},   // stride 3, unused last rows
+      {1, 64, 3, 30, 16, 1, 3, 1, 1, 1, 1, 1, {1, 0, 1, 0}, true, false},   // 3 rows, 3x1 kernel
   };
   std::mt19937 rng(11);
   for (int i = 0; i < 12; ++i) {
-    cases.push_back(random_case(rng, {1, 16, 40, 40, 4, 2, 2, 16}));
+    cases.push_back(random_case(rng, {1, 64, 80, 40, 4, 2, 2, 16}));
   }
   expect_matches_reference(cases, true);
 }
@@ -209,22 +226,25 @@ TEST(EngineConvF32, OnednnOnRandomGeometriesMatchesTheReference) {
 TEST(EngineConvF32, WhatOnednnDeclinesRunsOnTheOwnKernels) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   if (!fast::onednn_built()) GTEST_SKIP() << "this build has no oneDNN";
-  const ConvCase t{1, 16, 2, 6, 8, 1, 1, 2, 10, 1, 1, 1, {5, 0, 0, 1}, true, true};
-  const Tensor w = testing::random_float({t.m, t.c, t.kh, t.kw}, 31), b = testing::random_float({t.m}, 32);
-  const Tensor x = testing::random_float({t.n, t.c, t.h, t.w}, 33);
-  const Model m = conv_model(t, w, b);
-  const std::string out = m.graph.outputs[0];
-  const Tensor want = Executor(m).run({{"x", x}}).at(out);
-  EngineOptions eo;
-  eo.threads = 2;
-  eo.profile = true;
-  Engine e(m, eo);
-  EXPECT_EQ(e.layers()[0].kernel, "conv_f32_onednn") << "given to oneDNN at load";
-  for (int run = 0; run < 2; ++run) {
-    const Tensor y = e.run({{"x", x}}).at(out);
-    ASSERT_EQ(y.shape(), want.shape());
-    EXPECT_EQ(std::memcmp(y.raw(), want.raw(), y.nbytes()), 0) << "bias and Relu only: exact";
-    EXPECT_EQ(e.layers()[0].kernel, "conv_f32_shift_6x16_avx2");
+  for (const int64_t m_out : {8, 16}) {  // the fallback is the shifted kernel, then the direct one
+    SCOPED_TRACE(::testing::Message() << m_out << " output channels");
+    const ConvCase t{1, 64, 2, 6, m_out, 1, 1, 2, 10, 1, 1, 1, {5, 0, 0, 1}, true, true};
+    const Tensor w = testing::random_float({t.m, t.c, t.kh, t.kw}, 31), b = testing::random_float({t.m}, 32);
+    const Tensor x = testing::random_float({t.n, t.c, t.h, t.w}, 33);
+    const Model m = conv_model(t, w, b);
+    const std::string out = m.graph.outputs[0];
+    const Tensor want = Executor(m).run({{"x", x}}).at(out);
+    EngineOptions eo;
+    eo.threads = 2;
+    eo.profile = true;
+    Engine e(m, eo);
+    EXPECT_EQ(e.layers()[0].kernel, "conv_f32_onednn") << "given to oneDNN at load";
+    for (int run = 0; run < 2; ++run) {
+      const Tensor y = e.run({{"x", x}}).at(out);
+      ASSERT_EQ(y.shape(), want.shape());
+      EXPECT_EQ(std::memcmp(y.raw(), want.raw(), y.nbytes()), 0) << "bias and Relu only: exact";
+      EXPECT_EQ(e.layers()[0].kernel, m_out >= 16 ? "conv_f32_direct_6x16_avx2" : "conv_f32_shift_6x16_avx2");
+    }
   }
 }
 

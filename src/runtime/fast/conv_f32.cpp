@@ -2,10 +2,12 @@
 // Relu/Clip in the epilogue:
 //   - depthwise: the direct depthwise kernels (3x3: 8 channels per call in the vector lanes);
 //   - 1x1 stride 1 without padding: the packed SGEMM on the input as it is;
-//   - other convolutions with K <= 2304 taps: the shifted-B kernel on zero-padded phase planes of
-//     the input (no im2col; see sconv_shift_avx2.h and run_shifted);
+//   - other convolutions with K <= 2304 taps: with at least 16 output channels per group, the
+//     direct kernel (channels in the lanes, on a zero-padded copy of the input or the input itself;
+//     see sconv_direct_avx2.h and run_direct), else the shifted-B kernel on zero-padded phase
+//     planes of the input (no im2col; see sconv_shift_avx2.h and run_shifted);
 //   - the rest: per image and group, im2col and the packed SGEMM;
-//   - but spatial (kh * kw > 1) group-1 convolutions of at least 16 input channels go to oneDNN
+//   - but spatial (kh * kw > 1) group-1 convolutions of at least 64 input channels go to oneDNN
 //     (conv_f32_onednn.h, see use_onednn) when the build has it and the engine allows it, these
 //     kernels remaining for what oneDNN declines.
 // Work is split into (image, group, pixel or row chunk, channel block) tasks over the pool.
@@ -17,6 +19,7 @@
 
 #include "kernels/avx2/dwconv_avx2.h"
 #include "kernels/avx2/dwconv_cb8_avx2.h"
+#include "kernels/avx2/sconv_direct_avx2.h"
 #include "kernels/avx2/sconv_shift_avx2.h"
 #include "kernels/avx2/sgemm_avx2.h"
 #include "runtime/fast/conv2d.h"
@@ -47,6 +50,7 @@ class ConvF32 : public FastOp {
   std::string kernel() const override {
     if (onednn_) return fast::OnednnConv::kernel();
     if (!dw_weights_.empty()) return channel_blocks() ? "dwconv3x3_f32_cb8_avx2" : "dwconv_f32_avx2";
+    if (direct(g_)) return "conv_f32_direct_6x16_avx2";
     if (shifted(g_)) return "conv_f32_shift_6x16_avx2";
     return g_.plain_1x1() ? "conv_f32_1x1_sgemm_6x16_avx2" : "conv_f32_im2col_sgemm_6x16_avx2";
   }
@@ -69,6 +73,8 @@ class ConvF32 : public FastOp {
       // done on oneDNN
     } else if (!dw_weights_.empty()) {
       run_depthwise(g, N, xp, yp, pool);
+    } else if (direct(g)) {
+      if (!run_direct(g, N, xp, yp, pool)) return false;
     } else if (shifted(g)) {
       if (!run_shifted(g, N, xp, yp, pool)) return false;
     } else {
@@ -104,22 +110,36 @@ class ConvF32 : public FastOp {
   }
 
   // Which convolutions oneDNN runs, from `octet bench --profile` with and without --no-onednn (2
-  // threads, batch 1 and 32): its 3x3 convolutions of 16 to 512 channels beat the shifted kernel
-  // by 1.2-2x on resnet8 and ResNet-18, conversions to and from its layout included. On 1x1
-  // convolutions (mobilenetv2-tiny's, 16-96 channels: 0.55 against 0.32 ms) the conversions cost
-  // more than it gains over the packed SGEMM, which reads NCHW as it is, and on stems of 1-3
-  // input channels it is no faster than the shifted kernel.
-  static bool use_onednn(const Conv2d& g) { return g.group == 1 && g.kh * g.kw > 1 && g.C >= 16; }
+  // threads; AMD EPYC, AVX2): spatial group-1 convolutions of at least 64 input channels, the
+  // ResNet-18 ones (64-256 channels at 56x56-14x14, batch 1: 1.66-1.76 ms against the direct
+  // kernel's 1.84-2.04; 512 channels, K = 4608, beyond the direct kernel: 2.2 against im2col's
+  // 3.0), its conversions to and from its blocked layout included. Below 64 channels the direct
+  // kernel wins (resnet8 at batch 32: 16 channels 0.97 against 1.25 ms, 16 -> 32 stride 2 0.56
+  // against 0.66, 32 -> 64 stride 2 0.55 against 0.68). On 1x1 convolutions (mobilenetv2-tiny's,
+  // 16-96 channels: 0.55 against 0.32 ms) the conversions cost more than it gains over the packed
+  // SGEMM, which reads NCHW as it is.
+  static bool use_onednn(const Conv2d& g) { return g.group == 1 && g.kh * g.kw > 1 && g.C >= 64; }
 
-  // The SGEMM kernels' weights, per group, from w [M, Cg, kh, kw].
+  // The weights, per group, from w [M, Cg, kh, kw]: in the direct kernel's 16-channel blocks, or
+  // the SGEMM kernels' 6-row panels.
   void pack(const float* wp) {
     const int64_t Mg = g_.Mg(), K = g_.K();
     packed_.resize(static_cast<size_t>(g_.group));
     for (int64_t gi = 0; gi < g_.group; ++gi) {
-      packed_[gi].resize(kernels::sgemm_packed_a_floats(Mg, K));
-      kernels::sgemm_pack_a_avx2(Mg, K, wp + gi * Mg * K, K, 1, packed_[gi].data());
+      if (direct(g_)) {
+        packed_[gi].resize(kernels::sconv_direct_packed_floats(Mg, K));
+        kernels::sconv_direct_pack_avx2(Mg, K, wp + gi * Mg * K, K, packed_[gi].data());
+      } else {
+        packed_[gi].resize(kernels::sgemm_packed_a_floats(Mg, K));
+        kernels::sgemm_pack_a_avx2(Mg, K, wp + gi * Mg * K, K, 1, packed_[gi].data());
+      }
     }
   }
+
+  // The shifted kernel's convolutions with at least 16 output channels per group run on the
+  // direct kernel (sconv_direct_avx2.h), which fills its 16 channel lanes there and computes no
+  // wrap-around columns.
+  static bool direct(const Conv2d& g) { return shifted(g) && g.Mg() >= kernels::kSconvDirectMR; }
 
   // Everything but a plain 1x1 (stride 1, no padding), which multiplies the input as it is.
   // Above this many taps the 16 input columns of a tile (K x 2-3 cache lines) no longer stay in L2
@@ -167,6 +187,70 @@ class ConvF32 : public FastOp {
                            static_cast<size_t>(g.OW) * sizeof(float));
     });
     return true;
+  }
+
+  // The direct kernel over tasks of (image, group, output rows, channels) as planned for the
+  // shifted kernel. Each task reads its rows from a zero-padded copy of the input rows they need
+  // (any stride and dilation on the one plane per channel), or from the input itself when the
+  // convolution reads no padding; the kernel writes the output rows in place.
+  bool run_direct(const Conv2d& g, int64_t N, const float* x, float* y, ThreadPool& pool) const {
+    const int64_t Mg = g.Mg(), K = g.K(), images = N * g.group;
+    if (images == 0 || g.P() == 0 || Mg == 0) return true;  // nothing to compute
+    const fast::ShiftPlan s = fast::plan_shift(g, images, pool.size(), kernels::kSconvDirectMR, 1);
+    const int64_t last_row = (g.OH - 1) * g.sh + (g.kh - 1) * g.dh - g.pt;
+    const int64_t last_col = (g.OW - 1) * g.sw + (g.kw - 1) * g.dw - g.pl;
+    const bool in_place = g.pt == 0 && g.pl == 0 && last_row < g.H && last_col < g.W;
+    // Padded planes: Hb rows of Wp columns per channel, column cc holding input column cc - pl.
+    const int64_t Wp = in_place ? g.W : (g.OW - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+    const int64_t Hb = in_place ? g.H : (s.rows - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+    const int64_t padded = in_place ? 0 : g.Cg() * Hb * Wp;
+    if (g.Cg() * Hb * Wp > INT32_MAX) return false;
+    std::vector<int32_t> off(static_cast<size_t>(K));
+    for (int64_t c = 0, k = 0; c < g.Cg(); ++c)
+      for (int64_t i = 0; i < g.kh; ++i)
+        for (int64_t j = 0; j < g.kw; ++j) off[k++] = static_cast<int32_t>((c * Hb + i * g.dh) * Wp + j * g.dw);
+    pool.parallel_tasks(s.tasks(images), [&](int64_t task) {
+      const fast::ShiftPlan::Task t = s.task(g, task);
+      const float* xg = x + (t.n * g.C + t.gi * g.Cg()) * g.H * g.W;
+      const float* xin = xg + t.r0 * g.sh * g.W;
+      if (!in_place) {
+        float* xp = fast::scratch_floats(0, static_cast<size_t>(padded));
+        build_padded(g, xg, t.r0 * g.sh - g.pt, Hb, Wp, xp);
+        xin = xp;
+      }
+      kernels::SconvDirectParams p;
+      p.M = Mg;
+      p.K = K;
+      p.Q = (t.r1 - t.r0) * g.OW;
+      p.OW = g.OW;
+      p.row_step = g.sh * Wp;
+      p.col_step = g.sw;
+      p.off = off.data();
+      p.bias = bias_.data() + t.gi * Mg;
+      p.lo = lo_;
+      p.hi = hi_;
+      float* yg = y + (t.n * g.M + t.gi * Mg) * g.P();
+      kernels::sconv_direct_avx2(p, packed_[t.gi].data(), xin, yg + t.m0 * g.P() + t.r0 * g.OW, g.P(), t.m0, t.m1);
+    });
+    return true;
+  }
+
+  // Rows [ih0, ih0 + Hb) of each input channel of xg, zero-padded: xp[(c * Hb + rr) * Wp + cc] =
+  // x[c][ih0 + rr][cc - pl], zero outside the input.
+  static void build_padded(const Conv2d& g, const float* xg, int64_t ih0, int64_t Hb, int64_t Wp, float* xp) {
+    const int64_t c_lo = std::min(Wp, g.pl), c_hi = std::max(c_lo, std::min(Wp, g.W + g.pl));
+    for (int64_t c = 0; c < g.Cg(); ++c)
+      for (int64_t rr = 0; rr < Hb; ++rr) {
+        float* dst = xp + (c * Hb + rr) * Wp;
+        const int64_t ih = ih0 + rr;
+        if (ih < 0 || ih >= g.H) {
+          std::fill(dst, dst + Wp, 0.f);
+          continue;
+        }
+        std::fill(dst, dst + c_lo, 0.f);
+        std::memcpy(dst + c_lo, xg + (c * g.H + ih) * g.W + (c_lo - g.pl), static_cast<size_t>(c_hi - c_lo) * sizeof(float));
+        std::fill(dst + c_hi, dst + Wp, 0.f);
+      }
   }
 
   // The zero-padded phase planes of input rows from output row r0 on (fast::ShiftPlan).
