@@ -71,8 +71,8 @@ __attribute__((noinline)) void kloop_direct_6x16(int64_t K, const float* w, cons
 // their 16 biases, zeros past mr), pixels [0, n), channel l's row at c + l * ldc. `room` is how
 // many floats of each row from c on the caller's range holds: with at least 8, whole vectors are
 // stored, lanes 6 and 7 landing where the next tile's pixels 0 and 1 are stored after.
-void store_tile(const float t[PR][MR], const float* bias16, bool bias, bool clamp, __m256 lo, __m256 hi, int64_t mr, int64_t n,
-                int64_t room, float* c, int64_t ldc) {
+void store_tile(const float t[PR][MR], const float* bias16, bool bias, bool clamp, __m256 lo, __m256 hi,
+                int64_t mr, int64_t n, int64_t room, float* c, int64_t ldc) {
   for (int64_t h = 0; h < 2 && 8 * h < mr; ++h) {
     __m256 r[8];
     const __m256 b = _mm256_loadu_ps(bias16 + 8 * h);
