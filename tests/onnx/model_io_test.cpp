@@ -7,16 +7,12 @@
 
 #include "ir/builder.h"
 #include "ir/file_util.h"
+#include "../temp_dir.h"
 
 namespace octet {
 namespace {
 
-std::string temp_dir() {
-  char tmpl[] = "/tmp/octet_model_io_XXXXXX";
-  const char* d = mkdtemp(tmpl);
-  if (!d) throw std::runtime_error("mkdtemp failed");
-  return d;
-}
+std::string temp_dir() { return testing::make_temp_dir("octet_model_io"); }  // removed at exit
 
 Model small_model() {
   GraphBuilder b("small", 17);

@@ -16,16 +16,12 @@
 #include "runtime/executor.h"
 #include "../test_util.h"
 #include "zoo/zoo.h"
+#include "../temp_dir.h"
 
 namespace octet {
 namespace {
 
-std::string temp_dir() {
-  char tmpl[] = "/tmp/octet_codebook_test_XXXXXX";
-  const char* d = mkdtemp(tmpl);
-  if (!d) throw std::runtime_error("mkdtemp failed");
-  return d;
-}
+std::string temp_dir() { return testing::make_temp_dir("octet_codebook_test"); }  // removed at exit
 
 int64_t file_size(const std::string& path) {
   struct stat st {};

@@ -15,6 +15,7 @@
 #include "onnx/model_io.h"
 #include "runtime/executor.h"
 #include "zoo/zoo.h"
+#include "../temp_dir.h"
 
 namespace octet {
 namespace {
@@ -70,12 +71,7 @@ void expect_outputs_close(const std::map<std::string, Tensor>& want, const std::
   }
 }
 
-std::string temp_dir() {
-  char tmpl[] = "/tmp/octet_fold_constants_XXXXXX";
-  const char* d = mkdtemp(tmpl);
-  if (!d) throw std::runtime_error("mkdtemp failed");
-  return d;
-}
+std::string temp_dir() { return testing::make_temp_dir("octet_fold_constants"); }  // removed at exit
 
 // Saves and reloads the model; the reloaded model must give the same outputs.
 void expect_round_trip(const Model& m, const std::map<std::string, Tensor>& feeds, const std::string& what) {

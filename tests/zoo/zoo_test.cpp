@@ -14,6 +14,7 @@
 #include "onnx/model_io.h"
 #include "runtime/executor.h"
 #include "runtime/shape_inference.h"
+#include "../temp_dir.h"
 
 namespace octet {
 namespace {
@@ -45,12 +46,7 @@ const std::vector<Expected>& training_models() {
   return models;
 }
 
-std::string temp_dir() {
-  char tmpl[] = "/tmp/octet_zoo_test_XXXXXX";
-  const char* d = mkdtemp(tmpl);
-  if (!d) throw std::runtime_error("mkdtemp failed");
-  return d;
-}
+std::string temp_dir() { return testing::make_temp_dir("octet_zoo_test"); }  // removed at exit
 
 Tensor run_model(const Model& m, const Tensor& input) {
   Executor ex(m);
