@@ -185,6 +185,9 @@ TEST(EngineConvF32, OwnKernelsOnRandomGeometriesMatchTheReference) {
       {1, 4, 1, 1, 16, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},      // 1x1 on a 1x1 plane (GEMM)
       {1, 2, 3, 3, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, false},     // 9 pixels: 6 + 3
       {1, 64, 9, 9, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},      // 64 channels, K = 576
+      // Large enough to split into row bands and channel blocks (m0 > 0) over the threads.
+      {1, 34, 24, 24, 48, 1, 3, 3, 2, 2, 1, 1, {0, 0, 0, 0}, true, false},   // in place, stride 2, K = 306
+      {2, 30, 20, 20, 40, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, true},   // padded, K = 270
   };
   std::mt19937 rng(7);
   for (int i = 0; i < 30; ++i) {  // random ones
@@ -230,9 +233,12 @@ TEST(EngineConvF32, OnednnOnRandomGeometriesMatchesTheReference) {
 TEST(EngineConvF32, WhatOnednnDeclinesRunsOnTheOwnKernels) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   if (!fast::onednn_built()) GTEST_SKIP() << "this build has no oneDNN";
-  for (const int64_t m_out : {8, 16}) {  // the fallback is the shifted kernel, then the direct one
-    SCOPED_TRACE(::testing::Message() << m_out << " output channels");
-    const ConvCase t{1, 64, 2, 6, m_out, 1, 1, 2, 10, 1, 1, 1, {5, 0, 0, 1}, true, true};
+  // 8 channels: declined, then the shifted kernel. 16 channels with K = 128: a plane this small
+  // goes to the direct kernel without asking oneDNN. 16 channels with K = 600 (no direct weights
+  // kept at load): declined, then packed for the direct kernel from oneDNN's copy.
+  for (const auto& [m_out, c_in] : std::vector<std::pair<int64_t, int64_t>>{{8, 64}, {16, 64}, {16, 300}}) {
+    SCOPED_TRACE(::testing::Message() << m_out << " output channels, " << c_in << " input channels");
+    const ConvCase t{1, c_in, 2, 6, m_out, 1, 1, 2, 10, 1, 1, 1, {5, 0, 0, 1}, true, true};
     const Tensor w = testing::random_float({t.m, t.c, t.kh, t.kw}, 31), b = testing::random_float({t.m}, 32);
     const Tensor x = testing::random_float({t.n, t.c, t.h, t.w}, 33);
     const Model m = conv_model(t, w, b);

@@ -6,7 +6,7 @@
 // its 6-row weight panels up to 6 channels (16 channels cost 18), and loads 16 floats from the
 // input at an arbitrary offset per tap, mostly across cache lines. Here a register tile is 6
 // output pixels x 16 output channels: per tap it broadcasts one input float per pixel (a 4-byte
-// load, never split) and loads 16 packed weights (aligned), then issues 12 FMAs. The 6 pixels may
+// load, never split) and loads 16 packed weights (contiguous), then issues 12 FMAs. The 6 pixels may
 // lie on different output rows, so only valid pixels are computed, and the tile is transposed in
 // registers on the way out so the output stays NCHW.
 //

@@ -9,7 +9,8 @@
 //   - the rest: per image and group, im2col and the packed SGEMM;
 //   - but spatial (kh * kw > 1) group-1 convolutions of at least 64 input channels go to oneDNN
 //     (conv_f32_onednn.h, see use_onednn) when the build has it and the engine allows it, these
-//     kernels remaining for what oneDNN declines.
+//     kernels remaining for what oneDNN declines and for output planes under 14x14 with K <= 576,
+//     which run on the direct kernel (decided per run; the profile names what ran).
 // Work is split into (image, group, pixel or row chunk, channel block) tasks over the pool.
 #include <algorithm>
 #include <cmath>
@@ -154,7 +155,8 @@ class ConvF32 : public FastOp {
   // while every row panel re-reads them; im2col + packed SGEMM, which blocks K, is faster there.
   // Measured on ResNet-18's last stage (K = 4608): 2.8 ms against 2.2 ms; at K = 2304 they tie.
   static constexpr int64_t kMaxShiftK = 2304;
-  // Decided from the attributes alone, so that kernel() names at load what run() does.
+  // Decided from the attributes alone, so that kernel() names at load what run() does (except
+  // that a oneDNN layer may run on the direct kernel for a small plane, see kOnednnMinPixels).
   static bool shifted(const Conv2d& g) { return !g.plain_1x1() && g.K() <= kMaxShiftK; }
 
   // Each task (fast::ShiftPlan) copies the input its output rows read into zero-padded phase
@@ -256,8 +258,9 @@ class ConvF32 : public FastOp {
           continue;
         }
         std::fill(dst, dst + c_lo, 0.f);
-        std::memcpy(dst + c_lo, xg + (c * g.H + ih) * g.W + (c_lo - g.pl),
-                    static_cast<size_t>(c_hi - c_lo) * sizeof(float));
+        if (c_hi > c_lo)  // else no column of this row is inside the input
+          std::memcpy(dst + c_lo, xg + (c * g.H + ih) * g.W + (c_lo - g.pl),
+                      static_cast<size_t>(c_hi - c_lo) * sizeof(float));
         std::fill(dst + c_hi, dst + Wp, 0.f);
       }
   }
@@ -313,7 +316,8 @@ class ConvF32 : public FastOp {
   Conv2d g_;
   float lo_, hi_;
   std::vector<float> bias_;
-  std::vector<std::vector<float>> packed_;  // per group: the packed [Mg, K] weights (empty on oneDNN)
+  // Per group: the packed [Mg, K] weights (on oneDNN: empty, unless kept for small planes).
+  std::vector<std::vector<float>> packed_;
   std::vector<float> dw_weights_;           // depthwise: [M, kh * kw] as given
   std::unique_ptr<fast::OnednnConv> onednn_;  // group 1 with oneDNN: runs there first
   bool small_plane_ = false;  // the last run was on a plane small enough for the direct kernel
