@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/avx2/sgemm_kloop.h"
 #include "kernels/avx2/transpose_avx2.h"
 
 namespace octet::kernels {
@@ -22,49 +23,14 @@ namespace {
 constexpr int64_t MR = kSconvDirectMR, PR = kSconvDirectPR;
 static_assert(MR == 16 && PR == 6, "the k loop below is written for 6 x 16 tiles");
 
-// t[p][l] = sum_k w[k * 16 + l] * xp[p][off[k]], in k order, one FMA per product. Out of line so
-// that the 12 accumulators, 2 weight vectors and the broadcast register fit the 16 ymm registers.
+// t[p][l] = sum_k w[k * 16 + l] * xp[p][off[k]], in k order, one FMA per product (the shared 6x16
+// k loop, sgemm_kloop.h, with the pixels as its broadcast rows). Out of line so that the 12
+// accumulators, 2 weight vectors and the broadcast register fit the 16 ymm registers.
 __attribute__((noinline)) void kloop_direct_6x16(int64_t K, const float* w, const int32_t* off,
                                                  const float* const xp[PR], float t[PR][MR]) {
-  const float *x0 = xp[0], *x1 = xp[1], *x2 = xp[2], *x3 = xp[3], *x4 = xp[4], *x5 = xp[5];
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-         c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-#pragma GCC unroll 4
-  for (int64_t k = 0; k < K; ++k) {
-    const int64_t o = off[k];
-    const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
-    w += MR;
-    __m256 a = _mm256_broadcast_ss(x0 + o);
-    c00 = _mm256_fmadd_ps(a, w0, c00);
-    c01 = _mm256_fmadd_ps(a, w1, c01);
-    a = _mm256_broadcast_ss(x1 + o);
-    c10 = _mm256_fmadd_ps(a, w0, c10);
-    c11 = _mm256_fmadd_ps(a, w1, c11);
-    a = _mm256_broadcast_ss(x2 + o);
-    c20 = _mm256_fmadd_ps(a, w0, c20);
-    c21 = _mm256_fmadd_ps(a, w1, c21);
-    a = _mm256_broadcast_ss(x3 + o);
-    c30 = _mm256_fmadd_ps(a, w0, c30);
-    c31 = _mm256_fmadd_ps(a, w1, c31);
-    a = _mm256_broadcast_ss(x4 + o);
-    c40 = _mm256_fmadd_ps(a, w0, c40);
-    c41 = _mm256_fmadd_ps(a, w1, c41);
-    a = _mm256_broadcast_ss(x5 + o);
-    c50 = _mm256_fmadd_ps(a, w0, c50);
-    c51 = _mm256_fmadd_ps(a, w1, c51);
-  }
-  _mm256_store_ps(t[0], c00);
-  _mm256_store_ps(t[0] + 8, c01);
-  _mm256_store_ps(t[1], c10);
-  _mm256_store_ps(t[1] + 8, c11);
-  _mm256_store_ps(t[2], c20);
-  _mm256_store_ps(t[2] + 8, c21);
-  _mm256_store_ps(t[3], c30);
-  _mm256_store_ps(t[3] + 8, c31);
-  _mm256_store_ps(t[4], c40);
-  _mm256_store_ps(t[4] + 8, c41);
-  _mm256_store_ps(t[5], c50);
-  _mm256_store_ps(t[5] + 8, c51);
+  const float* const x[PR] = {xp[0], xp[1], xp[2], xp[3], xp[4], xp[5]};
+  kloop_6x16_rows(K, [&x, off](int64_t k, int r) { return x[r] + off[k]; },
+                  [w](int64_t k) { return w + k * MR; }, t);
 }
 
 // Bias (when `bias`), clamp and the store of one tile: channels [0, mr) of the block (bias16 holds
