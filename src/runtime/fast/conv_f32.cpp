@@ -43,7 +43,7 @@ class ConvF32 : public FastOp {
     if (onednn && use_onednn(g_)) onednn_ = fast::OnednnConv::make(g, wp, bias_.data(), lo, hi);
     if (g_.depthwise() && g_.Cg() == 1) {
       dw_weights_.assign(wp, wp + w.numel());
-    } else if (!onednn_ || (direct(g_) && g_.K() <= kSmallPlaneMaxK)) {  // with oneDNN: for small planes
+    } else if (!onednn_ || small_plane_capable(g_)) {  // with oneDNN: for small planes
       pack(wp);
     }
   }
@@ -66,7 +66,7 @@ class ConvF32 : public FastOp {
     Tensor y(DType::Float32, {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
     const float* xp = x.data<float>();
     float* yp = y.data<float>();
-    small_plane_ = onednn_ && direct(g) && g.P() < kOnednnMinPixels && g.K() <= kSmallPlaneMaxK;
+    small_plane_ = onednn_ && small_plane_capable(g) && g.P() < kOnednnMinPixels;
     if (onednn_ && !small_plane_ && !onednn_->run(g, N, xp, yp, pool)) {  // declined: own kernels from now on
       if (packed_.empty()) pack(onednn_->weights().data());
       onednn_.reset();
@@ -122,12 +122,13 @@ class ConvF32 : public FastOp {
   // SGEMM, which reads NCHW as it is.
   static bool use_onednn(const Conv2d& g) { return g.group == 1 && g.kh * g.kw > 1 && g.C >= 64; }
   // But on output planes under 14x14 the direct kernel wins where it applies with K <= 576, so
-  // such a layer keeps its weights packed for it too and the plane size of each run picks: resnet8's 64-channel
-  // 3x3 layer at 7x7, batch 32, 1.16 ms on oneDNN against 1.0, batch 1 0.056 against 0.038 for
-  // its 32-channel layer of the same multiply-adds at 14x14; ResNet-18's 256 channels at 14x14
-  // stay on oneDNN (1.76 against 1.9 ms), and so does its 256 -> 512 layer at 7x7 (K = 2304: 1.25
-  // against 1.31 ms), whose 16-channel weight blocks no longer stay in cache.
-  static constexpr int64_t kOnednnMinPixels = 14 * 14, kSmallPlaneMaxK = 576;
+  // such a layer keeps its weights packed for it too and the plane size of each run picks:
+  // resnet8's 64-channel 3x3 layer at 7x7, batch 32, 1.16 ms on oneDNN against 1.0, batch 1 0.056
+  // against 0.038 for its 32-channel layer of the same multiply-adds at 14x14; ResNet-18's 256
+  // channels at 14x14 stay on oneDNN (1.76 against 1.9 ms), and so does its 256 -> 512 layer at
+  // 7x7 (K = 2304: 1.25 against 1.31 ms), whose 16-channel weight blocks no longer stay in cache.
+  static constexpr int64_t kOnednnMinPixels = 14 * 14;
+  static bool small_plane_capable(const Conv2d& g) { return direct(g) && g.K() <= 576; }
 
   // The weights, per group, from w [M, Cg, kh, kw]: in the direct kernel's 16-channel blocks, or
   // the SGEMM kernels' 6-row panels.
