@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "runtime/fast/fast_op.h"
+#include "runtime/fast/post_ops.h"
 #include "runtime/op_registry.h"
 
 namespace octet {
@@ -12,12 +13,15 @@ namespace octet {
 struct Engine::Step {
   const Node* node = nullptr;
   const OpDef* def = nullptr;
-  const Node* act = nullptr;  // a Relu/Clip fused into the fast op (skipped as a node)
-  const OpDef* act_def = nullptr;
+  // Nodes fused into the fast op (skipped as nodes): a Relu/Clip, or after a float MatMul/Gemm a
+  // chain of element-wise nodes (post_ops.h), each reading the one before.
+  std::vector<const Node*> chain;
+  std::vector<const OpDef*> chain_defs;
+  std::vector<int> chain_out;  // slot of each chain node's output; the step's result is the last
+  PostOps post;
   std::unique_ptr<FastOp> fast;
   std::vector<int> in;        // slots of node inputs, -1 when absent
   std::vector<int> out;       // slots of node outputs (-1 when absent or fused away)
-  int act_in = -1, act_out = -1;
   std::vector<int> frees;     // slots whose last reader is this step
 };
 
@@ -41,6 +45,10 @@ std::unique_ptr<FastOp> make_fast(const FastOpContext& ctx) {
 
 bool float_output_op(const Node& n) {  // fast ops whose output is float and may absorb an activation
   return n.domain.empty() && (n.op_type == "Conv" || n.op_type == "MatMul" || n.op_type == "Gemm" || n.op_type == "Add");
+}
+
+bool float_product(const Node& n) {  // fast ops that apply a whole chain of element-wise nodes
+  return n.domain.empty() && (n.op_type == "MatMul" || n.op_type == "Gemm");
 }
 
 }  // namespace
@@ -73,21 +81,34 @@ Engine::Engine(const Model& model, const EngineOptions& options)
     OCTET_CHECK(s.def, "op vanished from registry: ", n.op_type);
     float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
     if (fast_ok && options.fuse_activations && float_output_op(n) && n.outputs.size() == 1) {
-      const std::string& y = n.outputs[0];
-      auto r = readers.find(y);
-      if (!graph_outputs.count(y) && !options.observe.count(y) && r != readers.end() && r->second.size() == 1 &&
-          r->second[0]->inputs[0] == y && activation_bounds(g, *r->second[0], &lo, &hi)) {
-        s.act = r->second[0];
-        s.act_def = reg.find(s.act->op_type, s.act->domain);
+      // Follow the output while it is read by exactly one node, is neither observed nor a graph
+      // output, and that node is an activation (or, after a product, any post op).
+      std::string y = n.outputs[0];
+      for (;;) {
+        auto r = readers.find(y);
+        if (graph_outputs.count(y) || options.observe.count(y) || r == readers.end() || r->second.size() != 1) break;
+        const Node& next = *r->second[0];
+        PostOp op;
+        if (float_product(n)) {
+          if (!PostOps::describe(g, model.default_opset(), next, y, &op)) break;
+        } else {
+          if (!s.chain.empty() || next.inputs[0] != y || !activation_bounds(g, next, &lo, &hi)) break;
+        }
+        s.post.push(op);
+        s.chain.push_back(&next);
+        s.chain_defs.push_back(reg.find(next.op_type, next.domain));
+        y = next.outputs[0];
       }
     }
     if (fast_ok) {
       FastOpContext ctx{n, g, model.default_opset(), lo, hi, options.onednn};
+      if (float_product(n)) ctx.post = &s.post;
       s.fast = make_fast(ctx);
     }
-    if (!s.fast) {  // no fast op: the activation stays a node of its own
-      s.act = nullptr;
-      s.act_def = nullptr;
+    if (!s.fast) {  // no fast op: the chain's nodes stay nodes of their own
+      s.chain.clear();
+      s.chain_defs.clear();
+      s.post = PostOps();
     }
     for (const auto& in : n.inputs) s.in.push_back(in.empty() ? -1 : slot(in));
     for (const auto& o : n.outputs) s.out.push_back(o.empty() ? -1 : slot(o));
@@ -96,11 +117,10 @@ Engine::Engine(const Model& model, const EngineOptions& options)
     layer.op_type = n.domain.empty() ? n.op_type : n.domain + "." + n.op_type;
     layer.kernel = s.fast ? s.fast->kernel() : "reference";
     layer.precision = s.fast ? s.fast->precision() : "";
-    if (s.act) {
-      absorbed.insert(s.act);
-      s.act_in = s.out[0];
-      s.act_out = slot(s.act->outputs[0]);
-      layer.fused.push_back(s.act->name);
+    for (const Node* c : s.chain) {
+      absorbed.insert(c);
+      s.chain_out.push_back(slot(c->outputs[0]));
+      layer.fused.push_back(c->name);
     }
     layers_.push_back(layer);
     steps_.push_back(std::move(s));
@@ -173,8 +193,9 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
       Tensor out;
       done = s.fast->run(inputs, out, pool_);
       if (done) {
-        env[s.act ? s.act_out : s.out[0]] = std::move(out);
-        notify(s.act ? s.act_out : s.out[0]);
+        const int result = s.chain.empty() ? s.out[0] : s.chain_out.back();
+        env[result] = std::move(out);
+        notify(result);
       }
     }
     if (!done) {
@@ -188,14 +209,20 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
         env[s.out[o]] = std::move(ctx.outputs[o]);
         notify(s.out[o]);
       }
-      if (s.act) {  // the fused activation, run as its own op
-        OpContext actx{*s.act, opset, {}, {}};
-        for (const auto& in : s.act->inputs) actx.inputs.push_back(in.empty() ? nullptr : value(slot_of_.at(in)));
-        actx.outputs.resize(1);
-        s.act_def->run(actx);
-        env[s.act_out] = std::move(actx.outputs[0]);
-        notify(s.act_out);
-        if (!options.keep_intermediates) env[s.act_in] = Tensor();
+      // The fused nodes, run as nodes of their own; each intermediate is dropped once read.
+      int prev = s.out.empty() ? -1 : s.out[0];
+      for (size_t c = 0; c < s.chain.size(); ++c) {
+        const Node& node = *s.chain[c];
+        OpContext cctx{node, opset, {}, {}};
+        for (const auto& in : node.inputs) cctx.inputs.push_back(in.empty() ? nullptr : value(slot_of_.at(in)));
+        cctx.outputs.resize(1);
+        s.chain_defs[c]->run(cctx);
+        if (!cctx.outputs[0].defined())
+          throw Error(str_cat(node.describe(), ": did not produce output '", node.outputs[0], "'"));
+        env[s.chain_out[c]] = std::move(cctx.outputs[0]);
+        notify(s.chain_out[c]);
+        if (!options.keep_intermediates && prev >= 0) env[prev] = Tensor();
+        prev = s.chain_out[c];
       }
     }
     if (!options.keep_intermediates)

@@ -27,6 +27,8 @@ class FastOp {
   virtual std::string precision() const = 0;
 };
 
+class PostOps;  // runtime/fast/post_ops.h
+
 // What the planner tells a fast op about its node.
 struct FastOpContext {
   const Node& node;
@@ -37,6 +39,9 @@ struct FastOpContext {
   float act_min, act_max;
   // Float convolutions may run on oneDNN (EngineOptions::onednn).
   bool onednn = true;
+  // Float MatMul / Gemm: the element-wise nodes after it that the op applies to its output (the
+  // engine then skips them; post_ops.h), in place of act_min / act_max. nullptr: none.
+  const PostOps* post = nullptr;
 };
 
 // Each returns nullptr when the node is outside what its fast op covers.

@@ -5,22 +5,42 @@
 // (packed once): C^T = W^T · X^T, so X^T is packed per call (rows of X become columns) and C is
 // written transposed (c_rs = 1, c_cs = N). Bias and a fused Relu/Clip go in the epilogue. Rows of X
 // are split into chunks over the pool.
+//
+// Both apply the element-wise nodes the engine fused after them (post_ops.h) to each task's rows
+// of the output right after computing them; a leading bias Add and a clamp after it go into the
+// SGEMM epilogue instead (the same operations).
 #include <algorithm>
 #include <vector>
 
 #include "kernels/avx2/sgemm_avx2.h"
 #include "runtime/fast/fast_op.h"
+#include "runtime/fast/post_ops.h"
 #include "runtime/fast/scratch.h"
 
 namespace octet {
 namespace {
 
+// Moves what the SGEMM epilogue can do of `post` into `ep`: a leading bias Add (when `bias` is
+// given: where that bias goes, the epilogue's per-output-column vector), then a clamp. Returns
+// the index of the first op left to PostOps::apply.
+size_t epilogue_prefix(const PostOps& post, const float** bias, kernels::SgemmEpilogue* ep) {
+  size_t first = 0;
+  if (bias && first < post.size() && post[first].kind == PostOp::Kind::AddRow)
+    *bias = post[first++].operand->data<float>();
+  if (first < post.size() && post[first].kind == PostOp::Kind::Clamp) {
+    ep->lo = post[first].lo;
+    ep->hi = post[first].hi;
+    ++first;
+  }
+  return first;
+}
+
 class MatMulF32 : public FastOp {
  public:
   // w_rs / w_cs address W as [K, N]: w(k, n) = w[k * w_rs + n * w_cs].
   MatMulF32(int64_t K, int64_t N, const float* w, int64_t w_rs, int64_t w_cs, const float* bias,
-            bool gemm, float lo, float hi)
-      : K_(K), N_(N), gemm_(gemm), lo_(lo), hi_(hi) {
+            bool gemm, PostOps post)
+      : K_(K), N_(N), gemm_(gemm), post_(std::move(post)) {
     packed_.resize(kernels::sgemm_packed_a_floats(N, K));
     kernels::sgemm_pack_a_avx2(N, K, w, w_cs, w_rs, packed_.data());  // a(n, k) = W(k, n)
     if (bias) bias_.assign(bias, bias + N);
@@ -37,13 +57,13 @@ class MatMulF32 : public FastOp {
     const int64_t rows = x.numel() / K_;
     Shape shape = x.shape();
     shape.back() = N_;
+    if (!post_.fits(shape)) return false;
     Tensor y(DType::Float32, shape, Tensor::Uninitialized{});
     const float* xp = x.data<float>();
     float* yp = y.data<float>();
     kernels::SgemmEpilogue ep;
     ep.bias_row = bias_.empty() ? nullptr : bias_.data();
-    ep.lo = lo_;
-    ep.hi = hi_;
+    const size_t first = epilogue_prefix(post_, ep.bias_row ? nullptr : &ep.bias_row, &ep);
     // One task per chunk of rows of X (columns of the transposed product).
     const int64_t chunk = std::min<int64_t>(256, std::max<int64_t>(16, (rows + pool.size() - 1) / pool.size()));
     const int64_t chunks = (rows + chunk - 1) / chunk;
@@ -52,6 +72,7 @@ class MatMulF32 : public FastOp {
       float* packed = fast::scratch_floats(0, kernels::sgemm_packed_b_floats(K_, n));
       kernels::sgemm_pack_b_avx2(K_, n, xp + r0 * K_, 1, K_, 0, n, packed);
       kernels::sgemm_packed_avx2(N_, n, K_, packed_.data(), packed, yp + r0 * N_, 1, N_, ep, 0, N_, 0, n);
+      post_.apply(yp + r0 * N_, n, N_, first);
     });
     out = std::move(y);
     return true;
@@ -60,7 +81,7 @@ class MatMulF32 : public FastOp {
  private:
   int64_t K_, N_;
   bool gemm_;
-  float lo_, hi_;
+  PostOps post_;
   std::vector<float> packed_, bias_;
 };
 
@@ -70,7 +91,7 @@ class MatMulF32 : public FastOp {
 // (batch matrix, block of rows of C), each packing only its rows of A.
 class MatMulDynF32 : public FastOp {
  public:
-  MatMulDynF32(float lo, float hi) : lo_(lo), hi_(hi) {}
+  explicit MatMulDynF32(PostOps post) : post_(std::move(post)) {}
   std::string kernel() const override { return "matmul_f32_dyn_sgemm_6x16_avx2"; }
   std::string precision() const override { return "fp32"; }
 
@@ -99,6 +120,7 @@ class MatMulDynF32 : public FastOp {
     Shape shape = batch;
     shape.push_back(M);
     shape.push_back(N);
+    if (!post_.fits(shape)) return false;
     Tensor y(DType::Float32, shape, Tensor::Uninitialized{});
     if (y.numel() == 0) {
       out = std::move(y);
@@ -108,8 +130,7 @@ class MatMulDynF32 : public FastOp {
     const float* bp = b.data<float>();
     float* yp = y.data<float>();
     kernels::SgemmEpilogue ep;
-    ep.lo = lo_;
-    ep.hi = hi_;
+    const size_t first = epilogue_prefix(post_, &ep.bias_col, &ep);
     const int64_t MR = kernels::kSgemmMR;
     const int64_t per = std::min((pool.size() + batches - 1) / batches, (M + MR - 1) / MR);
     const int64_t m_block = ((M + per - 1) / per + MR - 1) / MR * MR, m_blocks = (M + m_block - 1) / m_block;
@@ -126,15 +147,31 @@ class MatMulDynF32 : public FastOp {
       float* pb = fast::scratch_floats(1, kernels::sgemm_packed_b_floats(K, N));
       kernels::sgemm_pack_a_avx2(m1 - m0, K, ap + oa + m0 * K, K, 1, pa);
       kernels::sgemm_pack_b_avx2(K, N, bp + ob, N, 1, 0, N, pb);
-      kernels::sgemm_packed_avx2(m1 - m0, N, K, pa, pb, yp + (t / m_blocks * M + m0) * N, N, 1, ep, 0, m1 - m0, 0, N);
+      float* c = yp + (t / m_blocks * M + m0) * N;
+      kernels::sgemm_packed_avx2(m1 - m0, N, K, pa, pb, c, N, 1, ep, 0, m1 - m0, 0, N);
+      post_.apply(c, m1 - m0, N, first);
     });
     out = std::move(y);
     return true;
   }
 
  private:
-  float lo_, hi_;
+  PostOps post_;
 };
+
+// The fused nodes: the engine's chain, or the clamp alone (ctx.act_min / act_max) from a caller
+// that fuses only activations.
+PostOps post_ops(const FastOpContext& ctx) {
+  if (ctx.post) return *ctx.post;
+  PostOps post;
+  if (ctx.act_min != -INFINITY || ctx.act_max != INFINITY) {
+    PostOp clamp;
+    clamp.lo = ctx.act_min;
+    clamp.hi = ctx.act_max;
+    post.push(clamp);
+  }
+  return post;
+}
 
 // Input i as a float32 initializer, else nullptr.
 const Tensor* float_constant(const FastOpContext& ctx, size_t i) {
@@ -149,11 +186,11 @@ std::unique_ptr<FastOp> make_matmul_f32(const FastOpContext& ctx) {
   if (!node.domain.empty() || node.inputs.size() < 2) return nullptr;
   const Tensor* w = float_constant(ctx, 1);
   if (node.op_type == "MatMul" && !constant_input(ctx, 1) && !constant_input(ctx, 0))
-    return std::make_unique<MatMulDynF32>(ctx.act_min, ctx.act_max);
+    return std::make_unique<MatMulDynF32>(post_ops(ctx));
   if (!w || w->rank() != 2) return nullptr;
   if (node.op_type == "MatMul") {
     return std::make_unique<MatMulF32>(w->dim(0), w->dim(1), w->data<float>(), w->dim(1), 1, nullptr,
-                                       false, ctx.act_min, ctx.act_max);
+                                       false, post_ops(ctx));
   }
   if (node.op_type != "Gemm") return nullptr;
   if (node.attr_float("alpha", 1.f) != 1.f || node.attr_int("transA", 0) != 0) return nullptr;
@@ -167,7 +204,7 @@ std::unique_ptr<FastOp> make_matmul_f32(const FastOpContext& ctx) {
     bias = c->data<float>();
   }
   return std::make_unique<MatMulF32>(K, N, w->data<float>(), tb ? 1 : N, tb ? K : 1, bias, true,
-                                     ctx.act_min, ctx.act_max);
+                                     post_ops(ctx));
 }
 
 }  // namespace octet

@@ -1,0 +1,63 @@
+// Element-wise nodes after a float matrix product, applied by the product's fast op to each block
+// of rows it writes while the block is still in cache, instead of as nodes of their own that each
+// read and write the whole tensor (a transformer's MatMul -> Add(bias) -> Gelu, or attention's
+// MatMul -> Mul(scale) -> Softmax). The engine (runtime/engine.cpp) builds the chain; the fast
+// ops of fast/matmul_f32.cpp run it.
+//
+// Exactness: each op is the kernel the unfused node's fast op runs (add_clamp_f32_avx2,
+// scalar_op_f32_avx2, gelu_f32_avx2, softmax_rows_f32_avx2), whose per-element (per-row for
+// Softmax) result does not depend on where a block starts. So the fused output equals the
+// unfused engine's bit for bit; a bias or clamp folded into the SGEMM epilogue is the same single
+// IEEE add or min/max after the sum.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "kernels/avx2/eltwise_avx2.h"
+
+namespace octet {
+
+struct PostOp {
+  enum class Kind {
+    AddRow,   // + a float32 initializer holding one value per element of the last dim
+    Scalar,   // (op) a float32 initializer scalar: scalar_op, s
+    Clamp,    // Relu or Clip with constant bounds: min(hi, max(lo, v))
+    Gelu,     // Gelu, approximate = "none"
+    Softmax,  // Softmax along the last axis
+  };
+  Kind kind = Kind::Clamp;
+  const Tensor* operand = nullptr;  // AddRow: the row; Scalar: the scalar tensor
+  kernels::ScalarOp scalar_op = kernels::ScalarOp::Mul;
+  float s = 0.f;
+  float lo = 0.f, hi = 0.f;
+  int64_t axis = -1;        // Softmax's axis attribute
+  bool coerce_2d = false;   // Softmax before opset 13 (rows are the dims from `axis` on)
+};
+
+class PostOps {
+ public:
+  // What node `n` does to `x`, one of its inputs, as a PostOp; false when it is not one of the
+  // kinds above (or x is not the input such an op transforms, e.g. the divisor of a Div).
+  static bool describe(const Graph& g, int64_t opset, const Node& n, const std::string& x, PostOp* op);
+
+  void push(const PostOp& op) { ops_.push_back(op); }
+  bool empty() const { return ops_.empty(); }
+  size_t size() const { return ops_.size(); }
+  const PostOp& operator[](size_t i) const { return ops_[i]; }
+
+  // True when every op applies to a product of this shape as the unfused node would, with the
+  // product's shape as its result's (no broadcast that adds dims, a row as long as the last dim,
+  // Softmax along the last axis).
+  bool fits(const Shape& shape) const;
+
+  // Applies ops [first, size()) in order to `rows` whole rows of `cols` floats at y, in place.
+  void apply(float* y, int64_t rows, int64_t cols, size_t first = 0) const;
+
+ private:
+  std::vector<PostOp> ops_;
+};
+
+}  // namespace octet

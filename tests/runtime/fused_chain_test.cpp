@@ -1,0 +1,226 @@
+// Element-wise nodes fused after a float MatMul / Gemm (fast/post_ops.h): the engine applies a
+// chain such as Add(bias) -> Gelu or Mul(scale) -> Softmax to each block of the product's output.
+// The fused engine must give the unfused engine's bits (same kernels, block-independent), name
+// the fused nodes in its profile, stop a chain at a value that is observed, read twice or a graph
+// output, and hand a chain that does not fit the run's shapes back to the nodes one by one.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "../test_util.h"
+#include "ir/builder.h"
+#include "runtime/engine.h"
+#include "runtime/executor.h"
+#include "runtime/fast/fast_op.h"
+#include "runtime/shape_inference.h"
+
+namespace octet {
+namespace {
+
+using B = GraphBuilder;
+
+Tensor scalar(float v) {
+  Tensor t(DType::Float32, {});
+  t.data<float>()[0] = v;
+  return t;
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
+         std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+}
+
+struct Runs {
+  Tensor fused, unfused, reference;
+  std::vector<EngineLayer> layers;
+};
+
+// Runs `m` on the engine with and without fusion (threads as given) and on the reference.
+Runs run_three(const Model& m, const std::map<std::string, Tensor>& feeds, int threads = 2,
+               const std::set<std::string>& observe = {}) {
+  const std::string out = m.graph.outputs[0];
+  Runs r;
+  EngineOptions eo;
+  eo.threads = threads;
+  eo.observe = observe;
+  Engine fused(m, eo);
+  r.fused = fused.run(feeds).at(out);
+  r.layers = fused.layers();
+  eo.fuse_activations = false;
+  r.unfused = Engine(m, eo).run(feeds).at(out);
+  r.reference = Executor(m).run(feeds).at(out);
+  return r;
+}
+
+// max |got - want| / (|want| + floor): a sanity bound against the reference (whose Gelu, Softmax
+// and sums round differently); the exactness checked here is against the unfused engine.
+double max_rel(const Tensor& got, const Tensor& want, double floor) {
+  double rel = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const double w = want.data<float>()[i], v = got.data<float>()[i];
+    rel = std::max(rel, std::fabs(v - w) / (std::fabs(w) + floor));
+  }
+  return rel;
+}
+
+TEST(EngineFusedChain, BiasAndGeluAfterAMatMulGiveTheUnfusedBits) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  for (const int64_t n : {40, 7, 128}) {  // a partial 16-column panel, a row shorter than a vector
+    SCOPED_TRACE(n);
+    B g("mlp", 20);
+    const std::string x = g.input("x", DType::Float32, {5, 49, 24});
+    const std::string w = g.initializer("w", testing::random_float({24, n}, 1));
+    const std::string b = g.initializer("b", testing::random_float({n}, 2));
+    const std::string mm = g.op("MatMul", {x, w}, {}, "fc");
+    const std::string add = g.op("Add", {b, mm}, {}, "bias");  // the bias first: Add commutes
+    g.output(g.op("Gelu", {add}, {}, "gelu"));
+    Model m = g.build();
+    infer_shapes(m);
+    const Tensor xv = testing::random_float({5, 49, 24}, 3, -3.f, 3.f);
+    for (int threads : {1, 3}) {
+      const Runs r = run_three(m, {{"x", xv}}, threads);
+      ASSERT_EQ(r.layers.size(), 1u);
+      EXPECT_EQ(r.layers[0].fused, (std::vector<std::string>{"bias", "gelu"}));
+      EXPECT_TRUE(same_bits(r.fused, r.unfused));
+      EXPECT_LT(max_rel(r.fused, r.reference, 1.0), 1e-4);
+    }
+  }
+}
+
+TEST(EngineFusedChain, ScaleAndSoftmaxAfterAttentionScoresGiveTheUnfusedBits) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  B g("attn", 17);
+  const std::string q = g.input("q", DType::Float32, {2, 4, 49, 16});
+  const std::string k = g.input("k", DType::Float32, {2, 4, 16, 49});
+  const std::string s = g.op("MatMul", {q, k}, {}, "scores");
+  const std::string scaled = g.op("Mul", {s, g.initializer("c", scalar(0.25f))}, {}, "scale");
+  g.output(g.op("Softmax", {scaled}, {{"axis", B::i(-1)}}, "softmax"));
+  Model m = g.build();
+  infer_shapes(m);
+  const Tensor qv = testing::random_float({2, 4, 49, 16}, 4, -2.f, 2.f);
+  const Tensor kv = testing::random_float({2, 4, 16, 49}, 5, -2.f, 2.f);
+  const Runs r = run_three(m, {{"q", qv}, {"k", kv}});
+  ASSERT_EQ(r.layers.size(), 1u);
+  EXPECT_EQ(r.layers[0].kernel, "matmul_f32_dyn_sgemm_6x16_avx2");
+  EXPECT_EQ(r.layers[0].fused, (std::vector<std::string>{"scale", "softmax"}));
+  EXPECT_TRUE(same_bits(r.fused, r.unfused));
+  EXPECT_LT(max_rel(r.fused, r.reference, 1e-30), 1e-4);
+}
+
+// A Gemm with its own bias, then Add(row) -> Div(scalar) -> Sub(scalar - x) -> Clip: all four
+// fused, the clamp last (not in the SGEMM epilogue, which holds the Gemm's bias).
+TEST(EngineFusedChain, LongChainAfterAGemmWithBiasGivesTheUnfusedBits) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  B g("gemm", 13);
+  const std::string x = g.input("x", DType::Float32, {37, 20});
+  const std::string y = g.op("Gemm",
+                             {x, g.initializer("w", testing::random_float({33, 20}, 6)),
+                              g.initializer("c", testing::random_float({33}, 7))},
+                             {{"transB", B::i(1)}}, "gemm");
+  const std::string a = g.op("Add", {y, g.initializer("row", testing::random_float({1, 33}, 8))}, {}, "add");
+  const std::string d = g.op("Div", {a, g.initializer("three", scalar(3.f))}, {}, "div");
+  const std::string sub = g.op("Sub", {g.initializer("half", scalar(0.5f)), d}, {}, "rsub");
+  g.output(g.op("Clip", {sub, g.initializer("lo", scalar(-0.2f)), g.initializer("hi", scalar(0.6f))}, {}, "clip"));
+  Model m = g.build();
+  infer_shapes(m);
+  const Runs r = run_three(m, {{"x", testing::random_float({37, 20}, 9)}});
+  ASSERT_EQ(r.layers.size(), 1u);
+  EXPECT_EQ(r.layers[0].fused, (std::vector<std::string>{"add", "div", "rsub", "clip"}));
+  EXPECT_TRUE(same_bits(r.fused, r.unfused));
+  EXPECT_LT(max_rel(r.fused, r.reference, 1.0), 1e-4);
+}
+
+// A chain ends at a value that is observed or a graph output (that value is the fused step's
+// result), and does not start when the product is read twice; observed values keep their
+// unfused bits.
+TEST(EngineFusedChain, StopsAtObservedSharedAndOutputValues) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  B g("stops", 20);
+  const std::string x = g.input("x", DType::Float32, {8, 16});
+  const std::string mm = g.op("MatMul", {x, g.initializer("w", testing::random_float({16, 24}, 10))}, {}, "mm");
+  const std::string add = g.op("Add", {mm, g.initializer("b", testing::random_float({24}, 11))}, {}, "add");
+  const std::string gelu = g.op("Gelu", {add}, {}, "gelu");
+  const std::string mm2 = g.op("MatMul", {gelu, g.initializer("w2", testing::random_float({24, 24}, 12))}, {}, "mm2");
+  const std::string relu = g.op("Relu", {mm2}, {}, "relu");  // mm2 is read by Relu and by the Add
+  g.output(g.op("Add", {relu, mm2}, {}, "sum"));
+  g.output(gelu);
+  Model m = g.build();
+  infer_shapes(m);
+  const Tensor xv = testing::random_float({8, 16}, 13);
+  EngineOptions eo;
+  eo.fuse_activations = false;
+  RunOptions keep;
+  keep.keep_intermediates = true;
+  const auto want = Engine(m, eo).run({{"x", xv}}, keep);
+
+  auto fused_of = [](const Engine& e, const std::string& node) {
+    for (const auto& l : e.layers())
+      if (l.node == node) return l.fused;
+    ADD_FAILURE() << node << " is not a step";
+    return std::vector<std::string>{};
+  };
+  const std::vector<std::string> none;
+  for (const std::string& observed : {std::string(), mm, add}) {
+    SCOPED_TRACE(observed);
+    EngineOptions fo;
+    fo.threads = 2;
+    if (!observed.empty()) fo.observe = {observed};
+    Engine e(m, fo);
+    std::map<std::string, Tensor> seen;
+    const auto got = e.run({{"x", xv}}, RunOptions{}, [&](const std::string& name, const Tensor& v) { seen[name] = v; });
+    if (observed.empty()) {
+      EXPECT_EQ(fused_of(e, "mm"), (std::vector<std::string>{"add", "gelu"})) << "gelu, a graph output, ends it";
+    } else if (observed == mm) {
+      EXPECT_EQ(fused_of(e, "mm"), none);
+    } else {
+      EXPECT_EQ(fused_of(e, "mm"), std::vector<std::string>{"add"});
+    }
+    EXPECT_EQ(fused_of(e, "mm2"), none) << "its output has two readers";
+    if (!observed.empty()) {
+      ASSERT_TRUE(seen.count(observed));
+      EXPECT_TRUE(same_bits(seen.at(observed), want.at(observed)));
+    }
+    for (const auto& out : m.graph.outputs) EXPECT_TRUE(same_bits(got.at(out), want.at(out))) << out;
+  }
+}
+
+// Chains the planner accepts but a run's shapes do not fit go back to the nodes, one by one:
+// Softmax along a non-last axis, and a row bias that raises a rank-1 product's rank.
+TEST(EngineFusedChain, ChainsThatDoNotFitTheShapesRunAsNodes) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  {
+    B g("axis0", 17);
+    const std::string x = g.input("x", DType::Float32, {6, 16});
+    const std::string mm = g.op("MatMul", {x, g.initializer("w", testing::random_float({16, 20}, 14))}, {}, "mm");
+    g.output(g.op("Softmax", {mm}, {{"axis", B::i(0)}}, "softmax"));
+    Model m = g.build();
+    infer_shapes(m);
+    EngineOptions eo;
+    eo.profile = true;
+    Engine e(m, eo);
+    const Tensor xv = testing::random_float({6, 16}, 15);
+    const Tensor got = e.run({{"x", xv}}).at(m.graph.outputs[0]);
+    EXPECT_EQ(e.layers()[0].kernel, "reference");
+    const Tensor want = Executor(m).run({{"x", xv}}).at(m.graph.outputs[0]);
+    EXPECT_TRUE(same_bits(got, want)) << "the reference MatMul and Softmax ran";
+  }
+  {
+    B g("rank", 17);
+    const std::string x = g.input("x", DType::Float32, {16});
+    const std::string mm = g.op("MatMul", {x, g.initializer("w", testing::random_float({16, 20}, 16))}, {}, "mm");
+    g.output(g.op("Add", {mm, g.initializer("b", testing::random_float({1, 20}, 17))}, {}, "add"));
+    Model m = g.build();
+    infer_shapes(m);
+    Engine e(m);
+    ASSERT_EQ(e.layers()[0].fused, std::vector<std::string>{"add"});
+    const Tensor xv = testing::random_float({16}, 18);
+    const Tensor got = e.run({{"x", xv}}).at(m.graph.outputs[0]);
+    EXPECT_EQ(got.shape(), (Shape{1, 20}));
+    const Tensor want = Executor(m).run({{"x", xv}}).at(m.graph.outputs[0]);
+    EXPECT_TRUE(same_bits(got, want));
+  }
+}
+
+}  // namespace
+}  // namespace octet
