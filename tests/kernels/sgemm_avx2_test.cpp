@@ -483,3 +483,65 @@ TEST(SgemmAvx2, NanPropagatesThroughClamp) {
 
 }  // namespace
 }  // namespace octet::kernels
+
+namespace octet::kernels {
+namespace {
+
+// sgemm_rows_avx2 (A read in place, B packed, C row-major): against the exact value and the twin
+// (check_block's tolerance), nothing written outside the requested block, row blocks that are
+// not multiples of 6 (the spare rows of a tail tile read a real row and are never stored), any
+// split giving the same bits, and, with K below the K-blocking threshold, the packed SGEMM's
+// bits for the same C layout (the engine switched products to this kernel on that promise).
+TEST(SgemmAvx2, RowsKernelMatchesTheReferenceAndThePackedBits) {
+  SKIP_WITHOUT_AVX2();
+  const uint32_t seed = kBaseSeed + 50000;
+  std::mt19937 rng(seed);
+  uint32_t idx = 0;
+  for (auto [M, N, K] : {std::array<int64_t, 3>{49, 49, 16}, {13, 2, 7}, {100, 64, 64}, {37, 130, 128},
+                         {6, 16, 1}, {5, 33, 300}, {20, 40, 700}}) {
+    for (const int64_t pad : {0, 3}) {
+      const Layout la{K + pad, 1, pad ? "row-major ld+3" : "row-major"};
+      const Layout lc{N + pad, 1, pad ? "row-major ld+3" : "row-major"};
+      const auto lb = layouts(K, N);
+      Case c{M, N, K, la, lb[idx % lb.size()], lc, epilogues()[idx % 4], seed + idx};
+      ++idx;
+      SCOPED_TRACE(c.str());
+      Problem p = make_problem(c);
+      auto rows_block = [&](float* out, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+        sgemm_rows_avx2(N, K, p.a.data(), la.rs, p.pb.data() + 1, out, lc.rs, p.ep, m0, m1, n0, n1);
+      };
+      const int64_t ext = extent(M, N, lc);
+      CBuffer whole(ext);
+      rows_block(whole.c(), 0, M, 0, N);
+      ASSERT_TRUE(check_block(p, whole, 0, M, 0, N));
+      if (K < kSgemmKC * 3 / 2) {
+        CBuffer packed(ext);
+        run_block(p, packed.c(), 0, M, 0, N);
+        EXPECT_EQ(0, std::memcmp(packed.buf.data(), whole.buf.data(), whole.buf.size() * sizeof(float)))
+            << "differs from sgemm_packed_avx2";
+      }
+      for (int trial = 0; trial < 3; ++trial) {
+        // Row cuts anywhere (not only at multiples of 6), column cuts at panel boundaries.
+        std::vector<int64_t> mc = {0, M}, nc = {0, N};
+        for (int64_t q = 1; q < M; ++q)
+          if (rng() % 5 == 0) mc.push_back(q);
+        for (int64_t q = kSgemmNR; q < N; q += kSgemmNR)
+          if (rng() % 2) nc.push_back(q);
+        std::sort(mc.begin(), mc.end());
+        std::sort(nc.begin(), nc.end());
+        CBuffer split(ext);
+        for (size_t i = 0; i + 1 < mc.size(); ++i)
+          for (size_t j = 0; j + 1 < nc.size(); ++j) rows_block(split.c(), mc[i], mc[i + 1], nc[j], nc[j + 1]);
+        ASSERT_EQ(0, std::memcmp(split.buf.data(), whole.buf.data(), split.buf.size() * sizeof(float)))
+            << "trial " << trial;
+        const size_t i = rng() % (mc.size() - 1), j = rng() % (nc.size() - 1);
+        CBuffer lone(ext);
+        rows_block(lone.c(), mc[i], mc[i + 1], nc[j], nc[j + 1]);
+        ASSERT_TRUE(check_block(p, lone, mc[i], mc[i + 1], nc[j], nc[j + 1]));
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace octet::kernels

@@ -63,6 +63,13 @@ __attribute__((noinline)) void kloop_6x16(int64_t kc, const float* a, const floa
   kloop_6x16_body(kc, a, [b](int64_t k) { return b + k * NR; }, t);
 }
 
+// The k loop with A read in place: row r of the tile at a[r] (k contiguous), B a packed panel.
+__attribute__((noinline)) void kloop_rows_6x16(int64_t K, const float* const ap[MR], const float* b,
+                                               float t[MR][NR]) {
+  const float* const a[MR] = {ap[0], ap[1], ap[2], ap[3], ap[4], ap[5]};
+  kloop_6x16_rows(K, [&a](int64_t k, int r) { return a[r] + k; }, [b](int64_t k) { return b + k * NR; }, t);
+}
+
 // One 6x16 tile of C over one K block: the k loop, then the C update.
 //   c: C(m, n) of the tile's corner; mr x nr of the tile is valid (the rest is padding, computed
 //   from the zero-padded panels and never stored).
@@ -283,6 +290,57 @@ void pack_b_panel(int64_t K, const float* b, int64_t b_rs, int64_t b_cs, int64_t
 }
 
 }  // namespace
+
+void sgemm_rows_avx2(int64_t N, int64_t K, const float* a, int64_t lda, const float* packed_b,
+                     float* c, int64_t ldc, const SgemmEpilogue& ep, int64_t m0, int64_t m1,
+                     int64_t n0, int64_t n1) {
+  (void)N;
+  if (m0 >= m1 || n0 >= n1) return;
+  const bool clamp = ep.lo != -INFINITY || ep.hi != INFINITY;
+  const __m256 lo = _mm256_set1_ps(ep.lo), hi = _mm256_set1_ps(ep.hi);
+  alignas(32) float t[MR][NR];
+  // Column panels outer: a panel's K x 16 floats stay in L1 while the rows stream past.
+  for (int64_t n = n0; n < n1; n += NR) {
+    const float* bp = packed_b + (n / NR) * NR * K;
+    const int64_t nr = std::min(NR, n1 - n);
+    const __m256i mask0 = lane_mask(nr), mask1 = lane_mask(nr - 8);
+    __m256 bc0 = _mm256_setzero_ps(), bc1 = bc0;
+    if (ep.bias_col) {
+      bc0 = _mm256_maskload_ps(ep.bias_col + n, mask0);
+      bc1 = _mm256_maskload_ps(ep.bias_col + n + 8, mask1);
+    }
+    for (int64_t m = m0; m < m1; m += MR) {
+      const int64_t mr = std::min(MR, m1 - m);
+      const float* ap[MR];
+      for (int64_t r = 0; r < MR; ++r) ap[r] = a + (m + std::min(r, mr - 1)) * lda;  // spare rows repeat the last
+      kloop_rows_6x16(K, ap, bp, t);
+      for (int64_t r = 0; r < mr; ++r) {
+        __m256 v0 = _mm256_load_ps(t[r]), v1 = _mm256_load_ps(t[r] + 8);
+        if (ep.bias_row) {
+          const __m256 br = _mm256_set1_ps(ep.bias_row[m + r]);
+          v0 = _mm256_add_ps(v0, br);
+          v1 = _mm256_add_ps(v1, br);
+        }
+        if (ep.bias_col) {
+          v0 = _mm256_add_ps(v0, bc0);
+          v1 = _mm256_add_ps(v1, bc1);
+        }
+        if (clamp) {
+          v0 = clamp_ps(v0, lo, hi);
+          v1 = clamp_ps(v1, lo, hi);
+        }
+        float* cr = c + (m + r) * ldc + n;
+        if (nr == NR) {
+          _mm256_storeu_ps(cr, v0);
+          _mm256_storeu_ps(cr + 8, v1);
+        } else {
+          _mm256_maskstore_ps(cr, mask0, v0);
+          _mm256_maskstore_ps(cr + 8, mask1, v1);
+        }
+      }
+    }
+  }
+}
 
 size_t sgemm_packed_a_floats(int64_t M, int64_t K) {
   return static_cast<size_t>(ceil_div(M, MR) * MR * K);

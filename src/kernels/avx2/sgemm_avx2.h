@@ -98,4 +98,19 @@ void sgemm_packed_avx2(int64_t M, int64_t N, int64_t K, const float* packed_a,
                        const float* packed_b, float* c, int64_t c_rs, int64_t c_cs,
                        const SgemmEpilogue& ep, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 
+// C = clamp(A·B + bias, lo, hi) for rows [m0,m1) x cols [n0,n1) with A read in place, not
+// packed: row m of A is the K floats at a + m * lda, B is packed by sgemm_pack_b_avx2 (N >= 2),
+// C is row-major (row m at c + m * ldc). For products whose A changes at every call and is
+// already row-major (MatMul's activations times a constant weight, attention's Q·K^T): no pack
+// of A, and C tiles stored as whole rows.
+// Arithmetic: each element sums all of K in one FMA chain in k order from 0 (no K blocks), then
+// the epilogue as sgemm_packed_avx2 (bias_row[m], bias_col[n], clamp). So for K < 1.5 kSgemmKC
+// (one K block there) the bits equal sgemm_packed_avx2's for the same product and epilogue, in
+// any layout; and any split of the rows or columns over calls gives the same bits.
+// Preconditions: N >= 2, n0 a multiple of kSgemmNR, 0 <= m0 <= m1, 0 <= n0 <= n1 <= N, the rows
+// [m0, m1) of A exist; C aliases neither A, B nor the biases.
+void sgemm_rows_avx2(int64_t N, int64_t K, const float* a, int64_t lda, const float* packed_b,
+                     float* c, int64_t ldc, const SgemmEpilogue& ep, int64_t m0, int64_t m1,
+                     int64_t n0, int64_t n1);
+
 }  // namespace octet::kernels

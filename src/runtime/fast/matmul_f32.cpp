@@ -1,10 +1,13 @@
 // Float MatMul / Gemm on the AVX2 SGEMM: with a constant weight (MatMulF32), or with two run-time
 // operands (MatMulDynF32, below).
 //
-// Constant weight: The weight is the packed A operand
-// (packed once): C^T = W^T · X^T, so X^T is packed per call (rows of X become columns) and C is
-// written transposed (c_rs = 1, c_cs = N). Bias and a fused Relu/Clip go in the epilogue. Rows of X
-// are split into chunks over the pool.
+// Constant weight, K <= kRowsMaxK and N >= 2: the weight is the packed B operand (packed once)
+// and the rows of X are read in place by sgemm_rows_avx2, C written row-major. Otherwise (a long
+// K, whose rows of X would not stay in L1, or N == 1, the GEMV): the weight is the packed A
+// operand, C^T = W^T · X^T, so X^T is packed per call (rows of X become columns) and C is written
+// transposed (c_rs = 1, c_cs = N). Both sum all of K in one chain per element, so they give the
+// same bits. Bias and a fused Relu/Clip go in the epilogue. Rows of X are split into chunks over
+// the pool.
 //
 // Both apply the element-wise nodes the engine fused after them (post_ops.h) to each task's rows
 // of the output right after computing them; a leading bias Add and a clamp after it go into the
@@ -19,6 +22,10 @@
 
 namespace octet {
 namespace {
+
+// Longest K for which products read their row operand in place (sgemm_rows_avx2): 6 rows of it
+// and a 16-column panel of the other (6 KiB + 16 KiB at 256) stay in L1 over the k loop.
+constexpr int64_t kRowsMaxK = 256;
 
 // Moves what the SGEMM epilogue can do of `post` into `ep`: a leading bias Add (when `bias` is
 // given: where that bias goes, the epilogue's per-output-column vector), then a clamp. Returns
@@ -40,9 +47,14 @@ class MatMulF32 : public FastOp {
   // w_rs / w_cs address W as [K, N]: w(k, n) = w[k * w_rs + n * w_cs].
   MatMulF32(int64_t K, int64_t N, const float* w, int64_t w_rs, int64_t w_cs, const float* bias,
             bool gemm, PostOps post)
-      : K_(K), N_(N), gemm_(gemm), post_(std::move(post)) {
-    packed_.resize(kernels::sgemm_packed_a_floats(N, K));
-    kernels::sgemm_pack_a_avx2(N, K, w, w_cs, w_rs, packed_.data());  // a(n, k) = W(k, n)
+      : K_(K), N_(N), gemm_(gemm), rows_(K <= kRowsMaxK && N >= 2), post_(std::move(post)) {
+    if (rows_) {
+      packed_.resize(kernels::sgemm_packed_b_floats(K, N));
+      kernels::sgemm_pack_b_avx2(K, N, w, w_rs, w_cs, 0, N, packed_.data());  // b(k, n) = W(k, n)
+    } else {
+      packed_.resize(kernels::sgemm_packed_a_floats(N, K));
+      kernels::sgemm_pack_a_avx2(N, K, w, w_cs, w_rs, packed_.data());  // a(n, k) = W(k, n)
+    }
     if (bias) bias_.assign(bias, bias + N);
   }
 
@@ -62,16 +74,23 @@ class MatMulF32 : public FastOp {
     const float* xp = x.data<float>();
     float* yp = y.data<float>();
     kernels::SgemmEpilogue ep;
-    ep.bias_row = bias_.empty() ? nullptr : bias_.data();
-    const size_t first = epilogue_prefix(post_, ep.bias_row ? nullptr : &ep.bias_row, &ep);
+    // The bias is per output column: the epilogue's column vector when C is row-major, its row
+    // vector when C is computed transposed.
+    const float** bias = rows_ ? &ep.bias_col : &ep.bias_row;
+    *bias = bias_.empty() ? nullptr : bias_.data();
+    const size_t first = epilogue_prefix(post_, *bias ? nullptr : bias, &ep);
     // One task per chunk of rows of X (columns of the transposed product).
     const int64_t chunk = std::min<int64_t>(256, std::max<int64_t>(16, (rows + pool.size() - 1) / pool.size()));
     const int64_t chunks = (rows + chunk - 1) / chunk;
     pool.parallel_tasks(chunks, [&](int64_t c) {
       const int64_t r0 = c * chunk, n = std::min(rows, r0 + chunk) - r0;
-      float* packed = fast::scratch_floats(0, kernels::sgemm_packed_b_floats(K_, n));
-      kernels::sgemm_pack_b_avx2(K_, n, xp + r0 * K_, 1, K_, 0, n, packed);
-      kernels::sgemm_packed_avx2(N_, n, K_, packed_.data(), packed, yp + r0 * N_, 1, N_, ep, 0, N_, 0, n);
+      if (rows_) {
+        kernels::sgemm_rows_avx2(N_, K_, xp, K_, packed_.data(), yp, N_, ep, r0, r0 + n, 0, N_);
+      } else {
+        float* packed = fast::scratch_floats(0, kernels::sgemm_packed_b_floats(K_, n));
+        kernels::sgemm_pack_b_avx2(K_, n, xp + r0 * K_, 1, K_, 0, n, packed);
+        kernels::sgemm_packed_avx2(N_, n, K_, packed_.data(), packed, yp + r0 * N_, 1, N_, ep, 0, N_, 0, n);
+      }
       post_.apply(yp + r0 * N_, n, N_, first);
     });
     out = std::move(y);
@@ -81,14 +100,16 @@ class MatMulF32 : public FastOp {
  private:
   int64_t K_, N_;
   bool gemm_;
+  bool rows_;  // weight packed as B, rows of X read in place (see the top of the file)
   PostOps post_;
   std::vector<float> packed_, bias_;
 };
 
 // Float MatMul of two run-time operands (attention's Q·K^T and P·V): A [..., M, K] times
-// B [..., K, N] with numpy broadcasting of the batch dims. Per product both operands are packed
-// (A into 6-row panels, B into 16-column panels) and the packed SGEMM writes C row-major; tasks are
-// (batch matrix, block of rows of C), each packing only its rows of A.
+// B [..., K, N] with numpy broadcasting of the batch dims. Per product B is packed into 16-column
+// panels; A is read in place by sgemm_rows_avx2 (K <= kRowsMaxK, N >= 2), or else packed into
+// 6-row panels for the packed SGEMM; C is written row-major. Tasks are (batch matrix, block of rows
+// of C), each packing only its rows of A.
 class MatMulDynF32 : public FastOp {
  public:
   explicit MatMulDynF32(PostOps post) : post_(std::move(post)) {}
@@ -131,6 +152,8 @@ class MatMulDynF32 : public FastOp {
     float* yp = y.data<float>();
     kernels::SgemmEpilogue ep;
     const size_t first = epilogue_prefix(post_, &ep.bias_col, &ep);
+    // Rows of A in place for short K (one K block in both kernels, so the same bits).
+    const bool rows = K <= kRowsMaxK && N >= 2;
     const int64_t MR = kernels::kSgemmMR;
     const int64_t per = std::min((pool.size() + batches - 1) / batches, (M + MR - 1) / MR);
     const int64_t m_block = ((M + per - 1) / per + MR - 1) / MR * MR, m_blocks = (M + m_block - 1) / m_block;
@@ -143,12 +166,16 @@ class MatMulDynF32 : public FastOp {
         ob += idx * sb[i];
       }
       const int64_t m0 = t % m_blocks * m_block, m1 = std::min(M, m0 + m_block);
-      float* pa = fast::scratch_floats(0, kernels::sgemm_packed_a_floats(m1 - m0, K));
       float* pb = fast::scratch_floats(1, kernels::sgemm_packed_b_floats(K, N));
-      kernels::sgemm_pack_a_avx2(m1 - m0, K, ap + oa + m0 * K, K, 1, pa);
       kernels::sgemm_pack_b_avx2(K, N, bp + ob, N, 1, 0, N, pb);
       float* c = yp + (t / m_blocks * M + m0) * N;
-      kernels::sgemm_packed_avx2(m1 - m0, N, K, pa, pb, c, N, 1, ep, 0, m1 - m0, 0, N);
+      if (rows) {
+        kernels::sgemm_rows_avx2(N, K, ap + oa + m0 * K, K, pb, c, N, ep, 0, m1 - m0, 0, N);
+      } else {
+        float* pa = fast::scratch_floats(0, kernels::sgemm_packed_a_floats(m1 - m0, K));
+        kernels::sgemm_pack_a_avx2(m1 - m0, K, ap + oa + m0 * K, K, 1, pa);
+        kernels::sgemm_packed_avx2(m1 - m0, N, K, pa, pb, c, N, 1, ep, 0, m1 - m0, 0, N);
+      }
       post_.apply(c, m1 - m0, N, first);
     });
     out = std::move(y);
