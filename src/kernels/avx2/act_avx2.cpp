@@ -5,6 +5,8 @@
 
 #include <immintrin.h>
 
+#include "kernels/avx2/store_lanes.h"
+
 #include <limits>
 
 namespace octet::kernels {
@@ -73,14 +75,14 @@ void softmax_rows_f32_avx2(const float* x, int64_t rows, int64_t n, float* y) {
       const __m256i mask = lane_mask(n - i);
       const __m256 e = exp_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), mb));
       const __m256 em = _mm256_and_ps(e, _mm256_castsi256_ps(mask));
-      _mm256_maskstore_ps(y + i, mask, em);
+      avx2::store_first_ps(y + i, em, n - i);
       sv = _mm256_add_ps(sv, em);
     }
     const __m256 inv = _mm256_set1_ps(1.f / hsum(sv));
     for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), inv));
     if (i < n) {
       const __m256i mask = lane_mask(n - i);
-      _mm256_maskstore_ps(y + i, mask, _mm256_mul_ps(_mm256_maskload_ps(y + i, mask), inv));
+      avx2::store_first_ps(y + i, _mm256_mul_ps(_mm256_maskload_ps(y + i, mask), inv), n - i);
     }
   }
 }
@@ -117,7 +119,7 @@ void gelu_f32_avx2(const float* x, int64_t n, float* y) {
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, gelu_ps(_mm256_loadu_ps(x + i)));
   if (i < n) {
     const __m256i mask = lane_mask(n - i);
-    _mm256_maskstore_ps(y + i, mask, gelu_ps(_mm256_maskload_ps(x + i, mask)));
+    avx2::store_first_ps(y + i, gelu_ps(_mm256_maskload_ps(x + i, mask)), n - i);
   }
 }
 

@@ -30,6 +30,7 @@
 #include "kernels/avx2/dwconv_avx2.h"
 
 #include "kernels/avx2/dw_requant_avx2.h"
+#include "kernels/avx2/store_lanes.h"
 
 #include <immintrin.h>
 
@@ -167,12 +168,6 @@ struct Ctx {
 // and weight from memory per block.
 #define DW_LAMBDA_INLINE __attribute__((always_inline))
 
-// Lanes [0, count) set, for the tail stores of a row (out_w % 8 outputs).
-DW_INLINE __m256i tail_mask(int64_t count) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(count)),
-                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // Stores the first count (< 8 allowed) lanes of v.
 template <class T, class V>
 DW_INLINE void store_first(T* y, V v, int64_t count) {
@@ -193,10 +188,7 @@ DW_INLINE __m256 clamp_ps(__m256 v, __m256 lo, __m256 hi) {
 }
 
 DW_INLINE void store_f32(float* y, __m256 v, int64_t count) {
-  if (count >= 8)
-    _mm256_storeu_ps(y, v);
-  else
-    _mm256_maskstore_ps(y, tail_mask(count), v);
+  avx2::store_first_ps(y, v, std::min<int64_t>(count, 8));
 }
 
 // Copies count elements with unaligned vector moves, the last one overlapping the previous
@@ -470,10 +462,7 @@ DW_INLINE void finish8(const QEpilogue& e, __m256i sum, void* yrow, int64_t ow, 
   const __m256i acc = avx2::dw_add_bias(sum, e.bias, e.saturate_bias);
   if constexpr (K == DwQOutKind::S32) {
     int32_t* y = static_cast<int32_t*>(yrow) + ow;
-    if (count >= 8)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y), acc);
-    else
-      _mm256_maskstore_epi32(y, tail_mask(count), acc);
+    avx2::store_first_epi32(y, acc, std::min<int64_t>(count, 8));
   } else if constexpr (K == DwQOutKind::F32) {
     const __m256 f = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc), e.scale), e.fbias);
     store_f32(static_cast<float*>(yrow) + ow, clamp_ps(f, e.f_lo, e.f_hi), count);

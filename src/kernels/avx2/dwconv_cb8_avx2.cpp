@@ -18,6 +18,7 @@
 #include "kernels/avx2/dwconv_cb8_avx2.h"
 
 #include "kernels/avx2/dw_requant_avx2.h"
+#include "kernels/avx2/store_lanes.h"
 #include "kernels/avx2/transpose_avx2.h"
 
 #include <immintrin.h>
@@ -334,13 +335,7 @@ void scatter_planes_f32(const float* out, int64_t n, int64_t plane, float* y) {
     for (int i = 0; i < 8; ++i) r[i] = _mm256_load_ps(out + 8 * (p0 + i));
     transpose8x8_ps(r);
     const int64_t m = std::min<int64_t>(8, n - p0);
-    if (m == 8) {
-      for (int ch = 0; ch < 8; ++ch) _mm256_storeu_ps(y + ch * plane + p0, r[ch]);
-    } else {
-      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(m)),
-                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-      for (int ch = 0; ch < 8; ++ch) _mm256_maskstore_ps(y + ch * plane + p0, mask, r[ch]);
-    }
+    for (int ch = 0; ch < 8; ++ch) avx2::store_first_ps(y + ch * plane + p0, r[ch], m);
   }
 }
 

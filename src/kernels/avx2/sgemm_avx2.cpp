@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include "kernels/avx2/sgemm_kloop.h"
+#include "kernels/avx2/store_lanes.h"
 #include "kernels/avx2/transpose_avx2.h"
 
 namespace octet::kernels {
@@ -330,13 +331,8 @@ void sgemm_rows_avx2(int64_t N, int64_t K, const float* a, int64_t lda, const fl
           v1 = clamp_ps(v1, lo, hi);
         }
         float* cr = c + (m + r) * ldc + n;
-        if (nr == NR) {
-          _mm256_storeu_ps(cr, v0);
-          _mm256_storeu_ps(cr + 8, v1);
-        } else {
-          _mm256_maskstore_ps(cr, mask0, v0);
-          _mm256_maskstore_ps(cr + 8, mask1, v1);
-        }
+        avx2::store_first_ps(cr, v0, nr);
+        if (nr > 8) avx2::store_first_ps(cr + 8, v1, nr - 8);
       }
     }
   }
