@@ -34,7 +34,16 @@ struct EngineOptions {
   // Values that must stay observable (run with keep_intermediates, or a ValueObserver): never
   // fused away.
   std::set<std::string> observe;
+  // Samples per pass through the plan when a batch is split (runtime/batch_split.h): 0 picks it
+  // so that the largest activation of a part fits about kSplitBudgetBytes per thread; > 0 sets
+  // it; < 0 never splits. Batches are only split for models that compute samples independently,
+  // and never for a run with an observer or keep_intermediates (their values are whole-batch).
+  int64_t micro_batch = 0;
 };
+
+// Activation bytes per thread that an automatically sized part aims to stay within: a little
+// over the 512 KiB L2 of one Zen 3 core, since a part's values are not all live at once.
+constexpr int64_t kSplitBudgetBytes = 640 * 1024;
 
 // One step of the plan: a node (plus any activation fused into it).
 struct EngineLayer {
@@ -53,7 +62,10 @@ class Engine {
   ~Engine();
 
   // Same contract as Executor::run (feeds checked the same way). One run at a time per Engine: the
-  // fast ops keep per-op buffers and the pool is shared, so run() is not re-entrant.
+  // fast ops keep per-op buffers and the pool is shared, so run() is not re-entrant. A batch
+  // larger than the part size (EngineOptions::micro_batch) runs as consecutive parts whose
+  // outputs are joined along dim 0: the same values, since each sample's arithmetic does not
+  // depend on the batch it is in.
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& feeds,
                                     const RunOptions& options = {});
 
@@ -67,13 +79,19 @@ class Engine {
 
   // Per-step timing since construction (or reset_profile), in plan order; times are only
   // measured with EngineOptions::profile.
+  // A split run counts as one call per step.
   const std::vector<EngineLayer>& layers() const { return layers_; }
   void reset_profile();
+  // Samples per part for a batch of n (n itself when the run is not split).
+  int64_t part_size(int64_t n) const;
   int threads() const { return pool_.size(); }
   ThreadPool& pool() { return pool_; }
 
  private:
   struct Step;
+  // One pass of the plan over `feeds` (the whole batch or a part of it).
+  std::map<std::string, Tensor> run_plan(const std::map<std::string, Tensor>& feeds, const RunOptions& options,
+                                         const ValueObserver& observer, bool count_calls);
   const Model& model_;
   EngineOptions options_;
   Executor checker_;  // validates feeds and holds the reference semantics
@@ -84,6 +102,7 @@ class Engine {
   std::vector<const Tensor*> constants_;  // per slot: initializer or nullptr
   std::vector<const std::string*> observed_;  // per slot: its name if in options_.observe, else nullptr
   int num_slots_ = 0;
+  int64_t split_bytes_ = 0;  // batch_split_bytes(model): 0 when the batch must not be split
 };
 
 }  // namespace octet

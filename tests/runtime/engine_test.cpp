@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <random>
 
 #include "../test_util.h"
@@ -18,6 +19,7 @@
 #include "passes/lower_qdq.h"
 #include "passes/quantize_static.h"
 #include "quant/calibrate.h"
+#include "runtime/batch_split.h"
 #include "runtime/fast/fast_op.h"
 #include "runtime/shape_inference.h"
 #include "zoo/zoo.h"
@@ -140,6 +142,106 @@ TEST_P(EngineZoo, Int8EqualsReferenceBitForBitOnTrainedModel) {
       }
     }
   }
+}
+
+// A batch run as parts (runtime/batch_split.h) gives the whole batch's bits: every zoo model is
+// batch separable, float and lowered INT8, with parts of 3 for a batch of 10 (3, 3, 3, 1); a
+// split run is one profile call per step; a run with an observer is not split.
+TEST_P(EngineZoo, BatchRunInPartsGivesTheWholeBatchBits) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const std::string path = join_path(OCTET_SOURCE_DIR, "models/" + GetParam() + "/model.onnx");
+  Model m = load_model(path);
+  infer_shapes(m);
+  Model q = quantize_and_lower(m, zoo::sample_input(16, 11));
+  for (const Model* model : {&m, &q}) {
+    SCOPED_TRACE(model == &m ? "float" : "int8");
+    EXPECT_GT(batch_split_bytes(*model), 0);
+    const std::string in = model->graph.inputs[0], out = model->graph.outputs[0];
+    const Tensor x = zoo::sample_input(10, 31);
+    EngineOptions whole;
+    whole.threads = 2;
+    whole.micro_batch = -1;
+    Engine e_whole(*model, whole);
+    EXPECT_EQ(e_whole.part_size(10), 10);
+    EngineOptions parts = whole;
+    parts.micro_batch = 3;
+    parts.profile = true;
+    Engine e_parts(*model, parts);
+    EXPECT_EQ(e_parts.part_size(10), 3);
+    const Tensor want = e_whole.run({{in, x}}).at(out);
+    EXPECT_TRUE(same_bits(e_parts.run({{in, x}}).at(out), want));
+    for (const auto& l : e_parts.layers()) EXPECT_EQ(l.calls, 1) << l.node;
+    int64_t observed_batch = 0;
+    e_parts.run({{in, x}}, RunOptions{}, [&](const std::string&, const Tensor& v) { observed_batch = v.dim(0); });
+    EXPECT_EQ(observed_batch, 0) << "nothing observed without EngineOptions::observe";
+    EngineOptions watch = parts;
+    watch.observe = {in};
+    Engine e_watch(*model, watch);
+    e_watch.run({{in, x}}, RunOptions{}, [&](const std::string&, const Tensor& v) { observed_batch = v.dim(0); });
+    EXPECT_EQ(observed_batch, 10) << "an observed run sees the whole batch";
+  }
+}
+
+// Graphs that mix samples along dim 0 are never split; their per-sample twins are, with the
+// largest activation's bytes per sample.
+TEST(BatchSplit, OnlyModelsThatKeepSamplesApartAreSplit) {
+  struct Case {
+    std::string what;
+    std::function<std::string(B&, const std::string&)> body;
+    bool separable;
+  };
+  auto attr = [](const char* k, Attribute a) { return std::map<std::string, Attribute>{{k, a}}; };
+  const std::vector<Case> cases = {
+      {"softmax last axis", [&](B& g, const std::string& x) { return g.op("Softmax", {x}, attr("axis", B::i(-1))); }, true},
+      {"softmax axis 0", [&](B& g, const std::string& x) { return g.op("Softmax", {x}, attr("axis", B::i(0))); }, false},
+      {"transpose keeping dim 0",
+       [&](B& g, const std::string& x) { return g.op("Transpose", {x}, attr("perm", B::ints({0, 2, 1}))); }, true},
+      {"transpose moving dim 0",
+       [&](B& g, const std::string& x) { return g.op("Transpose", {x}, attr("perm", B::ints({1, 0, 2}))); }, false},
+      {"reduce over axis 2", [&](B& g, const std::string& x) { return g.op("ReduceMean", {x}, attr("axes", B::ints({2}))); }, true},
+      {"reduce over axis 0", [&](B& g, const std::string& x) { return g.op("ReduceMean", {x}, attr("axes", B::ints({0}))); }, false},
+      {"reduce over all axes", [&](B& g, const std::string& x) { return g.op("ReduceMean", {x}); }, false},
+      {"reshape keeping dim 0",
+       [&](B& g, const std::string& x) {
+         Tensor s(DType::Int64, {2});
+         s.data<int64_t>()[0] = 0;
+         s.data<int64_t>()[1] = -1;
+         return g.op("Reshape", {x, g.initializer("shape", s)});
+       },
+       true},
+      {"reshape flattening the batch",
+       [&](B& g, const std::string& x) {
+         Tensor s(DType::Int64, {1});
+         s.data<int64_t>()[0] = -1;
+         return g.op("Reshape", {x, g.initializer("shape", s)});
+       },
+       false},
+      {"dynamic quantization (one scale for the batch)",
+       [&](B& g, const std::string& x) { return g.node("DynamicQuantizeLinear", {x}, {}, 3)[0]; }, false},
+      {"batched product of two activations",
+       [&](B& g, const std::string& x) {
+         return g.op("MatMul", {x, g.op("Transpose", {x}, attr("perm", B::ints({0, 2, 1})))});
+       },
+       true},
+      {"concat along dim 0", [&](B& g, const std::string& x) { return g.op("Concat", {x, x}, attr("axis", B::i(0))); }, false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    B g("split", 17);
+    const std::string x = g.input("x", DType::Float32, {-1, 4, 6});
+    g.output(c.body(g, x));
+    Model m = g.build();
+    infer_shapes(m);
+    const int64_t bytes = batch_split_bytes(m);
+    if (c.separable) EXPECT_GE(bytes, 4 * 6 * 4);
+    else EXPECT_EQ(bytes, 0);
+  }
+  // An input whose batch is a fixed size is not split either.
+  B g("fixed", 17);
+  g.output(g.op("Relu", {g.input("x", DType::Float32, {8, 4, 6})}));
+  Model m = g.build();
+  infer_shapes(m);
+  EXPECT_EQ(batch_split_bytes(m), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Zoo, EngineZoo, ::testing::Values("lenet", "resnet8", "mobilenetv2-tiny", "vit-tiny"),

@@ -30,6 +30,7 @@ struct BenchArgs {
   bool profile = false;
   bool reference = false;
   bool no_onednn = false;
+  int64_t micro_batch = 0;
   bool json = false;
   uint32_t seed = 1;
 };
@@ -77,6 +78,7 @@ int run_bench(const BenchArgs& a) {
   ro.threads = a.threads;
   ro.profile = a.profile;
   ro.onednn = !a.no_onednn;
+  ro.micro_batch = a.micro_batch;
   ModelRunner runner(m, ro);
   warn_left_in_float(runner);
   const auto feeds = random_feeds(m, a.batch, a.seed);
@@ -105,6 +107,7 @@ int run_bench(const BenchArgs& a) {
     j["model"] = a.model;
     j["runner"] = a.reference ? "reference" : "engine";
     j["threads"] = runner.engine() ? runner.engine()->threads() : 1;
+    j["batch_part"] = runner.engine() ? runner.engine()->part_size(a.batch) : a.batch;
     j["batch"] = a.batch;
     j["iterations"] = ms.size();
     j["latency_ms"] = {{"mean", mean}, {"p50", percentile(ms, 50)}, {"p90", percentile(ms, 90)},
@@ -121,9 +124,12 @@ int run_bench(const BenchArgs& a) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
+  const int64_t part = runner.engine() ? runner.engine()->part_size(a.batch) : a.batch;
+  const std::string parts = part < a.batch ? str_cat(" (run in parts of ", part, " samples)") : "";
   std::cout << "model:      " << a.model << "\n"
             << "runner:     " << runner.describe() << "\n"
-            << "batch:      " << a.batch << ", " << ms.size() << " timed runs after " << a.warmup << " warm-up\n"
+            << "batch:      " << a.batch << parts << ", " << ms.size() << " timed runs after " << a.warmup
+            << " warm-up\n"
             << std::fixed << std::setprecision(3) << "latency ms: mean " << mean << "  p50 " << percentile(ms, 50)
             << "  p90 " << percentile(ms, 90) << "  p99 " << percentile(ms, 99) << "  min "
             << *std::min_element(ms.begin(), ms.end()) << "\n"
@@ -159,6 +165,8 @@ void add_bench(CLI::App& app, Command& out) {
   sub->add_flag("--profile", args->profile, "Per-layer table: time, share, precision, kernel, fused nodes");
   sub->add_flag("--reference", args->reference, "Run on the reference executor (the model as written)");
   sub->add_flag("--no-onednn", args->no_onednn, "FP32 convolutions on octet's own kernels, not oneDNN's");
+  sub->add_option("--micro-batch", args->micro_batch,
+                  "Samples per pass when the engine splits a batch (0: sized to the caches, the default; -1: never split)");
   sub->add_flag("--json", args->json, "Print the results as JSON");
   sub->add_option("--seed", args->seed, "Seed of the random input (default 1)");
   sub->callback([args, &out] { out = [args] { return run_bench(*args); }; });

@@ -19,6 +19,7 @@ struct RunnerOptions {
   int threads = 0;       // engine threads, <= 0 all cores
   bool profile = false;  // engine per-layer timing
   bool onednn = true;    // FP32 convolutions on oneDNN where built with it (EngineOptions::onednn)
+  int64_t micro_batch = 0;  // EngineOptions::micro_batch: 0 automatic, > 0 samples per part, < 0 off
 };
 
 class ModelRunner {
