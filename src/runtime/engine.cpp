@@ -90,13 +90,13 @@ Engine::Engine(const Model& model, const EngineOptions& options)
         auto r = readers.find(y);
         if (graph_outputs.count(y) || options.observe.count(y) || r == readers.end() || r->second.size() != 1) break;
         const Node& next = *r->second[0];
-        PostOp op;
         if (float_product(n)) {
+          PostOp op;
           if (!PostOps::describe(g, model.default_opset(), next, y, &op)) break;
-        } else {
-          if (!s.chain.empty() || next.inputs[0] != y || !activation_bounds(g, next, &lo, &hi)) break;
+          s.post.push(op);
+        } else if (!s.chain.empty() || next.inputs[0] != y || !activation_bounds(g, next, &lo, &hi)) {
+          break;
         }
-        s.post.push(op);
         s.chain.push_back(&next);
         s.chain_defs.push_back(reg.find(next.op_type, next.domain));
         y = next.outputs[0];

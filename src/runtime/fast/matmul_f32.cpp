@@ -58,7 +58,7 @@ class MatMulF32 : public FastOp {
     if (bias) bias_.assign(bias, bias + N);
   }
 
-  std::string kernel() const override { return "matmul_f32_sgemm_6x16_avx2"; }
+  std::string kernel() const override { return rows_ ? "matmul_f32_rows_6x16_avx2" : "matmul_f32_sgemm_6x16_avx2"; }
   std::string precision() const override { return "fp32"; }
 
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
