@@ -7,7 +7,8 @@ namespace octet {
 namespace {
 
 // Ops that treat each index of dim 0 on its own whatever their attributes (given that the shapes
-// pass the dim-0 rule). Gemm is here for transA = 0 only, checked below.
+// pass the dim-0 rule). The ops with conditions (MatMul, Gemm, MaxPool, Resize, ...) are checked
+// in per_sample() before this list.
 const std::set<std::string>& per_sample_ops() {
   static const std::set<std::string> ops = {
       "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool",
@@ -16,13 +17,12 @@ const std::set<std::string>& per_sample_ops() {
       "Exp", "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Floor", "Ceil", "Round", "Sign", "Add", "Sub",
       "Mul", "Div", "Pow", "Max", "Min", "Mean", "Sum", "Where", "Equal", "Less", "Greater", "Not", "And",
       "Or", "Cast", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear",
-      "ConvInteger", "QLinearConv", "LpNormalization", "Upsample", "Resize", "DepthToSpace", "SpaceToDepth"};
+      "ConvInteger", "QLinearConv", "Upsample", "DepthToSpace", "SpaceToDepth"};
   return ops;
 }
 const std::set<std::string>& octet_per_sample_ops() {
-  static const std::set<std::string> ops = {"QLinearConv", "QLinearMatMul", "QLinearAdd",
-                                            "QLinearGlobalAveragePool"};
-  return ops;
+  static const std::set<std::string> ops = {"QLinearConv", "QLinearAdd", "QLinearGlobalAveragePool"};
+  return ops;  // octet.QLinearMatMul: as MatMul, in per_sample()
 }
 
 int64_t normalized(int64_t axis, size_t rank) { return axis < 0 ? axis + static_cast<int64_t>(rank) : axis; }
@@ -46,9 +46,9 @@ size_t rank_of(const Graph& g, const std::string& name) {
 // dependent: the values computed from the graph inputs.
 bool per_sample(const Graph& g, const Node& n, size_t rank, const std::set<std::string>& dependent) {
   const bool batch_in_input0 = !n.inputs.empty() && dependent.count(n.inputs[0]);
-  if (n.domain == "octet") return octet_per_sample_ops().count(n.op_type) != 0;
-  if (!n.domain.empty()) return false;
   const std::string& op = n.op_type;
+  if (n.domain == "octet" && op != "QLinearMatMul") return octet_per_sample_ops().count(op) != 0;
+  if (!n.domain.empty() && n.domain != "octet") return false;
   if (op == "Gemm") return n.attr_int("transA", 0) == 0 && batch_in_input0;
   if (op == "MatMul" || op == "MatMulInteger" || op == "QLinearMatMul") {
     // The batch must come in through A: a product whose B alone holds the batch sums over
@@ -60,6 +60,11 @@ bool per_sample(const Graph& g, const Node& n, size_t rank, const std::set<std::
     return true;
   }
   if (op == "BatchNormalization") return n.attr_int("training_mode", 0) == 0;
+  // MaxPool's Indices count over the whole N x C x H x W tensor.
+  if (op == "MaxPool") return n.outputs.size() < 2 || n.outputs[1].empty();
+  // Cropping by a run-time roi can reach across dim 0.
+  if (op == "Resize") return n.attr_string("coordinate_transformation_mode", "half_pixel") != "tf_crop_and_resize";
+  if (op == "LpNormalization") return normalized(n.attr_int("axis", -1), rank) != 0;
   if (per_sample_ops().count(op)) return true;
   if (op == "Reshape" || op == "Flatten") return op == "Reshape" || n.attr_int("axis", 1) != 0;
   if (op == "Transpose") {

@@ -86,6 +86,13 @@ Engine::Engine(const Model& model, const EngineOptions& options)
       // Follow the output while it is read by exactly one node, is neither observed nor a graph
       // output, and that node is an activation (or, after a product, any post op).
       std::string y = n.outputs[0];
+      // The product's rank and last dim as inferred (-1 where unknown; no rank: an empty shape,
+      // which no op that depends on the shape fits).
+      Shape product_shape;
+      if (const Value* v = g.find_value(y); v && v->type.has_shape && !v->type.dims.empty()) {
+        product_shape.assign(v->type.dims.size(), -1);
+        product_shape.back() = v->type.dims.back().is_known() ? v->type.dims.back().value : -1;
+      }
       for (;;) {
         auto r = readers.find(y);
         if (graph_outputs.count(y) || options.observe.count(y) || r == readers.end() || r->second.size() != 1) break;
@@ -93,6 +100,12 @@ Engine::Engine(const Model& model, const EngineOptions& options)
         if (float_product(n)) {
           PostOp op;
           if (!PostOps::describe(g, model.default_opset(), next, y, &op)) break;
+          // Only ops that fit the product's inferred shape: a run then declines the chain only
+          // for inputs that contradict the inferred shapes (and the nodes run one by one).
+          PostOps one;
+          one.push(op);
+          const bool shape_free = op.kind == PostOp::Kind::Clamp || op.kind == PostOp::Kind::Gelu;
+          if (!(product_shape.empty() ? shape_free : one.fits(product_shape))) break;
           s.post.push(op);
         } else if (!s.chain.empty() || next.inputs[0] != y || !activation_bounds(g, next, &lo, &hi)) {
           break;
@@ -148,7 +161,9 @@ Engine::Engine(const Model& model, const EngineOptions& options)
   for (const auto& o : g.outputs) keep.insert(slot_of_.count(o) ? slot_of_.at(o) : -1);
   for (int sl = 0; sl < num_slots_; ++sl)
     if (last[sl] >= 0 && !keep.count(sl) && !constants_[sl]) steps_[last[sl]].frees.push_back(sl);
-  if (options_.micro_batch >= 0) split_bytes_ = batch_split_bytes(model);
+  bool invariant = true;
+  for (const auto& st : steps_) invariant = invariant && (!st.fast || st.fast->batch_invariant());
+  if (options_.micro_batch >= 0 && invariant) split_bytes_ = batch_split_bytes(model);
 }
 
 int64_t Engine::part_size(int64_t n) const {
@@ -161,7 +176,7 @@ int64_t Engine::part_size(int64_t n) const {
                                                 : kSplitBudgetBytes * pool_.size() / split_bytes_;
   if (part >= n || part < 1 || (options_.micro_batch == 0 && part < 2)) return n;
   const int64_t parts = (n + part - 1) / part;
-  return (n + parts - 1) / parts;  // parts of near-equal size
+  return (n + parts - 1) / parts;  // the largest of `parts` parts whose sizes differ by at most 1
 }
 
 Engine::~Engine() = default;
@@ -189,8 +204,9 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
   if (part <= 0 || part >= n) return run_plan(feeds, options, observer, true);
   checker_.check_feeds(feeds);  // the whole batch, so that errors name its shapes
   std::map<std::string, Tensor> result;
-  for (int64_t b0 = 0; b0 < n; b0 += part) {
-    const int64_t b = std::min(part, n - b0);
+  const int64_t parts = (n + part - 1) / part;
+  for (int64_t i = 0, b0 = 0; i < parts; ++i) {
+    const int64_t b = n / parts + (i < n % parts ? 1 : 0), first = b0;
     std::map<std::string, Tensor> sub;
     for (const auto& [name, t] : feeds) {
       Shape shape = t.shape();
@@ -200,19 +216,20 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
       std::memcpy(s.raw(), static_cast<const char*>(t.raw()) + row * b0, row * b);
       sub.emplace(name, std::move(s));
     }
-    auto out = run_plan(sub, options, observer, b0 == 0);
+    b0 += b;
+    auto out = run_plan(sub, options, observer, i == 0);
     for (auto& [name, t] : out) {
       if (t.rank() == 0 || t.dim(0) != b)
         throw Error(str_cat("graph output '", name, "' of a batch part has shape ", shape_str(t.shape()),
                             ", not ", b, " samples: the model mixes samples (internal error of batch_split)"));
-      if (b0 == 0) {
+      if (i == 0) {
         Shape shape = t.shape();
         shape[0] = n;
         result.emplace(name, Tensor(t.dtype(), shape, Tensor::Uninitialized{}));
       }
       Tensor& whole = result.at(name);
       const size_t row = t.nbytes() / static_cast<size_t>(b);
-      std::memcpy(static_cast<char*>(whole.raw()) + row * b0, t.raw(), row * b);
+      std::memcpy(static_cast<char*>(whole.raw()) + row * first, t.raw(), row * b);
     }
   }
   return result;

@@ -45,7 +45,8 @@ struct EngineOptions {
 // over the 512 KiB L2 of one Zen 3 core, since a part's values are not all live at once.
 constexpr int64_t kSplitBudgetBytes = 640 * 1024;
 
-// One step of the plan: a node (plus any activation fused into it).
+// One step of the plan: a node (plus the nodes fused into it: an activation, or the element-wise
+// chain after a float MatMul/Gemm).
 struct EngineLayer {
   std::string node, op_type;
   std::string kernel;     // fast kernel name, or "reference"

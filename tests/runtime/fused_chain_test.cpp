@@ -185,25 +185,38 @@ TEST(EngineFusedChain, StopsAtObservedSharedAndOutputValues) {
   }
 }
 
-// Chains the planner accepts but a run's shapes do not fit go back to the nodes, one by one:
-// Softmax along a non-last axis, and a row bias that raises a rank-1 product's rank.
-TEST(EngineFusedChain, ChainsThatDoNotFitTheShapesRunAsNodes) {
+// Ops that do not fit the product's inferred shape are not fused (Softmax along a non-last axis,
+// a row bias that would raise a rank-1 product's rank): they run as nodes, with the unfused
+// engine's bits. A chain whose product declines a run (K = 0, left to the reference op) runs
+// node by node.
+TEST(EngineFusedChain, OpsThatDoNotFitAndDeclinedRunsGiveTheUnfusedBits) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  auto check = [](Model& m, const std::map<std::string, Tensor>& feeds, const std::vector<std::string>& fused,
+                  const Shape& shape) {
+    infer_shapes(m);
+    const Runs r = run_three(m, feeds);
+    EXPECT_EQ(r.layers[0].fused, fused);
+    EXPECT_EQ(r.fused.shape(), shape);
+    EXPECT_TRUE(same_bits(r.fused, r.unfused));
+  };
   {
     B g("axis0", 17);
     const std::string x = g.input("x", DType::Float32, {6, 16});
     const std::string mm = g.op("MatMul", {x, g.initializer("w", testing::random_float({16, 20}, 14))}, {}, "mm");
     g.output(g.op("Softmax", {mm}, {{"axis", B::i(0)}}, "softmax"));
     Model m = g.build();
-    infer_shapes(m);
-    EngineOptions eo;
-    eo.profile = true;
-    Engine e(m, eo);
-    const Tensor xv = testing::random_float({6, 16}, 15);
-    const Tensor got = e.run({{"x", xv}}).at(m.graph.outputs[0]);
-    EXPECT_EQ(e.layers()[0].kernel, "reference");
-    const Tensor want = Executor(m).run({{"x", xv}}).at(m.graph.outputs[0]);
-    EXPECT_TRUE(same_bits(got, want)) << "the reference MatMul and Softmax ran";
+    check(m, {{"x", testing::random_float({6, 16}, 15)}}, {}, {6, 20});
+  }
+  {
+    B g("coerced", 11);  // opset 11: Softmax over the dims from axis 1 on, i.e. not rows of the last dim
+    const std::string q = g.input("q", DType::Float32, {2, 3, 5, 8});
+    const std::string k = g.input("k", DType::Float32, {2, 3, 8, 5});
+    const std::string s = g.op("MatMul", {q, k}, {}, "scores");
+    const std::string scaled = g.op("Mul", {g.initializer("c", scalar(0.5f)), s}, {}, "scale");
+    g.output(g.op("Softmax", {scaled}, {}, "softmax"));
+    Model m = g.build();
+    check(m, {{"q", testing::random_float({2, 3, 5, 8}, 19)}, {"k", testing::random_float({2, 3, 8, 5}, 20)}},
+          {"scale"}, {2, 3, 5, 5});
   }
   {
     B g("rank", 17);
@@ -211,15 +224,52 @@ TEST(EngineFusedChain, ChainsThatDoNotFitTheShapesRunAsNodes) {
     const std::string mm = g.op("MatMul", {x, g.initializer("w", testing::random_float({16, 20}, 16))}, {}, "mm");
     g.output(g.op("Add", {mm, g.initializer("b", testing::random_float({1, 20}, 17))}, {}, "add"));
     Model m = g.build();
-    infer_shapes(m);
-    Engine e(m);
-    ASSERT_EQ(e.layers()[0].fused, std::vector<std::string>{"add"});
-    const Tensor xv = testing::random_float({16}, 18);
-    const Tensor got = e.run({{"x", xv}}).at(m.graph.outputs[0]);
-    EXPECT_EQ(got.shape(), (Shape{1, 20}));
-    const Tensor want = Executor(m).run({{"x", xv}}).at(m.graph.outputs[0]);
-    EXPECT_TRUE(same_bits(got, want));
+    check(m, {{"x", testing::random_float({16}, 18)}}, {}, {1, 20});
   }
+  {
+    B g("k0", 17);
+    const std::string x = g.input("x", DType::Float32, {3, 0});
+    const std::string mm = g.op("MatMul", {x, g.initializer("w", Tensor(DType::Float32, {0, 5}))}, {}, "mm");
+    const std::string add = g.op("Add", {mm, g.initializer("b", testing::random_float({5}, 21))}, {}, "add");
+    g.output(g.op("Relu", {add}, {}, "relu"));
+    Model m = g.build();
+    check(m, {{"x", Tensor(DType::Float32, {3, 0})}}, {"add", "relu"}, {3, 5});
+  }
+}
+
+// The other operand orders and scalar ops, on both constant-weight paths (K <= 256: rows of X in
+// place; K = 300: the transposed product, whose bias goes in the epilogue's row vector), on a
+// one-column product (the GEMV path) and on an attention product with K = 400 (the packed,
+// K-blocked path).
+TEST(EngineFusedChain, ScalarOpsOnEveryProductPathGiveTheUnfusedBits) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  for (const auto [K, N] : {std::pair<int64_t, int64_t>{24, 40}, {300, 40}, {300, 1}, {24, 1}}) {
+    SCOPED_TRACE(::testing::Message() << "K=" << K << " N=" << N);
+    B g("scalars", 17);
+    const std::string x = g.input("x", DType::Float32, {9, K});
+    std::string y = g.op("MatMul", {x, g.initializer("w", testing::random_float({K, N}, 22))}, {}, "mm");
+    y = g.op("Add", {y, g.initializer("b", testing::random_float({N}, 23))}, {}, "bias");
+    y = g.op("Sub", {y, g.initializer("s1", scalar(0.25f))}, {}, "sub");   // x - s
+    y = g.op("Div", {g.initializer("s2", scalar(3.f)), y}, {}, "rdiv");   // s / x
+    y = g.op("Add", {g.initializer("s3", scalar(-0.5f)), y}, {}, "sadd");  // s + x
+    y = g.op("Mul", {g.initializer("s4", scalar(1.5f)), y}, {}, "smul");   // s * x
+    g.output(g.op("Clip", {y, g.initializer("lo", scalar(-4.f)), g.initializer("hi", scalar(4.f))}, {}, "clip"));
+    Model m = g.build();
+    infer_shapes(m);
+    const Runs r = run_three(m, {{"x", testing::random_float({9, K}, 24)}});
+    EXPECT_EQ(r.layers[0].fused, (std::vector<std::string>{"bias", "sub", "rdiv", "sadd", "smul", "clip"}));
+    EXPECT_TRUE(same_bits(r.fused, r.unfused));
+  }
+  B g("attn400", 17);
+  const std::string a = g.input("a", DType::Float32, {2, 7, 400});
+  const std::string b = g.input("b", DType::Float32, {2, 400, 19});
+  const std::string s = g.op("MatMul", {a, b}, {}, "mm");
+  g.output(g.op("Softmax", {g.op("Div", {s, g.initializer("d", scalar(20.f))}, {}, "div")}, {}, "softmax"));
+  Model m = g.build();
+  infer_shapes(m);
+  const Runs r = run_three(m, {{"a", testing::random_float({2, 7, 400}, 25)}, {"b", testing::random_float({2, 400, 19}, 26)}});
+  EXPECT_EQ(r.layers[0].fused, (std::vector<std::string>{"div", "softmax"}));
+  EXPECT_TRUE(same_bits(r.fused, r.unfused));
 }
 
 }  // namespace

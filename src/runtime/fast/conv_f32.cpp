@@ -56,6 +56,7 @@ class ConvF32 : public FastOp {
     return g_.plain_1x1() ? "conv_f32_1x1_sgemm_6x16_avx2" : "conv_f32_im2col_sgemm_6x16_avx2";
   }
   std::string precision() const override { return "fp32"; }
+  bool batch_invariant() const override { return !onednn_; }
 
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
     const Tensor& x = *in[0];

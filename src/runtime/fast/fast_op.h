@@ -25,6 +25,11 @@ class FastOp {
   virtual std::string kernel() const = 0;
   // "fp32" or "int8".
   virtual std::string precision() const = 0;
+  // Whether each sample's result is the same bits whatever the batch it comes in (the engine
+  // splits large batches only when every step's is: runtime/batch_split.h). octet's own kernels
+  // are; oneDNN picks its plan (blocking, bands of rows) by the problem's shape and promises no
+  // summation order across them.
+  virtual bool batch_invariant() const { return true; }
 };
 
 class PostOps;  // runtime/fast/post_ops.h

@@ -108,8 +108,9 @@ class MatMulF32 : public FastOp {
 // Float MatMul of two run-time operands (attention's Q·K^T and P·V): A [..., M, K] times
 // B [..., K, N] with numpy broadcasting of the batch dims. Per product B is packed into 16-column
 // panels; A is read in place by sgemm_rows_avx2 (K <= kRowsMaxK, N >= 2), or else packed into
-// 6-row panels for the packed SGEMM; C is written row-major. Tasks are (batch matrix, block of rows
-// of C), each packing only its rows of A.
+// 6-row panels for the packed SGEMM (each task packing only its rows of A); C is written row-major.
+// Tasks are (batch matrix, block of rows of C). The profile names both paths
+// matmul_f32_dyn_sgemm_6x16_avx2.
 class MatMulDynF32 : public FastOp {
  public:
   explicit MatMulDynF32(PostOps post) : post_(std::move(post)) {}

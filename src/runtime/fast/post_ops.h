@@ -4,11 +4,14 @@
 // MatMul -> Mul(scale) -> Softmax). The engine (runtime/engine.cpp) builds the chain; the fast
 // ops of fast/matmul_f32.cpp run it.
 //
-// Exactness: each op is the kernel the unfused node's fast op runs (add_clamp_f32_avx2,
-// scalar_op_f32_avx2, gelu_f32_avx2, softmax_rows_f32_avx2), whose per-element (per-row for
-// Softmax) result does not depend on where a block starts. So the fused output equals the
-// unfused engine's bit for bit; a bias or clamp folded into the SGEMM epilogue is the same single
-// IEEE add or min/max after the sum.
+// Exactness: Gelu and Softmax run the kernels the unfused nodes' fast ops run (gelu_f32_avx2,
+// softmax_rows_f32_avx2), whose per-element (per-row for Softmax) result does not depend on where
+// a block starts; the others are one IEEE operation per element (add_clamp_f32_avx2,
+// scalar_op_f32_avx2), as the unfused node computes it on whichever path it takes (fast op or
+// reference). So the fused output equals the unfused engine's bit for bit; a bias or clamp folded
+// into the SGEMM epilogue is the same single add or min/max after the sum. The engine fuses only
+// ops that fit the product's inferred shape, so a run declines a chain (and its nodes then run one
+// by one on the reference ops) only for inputs whose shapes contradict that inference.
 #pragma once
 
 #include <cstdint>
