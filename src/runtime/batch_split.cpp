@@ -66,18 +66,17 @@ bool per_sample(const Graph& g, const Node& n, size_t rank, const std::set<std::
   if (op == "Resize") return n.attr_string("coordinate_transformation_mode", "half_pixel") != "tf_crop_and_resize";
   if (op == "LpNormalization") return normalized(n.attr_int("axis", -1), rank) != 0;
   if (per_sample_ops().count(op)) return true;
-  if (op == "Reshape" || op == "Flatten") return op == "Reshape" || n.attr_int("axis", 1) != 0;
+  if (op == "Reshape") return true;  // the dim-0 rule on its output does the checking
+  if (op == "Flatten") return n.attr_int("axis", 1) != 0;
   if (op == "Transpose") {
     const auto perm = n.attr_ints("perm");
     return !perm.empty() && perm[0] == 0;
   }
-  if (op == "Softmax" || op == "LogSoftmax" || op == "Hardmax" || op == "LayerNormalization" ||
-      op == "Concat" || op == "Split" || op == "CumSum") {
-    if (op == "CumSum") return false;  // its axis is an input
-    const int64_t def = op == "Softmax" || op == "LogSoftmax" || op == "Hardmax" || op == "LayerNormalization" ? -1 : 0;
-    if (!n.has_attr("axis") && def == 0) return false;
-    return normalized(n.attr_int("axis", def), rank) != 0;
-  }
+  // Along one axis, which must not be dim 0: defaulting to the last (or, before opset 13, to 1)
+  // for the normalisations, required for Concat, 0 by default for Split.
+  if (op == "Softmax" || op == "LogSoftmax" || op == "Hardmax" || op == "LayerNormalization")
+    return normalized(n.attr_int("axis", -1), rank) != 0;
+  if (op == "Concat" || op == "Split") return n.has_attr("axis") && normalized(n.attr_int("axis"), rank) != 0;
   if (op.rfind("Reduce", 0) == 0) {
     std::vector<int64_t> axes = n.attr_ints("axes");
     if (axes.empty() && !const_ints(g, n, 1, &axes)) return false;  // all axes (or run-time ones)

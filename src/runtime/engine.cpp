@@ -102,10 +102,8 @@ Engine::Engine(const Model& model, const EngineOptions& options)
           if (!PostOps::describe(g, model.default_opset(), next, y, &op)) break;
           // Only ops that fit the product's inferred shape: a run then declines the chain only
           // for inputs that contradict the inferred shapes (and the nodes run one by one).
-          PostOps one;
-          one.push(op);
           const bool shape_free = op.kind == PostOp::Kind::Clamp || op.kind == PostOp::Kind::Gelu;
-          if (!(product_shape.empty() ? shape_free : one.fits(product_shape))) break;
+          if (!(product_shape.empty() ? shape_free : PostOps::fits(op, product_shape))) break;
           s.post.push(op);
         } else if (!s.chain.empty() || next.inputs[0] != y || !activation_bounds(g, next, &lo, &hi)) {
           break;

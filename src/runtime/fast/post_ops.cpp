@@ -52,8 +52,7 @@ bool PostOps::describe(const Graph& g, int64_t opset, const Node& n, const std::
   }
   if (n.op_type == "Softmax") {
     op->kind = PostOp::Kind::Softmax;
-    op->coerce_2d = opset < 13;
-    op->axis = n.attr_int("axis", op->coerce_2d ? 1 : -1);
+    op->axis = n.attr_int("axis", opset < 13 ? 1 : -1);
     return true;
   }
   float lo = 0.f, hi = 0.f;
@@ -64,29 +63,26 @@ bool PostOps::describe(const Graph& g, int64_t opset, const Node& n, const std::
   return true;
 }
 
-bool PostOps::fits(const Shape& shape) const {
+bool PostOps::fits(const PostOp& op, const Shape& shape) {
   const int64_t rank = static_cast<int64_t>(shape.size());
   if (rank == 0) return false;
-  for (const PostOp& op : ops_) {
-    switch (op.kind) {
-      case PostOp::Kind::AddRow:
-        if (static_cast<int64_t>(op.operand->rank()) > rank || op.operand->numel() != shape.back()) return false;
-        break;
-      case PostOp::Kind::Scalar:
-        if (static_cast<int64_t>(op.operand->rank()) > rank) return false;
-        break;
-      case PostOp::Kind::Softmax: {
-        // Opset >= 13 normalises along `axis`; before, over the dims from `axis` on: either way
-        // whole rows of the last dim only when `axis` is the last one.
-        const int64_t axis = op.axis < 0 ? op.axis + rank : op.axis;
-        if (axis != rank - 1) return false;
-        break;
-      }
-      case PostOp::Kind::Clamp:
-      case PostOp::Kind::Gelu:
-        break;
-    }
+  switch (op.kind) {
+    case PostOp::Kind::AddRow:
+      return static_cast<int64_t>(op.operand->rank()) <= rank && op.operand->numel() == shape.back();
+    case PostOp::Kind::Scalar:
+      return static_cast<int64_t>(op.operand->rank()) <= rank;
+    case PostOp::Kind::Softmax:
+      return (op.axis < 0 ? op.axis + rank : op.axis) == rank - 1;
+    case PostOp::Kind::Clamp:
+    case PostOp::Kind::Gelu:
+      return true;
   }
+  return false;
+}
+
+bool PostOps::fits(const Shape& shape) const {
+  for (const PostOp& op : ops_)
+    if (!fits(op, shape)) return false;
   return true;
 }
 

@@ -36,8 +36,10 @@ struct PostOp {
   kernels::ScalarOp scalar_op = kernels::ScalarOp::Mul;
   float s = 0.f;
   float lo = 0.f, hi = 0.f;
-  int64_t axis = -1;        // Softmax's axis attribute
-  bool coerce_2d = false;   // Softmax before opset 13 (rows are the dims from `axis` on)
+  // Softmax's axis attribute (default 1 before opset 13, -1 from 13 on). Before 13 the rows are
+  // the dims from `axis` on, from 13 on the dim `axis`: the last dim either way when `axis` is
+  // the last one, the only case fused.
+  int64_t axis = -1;
 };
 
 class PostOps {
@@ -51,9 +53,11 @@ class PostOps {
   size_t size() const { return ops_.size(); }
   const PostOp& operator[](size_t i) const { return ops_[i]; }
 
-  // True when every op applies to a product of this shape as the unfused node would, with the
+  // True when `op` applies to a product of this shape as the unfused node would, with the
   // product's shape as its result's (no broadcast that adds dims, a row as long as the last dim,
-  // Softmax along the last axis).
+  // Softmax along the last axis). A dim of -1 is unknown; an empty shape fits nothing.
+  static bool fits(const PostOp& op, const Shape& shape);
+  // fits() for every op.
   bool fits(const Shape& shape) const;
 
   // Applies ops [first, size()) in order to `rows` whole rows of `cols` floats at y, in place.
