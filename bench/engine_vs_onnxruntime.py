@@ -11,8 +11,15 @@ on the same random input at each batch size, timed the same way (warm-up, then r
 --min-seconds have passed and at least 10 runs), and the median latency of each is printed with the
 INT8/FP32 speedups and the octet/onnxruntime ratios.
 
+This machine's speed drifts by up to 2x over minutes (other tenants), so one run per configuration
+compares moments, not runtimes. Each batch size is therefore measured in --rounds rounds; a round
+runs the four configurations once each, in an order rotated from round to round, and the table
+gives, per configuration, the median over the rounds of each run's median latency. The spread
+column is the largest over the four configurations of (slowest round / fastest round), the noise
+that the ratios are to be read against.
+
     .venv/bin/python bench/engine_vs_onnxruntime.py [--models resnet8,mobilenetv2-tiny,resnet18]
-        [--batches 1,32] [--threads 2] [--min-seconds 2] [--json out.json]
+        [--batches 1,32] [--threads 2] [--min-seconds 2] [--rounds 3] [--json out.json]
 
 The numbers are measurements of this machine at the time of the run; nothing is cached.
 """
@@ -97,6 +104,7 @@ def main() -> int:
     ap.add_argument("--batches", default="1,32")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--min-seconds", type=float, default=2.0)
+    ap.add_argument("--rounds", type=int, default=3, help="alternated rounds per batch size (median taken)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     if not OCTET.exists():
@@ -108,22 +116,29 @@ def main() -> int:
     print(f"threads {args.threads}; median latency in ms per run of the whole batch (the median, not the mean:"
           " this machine is shared, and other tenants' bursts would otherwise decide the ratios)")
     print(f"{'model':<18} {'batch':>5} {'octet fp32':>11} {'octet int8':>11} {'int8 x':>7} "
-          f"{'ort fp32':>9} {'ort int8':>9} {'fp32 o/ort':>10} {'int8 o/ort':>10}")
+          f"{'ort fp32':>9} {'ort int8':>9} {'fp32 o/ort':>10} {'int8 o/ort':>10} {'spread':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for name in args.models.split(","):
             fp32, int8 = prepare(name, tmp)
             for batch in map(int, args.batches.split(",")):
+                runs = {"octet_fp32": lambda: octet_ms(fp32, batch, args.threads, args.min_seconds),
+                        "octet_int8": lambda: octet_ms(int8, batch, args.threads, args.min_seconds),
+                        "ort_fp32": lambda: ort_ms(fp32, batch, args.threads, args.min_seconds),
+                        "ort_int8": lambda: ort_ms(int8, batch, args.threads, args.min_seconds)}
+                keys = list(runs)
+                rounds = {k: [] for k in keys}
+                for i in range(max(1, args.rounds)):
+                    for k in keys[i % 4:] + keys[:i % 4]:
+                        rounds[k].append(runs[k]())
                 r = dict(model=name, batch=batch, threads=args.threads,
-                         octet_fp32=octet_ms(fp32, batch, args.threads, args.min_seconds),
-                         octet_int8=octet_ms(int8, batch, args.threads, args.min_seconds),
-                         ort_fp32=ort_ms(fp32, batch, args.threads, args.min_seconds),
-                         ort_int8=ort_ms(int8, batch, args.threads, args.min_seconds))
+                         **{k: float(np.median(v)) for k, v in rounds.items()},
+                         rounds_ms=rounds, spread=max(max(v) / min(v) for v in rounds.values()))
                 rows.append(r)
                 print(f"{name:<18} {batch:>5} {r['octet_fp32']:>11.3f} {r['octet_int8']:>11.3f} "
                       f"{r['octet_fp32'] / r['octet_int8']:>6.2f}x {r['ort_fp32']:>9.3f} {r['ort_int8']:>9.3f} "
-                      f"{r['octet_fp32'] / r['ort_fp32']:>10.2f} {r['octet_int8'] / r['ort_int8']:>10.2f}",
-                      flush=True)
+                      f"{r['octet_fp32'] / r['ort_fp32']:>10.2f} {r['octet_int8'] / r['ort_int8']:>10.2f} "
+                      f"{r['spread']:>6.2f}x", flush=True)
     if args.json:
         args.json.write_text(json.dumps(dict(machine=info, rows=rows), indent=1))
     return 0
