@@ -7,7 +7,8 @@
 // (a) Peak/*: tight register-only instruction loops, on 1 and 2 std::threads:
 //     FP32 = 12 independent vfmadd231ps ymm chains (16 FLOP per FMA);
 //     INT8 = 8 independent vpmaddubsw + vpmaddwd(ones) + vpaddd sequences (32 MACs = 64 OP each);
-//     INT8 VNNI = 12 independent vpdpbusd ymm chains (32 MACs = 64 OP each), where the CPU has it.
+//     INT8 VNNI = 12 independent vpdpbusd ymm chains (32 MACs = 64 OP each), where the CPU has it;
+//     PeakInt8PairSum: a candidate sequence the exact kernel does not use (see pairsum_loop).
 //     The peak used for the fraction counters is the best of many short runs of the same loops,
 //     taken once at startup (the machine is shared, so a mean would understate it).
 // (b) Qgemm/*: qgemm_pack_b_u8_avx2 + qgemm_packed_avx2 on M x N x K, N split across std::threads
@@ -93,6 +94,36 @@ void int8_loop(int64_t iters) {
       "vpaddd %%ymm5,%%ymm14,%%ymm14\n"
       "vpmaddubsw %%ymm1,%%ymm0,%%ymm6\n vpmaddwd %%ymm2,%%ymm6,%%ymm6\n"
       "vpaddd %%ymm6,%%ymm15,%%ymm15\n"
+      "dec %0\n jnz 1b\n vzeroupper\n"
+      : "+r"(iters)
+      :
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm8", "xmm9", "xmm10", "xmm11",
+        "xmm12", "xmm13", "xmm14", "xmm15", "cc");
+}
+
+// A candidate the exact kernel does not use (measured to decide): two vpmaddubsw results summed in
+// int16 (vpaddw) before one vpmaddwd(ones) + vpaddd, 8 independent chains of 2 x 32 MACs = 128 OP.
+// One multiply-unit instruction fewer per 64 MACs than int8_loop, but exact only when each int16
+// lane's 4 weights (the two pairs it sums) have positive and negative sums within 128 for any
+// u8 input; bench/int8_weight_groups.py counts how often real weights break that.
+constexpr int kPairSumPerIter = 8;
+void pairsum_loop(int64_t iters) {
+  asm volatile(
+      "vpcmpeqd %%ymm0,%%ymm0,%%ymm0\n vpxor %%ymm1,%%ymm1,%%ymm1\n"
+      "vpcmpeqw %%ymm2,%%ymm2,%%ymm2\n vpsrlw $15,%%ymm2,%%ymm2\n"  // int16 ones
+      "vpxor %%ymm8,%%ymm8,%%ymm8\n vpxor %%ymm9,%%ymm9,%%ymm9\n"
+      "vpxor %%ymm10,%%ymm10,%%ymm10\n vpxor %%ymm11,%%ymm11,%%ymm11\n"
+      "vpxor %%ymm12,%%ymm12,%%ymm12\n vpxor %%ymm13,%%ymm13,%%ymm13\n"
+      "vpxor %%ymm14,%%ymm14,%%ymm14\n vpxor %%ymm15,%%ymm15,%%ymm15\n"
+      "1:\n"
+#define OCTET_PAIRSUM(t0, t1, acc)                                                     \
+  "vpmaddubsw %%ymm1,%%ymm0," t0 "\n vpmaddubsw %%ymm1,%%ymm0," t1 "\n"               \
+  "vpaddw " t1 "," t0 "," t0 "\n vpmaddwd %%ymm2," t0 "," t0 "\n vpaddd " t0 "," acc "," acc "\n"
+      OCTET_PAIRSUM("%%ymm3", "%%ymm4", "%%ymm8") OCTET_PAIRSUM("%%ymm5", "%%ymm6", "%%ymm9")
+      OCTET_PAIRSUM("%%ymm3", "%%ymm4", "%%ymm10") OCTET_PAIRSUM("%%ymm5", "%%ymm6", "%%ymm11")
+      OCTET_PAIRSUM("%%ymm3", "%%ymm4", "%%ymm12") OCTET_PAIRSUM("%%ymm5", "%%ymm6", "%%ymm13")
+      OCTET_PAIRSUM("%%ymm3", "%%ymm4", "%%ymm14") OCTET_PAIRSUM("%%ymm5", "%%ymm6", "%%ymm15")
+#undef OCTET_PAIRSUM
       "dec %0\n jnz 1b\n vzeroupper\n"
       : "+r"(iters)
       :
@@ -186,6 +217,19 @@ void BM_PeakInt8(benchmark::State& state) {
       static_cast<double>(state.iterations()) * threads * iters * kSeqPerIter * 64 / 1e9,
       benchmark::Counter::kIsRate);
   state.counters["best_GOPS"] = int8_peak(threads) / 1e9;
+}
+
+// The pair-sum candidate above, against int8_peak: ratio = its OP/s over the exact loop's.
+void BM_PeakInt8PairSum(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  const int64_t iters = 2000000;
+  for (auto _ : state) on_threads(threads, [&](int) { pairsum_loop(iters); });
+  state.counters["GOPS"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * threads * iters * kPairSumPerIter * 128 / 1e9,
+      benchmark::Counter::kIsRate);
+  const double best = best_rate(pairsum_loop, threads, kPairSumPerIter * 128.0);
+  state.counters["best_GOPS"] = best / 1e9;
+  state.counters["vs_int8_peak"] = best / int8_peak(threads);
 }
 
 void BM_PeakInt8Vnni(benchmark::State& state) {
@@ -323,6 +367,7 @@ double max_of(const std::vector<double>& v) { return *std::max_element(v.begin()
 
 BENCHMARK(BM_PeakFp32)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PeakInt8)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PeakInt8PairSum)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 BENCHMARK(BM_PeakInt8Vnni)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
