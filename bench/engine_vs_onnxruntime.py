@@ -13,10 +13,12 @@ INT8/FP32 speedups and the octet/onnxruntime ratios.
 
 This machine's speed drifts by up to 2x over minutes (other tenants), so one run per configuration
 compares moments, not runtimes. Each batch size is therefore measured in --rounds rounds; a round
-runs the four configurations once each, in an order rotated from round to round, and the table
-gives, per configuration, the median over the rounds of each run's median latency. The spread
-column is the largest over the four configurations of (slowest round / fastest round), the noise
-that the ratios are to be read against.
+runs the four configurations once each, in an order rotated from round to round. The table gives,
+per configuration, the median over the rounds of each run's median latency, and each ratio (INT8
+speedup, octet / onnxruntime) as the median over the rounds of that round's ratio, so that the two
+runs compared were taken minutes apart at most. The spread column is the largest over the four
+configurations of (slowest round / fastest round), the noise the ratios are to be read against
+("-" with one round).
 
     .venv/bin/python bench/engine_vs_onnxruntime.py [--models resnet8,mobilenetv2-tiny,resnet18]
         [--batches 1,32] [--threads 2] [--min-seconds 2] [--rounds 3] [--json out.json]
@@ -107,6 +109,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="alternated rounds per batch size (median taken)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     if not OCTET.exists():
         print(f"{OCTET} is not built (scripts/setup.sh)", file=sys.stderr)
         return 2
@@ -128,17 +132,23 @@ def main() -> int:
                         "ort_int8": lambda: ort_ms(int8, batch, args.threads, args.min_seconds)}
                 keys = list(runs)
                 rounds = {k: [] for k in keys}
-                for i in range(max(1, args.rounds)):
+                for i in range(args.rounds):
                     for k in keys[i % 4:] + keys[:i % 4]:
                         rounds[k].append(runs[k]())
+
+                def ratio(a: str, b: str) -> float:  # the median of the rounds' ratios
+                    return float(np.median([x / y for x, y in zip(rounds[a], rounds[b])]))
+
                 r = dict(model=name, batch=batch, threads=args.threads,
                          **{k: float(np.median(v)) for k, v in rounds.items()},
-                         rounds_ms=rounds, spread=max(max(v) / min(v) for v in rounds.values()))
+                         int8_speedup=ratio("octet_fp32", "octet_int8"), fp32_vs_ort=ratio("octet_fp32", "ort_fp32"),
+                         int8_vs_ort=ratio("octet_int8", "ort_int8"), rounds_ms=rounds,
+                         spread=max(max(v) / min(v) for v in rounds.values()) if args.rounds > 1 else None)
                 rows.append(r)
+                spread = f"{r['spread']:>6.2f}x" if r["spread"] is not None else f"{'-':>7}"
                 print(f"{name:<18} {batch:>5} {r['octet_fp32']:>11.3f} {r['octet_int8']:>11.3f} "
-                      f"{r['octet_fp32'] / r['octet_int8']:>6.2f}x {r['ort_fp32']:>9.3f} {r['ort_int8']:>9.3f} "
-                      f"{r['octet_fp32'] / r['ort_fp32']:>10.2f} {r['octet_int8'] / r['ort_int8']:>10.2f} "
-                      f"{r['spread']:>6.2f}x", flush=True)
+                      f"{r['int8_speedup']:>6.2f}x {r['ort_fp32']:>9.3f} {r['ort_int8']:>9.3f} "
+                      f"{r['fp32_vs_ort']:>10.2f} {r['int8_vs_ort']:>10.2f} {spread}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(dict(machine=info, rows=rows), indent=1))
     return 0

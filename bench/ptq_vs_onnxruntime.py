@@ -14,10 +14,12 @@ Fashion-MNIST training images, the same seeded subset for both tools):
     The two agree on VNNI CPUs; on CPUs without VNNI onnxruntime's U8S8 kernels saturate (see
     bench/machine.py), and the exact column is the one that does not depend on the CPU.
   - then the speed comparison the 5x goal is judged on: --timing-rounds alternated rounds of octet
-    MinMax and onnxruntime MinMax on the same images (the order swapped every round), and the
-    median wall time of each with the ratio. This machine's speed drifts by up to 2x within
-    minutes, so a single timing compares moments; the rounds' spread is printed with the medians.
-Prints one table per model and writes the rows to --json.
+    MinMax and onnxruntime MinMax on the same images (the order swapped every round): the median
+    wall time of each, its range over the rounds, and the ratio as the median of the rounds'
+    ratios. This machine's speed drifts by up to 2x within minutes, so a single timing compares
+    moments.
+Prints, per model, the accuracy table (unless --speed-only) and the MinMax timing table, and
+writes all rows (the timing rows with tool "speed") to --json.
 
     .venv/bin/python bench/ptq_vs_onnxruntime.py [--models lenet,resnet8] [--sizes 512,4096]
         [--timing-rounds 5] [--speed-only]
@@ -138,13 +140,15 @@ def speed_rounds(name: str, model: Path, train: np.ndarray, args, tmp: Path) -> 
                 wall[tool].append(w)
                 peak[tool].append(p)
         med = {k: float(np.median(v)) for k, v in wall.items()}
+        speedup = float(np.median([r / o for r, o in zip(wall["onnxruntime"], wall["octet"])]))
         row = dict(model=name, tool="speed", method="minmax", images=size, octet_s=med["octet"],
-                   ort_s=med["onnxruntime"], octet_rounds_s=wall["octet"], ort_rounds_s=wall["onnxruntime"],
+                   ort_s=med["onnxruntime"], speedup=speedup, octet_rounds_s=wall["octet"],
+                   ort_rounds_s=wall["onnxruntime"],
                    octet_peak_mib=max(peak["octet"]), ort_peak_mib=max(peak["onnxruntime"]))
         rows.append(row)
         o, r = wall["octet"], wall["onnxruntime"]
         print(f"{size:>6} {med['octet']:>8.2f} {min(o):>6.2f}-{max(o):<6.2f} {med['onnxruntime']:>7.2f} "
-              f"{min(r):>6.2f}-{max(r):<6.2f} {med['onnxruntime'] / med['octet']:>8.1f}x "
+              f"{min(r):>6.2f}-{max(r):<6.2f} {speedup:>8.1f}x "
               f"{max(peak['octet']):>9.1f} {max(peak['onnxruntime']):>8.1f}", flush=True)
     return rows
 
@@ -158,6 +162,8 @@ def main() -> int:
     ap.add_argument("--timing-rounds", type=int, default=5, help="alternated MinMax timing rounds per size")
     ap.add_argument("--speed-only", action="store_true", help="only the alternated MinMax timing, no accuracy table")
     args = ap.parse_args()
+    if args.timing_rounds < 0 or (args.speed_only and args.timing_rounds < 1):
+        ap.error("--timing-rounds must be >= 0, and >= 1 with --speed-only")
     if not OCTET.exists():
         print(f"{OCTET} is not built (scripts/setup.sh)", file=sys.stderr)
         return 2
@@ -188,14 +194,12 @@ def main() -> int:
                       f"{100 * exact:>10.2f}% {100 * (exact - fp32_exact):>+8.2f} {wall:>8.2f} {peak:>9.1f}",
                       flush=True)
 
-            for size in map(int, args.sizes.split(",")):
+            for size in [] if args.speed_only else map(int, args.sizes.split(",")):
                 # One seeded subset, given to both tools as the same .npz / .npy.
                 idx = np.sort(np.random.default_rng(args.seed).choice(len(train), size, replace=False))
                 calib = train[idx]
                 np.savez(tmp / "calib.npz", inputs=calib)
                 np.save(tmp / "calib.npy", calib)
-                if args.speed_only:
-                    continue
                 for method in OCTET_METHODS:
                     out = tmp / f"octet-{name}-{method}.onnx"
                     wall, peak, _ = timed([OCTET, "quantize", model, "-o", out, "--quiet", "--calib",
