@@ -69,14 +69,19 @@ void fma_loop(int64_t iters) {
         "xmm11", "xmm12", "xmm13", "cc");
 }
 
+// The INT8 loops' registers: ymm0 = all-ones bytes (u8 operand), ymm1 = 0 (s8 operand), ymm2 =
+// int16 ones (the vpmaddwd operand), ymm8-15 the accumulators.
+#define OCTET_INT8_LOOP_SETUP                                                \
+  "vpcmpeqd %%ymm0,%%ymm0,%%ymm0\n vpxor %%ymm1,%%ymm1,%%ymm1\n"            \
+  "vpcmpeqw %%ymm2,%%ymm2,%%ymm2\n vpsrlw $15,%%ymm2,%%ymm2\n"              \
+  "vpxor %%ymm8,%%ymm8,%%ymm8\n vpxor %%ymm9,%%ymm9,%%ymm9\n"               \
+  "vpxor %%ymm10,%%ymm10,%%ymm10\n vpxor %%ymm11,%%ymm11,%%ymm11\n"         \
+  "vpxor %%ymm12,%%ymm12,%%ymm12\n vpxor %%ymm13,%%ymm13,%%ymm13\n"         \
+  "vpxor %%ymm14,%%ymm14,%%ymm14\n vpxor %%ymm15,%%ymm15,%%ymm15\n"
+
 void int8_loop(int64_t iters) {
   asm volatile(
-      "vpcmpeqd %%ymm0,%%ymm0,%%ymm0\n vpxor %%ymm1,%%ymm1,%%ymm1\n"
-      "vpcmpeqw %%ymm2,%%ymm2,%%ymm2\n vpsrlw $15,%%ymm2,%%ymm2\n"  // int16 ones
-      "vpxor %%ymm8,%%ymm8,%%ymm8\n vpxor %%ymm9,%%ymm9,%%ymm9\n"
-      "vpxor %%ymm10,%%ymm10,%%ymm10\n vpxor %%ymm11,%%ymm11,%%ymm11\n"
-      "vpxor %%ymm12,%%ymm12,%%ymm12\n vpxor %%ymm13,%%ymm13,%%ymm13\n"
-      "vpxor %%ymm14,%%ymm14,%%ymm14\n vpxor %%ymm15,%%ymm15,%%ymm15\n"
+      OCTET_INT8_LOOP_SETUP
       "1:\n"
       "vpmaddubsw %%ymm1,%%ymm0,%%ymm3\n vpmaddwd %%ymm2,%%ymm3,%%ymm3\n"
       "vpaddd %%ymm3,%%ymm8,%%ymm8\n"
@@ -109,12 +114,7 @@ void int8_loop(int64_t iters) {
 constexpr int kPairSumPerIter = 8;
 void pairsum_loop(int64_t iters) {
   asm volatile(
-      "vpcmpeqd %%ymm0,%%ymm0,%%ymm0\n vpxor %%ymm1,%%ymm1,%%ymm1\n"
-      "vpcmpeqw %%ymm2,%%ymm2,%%ymm2\n vpsrlw $15,%%ymm2,%%ymm2\n"  // int16 ones
-      "vpxor %%ymm8,%%ymm8,%%ymm8\n vpxor %%ymm9,%%ymm9,%%ymm9\n"
-      "vpxor %%ymm10,%%ymm10,%%ymm10\n vpxor %%ymm11,%%ymm11,%%ymm11\n"
-      "vpxor %%ymm12,%%ymm12,%%ymm12\n vpxor %%ymm13,%%ymm13,%%ymm13\n"
-      "vpxor %%ymm14,%%ymm14,%%ymm14\n vpxor %%ymm15,%%ymm15,%%ymm15\n"
+      OCTET_INT8_LOOP_SETUP
       "1:\n"
 #define OCTET_PAIRSUM(t0, t1, acc)                                                     \
   "vpmaddubsw %%ymm1,%%ymm0," t0 "\n vpmaddubsw %%ymm1,%%ymm0," t1 "\n"               \
