@@ -133,7 +133,7 @@ def main() -> int:
                 keys = list(runs)
                 rounds = {k: [] for k in keys}
                 for i in range(args.rounds):
-                    for k in keys[i % 4:] + keys[:i % 4]:
+                    for k in keys[i % len(keys):] + keys[:i % len(keys)]:
                         rounds[k].append(runs[k]())
 
                 def ratio(a: str, b: str) -> float:  # the median of the rounds' ratios

@@ -116,6 +116,44 @@ def octet_accuracy(model: Path) -> float:
     return float(json.loads(out.stdout)["top1"])
 
 
+def write_calib(train: np.ndarray, size: int, seed: int, tmp: Path) -> None:
+    """One seeded subset of the training images, given to both tools as the same .npz / .npy."""
+    calib = train[np.sort(np.random.default_rng(seed).choice(len(train), size, replace=False))]
+    np.savez(tmp / "calib.npz", inputs=calib)
+    np.save(tmp / "calib.npy", calib)
+
+
+def accuracy_rows(name: str, model: Path, train: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, args,
+                  tmp: Path) -> list[dict]:
+    """Every method of both tools at each size, timed once and scored twice; prints and returns rows."""
+    fp32 = ort_accuracy(model, test_x, test_y)
+    fp32_exact = octet_accuracy(model)
+    print(f"\n{name}: FP32 top-1 {100 * fp32:.2f}% (onnxruntime), {100 * fp32_exact:.2f}% (octet)")
+    print(f"{'tool':<6} {'method':<18} {'images':>6} {'top-1 ort':>9} {'vs FP32':>8} {'top-1 exact':>11} "
+          f"{'vs FP32':>8} {'calib s':>8} {'peak MiB':>9}")
+    rows = []
+
+    def report(tool: str, method: str, size: int, out: Path, wall: float, peak: float) -> None:
+        acc, exact = ort_accuracy(out, test_x, test_y), octet_accuracy(out)
+        rows.append(dict(model=name, tool=tool, method=method, images=size, top1=acc, fp32=fp32,
+                         top1_exact=exact, fp32_exact=fp32_exact, seconds=wall, peak_mib=peak))
+        print(f"{tool[:5]:<6} {method:<18} {size:>6} {100 * acc:>8.2f}% {100 * (acc - fp32):>+8.2f} "
+              f"{100 * exact:>10.2f}% {100 * (exact - fp32_exact):>+8.2f} {wall:>8.2f} {peak:>9.1f}", flush=True)
+
+    for size in map(int, args.sizes.split(",")):
+        write_calib(train, size, args.seed, tmp)
+        for method in OCTET_METHODS:
+            out = tmp / f"octet-{name}-{method}.onnx"
+            wall, peak, _ = timed([OCTET, "quantize", model, "-o", out, "--quiet", "--calib",
+                                   tmp / "calib.npz", "--calib-size", size, "--method", method])
+            report("octet", method, size, out, wall, peak)
+        for method in ORT_METHODS:
+            out = tmp / f"ort-{name}-{method}.onnx"
+            wall, peak, _ = timed([sys.executable, "-c", ORT_CHILD, model, out, tmp / "calib.npy", method])
+            report("onnxruntime", method, size, out, wall, peak)
+    return rows
+
+
 def speed_rounds(name: str, model: Path, train: np.ndarray, args, tmp: Path) -> list[dict]:
     """Alternated MinMax timing rounds, octet against onnxruntime, for each size; prints and returns rows."""
     print(f"\n{name}: MinMax calibration wall time, {args.timing_rounds} alternated rounds (median; min-max)")
@@ -123,9 +161,7 @@ def speed_rounds(name: str, model: Path, train: np.ndarray, args, tmp: Path) -> 
           f"{'octet MiB':>9} {'ort MiB':>8}")
     rows = []
     for size in map(int, args.sizes.split(",")):
-        idx = np.sort(np.random.default_rng(args.seed).choice(len(train), size, replace=False))
-        np.savez(tmp / "calib.npz", inputs=train[idx])
-        np.save(tmp / "calib.npy", train[idx])
+        write_calib(train, size, args.seed, tmp)
         runs = {
             "octet": lambda: timed([OCTET, "quantize", model, "-o", tmp / "speed-octet.onnx", "--quiet", "--calib",
                                     tmp / "calib.npz", "--calib-size", size, "--method", "minmax"]),
@@ -180,35 +216,7 @@ def main() -> int:
                 print(f"skipping {name}: {model} is not committed", file=sys.stderr)
                 continue
             if not args.speed_only:
-                fp32 = ort_accuracy(model, test_x, test_y)
-                fp32_exact = octet_accuracy(model)
-                print(f"\n{name}: FP32 top-1 {100 * fp32:.2f}% (onnxruntime), {100 * fp32_exact:.2f}% (octet)")
-                print(f"{'tool':<6} {'method':<18} {'images':>6} {'top-1 ort':>9} {'vs FP32':>8} {'top-1 exact':>11} "
-                      f"{'vs FP32':>8} {'calib s':>8} {'peak MiB':>9}")
-
-            def report(tool: str, method: str, out: Path, wall: float, peak: float) -> None:
-                acc, exact = ort_accuracy(out, test_x, test_y), octet_accuracy(out)
-                rows.append(dict(model=name, tool=tool, method=method, images=size, top1=acc, fp32=fp32,
-                                 top1_exact=exact, fp32_exact=fp32_exact, seconds=wall, peak_mib=peak))
-                print(f"{tool[:5]:<6} {method:<18} {size:>6} {100 * acc:>8.2f}% {100 * (acc - fp32):>+8.2f} "
-                      f"{100 * exact:>10.2f}% {100 * (exact - fp32_exact):>+8.2f} {wall:>8.2f} {peak:>9.1f}",
-                      flush=True)
-
-            for size in [] if args.speed_only else map(int, args.sizes.split(",")):
-                # One seeded subset, given to both tools as the same .npz / .npy.
-                idx = np.sort(np.random.default_rng(args.seed).choice(len(train), size, replace=False))
-                calib = train[idx]
-                np.savez(tmp / "calib.npz", inputs=calib)
-                np.save(tmp / "calib.npy", calib)
-                for method in OCTET_METHODS:
-                    out = tmp / f"octet-{name}-{method}.onnx"
-                    wall, peak, _ = timed([OCTET, "quantize", model, "-o", out, "--quiet", "--calib",
-                                           tmp / "calib.npz", "--calib-size", size, "--method", method])
-                    report("octet", method, out, wall, peak)
-                for method in ORT_METHODS:
-                    out = tmp / f"ort-{name}-{method}.onnx"
-                    wall, peak, _ = timed([sys.executable, "-c", ORT_CHILD, model, out, tmp / "calib.npy", method])
-                    report("onnxruntime", method, out, wall, peak)
+                rows.extend(accuracy_rows(name, model, train, test_x, test_y, args, tmp))
             if args.timing_rounds > 0:
                 rows.extend(speed_rounds(name, model, train, args, tmp))
     if args.json:
