@@ -477,6 +477,60 @@ TEST(QgemmAvx2, LargeProductsSaturate) {
     }
 }
 
+// The single-precision epilogue (requant16_small) at the edge of the accumulator bound that selects
+// it (sum |a - a_zp| * max |b - b_zp| + |bias| < 1.5 * 2^23): accumulators near 12.5M, multipliers
+// near 2^-16 so that results do not all saturate (zero points that keep one sign in range), exact
+// ties (acc = 2^15 mod 2^16, multiplier 2^-16) in the first two rows, rows just below and at the
+// bound (the latter on the double epilogue), and in the last two rows a product 2^-18 short of a
+// half (143.5 - 2^-18) that a float multiply before the add would round to the tie (and then to 144).
+TEST(QgemmAvx2, SmallAccumulatorEpilogueAtItsBound) {
+  if (!qgemm_avx2_supported()) GTEST_SKIP() << "no AVX2";
+  std::mt19937 rng(base_seed() + 9);
+  constexpr int64_t K = 386, kBound = 12582912, kSum = 127 * 255 * K;  // kSum = 12501210
+  constexpr int64_t kNear = 12539221;  // * 3 * 2^-18 = 143.5 - 2^-18
+  const float m16 = std::ldexp(1.f, -16);
+  auto tie_bias = [](int64_t s) {  // b with s + b = 2^15 mod 2^16, |b| <= 2^15
+    const int64_t t = ((32768 - s) % 65536 + 65536) % 65536;
+    return static_cast<int32_t>(t > 32768 ? t - 65536 : t);
+  };
+  for (Kind kind : {Kind::U8, Kind::S8})
+    for (int32_t b_zp : {0, 255})
+      for (int side = 0; side < 2; ++side) {  // zero points keeping the positive, then the negative rows in range
+        Case c;
+        c.M = 8;
+        c.N = 37;
+        c.K = K;
+        c.kind = kind;
+        c.b_zp = b_zp;
+        const int8_t row_a[] = {127, -127, 127, -127, 127, -127, 127, -127};
+        c.a.resize(static_cast<size_t>(c.M * K));
+        for (int64_t m = 0; m < c.M; ++m)
+          for (int64_t k = 0; k < K; ++k) c.a[static_cast<size_t>(m * K + k)] = row_a[m];
+        // |b - b_zp| = 255 but for three random entries per column; column 0 keeps them all.
+        c.b.assign(static_cast<size_t>(K * c.N), static_cast<uint8_t>(255 - b_zp));
+        for (int64_t n = 1; n < c.N; ++n)
+          for (int i = 0; i < 3; ++i) {
+            const int64_t k = std::uniform_int_distribution<int64_t>(0, K - 1)(rng);
+            c.b[static_cast<size_t>(k * c.N + n)] =
+                static_cast<uint8_t>(std::uniform_int_distribution<int>(0, 255)(rng));
+          }
+        // Column 0's acc is +-kSum plus the bias: a tie of 2^-16 in rows 0 and 1.
+        const int64_t s0 = (b_zp == 0 ? 1 : -1) * kSum;
+        c.bias = {tie_bias(s0),
+                  tie_bias(-s0),
+                  static_cast<int32_t>(kBound - 1 - kSum),
+                  static_cast<int32_t>(-(kBound - 1 - kSum)),
+                  static_cast<int32_t>(kBound - kSum),
+                  static_cast<int32_t>(-(kBound - kSum)),
+                  static_cast<int32_t>(s0 > 0 ? kNear - kSum : kSum - kNear),
+                  static_cast<int32_t>(s0 > 0 ? kSum - kNear : kNear - kSum)};
+        c.mult = {m16, m16, m16 * 0.75f, m16 * 0.75f, m16 * 0.7f, m16 * 0.7f, m16 * 0.75f, m16 * 0.75f};
+        c.zp = kind == Kind::U8 ? (side ? 230 : 40) : (side ? 20 : -20);
+        run(c, "b_zp " + std::to_string(b_zp) + " zero point " + std::to_string(c.zp));
+        if (HasFailure()) return;
+      }
+}
+
 // Any block decomposition (unaligned m0/n0 included) and any per-thread B packing give the same C.
 TEST(QgemmAvx2, BlockDecompositions) {
   if (!qgemm_avx2_supported()) GTEST_SKIP() << "no AVX2";

@@ -160,12 +160,17 @@ void qgemm_pack_a_s8_avx2(int64_t M, int64_t K, const int8_t* a, int64_t a_rs, i
       const int64_t m = p * MR + r;
       const bool real = m < M;
       ph.res_first[r] = nres;
+      const int64_t zp = (real && a_zp) ? a_zp[m] : 0;
       int32_t rowsum = 0;
+      int64_t absum = 0;
       for (int64_t q = 0; q < Kq; ++q) {
         int8_t v[4] = {0, 0, 0, 0}, rv[4] = {0, 0, 0, 0};
         for (int i = 0; i < 4; ++i) {
           const int64_t k = 4 * q + i;
-          if (real && k < K) v[i] = a[m * a_rs + k * a_cs];
+          if (real && k < K) {
+            v[i] = a[m * a_rs + k * a_cs];
+            absum = std::min<int64_t>(absum + std::abs(v[i] - zp), UINT32_MAX);
+          }
           rowsum += v[i];
         }
         const bool r0 = split && split_pair(&v[0], &v[1], &rv[0], &rv[1]);
@@ -180,7 +185,8 @@ void qgemm_pack_a_s8_avx2(int64_t M, int64_t K, const int8_t* a, int64_t a_rs, i
       }
       ph.res_count[r] = nres - ph.res_first[r];
       ph.rowsum[r] = rowsum;
-      ph.a_zp[r] = (real && a_zp) ? a_zp[m] : 0;
+      ph.a_zp[r] = static_cast<int32_t>(zp);
+      ph.absum[r] = static_cast<uint32_t>(absum);
       if (real && ph.res_count[r] == 0) ++clean;
     }
     std::memcpy(base + sizeof(PackedAHeader) + p * pa, &ph, sizeof(ph));

@@ -26,10 +26,15 @@
 //          bytes (requant16_rn in qgemm_tiles.inc says why that is exact); other finite
 //          multipliers use vroundpd(nearest), vaddpd and one clamp to [max(lo, qmin), min(hi,
 //          qmax)] in double (equal to the two clamps whenever lo <= qmax). Rows whose multiplier
-//          is NaN or infinite call requantize_value itself (its NaN rule).
+//          is NaN or infinite call requantize_value itself (its NaN rule). Rows with
+//          0 <= multiplier <= 1 whose |acc| cannot reach 1.5 * 2^23 for any input
+//          (sum_k |a(m,k) - a_zp[m]| * 255 + |bias[m]| below it, the first term stored by pack-A)
+//          take a shorter exact form in single precision: one FMA float(acc) * multiplier + 1.5 * 2^23
+//          rounds the exact product to an integer (requant16_small in qgemm_tiles.inc says why).
 //   F32:   c = float(acc) * scale[m] + fbias[m], in float, in exactly that order: vcvtdq2ps (round
 //          to nearest, like static_cast<float>), vmulps, then vaddps; no FMA contraction (this
-//          file is compiled with -ffp-contract=off and uses no FMA intrinsic). fbias == nullptr:
+//          file is compiled with -ffp-contract=off; its one FMA intrinsic is the U8/S8 form above,
+//          where the fused rounding is the point). fbias == nullptr:
 //          no addition at all (so -0.0 stays -0.0).
 // The caller guarantees that the exact acc fits int32 (K*255*255 + |bias| < 2^31 with 8-bit zero
 // points). All intermediate int32 arithmetic wraps (mod 2^32), so the result is exact whenever the
@@ -71,13 +76,13 @@
 //
 // Packed layouts (register tile MR x NR = 4 x 16: 4 rows x 2 ymm of 8 int32 = 8 accumulators).
 // Kq = ceil(K/4); k >= K and rows/columns past M/N are packed as 0.
-//   A: a 64-byte header (magic, M, K, totals), then ceil(M/4) row panels of 64 + Kq*16 bytes: a
+//   A: a 64-byte header (magic, M, K, totals), then ceil(M/4) row panels of 80 + Kq*16 bytes: a
 //      panel header {int32 rowsum[4] (raw a over k < K), int32 a_zp[4], uint32 res_first[4],
-//      uint32 res_count[4]}, then A_main: for q = 0..Kq-1 and r = 0..3 the 4 bytes
+//      uint32 res_count[4], uint32 absum[4] (sum of |a - a_zp| over k < K)}, then A_main: for q = 0..Kq-1 and r = 0..3 the 4 bytes
 //      a_main(4p+r, 4q..4q+3) (the dword the kernel broadcasts). After all panels, the residual
 //      entries {int32 byte offset of quad q inside a B panel (q*64), 4 residual bytes}, row after
 //      row, each row's in increasing q. Size bound qgemm_packed_a_bytes(M, K) =
-//      64 + ceil(M/4)*(64 + 16*Kq) + ceil(M/4)*4*Kq*8: up to 3x the weights when every quad has a
+//      64 + ceil(M/4)*(80 + 16*Kq) + ceil(M/4)*4*Kq*8: up to 3x the weights when every quad has a
 //      residual; the size actually used is qgemm_packed_a_info().used_bytes (~1.1x for N(0,1)).
 //   B: ceil(N/16) column panels of Kq*64 + 128 bytes: for q = 0..Kq-1 and j = 0..15, the 4 bytes
 //      b(4q..4q+3, 16p+j) (vpmaddubsw pairs k = 4q+2i, 4q+2i+1 and vpmaddwd adds the two pairs),

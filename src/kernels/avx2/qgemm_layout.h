@@ -31,8 +31,9 @@ struct PanelHeader {
   int32_t a_zp[MR];
   uint32_t res_first[MR];  // index of the row's first residual entry
   uint32_t res_count[MR];
+  uint32_t absum[MR];  // sum over k < K of |a(m, k) - a_zp[m]|, saturated at UINT32_MAX: bounds |acc|
 };
-static_assert(sizeof(PanelHeader) == 64, "");
+static_assert(sizeof(PanelHeader) == 80, "");
 
 struct ResEntry {
   int32_t b_off;  // q * 64: byte offset of quad q inside a B panel
