@@ -24,6 +24,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -152,12 +153,17 @@ struct Epilogue {
   __m256i bias;
   bool saturate_bias;  // some channel's |bias| + its largest possible |sum| exceeds INT32_MAX
   __m256d mult_lo, mult_hi;  // double(multiplier) of channels 0-3 and 4-7
+  __m256 mult;               // the 8 multipliers (the Small form)
   avx2::DwClamp clamp;
 };
 
+// The epilogue's form, for all 8 channels: the double one (dw_requant4), the short one where every
+// multiplier passes rn_applies (dw_requant8_rn), and its single-precision variant where besides
+// every |acc| stays below avx2::kSmallAccBound (dw_requant8_small).
+enum class Form { Double, Rn, Small };
+
 // Output rows [0, rows) of a strip whose first pair row is `pairs` (padded row oh0 * stride_h).
-// Rn: every multiplier passes rn_applies (the shorter epilogue).
-template <bool Signed, bool Rn>
+template <bool Signed, Form kForm>
 void compute(const DwConvParams& p, const Layout& l, int64_t rows, const __m256i* pairs, const __m256i w[6],
              const Epilogue& e, uint8_t* out) {
   const int64_t sw = p.stride_w, t2 = 2 * p.dilation_w, tcols = l.tcols;
@@ -173,7 +179,9 @@ void compute(const DwConvParams& p, const Layout& l, int64_t rows, const __m256i
       const __m256i s2 = _mm256_add_epi32(_mm256_madd_epi16(r2[c], w[4]), _mm256_madd_epi16(r2[c + t2], w[5]));
       const __m256i acc = avx2::dw_add_bias(_mm256_add_epi32(_mm256_add_epi32(s0, s1), s2), e.bias, e.saturate_bias);
       __m128i b;
-      if constexpr (Rn) {
+      if constexpr (kForm == Form::Small) {
+        b = avx2::dw_requant8_small<Signed>(acc, e.mult, e.clamp);
+      } else if constexpr (kForm == Form::Rn) {
         b = avx2::dw_requant8_rn<Signed>(acc, e.mult_lo, e.mult_hi, e.clamp);
       } else {
         const __m128i q0 = avx2::dw_requant4(_mm256_castsi256_si128(acc), e.mult_lo, e.clamp);
@@ -249,9 +257,19 @@ void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_
   for (int ch = 0; ch < 8; ++ch) e.saturate_bias |= avx2::dw_bias_may_overflow(9, x_zp, w_zp[ch], bias ? bias[ch] : 0);
   e.mult_lo = _mm256_cvtps_pd(_mm_loadu_ps(out.multiplier));  // float -> double is exact
   e.mult_hi = _mm256_cvtps_pd(_mm_loadu_ps(out.multiplier + 4));
+  e.mult = _mm256_loadu_ps(out.multiplier);
   e.clamp = avx2::dw_clamp(out.qmin, out.qmax, out.lo, out.hi, out.zero_point);
-  bool rn = true;
-  for (int ch = 0; ch < 8; ++ch) rn &= avx2::rn_applies(out.multiplier[ch], out.zero_point);
+  bool rn = true, small = true;
+  for (int ch = 0; ch < 8; ++ch) {
+    rn &= avx2::rn_applies(out.multiplier[ch], out.zero_point);
+    // |acc| <= sum_taps |w - w_zp| * max |x - x_zp| + |bias| (the bias added with saturation
+    // only where this is far larger).
+    double wsum = 0;
+    for (int k = 0; k < 9; ++k) wsum += std::abs(static_cast<double>(w[ch * 9 + k] - w_zp[ch]));
+    const double x_max = std::max(std::abs(static_cast<double>(x_zp)), std::abs(255.0 - x_zp));
+    small &= wsum * x_max + std::abs(static_cast<double>(bias ? bias[ch] : 0)) < avx2::kSmallAccBound;
+  }
+  const Form form = !rn ? Form::Double : small ? Form::Small : Form::Rn;
 
   const int64_t plane_out = p.out_h * p.out_w;
   for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += l.strip) {
@@ -263,10 +281,15 @@ void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_
           prep_row(p, l, x, ih, x_zp, prow, stage);
           make_pairs(prow, l.tcols, p.dilation_w, pairs + r * l.tcols);
         });
-    if (out.is_signed)
-      rn ? compute<true, true>(p, l, rows, pairs, wv, e, obuf) : compute<true, false>(p, l, rows, pairs, wv, e, obuf);
-    else
-      rn ? compute<false, true>(p, l, rows, pairs, wv, e, obuf) : compute<false, false>(p, l, rows, pairs, wv, e, obuf);
+    if (out.is_signed) {
+      if (form == Form::Small) compute<true, Form::Small>(p, l, rows, pairs, wv, e, obuf);
+      else if (form == Form::Rn) compute<true, Form::Rn>(p, l, rows, pairs, wv, e, obuf);
+      else compute<true, Form::Double>(p, l, rows, pairs, wv, e, obuf);
+    } else {
+      if (form == Form::Small) compute<false, Form::Small>(p, l, rows, pairs, wv, e, obuf);
+      else if (form == Form::Rn) compute<false, Form::Rn>(p, l, rows, pairs, wv, e, obuf);
+      else compute<false, Form::Double>(p, l, rows, pairs, wv, e, obuf);
+    }
     scatter_planes(obuf, rows * p.out_w, plane_out, static_cast<uint8_t*>(y) + oh0 * p.out_w);
   }
 }
