@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -636,6 +637,92 @@ TEST(QgemmAvx2, ResidualSplitCoverage) {
   info = qgemm_packed_a_info(pa.data());
   EXPECT_EQ(info.clean_rows, M);
   EXPECT_EQ(info.residual_quads, 0);
+}
+
+// qgemm_pair_order: a permutation; the identity when it cannot do better; on weights whose large
+// values sit in channels 0 and 1 of every row (the identity pairs them: every quad 0 unsafe) an
+// order with no residual entry at all; and it never returns more residual entries than the
+// identity has, on random per-row-quantized weights (its own count checked against pack-A's).
+TEST(QgemmAvx2, PairOrderLowersResiduals) {
+  auto residuals = [](int64_t M, int64_t K, const std::vector<int8_t>& a) {
+    std::vector<uint8_t> pa(qgemm_packed_a_bytes(M, K));
+    qgemm_pack_a_s8_avx2(M, K, a.data(), K, 1, nullptr, pa.data(), QgemmIsa::Avx2);
+    return qgemm_packed_a_info(pa.data()).residual_quads;
+  };
+  auto permuted = [](int64_t M, int64_t C, const std::vector<int8_t>& a, const std::vector<int32_t>& order) {
+    std::vector<int8_t> p(a.size());
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t c = 0; c < C; ++c) p[static_cast<size_t>(m * C + c)] = a[static_cast<size_t>(m * C + order[c])];
+    return p;
+  };
+  auto is_permutation = [](std::vector<int32_t> o) {
+    std::sort(o.begin(), o.end());
+    for (size_t i = 0; i < o.size(); ++i)
+      if (o[i] != static_cast<int32_t>(i)) return false;
+    return true;
+  };
+  {  // channels 0 and 1 large and of one sign in every row, the others small
+    const int64_t M = 12, C = 16;
+    std::vector<int8_t> a(static_cast<size_t>(M * C), 1);  // 127 + 1 is still safe
+    for (int64_t m = 0; m < M; ++m) {
+      a[static_cast<size_t>(m * C)] = static_cast<int8_t>(m % 2 ? -120 : 100);
+      a[static_cast<size_t>(m * C + 1)] = static_cast<int8_t>(m % 2 ? -90 : 127);
+    }
+    std::vector<int32_t> order(C);
+    EXPECT_EQ(residuals(M, C, a), M);
+    EXPECT_EQ(qgemm_pair_order(M, 1, C, a.data(), C, 0, 1, order.data()), 0);
+    EXPECT_TRUE(is_permutation(order));
+    EXPECT_EQ(residuals(M, C, permuted(M, C, a, order)), 0);
+  }
+  {  // nothing to improve: the identity
+    std::vector<int8_t> a(8 * 12, 60);
+    std::vector<int32_t> order(12);
+    EXPECT_EQ(qgemm_pair_order(8, 1, 12, a.data(), 12, 0, 1, order.data()), 0);
+    for (int32_t c = 0; c < 12; ++c) EXPECT_EQ(order[static_cast<size_t>(c)], c);
+  }
+  std::mt19937 rng(base_seed() + 10);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (int64_t C : {5, 16, 23, 64, 96}) {  // random N(0,1) rows quantized to [-127, 127]
+    const int64_t M = 40;
+    std::vector<int8_t> a(static_cast<size_t>(M * C));
+    for (int64_t m = 0; m < M; ++m) {
+      std::vector<float> row(static_cast<size_t>(C));
+      float mx = 0;
+      for (auto& v : row) mx = std::max(mx, std::abs(v = nd(rng)));
+      for (int64_t c = 0; c < C; ++c)
+        a[static_cast<size_t>(m * C + c)] = static_cast<int8_t>(std::lround(row[static_cast<size_t>(c)] / mx * 127));
+    }
+    std::vector<int32_t> order(static_cast<size_t>(C));
+    const int64_t n = qgemm_pair_order(M, 1, C, a.data(), C, 0, 1, order.data());
+    EXPECT_TRUE(is_permutation(order)) << "C = " << C;
+    EXPECT_EQ(n, residuals(M, C, permuted(M, C, a, order))) << "C = " << C;
+    EXPECT_LE(n, residuals(M, C, a)) << "C = " << C;
+    std::cout << "[ pairs    ] C = " << C << ": residual quads " << residuals(M, C, a) << " -> " << n << "\n";
+  }
+}
+
+// pack-B's row map: the same panels as packing the rows permuted beforehand, on each packing path
+// (16 full columns with b_cs == 1, a transposed operand, a partial panel).
+TEST(QgemmAvx2, PackBRowMap) {
+  if (!qgemm_avx2_supported()) GTEST_SKIP() << "no AVX2";
+  std::mt19937 rng(base_seed() + 11);
+  const int64_t K = 22, N = 37;
+  std::vector<uint8_t> b(static_cast<size_t>(K * N));
+  for (auto& v : b) v = static_cast<uint8_t>(rng());
+  std::vector<int32_t> rows(static_cast<size_t>(K));
+  for (int64_t k = 0; k < K; ++k) rows[static_cast<size_t>(k)] = static_cast<int32_t>(k);
+  std::shuffle(rows.begin(), rows.end(), rng);
+  for (int layout = 0; layout < 2; ++layout) {  // 0: b(k, n) at k * N + n; 1: at n * K + k
+    const int64_t b_rs = layout ? 1 : N, b_cs = layout ? K : 1;
+    std::vector<uint8_t> bp(b.size());
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t n = 0; n < N; ++n)
+        bp[static_cast<size_t>(k * b_rs + n * b_cs)] = b[static_cast<size_t>(rows[static_cast<size_t>(k)] * b_rs + n * b_cs)];
+    std::vector<uint8_t> p1(qgemm_packed_b_bytes(K, N)), p2(p1.size());
+    qgemm_pack_b_u8_avx2(K, N, b.data(), b_rs, b_cs, 7, 0, N, p1.data(), rows.data());
+    qgemm_pack_b_u8_avx2(K, N, bp.data(), b_rs, b_cs, 7, 0, N, p2.data());
+    EXPECT_EQ(p1, p2) << "layout " << layout;
+  }
 }
 
 }  // namespace

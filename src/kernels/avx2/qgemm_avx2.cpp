@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "kernels/avx2/dw_requant_avx2.h"
 #include "kernels/avx2/qgemm_layout.h"
@@ -55,7 +57,7 @@ bool split_pair(int8_t* x, int8_t* y, int8_t* rx, int8_t* ry) {
 // vpmaddubsw by 1 (pair sums <= 510, no saturation), vpmaddwd by 1 into int32.
 // (Measured: 17-18 GB/s with warm caches, bound by the cache bandwidth; blocking the loop over K
 // so that the 4 panels sharing a source line run back to back did not change that.)
-void pack_b_panel_rows(int64_t K, int64_t Kq, const uint8_t* b, int64_t b_rs, uint8_t* dst,
+void pack_b_panel_rows(int64_t K, int64_t Kq, const uint8_t* b, int64_t b_rs, const int32_t* rows, uint8_t* dst,
                        int32_t colsum[NR]) {
   const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
   __m256i cs0 = _mm256_setzero_si256(), cs1 = _mm256_setzero_si256();
@@ -63,7 +65,7 @@ void pack_b_panel_rows(int64_t K, int64_t Kq, const uint8_t* b, int64_t b_rs, ui
     __m128i r[4];
     for (int i = 0; i < 4; ++i) {
       const int64_t k = 4 * q + i;
-      r[i] = k < K ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + k * b_rs))
+      r[i] = k < K ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + (rows ? rows[k] : k) * b_rs))
                    : _mm_setzero_si128();
     }
     const __m128i t0 = _mm_unpacklo_epi8(r[0], r[1]), t1 = _mm_unpackhi_epi8(r[0], r[1]);
@@ -117,14 +119,14 @@ void pack_b_panel_cols(int64_t K, int64_t Kq, const uint8_t* b, int64_t b_cs, in
 }
 
 // Any strides (and partial panels of the two cases above).
-void pack_b_panel_any(int64_t K, int64_t Kq, const uint8_t* b, int64_t b_rs, int64_t b_cs, int cols,
-                      uint8_t* dst, int32_t colsum[NR]) {
+void pack_b_panel_any(int64_t K, int64_t Kq, const uint8_t* b, int64_t b_rs, int64_t b_cs, const int32_t* rows,
+                      int cols, uint8_t* dst, int32_t colsum[NR]) {
   for (int j = 0; j < NR; ++j) {
     uint32_t sum = 0;
     for (int64_t q = 0; q < Kq; ++q)
       for (int i = 0; i < 4; ++i) {
         const int64_t k = 4 * q + i;
-        const uint8_t v = (j < cols && k < K) ? b[k * b_rs + j * b_cs] : 0;
+        const uint8_t v = (j < cols && k < K) ? b[(rows ? rows[k] : k) * b_rs + j * b_cs] : 0;
         dst[q * 64 + j * 4 + i] = v;
         sum += v;
       }
@@ -219,6 +221,134 @@ QgemmPackedAInfo qgemm_packed_a_info(const void* packed) {
   return info;
 }
 
+// ---- the k order for the split (qgemm_pair_order) ----------------------------------------------
+
+namespace {
+
+bool unsafe_pair(int x, int y) { return (x > 0 && y > 0 && x + y > 128) || (x < 0 && y < 0 && x + y < -128); }
+
+// Residual entries of channel order `order` (places >= C weigh 0) of the weights w, rows of C
+// channels (one per (row, tap)): the (row, tap, quad) with an unsafe pair.
+int64_t count_residual_quads(int64_t rows, int64_t C, const int8_t* w, const int32_t* order) {
+  int64_t n = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int8_t* wr = w + r * C;
+    auto at = [&](int64_t i) { return i < C ? static_cast<int>(wr[order[i]]) : 0; };
+    for (int64_t i = 0; i < C; i += 4) n += unsafe_pair(at(i), at(i + 1)) || unsafe_pair(at(i + 2), at(i + 3));
+  }
+  return n;
+}
+
+}  // namespace
+
+int64_t qgemm_pair_order(int64_t M, int64_t T, int64_t C, const int8_t* a, int64_t a_ms, int64_t a_ts, int64_t a_cs,
+                         int32_t* order) {
+  for (int64_t c = 0; c < C; ++c) order[c] = static_cast<int32_t>(c);
+  if (C <= 0) return 0;
+  // The weights as M * T contiguous rows of C channels.
+  const int64_t rows = M * T;
+  std::vector<int8_t> w(static_cast<size_t>(rows * C));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t c = 0; c < C; ++c) w[static_cast<size_t>((m * T + t) * C + c)] = a[m * a_ms + t * a_ts + c * a_cs];
+  const int64_t identity = count_residual_quads(rows, C, w.data(), order);
+  if (identity == 0 || C > 2048 || C < 3) return identity;  // C < 3: one pair, nothing to choose
+  // u[i * C + j] + u[j * C + i]: the (row, tap) where channels i and j make an unsafe pair. One of
+  // the two has |weight| > 64 (else their sum is within 128); each unsafe pair is counted once, in
+  // the row of such a channel i (against j either small or a larger-index large one).
+  std::vector<int32_t> u(static_cast<size_t>(C * C), 0);
+  std::vector<int32_t> big;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int8_t* wr = w.data() + r * C;
+    big.clear();
+    for (int64_t c = 0; c < C; ++c)
+      if (wr[c] > 64 || wr[c] < -64) big.push_back(static_cast<int32_t>(c));
+    for (int32_t i : big) {
+      const int vi = wr[i];
+      int32_t* ui = u.data() + static_cast<int64_t>(i) * C;
+      for (int32_t j = 0; j < static_cast<int32_t>(C); ++j) {  // vectorized: compares and an add per channel
+        const int vj = wr[j];
+        const bool large_before = (vj > 64 || vj < -64) && j <= i;  // counted in j's row, or j == i
+        ui[j] += static_cast<int32_t>(!large_before && unsafe_pair(vi, vj));
+      }
+    }
+  }
+  for (int64_t i = 0; i < C; ++i)
+    for (int64_t j = 0; j < i; ++j) {
+      const int32_t t = u[static_cast<size_t>(i * C + j)] + u[static_cast<size_t>(j * C + i)];
+      u[static_cast<size_t>(i * C + j)] = u[static_cast<size_t>(j * C + i)] = t;
+    }
+  // Pairs: the channels with the most unsafe (row, tap) first, each taking its unmatched partner
+  // with the fewest (the lowest channel on ties).
+  std::vector<int64_t> bad(static_cast<size_t>(C), 0);
+  for (int64_t i = 0; i < C; ++i)
+    for (int64_t j = 0; j < C; ++j) bad[static_cast<size_t>(i)] += u[static_cast<size_t>(i * C + j)];
+  std::vector<int32_t> by_bad(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) by_bad[static_cast<size_t>(c)] = static_cast<int32_t>(c);
+  std::stable_sort(by_bad.begin(), by_bad.end(), [&](int32_t x, int32_t y) { return bad[x] > bad[y]; });
+  std::vector<char> used(static_cast<size_t>(C), 0);
+  std::vector<std::pair<int32_t, int32_t>> pairs;  // second = -1: a single channel (C odd)
+  for (int32_t i : by_bad) {
+    if (used[i]) continue;
+    used[i] = 1;
+    int32_t best = -1;
+    for (int32_t j = 0; j < C; ++j)
+      if (!used[j] && (best < 0 || u[static_cast<size_t>(i * C + j)] < u[static_cast<size_t>(i * C + best)])) best = j;
+    if (best >= 0) used[best] = 1;
+    pairs.push_back({i, best});
+  }
+  // Quads: each pair's unsafe (row, tap) as a bit set; pairs with the most first, each joined with
+  // the unmatched pair sharing the most of them (a quad's residual entry covers both its pairs).
+  const int64_t words = (rows + 63) / 64, np = static_cast<int64_t>(pairs.size());
+  std::vector<uint64_t> bits(static_cast<size_t>(np * words), 0);
+  std::vector<int64_t> count(static_cast<size_t>(np), 0);
+  for (int64_t p = 0; p < np; ++p) {
+    if (pairs[static_cast<size_t>(p)].second < 0) continue;
+    const int64_t c0 = pairs[static_cast<size_t>(p)].first, c1 = pairs[static_cast<size_t>(p)].second;
+    for (int64_t r = 0; r < rows; ++r)
+      if (unsafe_pair(w[static_cast<size_t>(r * C + c0)], w[static_cast<size_t>(r * C + c1)])) {
+        bits[static_cast<size_t>(p * words + r / 64)] |= uint64_t{1} << (r % 64);
+        ++count[static_cast<size_t>(p)];
+      }
+  }
+  std::vector<int32_t> by_count(static_cast<size_t>(np));
+  for (int64_t p = 0; p < np; ++p) by_count[static_cast<size_t>(p)] = static_cast<int32_t>(p);
+  std::stable_sort(by_count.begin(), by_count.end(), [&](int32_t x, int32_t y) { return count[x] > count[y]; });
+  // A single channel (C odd) goes last, with the padding.
+  auto single = [&](int32_t p) { return pairs[static_cast<size_t>(p)].second < 0; };
+  std::vector<char> taken(static_cast<size_t>(np), 0);
+  std::vector<int32_t> out;
+  out.reserve(static_cast<size_t>(C));
+  auto put = [&](int32_t p) {
+    out.push_back(pairs[static_cast<size_t>(p)].first);
+    if (!single(p)) out.push_back(pairs[static_cast<size_t>(p)].second);
+  };
+  for (int32_t p : by_count) {
+    if (taken[p] || single(p)) continue;
+    taken[p] = 1;
+    int32_t best = -1;
+    int64_t best_shared = -1;
+    for (int32_t q = 0; q < np; ++q) {
+      if (taken[q] || single(q)) continue;
+      int64_t shared = 0;
+      for (int64_t w = 0; w < words; ++w)
+        shared += __builtin_popcountll(bits[static_cast<size_t>(p * words + w)] & bits[static_cast<size_t>(q * words + w)]);
+      if (shared > best_shared) best = q, best_shared = shared;
+    }
+    put(p);
+    if (best >= 0) {
+      taken[best] = 1;
+      put(best);
+    }
+  }
+  for (int32_t p = 0; p < np; ++p)
+    if (single(p)) put(p);
+  const int64_t chosen = count_residual_quads(rows, C, w.data(), out.data());
+  if (chosen >= identity) return identity;
+  std::copy(out.begin(), out.end(), order);
+  return chosen;
+}
+
 // ---- B -----------------------------------------------------------------------------------------
 
 size_t qgemm_packed_b_bytes(int64_t K, int64_t N) {
@@ -226,7 +356,7 @@ size_t qgemm_packed_b_bytes(int64_t K, int64_t N) {
 }
 
 void qgemm_pack_b_u8_avx2(int64_t K, int64_t N, const uint8_t* b, int64_t b_rs, int64_t b_cs,
-                          int32_t b_zp, int64_t n0, int64_t n1, void* packed) {
+                          int32_t b_zp, int64_t n0, int64_t n1, void* packed, const int32_t* rows) {
   check(0 <= n0 && n0 <= n1 && n1 <= N, "0 <= n0 <= n1 <= N");
   check(n0 % NR == 0, "pack_b's n0 is a multiple of kQgemmNR");
   check(n1 % NR == 0 || n1 == N, "pack_b's n1 is a multiple of kQgemmNR or N");
@@ -237,11 +367,11 @@ void qgemm_pack_b_u8_avx2(int64_t K, int64_t N, const uint8_t* b, int64_t b_rs, 
     const uint8_t* src = b + nb * b_cs;
     alignas(32) int32_t colsum[NR];
     if (b_cs == 1 && cols == NR)
-      pack_b_panel_rows(K, Kq, src, b_rs, dst, colsum);
-    else if (b_rs == 1)
+      pack_b_panel_rows(K, Kq, src, b_rs, rows, dst, colsum);
+    else if (b_rs == 1 && !rows)  // a permuted k run is no longer contiguous
       pack_b_panel_cols(K, Kq, src, b_cs, cols, dst, colsum);
     else
-      pack_b_panel_any(K, Kq, src, b_rs, b_cs, cols, dst, colsum);
+      pack_b_panel_any(K, Kq, src, b_rs, b_cs, rows, cols, dst, colsum);
     write_b_trailer(K, Kq, b_zp, colsum, dst);
   }
 }

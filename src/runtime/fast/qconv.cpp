@@ -34,16 +34,35 @@ class QConv : public FastOp {
       return;
     }
     shift_ = shiftable(g, q_);
-    const int64_t taps = g.kh * g.kw, Cg = g.Cg(), C4 = 4 * channel_quads(g);
+    const int64_t taps = g.kh * g.kw, Cg = g.Cg(), C4 = 4 * channel_quads(g), Mg = g.Mg();
     const int64_t Kp = shift_ ? taps * C4 : K;  // the packed K
-    std::vector<int8_t> reordered;
-    if (shift_) {  // [m][c][i][j] -> [m][i][j][c4]: each k-quad is 4 channels of one tap
-      reordered.assign(static_cast<size_t>(g.M * Kp), 0);  // channels Cg .. C4 - 1 weigh 0
-      for (int64_t m = 0; m < g.M; ++m)
-        for (int64_t c = 0; c < Cg; ++c)
-          for (int64_t t = 0; t < taps; ++t) reordered[(m * taps + t) * C4 + c] = q_.w[(m * Cg + c) * taps + t];
+    // The input channels of each group in the order the AVX2 split pairs them best
+    // (qgemm_pair_order), on the two paths that read channels as B's rows: the shifted one (the
+    // order of each quad's channels in the interleaved planes) and the plain pointwise one (pack-B's
+    // row order). Elsewhere, and for VNNI (no split), the identity.
+    order_.assign(static_cast<size_t>(g.group * Cg), 0);
+    for (int64_t gi = 0; gi < g.group; ++gi) {
+      int32_t* o = order_.data() + gi * Cg;
+      for (int64_t c = 0; c < Cg; ++c) o[c] = static_cast<int32_t>(c);
+      if (isa_ == kernels::QgemmIsa::Avx2 && (shift_ || g.pointwise()))  // w [m][c][i][j]
+        kernels::qgemm_pair_order(Mg, taps, Cg, q_.w.data() + gi * Mg * K, K, 1, taps, o);
     }
-    const int8_t* w = shift_ ? reordered.data() : q_.w.data();
+    std::vector<int8_t> reordered;
+    if (shift_) {  // [m][c][i][j] -> [m][i][j][c4] in the group's order: each k-quad is 4 channels of one tap
+      reordered.assign(static_cast<size_t>(g.M * Kp), 0);  // places Cg .. C4 - 1 weigh 0
+      for (int64_t m = 0; m < g.M; ++m) {
+        const int32_t* o = order_.data() + (m / Mg) * Cg;
+        for (int64_t c = 0; c < Cg; ++c)
+          for (int64_t t = 0; t < taps; ++t) reordered[(m * taps + t) * C4 + c] = q_.w[(m * Cg + o[c]) * taps + t];
+      }
+    } else if (g.pointwise()) {  // [m][c] in the group's order
+      reordered.resize(static_cast<size_t>(g.M * K));
+      for (int64_t m = 0; m < g.M; ++m) {
+        const int32_t* o = order_.data() + (m / Mg) * Cg;
+        for (int64_t c = 0; c < Cg; ++c) reordered[m * K + c] = q_.w[m * K + o[c]];
+      }
+    }
+    const int8_t* w = reordered.empty() ? q_.w.data() : reordered.data();
     packed_.resize(static_cast<size_t>(g.group));
     for (int64_t gi = 0; gi < g.group; ++gi) {
       packed_[gi].resize(kernels::qgemm_packed_a_bytes(g.Mg(), Kp));
@@ -98,7 +117,7 @@ class QConv : public FastOp {
     const int64_t K = g.K(), n = p1 - p0;
     void* packed = fast::scratch_bytes(0, kernels::qgemm_packed_b_bytes(K, n));
     if (g.pointwise()) {
-      kernels::qgemm_pack_b_u8_avx2(K, n, x + p0, g.H * g.W, 1, q_.x_zp, 0, n, packed);
+      kernels::qgemm_pack_b_u8_avx2(K, n, x + p0, g.H * g.W, 1, q_.x_zp, 0, n, packed, order_.data() + gi * g.Cg());
     } else {
       auto* col = static_cast<uint8_t*>(fast::scratch_bytes(1, static_cast<size_t>(K * n)));
       fast::im2col<uint8_t>(g, x, p0, p1, static_cast<uint8_t>(q_.x_zp), col);
@@ -144,6 +163,7 @@ class QConv : public FastOp {
     pool.parallel_tasks(s.tasks(images), [&](int64_t task) {
       const fast::ShiftPlan::Task t = s.task(g, task);
       const uint8_t* xg = x + (t.n * g.C + t.gi * g.Cg()) * g.H * g.W;
+      const int32_t* order = order_.data() + t.gi * Cg;  // channel of each place in a quad
       auto* xq = static_cast<uint8_t*>(fast::scratch_bytes(0, static_cast<size_t>(bytes)));
       // Rows [0, m1) of the output buffer (the kernel addresses C by the group's row m; rows
       // below m0 are not written).
@@ -164,8 +184,8 @@ class QConv : public FastOp {
               // Columns [c_lo, c_hi) come from the input (column cc is byte cc * sw + b - pl of
               // the row), the rest is the zero point.
               const uint8_t* rows4[4];
-              for (int j = 0; j < 4; ++j) {  // a padding channel reads the quad's first (weight 0)
-                const int64_t c = 4 * cq + j < Cg ? 4 * cq + j : 4 * cq;
+              for (int j = 0; j < 4; ++j) {  // a padding place reads the quad's first channel (weight 0)
+                const int64_t c = order[4 * cq + j < Cg ? 4 * cq + j : 4 * cq];
                 rows4[j] = xg + (c * g.H + ih) * g.W + (c_lo * g.sw + b - g.pl);
               }
               fill_quads(dst, zq, c_lo);  // a column or two: no library call
@@ -242,6 +262,7 @@ class QConv : public FastOp {
   Conv2d g_;
   kernels::QgemmIsa isa_ = kernels::qgemm_default_isa();  // the tile loop the weights are packed for
   bool shift_ = false;  // shifted-B path; the packed weights are then in [m][i][j][c4] order
+  std::vector<int32_t> order_;  // [group][Cg]: the channel in each place of B's rows (shifted, pointwise)
   fast::QLayer q_;
   std::vector<std::vector<uint8_t>> packed_;
   std::vector<uint8_t> xbuf_;  // int8 input flipped to uint8
