@@ -119,7 +119,17 @@ ShiftPlan plan_shift(const Conv2d& g, int64_t images, int threads, int64_t mr, i
   ShiftPlan s;
   s.pa = g.kh == 1 ? 1 : g.sh;
   s.pb = g.kw == 1 ? 1 : g.sw;
-  s.Wp = g.OW + (g.kw - 1) * g.dw / g.sw;
+  // Plane rows hold every column an output row reads: Wp = OW + the widest tap offset. With
+  // stride 1 along rows and left padding, the taps past a row's end may instead read the next
+  // row's first columns, which are left padding too, so the row can be shorter (3x3, pad 1:
+  // W + 1 instead of W + 2), the columns read beyond Wp being within the next row's pl padding
+  // ones (OW + max dj - pl <= Wp) and every input column read being inside the row
+  // (min(OW + max dj, W + pl) <= Wp). Fewer columns computed per output row: a 7x7 plane's row
+  // band is 56 columns instead of 63.
+  const int64_t max_dj = (g.kw - 1) * g.dw / g.sw;
+  s.Wp = g.OW + max_dj;
+  if (g.sw == 1 && g.pl > 0)
+    s.Wp = std::max({g.OW, std::min(g.OW + max_dj, g.W + g.pl), g.OW + max_dj - g.pl});
   const int64_t Mg = g.Mg();
   const int64_t per_image = std::max<int64_t>(1, (threads + images - 1) / images);
   const int64_t max_tasks = std::max<int64_t>(1, g.OH * s.Wp * Mg * g.K() / 262144);

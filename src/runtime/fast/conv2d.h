@@ -165,9 +165,10 @@ void im2col(const Conv2d& g, const T* x /* [Cg, H, W] */, int64_t p0, int64_t p1
 // (oh + di) * sh + a - pt: entry (oh + di, ow + dj) of phase plane (a, b), the plane holding
 // P[a][b][r][c] = x[r * sh + a - pt][c * sw + b - pl] (padding outside the input). Stride 1 has
 // one plane: the padded input. Only the phases some tap uses are built (kh == 1: a = 0 only, so a
-// 1x1 stride-2 convolution has the one plane (0, 0)). A plane is Wp = OW + max dj wide and
-// Hp = rows + max di high; output pixel q = r * Wp + ow of a task reads tap (c, i, j) at
-// plane_index(c, a, b) * Hp * Wp + di * Wp + dj + q, its ow >= OW columns being wrap-around the
+// 1x1 stride-2 convolution has the one plane (0, 0)). A plane is Wp = OW + max dj wide (less with
+// stride 1 and left padding, see plan_shift: the widest taps then read the next row's left
+// padding) and Hp = rows + max di high; output pixel q = r * Wp + ow of a task reads tap (c, i, j)
+// at plane_index(c, a, b) * Hp * Wp + di * Wp + dj + q, its ow >= OW columns being wrap-around the
 // caller skips when copying out.
 //
 // Tasks: (image, group, block of `rows` output rows, block of `m_block` output channels), so that
