@@ -163,26 +163,24 @@ void qglobal_avgpool_avx2(int64_t channels, int64_t spatial, const X* x, const Q
     qglobal_avgpool_ref(channels, spatial, x, p, y);  // the sum may be inexact: the reference's order
     return;
   }
-  // table[v + 128] for int8, table[v] for uint8: DequantizeLinear's float(v - zp) * scale.
-  alignas(32) float table[256];
-  for (int v = 0; v < 256; ++v) {
-    const int32_t q = kSigned ? v - 128 : v;
-    table[v] = static_cast<float>(q - p.x_zp) * p.x_scale;
-  }
-  const float* base = kSigned ? table + 128 : table;
+  // DequantizeLinear's float(v - zp) * scale, computed as it is written: v - zp is exact in int32
+  // and in float, and vmulps rounds the product as the scalar multiply does (no FMA here).
+  const __m256i zpv = _mm256_set1_epi32(p.x_zp);
+  const __m256 sc = _mm256_set1_ps(p.x_scale);
   for (int64_t c = 0; c < channels; ++c) {
     const X* xc = x + c * spatial;
     __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
     int64_t i = 0;
     for (; i + 8 <= spatial; i += 8) {
       const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(xc + i));
-      const __m256i idx = kSigned ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
-      const __m256 v = _mm256_i32gather_ps(base, idx, 4);
+      const __m256i q = kSigned ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+      const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, zpv)), sc);
       lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
       hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
     }
     double tail = 0;
-    for (; i < spatial; ++i) tail += static_cast<double>(base[static_cast<int32_t>(xc[i])]);
+    for (; i < spatial; ++i)
+      tail += static_cast<double>(static_cast<float>(static_cast<int32_t>(xc[i]) - p.x_zp) * p.x_scale);
     alignas(32) double lanes[8];
     _mm256_store_pd(lanes, lo);
     _mm256_store_pd(lanes + 4, hi);

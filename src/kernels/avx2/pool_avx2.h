@@ -43,8 +43,8 @@ void maxpool2d_s8_avx2(const MaxPool2dParams& p, const int8_t* x, int8_t* y);
 void global_avgpool_f32_avx2(int64_t channels, int64_t spatial, const float* x, float* y);
 
 // octet.QLinearGlobalAveragePool of `channels` 8-bit planes, equal to qglobal_avgpool_ref bit for
-// bit. The 256 dequantized values float(v - x_zp) * x_scale are tabled once; each plane sums its
-// table entries 8 at a time (vpgatherdd of the table by the zero-extended bytes) into two double
+// bit. Each plane's dequantized values float(v - x_zp) * x_scale are computed 8 at a time (widen,
+// subtract, vcvtdq2ps, vmulps: the reference's float operations) and summed into two double
 // vectors. That is not the reference's index order, but the sum is exact, hence the same: with
 // x_scale a normal float, 2^e <= x_scale < 2^(e+1), every nonzero term is a float of magnitude at
 // least x_scale, so a multiple of 2^(e-23), and below 2^(e+9) (|x - x_zp| <= 255); fewer than 2^21
