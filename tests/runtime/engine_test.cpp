@@ -368,6 +368,10 @@ TEST(EngineQConv, RandomShapesEqualReferenceBitForBit) {
       {1, 4, 11, 13, 6, 2, 3, 2, 0, 2, S, U, F, true},  {2, 5, 8, 8, 7, 1, 5, 1, 2, 1, U, U, F, false},
       {1, 64, 4, 4, 33, 1, 3, 1, 1, 1, U, S, S, false}, {1, 1, 1, 1, 1, 1, 1, 1, 0, 1, U, S, U, false},
       {2, 24, 5, 5, 24, 24, 3, 1, 1, 1, U, S, F, true},  {1, 6, 10, 3, 4, 1, 3, 3, 2, 1, S, S, U, true},
+      // 1x1 with padding or stride and asymmetric weights (im2col, channels reordered for the
+      // vpmaddubsw pairs at load: the im2col rows must follow), grouped too.
+      {1, 16, 6, 7, 9, 1, 1, 1, 2, 1, U, S, S, false},   {2, 12, 5, 5, 8, 2, 1, 1, 1, 1, U, S, F, true},
+      {1, 16, 9, 9, 12, 1, 1, 2, 1, 1, S, U, U, false},
   };
   std::mt19937 rng(123);
   for (size_t i = 0; i < cases.size(); ++i) {

@@ -358,6 +358,7 @@ size_t qgemm_packed_b_bytes(int64_t K, int64_t N) {
 void qgemm_pack_b_u8_avx2(int64_t K, int64_t N, const uint8_t* b, int64_t b_rs, int64_t b_cs,
                           int32_t b_zp, int64_t n0, int64_t n1, void* packed, const int32_t* rows) {
   check(0 <= n0 && n0 <= n1 && n1 <= N, "0 <= n0 <= n1 <= N");
+  check(0 <= b_zp && b_zp <= 255, "b_zp in [0, 255] (the zero point of uint8 B)");
   check(n0 % NR == 0, "pack_b's n0 is a multiple of kQgemmNR");
   check(n1 % NR == 0 || n1 == N, "pack_b's n1 is a multiple of kQgemmNR or N");
   const int64_t Kq = quads(K), pb = panel_b_bytes(Kq);
@@ -413,6 +414,7 @@ void qgemm_shift_avx2(int64_t M, int64_t N, int64_t K, const void* packed_a, con
                       const int32_t* qoff, int32_t b_zp, const QgemmOutput& out, int64_t m0, int64_t m1,
                       int64_t n0, int64_t n1) {
   PackedAHeader h;
+  check(0 <= b_zp && b_zp <= 255, "b_zp in [0, 255] (the zero point of uint8 B)");
   if (!open_packed_a(M, N, K, packed_a, m0, m1, n0, n1, &h)) return;
   const int64_t Kq = quads(K);
   const uint8_t* abase = static_cast<const uint8_t*>(packed_a) + sizeof(PackedAHeader);

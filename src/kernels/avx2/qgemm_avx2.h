@@ -37,7 +37,7 @@
 //          where the fused rounding is the point). fbias == nullptr:
 //          no addition at all (so -0.0 stays -0.0).
 // The caller guarantees that the exact acc fits int32 (K*255*255 + |bias| < 2^31 with 8-bit zero
-// points). All intermediate int32 arithmetic wraps (mod 2^32), so the result is exact whenever the
+// points); b_zp lies in [0, 255] (checked: the U8/S8 short form bounds |acc| with it). All intermediate int32 arithmetic wraps (mod 2^32), so the result is exact whenever the
 // final value fits, whatever the order of the terms.
 //
 // THE EXACTNESS PROBLEM AND THE CHOSEN SOLUTION
@@ -121,9 +121,9 @@ namespace octet::kernels {
 constexpr int64_t kQgemmMR = 4;   // rows of the register tile
 constexpr int64_t kQgemmNR = 16;  // columns of the register tile (2 ymm of int32)
 
-inline bool qgemm_avx2_supported() {
+inline bool qgemm_avx2_supported() {  // AVX2, and FMA for the U8/S8 short requantization
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-  return __builtin_cpu_supports("avx2");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
   return false;
 #endif
@@ -140,7 +140,7 @@ inline bool qgemm_avx2_supported() {
 enum class QgemmIsa : uint32_t { Avx2 = 0, Avx512Vnni = 1 };
 inline bool qgemm_isa_supported(QgemmIsa isa) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-  if (isa == QgemmIsa::Avx2) return __builtin_cpu_supports("avx2");
+  if (isa == QgemmIsa::Avx2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   // All the -m flags the VNNI file is compiled with (avx512f/bw/vl/vnni).
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");

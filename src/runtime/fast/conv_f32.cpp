@@ -168,8 +168,9 @@ class ConvF32 : public FastOp {
     const int64_t Mg = g.Mg(), K = g.K(), images = N * g.group;
     if (images == 0 || g.P() == 0 || Mg == 0) return true;  // nothing to compute
     const fast::ShiftPlan s = fast::plan_shift(g, images, pool.size(), kernels::kSgemmMR, kernels::kSconvShiftNR);
-    // The kernel reads up to ldc - 1 + (Hp - rows) * Wp + Wp - OW past a plane's start; the slack
-    // after the last plane keeps those reads inside the buffer.
+    // The kernel reads up to ldc - 1 + (Hp - rows) * Wp + max dj past a plane's start, max dj
+    // being at most Wp - OW + pl (plan_shift's shorter rows); the slack after the last plane
+    // (ldc + Wp) keeps those reads inside the buffer.
     const int64_t plane = s.Hp * s.Wp, planes = g.Cg() * s.pa * s.pb, padded = planes * plane + s.ldc + s.Wp;
     if (padded > INT32_MAX) return false;
     std::vector<int32_t> off(static_cast<size_t>(K));  // tap k = (c * kh + i) * kw + j; the same for every task

@@ -37,14 +37,17 @@ class QConv : public FastOp {
     const int64_t taps = g.kh * g.kw, Cg = g.Cg(), C4 = 4 * channel_quads(g), Mg = g.Mg();
     const int64_t Kp = shift_ ? taps * C4 : K;  // the packed K
     // The input channels of each group in the order the AVX2 split pairs them best
-    // (qgemm_pair_order), on the two paths that read channels as B's rows: the shifted one (the
-    // order of each quad's channels in the interleaved planes) and the plain pointwise one (pack-B's
-    // row order). Elsewhere, and for VNNI (no split), the identity.
+    // (qgemm_pair_order), where B's rows are channels in an order the layer chooses: the shifted
+    // path (the order of each quad's channels in the interleaved planes) and any other 1x1
+    // convolution (pack-B's row map, on the input itself or on its im2col rows, which for a 1x1
+    // kernel are the channels too; decided from the attributes, as the input size is not known
+    // yet). Elsewhere, and for VNNI (no split), the identity.
+    order_b_rows_ = !shift_ && taps == 1 && isa_ == kernels::QgemmIsa::Avx2;
     order_.assign(static_cast<size_t>(g.group * Cg), 0);
     for (int64_t gi = 0; gi < g.group; ++gi) {
       int32_t* o = order_.data() + gi * Cg;
       for (int64_t c = 0; c < Cg; ++c) o[c] = static_cast<int32_t>(c);
-      if (isa_ == kernels::QgemmIsa::Avx2 && (shift_ || g.pointwise()))  // w [m][c][i][j]
+      if (isa_ == kernels::QgemmIsa::Avx2 && (shift_ || order_b_rows_))  // w [m][c][i][j]
         kernels::qgemm_pair_order(Mg, taps, Cg, q_.w.data() + gi * Mg * K, K, 1, taps, o);
     }
     std::vector<int8_t> reordered;
@@ -55,7 +58,7 @@ class QConv : public FastOp {
         for (int64_t c = 0; c < Cg; ++c)
           for (int64_t t = 0; t < taps; ++t) reordered[(m * taps + t) * C4 + c] = q_.w[(m * Cg + o[c]) * taps + t];
       }
-    } else if (g.pointwise()) {  // [m][c] in the group's order
+    } else if (order_b_rows_) {  // [m][c] (1x1) in the group's order
       reordered.resize(static_cast<size_t>(g.M * K));
       for (int64_t m = 0; m < g.M; ++m) {
         const int32_t* o = order_.data() + (m / Mg) * Cg;
@@ -116,12 +119,13 @@ class QConv : public FastOp {
                int64_t p1, int64_t m0, int64_t m1) const {
     const int64_t K = g.K(), n = p1 - p0;
     void* packed = fast::scratch_bytes(0, kernels::qgemm_packed_b_bytes(K, n));
+    const int32_t* rows = order_b_rows_ ? order_.data() + gi * g.Cg() : nullptr;  // the weights' channel order
     if (g.pointwise()) {
-      kernels::qgemm_pack_b_u8_avx2(K, n, x + p0, g.H * g.W, 1, q_.x_zp, 0, n, packed, order_.data() + gi * g.Cg());
+      kernels::qgemm_pack_b_u8_avx2(K, n, x + p0, g.H * g.W, 1, q_.x_zp, 0, n, packed, rows);
     } else {
       auto* col = static_cast<uint8_t*>(fast::scratch_bytes(1, static_cast<size_t>(K * n)));
       fast::im2col<uint8_t>(g, x, p0, p1, static_cast<uint8_t>(q_.x_zp), col);
-      kernels::qgemm_pack_b_u8_avx2(K, n, col, n, 1, q_.x_zp, 0, n, packed);
+      kernels::qgemm_pack_b_u8_avx2(K, n, col, n, 1, q_.x_zp, 0, n, packed, rows);
     }
     kernels::QgemmOutput o = q_.gemm_output(y, y_off + p0, g.P(), 1, gi * g.Mg());
     kernels::qgemm_packed_avx2(g.Mg(), n, K, packed_[gi].data(), packed, o, m0, m1, 0, n);
@@ -262,7 +266,8 @@ class QConv : public FastOp {
   Conv2d g_;
   kernels::QgemmIsa isa_ = kernels::qgemm_default_isa();  // the tile loop the weights are packed for
   bool shift_ = false;  // shifted-B path; the packed weights are then in [m][i][j][c4] order
-  std::vector<int32_t> order_;  // [group][Cg]: the channel in each place of B's rows (shifted, pointwise)
+  std::vector<int32_t> order_;  // [group][Cg]: the channel in each place of B's rows (shifted path, 1x1)
+  bool order_b_rows_ = false;   // a 1x1 off the shifted path: pack-B reads its rows in order_
   fast::QLayer q_;
   std::vector<std::vector<uint8_t>> packed_;
   std::vector<uint8_t> xbuf_;  // int8 input flipped to uint8
