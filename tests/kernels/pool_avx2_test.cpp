@@ -181,6 +181,30 @@ TEST(GlobalAvgPoolAvx2, EqualsReferenceBitForBit) {
   }
 }
 
+// Sums whose double rounding depends on the order (1e8, -1e8, then 1e-8 gives 1e-8; in another
+// order the 1e-8 is rounded to double's ulp of 1e8 first): the kernel must add each plane's
+// elements in index order, wherever in a plane (and in a chunk of 8) they sit.
+TEST(GlobalAvgPoolAvx2, AddsInIndexOrder) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2";
+  for (int64_t spatial : {3, 8, 17, 49}) {
+    const int64_t channels = 16;
+    std::vector<float> x(static_cast<size_t>(channels * spatial), 0.f);
+    for (int64_t c = 0; c < channels; ++c) {
+      const int64_t j = c % (spatial - 2);
+      float* p = x.data() + c * spatial + j;
+      p[0] = c % 2 ? 1e8f : -1e8f;
+      p[1] = -p[0];
+      p[2] = 1e-8f;
+    }
+    std::vector<float> want(static_cast<size_t>(channels)), got(want.size());
+    global_avgpool_ref(channels, spatial, x.data(), want.data());
+    global_avgpool_f32_avx2(channels, spatial, x.data(), got.data());
+    for (int64_t c = 0; c < channels; ++c)
+      EXPECT_EQ(std::memcmp(&got[c], &want[c], 4), 0) << "spatial " << spatial << " channel " << c << ": " << got[c]
+                                                     << " vs " << want[c];
+  }
+}
+
 template <class X, class Y>
 void check_qglobal_avgpool(std::mt19937& rng, int64_t channels, int64_t spatial, const QGlobalAvgPoolParams& p) {
   std::vector<X> x(static_cast<size_t>(channels * spatial));

@@ -7,6 +7,8 @@
 #include <memory>
 #include <type_traits>
 
+#include "kernels/avx2/transpose_avx2.h"
+
 namespace octet::kernels {
 namespace {
 
@@ -139,11 +141,21 @@ void global_avgpool_f32_avx2(int64_t channels, int64_t spatial, const float* x, 
     for (; c + 8 <= channels; c += 8) {
       const float* base = x + c * spatial;
       __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();  // 0 + v == v exactly, as sum = 0
-      for (int64_t i = 0; i < spatial; ++i) {
-        const __m256 v = _mm256_i32gather_ps(base + i, offs, 4);
+      auto add = [&](__m256 v) {  // element i of the 8 channels, in lane order
         lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
         hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+      };
+      int64_t i = 0;
+      // 8 elements of each of the 8 planes, transposed in registers: each lane still adds its
+      // plane's elements in index order (the reference's), with contiguous loads instead of a
+      // gather per element.
+      for (; i + 8 <= spatial; i += 8) {
+        __m256 r[8];
+        for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(base + k * spatial + i);
+        avx2::transpose8x8_ps(r);  // r[j]: element i + j of the 8 planes
+        for (int j = 0; j < 8; ++j) add(r[j]);
       }
+      for (; i < spatial; ++i) add(_mm256_i32gather_ps(base + i, offs, 4));
       // vcvtpd2ps rounds to nearest even, as static_cast<float>(double) does.
       const __m128 ylo = _mm256_cvtpd_ps(_mm256_div_pd(lo, n)), yhi = _mm256_cvtpd_ps(_mm256_div_pd(hi, n));
       _mm256_storeu_ps(y + c, _mm256_set_m128(yhi, ylo));

@@ -37,7 +37,8 @@ void maxpool2d_s8_avx2(const MaxPool2dParams& p, const int8_t* x, int8_t* y);
 // GlobalAveragePool of `channels` planes of `spatial` floats each (x[c * spatial + i]):
 // y[c] = float(sum_i double(x[c * spatial + i]) / double(spatial)), equal to global_avgpool_ref
 // bit for bit: each channel's double sum adds its elements in index order (8 channels ride in
-// the lanes of two double vectors, read by a gather of stride `spatial`), so every rounding is
+// the lanes of two double vectors; 8 elements of each of the 8 planes are loaded and transposed
+// in registers, the last spatial % 8 read by a gather of stride `spatial`), so every rounding is
 // the reference's; spatial == 0 gives NaN as there. Requires 7 * spatial < 2^31 (the gather's
 // int32 offsets), else the channels run the scalar loop.
 void global_avgpool_f32_avx2(int64_t channels, int64_t spatial, const float* x, float* y);
