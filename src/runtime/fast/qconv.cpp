@@ -50,19 +50,17 @@ class QConv : public FastOp {
       if (isa_ == kernels::QgemmIsa::Avx2 && (shift_ || order_b_rows_))  // w [m][c][i][j]
         kernels::qgemm_pair_order(Mg, taps, Cg, q_.w.data() + gi * Mg * K, K, 1, taps, o);
     }
+    // Reordered weights, [m][i][j][c] in the group's channel order, each tap's channels padded to
+    // C4 on the shifted path (each k-quad is 4 channels of one tap; places Cg .. C4 - 1 weigh 0);
+    // a 1x1 off it is [m][c].
     std::vector<int8_t> reordered;
-    if (shift_) {  // [m][c][i][j] -> [m][i][j][c4] in the group's order: each k-quad is 4 channels of one tap
-      reordered.assign(static_cast<size_t>(g.M * Kp), 0);  // places Cg .. C4 - 1 weigh 0
+    if (shift_ || order_b_rows_) {
+      const int64_t Cw = shift_ ? C4 : Cg;
+      reordered.assign(static_cast<size_t>(g.M * taps * Cw), 0);
       for (int64_t m = 0; m < g.M; ++m) {
         const int32_t* o = order_.data() + (m / Mg) * Cg;
         for (int64_t c = 0; c < Cg; ++c)
-          for (int64_t t = 0; t < taps; ++t) reordered[(m * taps + t) * C4 + c] = q_.w[(m * Cg + o[c]) * taps + t];
-      }
-    } else if (order_b_rows_) {  // [m][c] (1x1) in the group's order
-      reordered.resize(static_cast<size_t>(g.M * K));
-      for (int64_t m = 0; m < g.M; ++m) {
-        const int32_t* o = order_.data() + (m / Mg) * Cg;
-        for (int64_t c = 0; c < Cg; ++c) reordered[m * K + c] = q_.w[m * K + o[c]];
+          for (int64_t t = 0; t < taps; ++t) reordered[(m * taps + t) * Cw + c] = q_.w[(m * Cg + o[c]) * taps + t];
       }
     }
     const int8_t* w = reordered.empty() ? q_.w.data() : reordered.data();
