@@ -1,5 +1,6 @@
 #include "runtime/engine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -164,17 +165,25 @@ Engine::Engine(const Model& model, const EngineOptions& options)
   if (options_.micro_batch >= 0 && invariant) split_bytes_ = batch_split_bytes(model);
 }
 
-int64_t Engine::part_size(int64_t n) const {
-  if (split_bytes_ <= 0 || n <= 1) return n;
-  // Automatic: as many samples as keep the largest activation within the budget, and no split
-  // when not even two fit (one sample's activations then spill out of L2 anyway, and smaller
-  // products only run slower: ResNet-18 at 224x224, batch 8, took 274 ms in parts of 1 against
-  // 202 ms whole).
-  const int64_t part = options_.micro_batch > 0 ? options_.micro_batch
-                                                : kSplitBudgetBytes * pool_.size() / split_bytes_;
-  if (part >= n || part < 1 || (options_.micro_batch == 0 && part < 2)) return n;
-  const int64_t parts = (n + part - 1) / part;
-  return (n + parts - 1) / parts;  // the largest of `parts` parts whose sizes differ by at most 1
+Engine::BatchPlan Engine::batch_plan(int64_t n) const {
+  BatchPlan whole{n, 1, false};
+  if (split_bytes_ <= 0 || n <= 1) return whole;
+  const int64_t threads = pool_.size();
+  const bool concurrent = options_.batch_parallel && threads > 1 && n >= threads;
+  // Automatic: as many samples as keep the largest activation within the budget of the threads
+  // that run a part. Consecutive parts: no split when not even two fit (one sample's activations
+  // then spill out of L2 anyway, and smaller products only run slower: ResNet-18 at 224x224,
+  // batch 8, took 274 ms in parts of 1 against 202 ms whole). Concurrent parts run each step on
+  // one thread with the same products as the whole batch split across the threads, so a part
+  // may be one sample.
+  int64_t part = options_.micro_batch > 0 ? options_.micro_batch
+                                          : kSplitBudgetBytes * (concurrent ? 1 : threads) / split_bytes_;
+  if (options_.micro_batch == 0 && !concurrent && part < 2) return whole;
+  part = std::max<int64_t>(part, 1);
+  int64_t parts = (n + part - 1) / part;
+  if (concurrent) parts = std::min(n, (parts + threads - 1) / threads * threads);  // every thread as busy
+  if (parts < 2) return whole;
+  return {(n + parts - 1) / parts, parts, concurrent};  // the largest of parts differing by at most 1
 }
 
 Engine::~Engine() = default;
@@ -198,13 +207,19 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
     const int64_t d = t.rank() > 0 ? t.dim(0) : -1;
     n = n == -1 || n == d ? d : -2;
   }
-  const int64_t part = n > 1 && !observer && !options.keep_intermediates ? part_size(n) : n;
-  if (part <= 0 || part >= n) return run_plan(feeds, options, observer, true);
+  const BatchPlan plan = n > 1 && !observer && !options.keep_intermediates ? batch_plan(n) : BatchPlan{n, 1, false};
+  std::vector<PassProfile> passes(options_.profile ? static_cast<size_t>(std::max<int64_t>(plan.parts, 1)) : 0);
+  if (plan.parts <= 1) {
+    auto out = run_plan(feeds, options, observer, pool_, passes.empty() ? nullptr : &passes[0]);
+    record(passes, 1);
+    return out;
+  }
   checker_.check_feeds(feeds);  // the whole batch, so that errors name its shapes
-  std::map<std::string, Tensor> result;
-  const int64_t parts = (n + part - 1) / part;
-  for (int64_t i = 0, b0 = 0; i < parts; ++i) {
-    const int64_t b = n / parts + (i < n % parts ? 1 : 0), first = b0;
+  std::vector<int64_t> first(static_cast<size_t>(plan.parts) + 1, 0);  // part i: samples [first[i], first[i + 1])
+  for (int64_t i = 0; i < plan.parts; ++i) first[i + 1] = first[i] + n / plan.parts + (i < n % plan.parts ? 1 : 0);
+  std::vector<std::map<std::string, Tensor>> outs(static_cast<size_t>(plan.parts));
+  auto run_part = [&](int64_t i, ThreadPool& pool) {
+    const int64_t b0 = first[i], b = first[i + 1] - b0;
     std::map<std::string, Tensor> sub;
     for (const auto& [name, t] : feeds) {
       Shape shape = t.shape();
@@ -214,27 +229,52 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
       std::memcpy(s.raw(), static_cast<const char*>(t.raw()) + row * b0, row * b);
       sub.emplace(name, std::move(s));
     }
-    b0 += b;
-    auto out = run_plan(sub, options, observer, i == 0);
-    for (auto& [name, t] : out) {
+    outs[i] = run_plan(sub, options, observer, pool, passes.empty() ? nullptr : &passes[i]);
+    for (const auto& [name, t] : outs[i])
       if (t.rank() == 0 || t.dim(0) != b)
         throw Error(str_cat("graph output '", name, "' of a batch part has shape ", shape_str(t.shape()),
                             ", not ", b, " samples: the model mixes samples (internal error of batch_split)"));
-      if (i == 0) {
-        Shape shape = t.shape();
-        shape[0] = n;
-        result.emplace(name, Tensor(t.dtype(), shape, Tensor::Uninitialized{}));
-      }
-      Tensor& whole = result.at(name);
-      const size_t row = t.nbytes() / static_cast<size_t>(b);
-      std::memcpy(static_cast<char*>(whole.raw()) + row * first, t.raw(), row * b);
+  };
+  if (plan.concurrent) {
+    pool_.parallel_tasks(plan.parts, [&](int64_t i) { run_part(i, serial_); });
+  } else {
+    for (int64_t i = 0; i < plan.parts; ++i) run_part(i, pool_);
+  }
+  record(passes, plan.concurrent ? static_cast<double>(std::min<int64_t>(pool_.size(), plan.parts)) : 1.0);
+  std::map<std::string, Tensor> result;
+  for (const auto& [name, t0] : outs[0]) {
+    Shape shape = t0.shape();
+    shape[0] = n;
+    Tensor whole(t0.dtype(), shape, Tensor::Uninitialized{});
+    const size_t row = whole.nbytes() / static_cast<size_t>(n);
+    for (int64_t i = 0; i < plan.parts; ++i) {
+      const Tensor& t = outs[i].at(name);
+      if (t.dtype() != t0.dtype() || t.nbytes() != row * static_cast<size_t>(first[i + 1] - first[i]))
+        throw InternalError(str_cat("graph output '", name, "' differs in type or sample shape between batch parts"));
+      std::memcpy(static_cast<char*>(whole.raw()) + row * first[i], t.raw(), t.nbytes());
     }
+    result.emplace(name, std::move(whole));
   }
   return result;
 }
 
+void Engine::record(const std::vector<PassProfile>& passes, double divisor) {
+  if (passes.empty()) return;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    double ms = 0;
+    for (const PassProfile& p : passes) ms += p.ms[i];
+    layers_[i].total_ms += ms / divisor;
+    ++layers_[i].calls;
+    // A fast op may settle on another of its kernels on its first run (a float convolution
+    // that oneDNN declines for the input size), or leave a shape it was not prepared for to
+    // the reference op: the profile names what ran (in the last part).
+    if (steps_[i].fast) layers_[i].kernel = passes.back().fast_ran[i] ? steps_[i].fast->kernel() : "reference";
+  }
+}
+
 std::map<std::string, Tensor> Engine::run_plan(const std::map<std::string, Tensor>& feeds, const RunOptions& options,
-                                               const ValueObserver& observer, bool count_calls) {
+                                               const ValueObserver& observer, ThreadPool& pool,
+                                               PassProfile* profile) {
   checker_.check_feeds(feeds);
   const Graph& g = model_.graph;
   std::vector<Tensor> env(num_slots_);
@@ -250,9 +290,13 @@ std::map<std::string, Tensor> Engine::run_plan(const std::map<std::string, Tenso
   };
   const int64_t opset = model_.default_opset();
   using Clock = std::chrono::steady_clock;
+  if (profile) {
+    profile->ms.assign(steps_.size(), 0.0);
+    profile->fast_ran.assign(steps_.size(), 0);
+  }
   for (size_t i = 0; i < steps_.size(); ++i) {
-    Step& s = steps_[i];
-    const auto t0 = options_.profile ? Clock::now() : Clock::time_point{};
+    const Step& s = steps_[i];
+    const auto t0 = profile ? Clock::now() : Clock::time_point{};
     std::vector<const Tensor*> inputs;
     inputs.reserve(s.in.size());
     for (int sl : s.in) {
@@ -263,7 +307,7 @@ std::map<std::string, Tensor> Engine::run_plan(const std::map<std::string, Tenso
     bool done = false;
     if (s.fast) {
       Tensor out;
-      done = s.fast->run(inputs, out, pool_);
+      done = s.fast->run(inputs, out, pool);
       if (done) {
         const int result = s.chain.empty() ? s.out[0] : s.chain_out.back();
         env[result] = std::move(out);
@@ -299,13 +343,9 @@ std::map<std::string, Tensor> Engine::run_plan(const std::map<std::string, Tenso
     }
     if (!options.keep_intermediates)
       for (int sl : s.frees) env[sl] = Tensor();
-    if (options_.profile) {
-      layers_[i].total_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-      if (count_calls) ++layers_[i].calls;
-      // A fast op may settle on another of its kernels on its first run (a float convolution
-      // that oneDNN declines for the input size), or leave a shape it was not prepared for to
-      // the reference op: the profile names what ran.
-      if (s.fast) layers_[i].kernel = done ? s.fast->kernel() : "reference";
+    if (profile) {
+      profile->ms[i] = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      profile->fast_ran[i] = done;
     }
   }
   std::map<std::string, Tensor> result;

@@ -39,6 +39,12 @@ struct EngineOptions {
   // it; < 0 never splits. Batches are only split for models that compute samples independently,
   // and never for a run with an observer or keep_intermediates (their values are whole-batch).
   int64_t micro_batch = 0;
+  // A split batch of at least as many samples as the pool has threads runs its parts
+  // concurrently, one part per thread at a time, each part's steps on that thread alone (no
+  // synchronisation between layers); false: the parts run one after another, each step split
+  // across the threads. An automatically sized part then aims at kSplitBudgetBytes for its one
+  // thread, and the number of parts is a multiple of the thread count.
+  bool batch_parallel = true;
 };
 
 // Activation bytes per thread that an automatically sized part aims to stay within: a little
@@ -63,10 +69,11 @@ class Engine {
   ~Engine();
 
   // Same contract as Executor::run (feeds checked the same way). One run at a time per Engine: the
-  // fast ops keep per-op buffers and the pool is shared, so run() is not re-entrant. A batch
-  // larger than the part size (EngineOptions::micro_batch) runs as consecutive parts whose
-  // outputs are joined along dim 0: the same values, since each sample's arithmetic does not
-  // depend on the batch it is in.
+  // pool is shared, so run() is not re-entrant. A batch larger than the part size
+  // (EngineOptions::micro_batch) runs as parts, consecutive or concurrent, whose outputs are
+  // joined along dim 0: the same values, since each sample's arithmetic does not depend on the
+  // batch it is in. (Concurrent parts call the same FastOp at once: FastOp::run is const, its
+  // buffers are per thread.)
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& feeds,
                                     const RunOptions& options = {});
 
@@ -80,23 +87,42 @@ class Engine {
 
   // Per-step timing since construction (or reset_profile), in plan order; times are only
   // measured with EngineOptions::profile.
-  // A split run counts as one call per step.
+  // A split run counts as one call per step, timed as the sum over its parts; with concurrent
+  // parts that sum is divided by the number of threads that ran them (the step's share of the
+  // run's wall time, when the threads were equally busy).
   const std::vector<EngineLayer>& layers() const { return layers_; }
   void reset_profile();
+  // How run() splits a batch of n samples: `parts` parts of `part` samples or one fewer (sizes
+  // differ by at most 1), run concurrently or not (EngineOptions::batch_parallel). One part of n
+  // when the run is not split.
+  struct BatchPlan {
+    int64_t part = 0, parts = 1;
+    bool concurrent = false;
+  };
+  BatchPlan batch_plan(int64_t n) const;
   // Samples per part for a batch of n (n itself when the run is not split).
-  int64_t part_size(int64_t n) const;
+  int64_t part_size(int64_t n) const { return batch_plan(n).part; }
   int threads() const { return pool_.size(); }
   ThreadPool& pool() { return pool_; }
 
  private:
   struct Step;
-  // One pass of the plan over `feeds` (the whole batch or a part of it).
+  // What one pass of the plan measured for the profile: per step, milliseconds and whether the
+  // fast op ran (rather than declining to the reference op).
+  struct PassProfile {
+    std::vector<double> ms;
+    std::vector<char> fast_ran;
+  };
+  // One pass of the plan over `feeds` (the whole batch or a part of it) on `pool`.
   std::map<std::string, Tensor> run_plan(const std::map<std::string, Tensor>& feeds, const RunOptions& options,
-                                         const ValueObserver& observer, bool count_calls);
+                                         const ValueObserver& observer, ThreadPool& pool, PassProfile* profile);
+  // Adds passes' measurements to layers_: one call, the time summed and divided by `divisor`.
+  void record(const std::vector<PassProfile>& passes, double divisor);
   const Model& model_;
   EngineOptions options_;
   Executor checker_;  // validates feeds and holds the reference semantics
   ThreadPool pool_;
+  ThreadPool serial_{1};  // the pool each concurrent part runs on: inline, so shared by all threads
   std::vector<Step> steps_;
   std::vector<EngineLayer> layers_;
   std::map<std::string, int> slot_of_;  // value name -> slot in the run's value table

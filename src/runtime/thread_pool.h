@@ -1,6 +1,7 @@
 // A fixed pool of worker threads for the engine's intra-op and batch parallelism. The calling
 // thread takes part in every parallel_for, so a pool of T threads starts T - 1 workers and a pool
-// of 1 runs everything inline. Idle workers spin briefly (about 50 us) before sleeping, so the
+// of 1 runs everything inline (touching none of its state, so one pool of 1 may serve several
+// threads at once). Idle workers spin briefly (about 50 us) before sleeping, so the
 // back-to-back small jobs of one inference do not pay a futex wake-up each. Work is handed out as contiguous index ranges; which thread runs
 // which range never changes a kernel's result (kernels are written so that any split gives the
 // same bits).

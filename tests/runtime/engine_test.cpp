@@ -53,13 +53,15 @@ double rel_diff(const Tensor& a, const Tensor& b) {
 }
 
 // Static INT8 (onnxruntime preset, minmax on `calib`), then lowered.
-Model quantize_and_lower(const Model& float_model, const Tensor& calib, LowerQdqStats* stats = nullptr) {
+Model quantize_and_lower(const Model& float_model, const Tensor& calib, LowerQdqStats* stats = nullptr,
+                         DType activation_type = DType::UInt8) {
   Model m = clone_model(float_model);
   FoldConstants().run(m);
   FoldBatchNorm().run(m);
   m.graph.topo_sort();
   infer_shapes(m);
   StaticQuantOptions o;
+  o.activation_type = activation_type;
   const StaticQuantPlan plan = plan_static(m, o);
   quant::CalibrationSession session(m, plan.activations, {quant::CalibrationMethod{}});
   session.observe({{m.graph.inputs[0], calib}});
@@ -145,16 +147,19 @@ TEST_P(EngineZoo, Int8EqualsReferenceBitForBitOnTrainedModel) {
 }
 
 // A batch run as parts (runtime/batch_split.h) gives the whole batch's bits: every zoo model is
-// batch separable, float and lowered INT8, with parts of 3 for a batch of 10 (3, 3, 3, 1); a
-// split run is one profile call per step; a run with an observer is not split.
+// batch separable, float and lowered INT8 (uint8 activations, and int8 ones, which the integer
+// ops convert into a per-thread buffer), with parts of 3 for a batch of 10, run concurrently on
+// two threads (3, 3, 2, 2) and one after another (3, 3, 2, 2 too); a split run is one profile
+// call per step; a run with an observer is not split.
 TEST_P(EngineZoo, BatchRunInPartsGivesTheWholeBatchBits) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   const std::string path = join_path(OCTET_SOURCE_DIR, "models/" + GetParam() + "/model.onnx");
   Model m = load_model(path);
   infer_shapes(m);
   Model q = quantize_and_lower(m, zoo::sample_input(16, 11));
-  for (const Model* model : {&m, &q}) {
-    SCOPED_TRACE(model == &m ? "float" : "int8");
+  Model q8 = quantize_and_lower(m, zoo::sample_input(16, 11), nullptr, DType::Int8);
+  for (const Model* model : {&m, &q, &q8}) {
+    SCOPED_TRACE(model == &m ? "float" : model == &q ? "uint8" : "int8");
     EXPECT_GT(batch_split_bytes(*model), 0);
     const std::string in = model->graph.inputs[0], out = model->graph.outputs[0];
     const Tensor x = zoo::sample_input(10, 31);
@@ -168,10 +173,20 @@ TEST_P(EngineZoo, BatchRunInPartsGivesTheWholeBatchBits) {
     parts.micro_batch = 3;
     parts.profile = true;
     Engine e_parts(*model, parts);
-    EXPECT_EQ(e_parts.part_size(10), 3);
+    const Engine::BatchPlan plan = e_parts.batch_plan(10);
+    EXPECT_EQ(plan.part, 3);
+    EXPECT_EQ(plan.parts, 4);
+    EXPECT_TRUE(plan.concurrent);
     const Tensor want = e_whole.run({{in, x}}).at(out);
     EXPECT_TRUE(same_bits(e_parts.run({{in, x}}).at(out), want));
     for (const auto& l : e_parts.layers()) EXPECT_EQ(l.calls, 1) << l.node;
+    EngineOptions serial_parts = parts;
+    serial_parts.batch_parallel = false;
+    Engine e_serial(*model, serial_parts);
+    EXPECT_FALSE(e_serial.batch_plan(10).concurrent);
+    EXPECT_EQ(e_serial.batch_plan(10).parts, 4);
+    EXPECT_TRUE(same_bits(e_serial.run({{in, x}}).at(out), want));
+    for (const auto& l : e_serial.layers()) EXPECT_EQ(l.calls, 1) << l.node;
     int64_t observed_batch = 0;
     e_parts.run({{in, x}}, RunOptions{}, [&](const std::string&, const Tensor& v) { observed_batch = v.dim(0); });
     EXPECT_EQ(observed_batch, 0) << "nothing observed without EngineOptions::observe";
@@ -188,6 +203,46 @@ TEST_P(EngineZoo, BatchRunInPartsGivesTheWholeBatchBits) {
     bool onednn_steps = false;
     for (const auto& l : e_od.layers()) onednn_steps |= l.kernel.find("onednn") != std::string::npos;
     EXPECT_EQ(e_od.part_size(10), onednn_steps ? 10 : 3);
+  }
+}
+
+// The automatic plan: a batch of at least one sample per thread (with batch_parallel and more
+// than one thread) always runs as concurrent parts that hold at most kSplitBudgetBytes of the
+// largest activation each, or one sample, in a multiple of the thread count unless that would
+// exceed the batch; otherwise consecutive parts hold the budget of all threads and are never
+// single samples, and a batch that fits it (or of which not even two samples do) is not split.
+TEST_P(EngineZoo, AutomaticBatchPlanFollowsTheCacheBudget) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  Model m = load_model(join_path(OCTET_SOURCE_DIR, "models/" + GetParam() + "/model.onnx"));
+  infer_shapes(m);
+  const int64_t bytes = batch_split_bytes(m);
+  ASSERT_GT(bytes, 0);
+  for (int threads : {1, 2, 3}) {
+    for (bool parallel : {true, false}) {
+      EngineOptions o;
+      o.threads = threads;
+      o.onednn = false;
+      o.batch_parallel = parallel;
+      Engine e(m, o);
+      for (int64_t n : {1, 2, 3, 7, 32, 100, 1000}) {
+        SCOPED_TRACE(str_cat(threads, " threads, parallel ", parallel, ", batch ", n));
+        const Engine::BatchPlan p = e.batch_plan(n);
+        ASSERT_GE(p.parts, 1);
+        EXPECT_EQ(p.part, (n + p.parts - 1) / p.parts);
+        if (parallel && threads > 1 && n >= threads) {
+          EXPECT_TRUE(p.concurrent);
+          EXPECT_TRUE(p.parts % threads == 0 || p.parts == n) << p.parts;
+          EXPECT_TRUE(p.part == 1 || p.part * bytes <= kSplitBudgetBytes) << p.part;
+        } else if (p.parts == 1) {
+          EXPECT_FALSE(p.concurrent);
+          EXPECT_TRUE(n == 1 || n * bytes <= kSplitBudgetBytes * threads || 2 * bytes > kSplitBudgetBytes * threads);
+        } else {
+          EXPECT_FALSE(p.concurrent);
+          EXPECT_GE(p.part, 2);
+          EXPECT_LE(p.part * bytes, kSplitBudgetBytes * threads);
+        }
+      }
+    }
   }
 }
 

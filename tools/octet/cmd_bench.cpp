@@ -31,6 +31,7 @@ struct BenchArgs {
   bool reference = false;
   bool no_onednn = false;
   int64_t micro_batch = 0;
+  bool no_batch_parallel = false;
   bool json = false;
   uint32_t seed = 1;
 };
@@ -79,6 +80,7 @@ int run_bench(const BenchArgs& a) {
   ro.profile = a.profile;
   ro.onednn = !a.no_onednn;
   ro.micro_batch = a.micro_batch;
+  ro.batch_parallel = !a.no_batch_parallel;
   ModelRunner runner(m, ro);
   warn_left_in_float(runner);
   const auto feeds = random_feeds(m, a.batch, a.seed);
@@ -102,12 +104,14 @@ int run_bench(const BenchArgs& a) {
   double layer_total = 0;
   for (const auto& l : layers) layer_total += l.total_ms;
 
+  const Engine::BatchPlan plan = runner.engine() ? runner.engine()->batch_plan(a.batch) : Engine::BatchPlan{a.batch, 1, false};
   if (a.json) {
     nlohmann::ordered_json j;
     j["model"] = a.model;
     j["runner"] = a.reference ? "reference" : "engine";
     j["threads"] = runner.engine() ? runner.engine()->threads() : 1;
-    j["batch_part"] = runner.engine() ? runner.engine()->part_size(a.batch) : a.batch;
+    j["batch_part"] = plan.part;
+    j["batch_parts_concurrent"] = plan.concurrent;
     j["batch"] = a.batch;
     j["iterations"] = ms.size();
     j["latency_ms"] = {{"mean", mean}, {"p50", percentile(ms, 50)}, {"p90", percentile(ms, 90)},
@@ -124,8 +128,10 @@ int run_bench(const BenchArgs& a) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  const int64_t part = runner.engine() ? runner.engine()->part_size(a.batch) : a.batch;
-  const std::string parts = part < a.batch ? str_cat(" (run in parts of ", part, " samples)") : "";
+  const std::string parts =
+      plan.part < a.batch ? str_cat(" (run in ", plan.parts, " parts of up to ", plan.part, " samples",
+                                    plan.concurrent ? ", one per thread at a time)" : ", one after another)")
+                          : "";
   std::cout << "model:      " << a.model << "\n"
             << "runner:     " << runner.describe() << "\n"
             << "batch:      " << a.batch << parts << ", " << ms.size() << " timed runs after " << a.warmup
@@ -167,6 +173,9 @@ void add_bench(CLI::App& app, Command& out) {
   sub->add_flag("--no-onednn", args->no_onednn, "FP32 convolutions on octet's own kernels, not oneDNN's");
   sub->add_option("--micro-batch", args->micro_batch,
                   "Samples per pass when the engine splits a batch (0: sized to the caches, the default; -1: never split)");
+  sub->add_flag("--no-batch-parallel", args->no_batch_parallel,
+               "Run the parts of a split batch one after another, each layer split across the threads "
+               "(default: one part per thread at a time)");
   sub->add_flag("--json", args->json, "Print the results as JSON");
   sub->add_option("--seed", args->seed, "Seed of the random input (default 1)");
   sub->callback([args, &out] { out = [args] { return run_bench(*args); }; });

@@ -19,7 +19,7 @@ class SoftmaxF32 : public FastOp {
   std::string kernel() const override { return "softmax_f32_rows_avx2"; }
   std::string precision() const override { return "fp32"; }
 
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& x = *in[0];
     const int64_t rank = static_cast<int64_t>(x.rank());
     if (x.dtype() != DType::Float32 || rank == 0) return false;
@@ -49,7 +49,7 @@ class GeluF32 : public FastOp {
  public:
   std::string kernel() const override { return "gelu_f32_avx2"; }
   std::string precision() const override { return "fp32"; }
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& x = *in[0];
     if (x.dtype() != DType::Float32) return false;
     Tensor y(DType::Float32, x.shape(), Tensor::Uninitialized{});
@@ -70,7 +70,7 @@ class LayerNormF32 : public FastOp {
   std::string kernel() const override { return "layernorm_f32_avx2"; }
   std::string precision() const override { return "fp32"; }
 
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& x = *in[0];
     const Tensor* scale = in.size() > 1 ? in[1] : nullptr;
     const Tensor* bias = in.size() > 2 && in[2] && in[2]->defined() ? in[2] : nullptr;

@@ -58,7 +58,7 @@ class ConvF32 : public FastOp {
   std::string precision() const override { return "fp32"; }
   bool batch_invariant() const override { return !onednn_; }
 
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& x = *in[0];
     if (x.dtype() != DType::Float32 || x.rank() != 4 || x.dim(1) != g_.C) return false;
     Conv2d g = g_;
@@ -67,12 +67,13 @@ class ConvF32 : public FastOp {
     Tensor y(DType::Float32, {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
     const float* xp = x.data<float>();
     float* yp = y.data<float>();
-    small_plane_ = onednn_ && small_plane_capable(g) && g.P() < kOnednnMinPixels;
-    if (onednn_ && !small_plane_ && !onednn_->run(g, N, xp, yp, pool)) {  // declined: own kernels from now on
+    const bool small = onednn_ && small_plane_capable(g) && g.P() < kOnednnMinPixels;
+    if (onednn_) small_plane_ = small;  // written only with oneDNN: such an op never runs concurrently
+    if (onednn_ && !small && !onednn_->run(g, N, xp, yp, pool)) {  // declined: own kernels from now on
       if (packed_.empty()) pack(onednn_->weights().data());
       onednn_.reset();
     }
-    if (onednn_ && !small_plane_) {
+    if (onednn_ && !small) {
       // done on oneDNN
     } else if (!dw_weights_.empty()) {
       run_depthwise(g, N, xp, yp, pool);
@@ -133,7 +134,7 @@ class ConvF32 : public FastOp {
 
   // The weights, per group, from w [M, Cg, kh, kw]: in the direct kernel's 16-channel blocks, or
   // the SGEMM kernels' 6-row panels.
-  void pack(const float* wp) {
+  void pack(const float* wp) const {
     const int64_t Mg = g_.Mg(), K = g_.K();
     packed_.resize(static_cast<size_t>(g_.group));
     for (int64_t gi = 0; gi < g_.group; ++gi) {
@@ -319,11 +320,15 @@ class ConvF32 : public FastOp {
   Conv2d g_;
   float lo_, hi_;
   std::vector<float> bias_;
+  // run() is const so that the engine may run batch parts concurrently (engine.h); the three
+  // mutable members change only in a run on oneDNN (which declines a size: packed_ and onednn_;
+  // or picks the direct kernel for a small plane: small_plane_), and an op on oneDNN is not
+  // batch_invariant(), so the engine never runs it on two parts at once.
   // Per group: the packed [Mg, K] weights (on oneDNN: empty, unless kept for small planes).
-  std::vector<std::vector<float>> packed_;
+  mutable std::vector<std::vector<float>> packed_;
   std::vector<float> dw_weights_;           // depthwise: [M, kh * kw] as given
-  std::unique_ptr<fast::OnednnConv> onednn_;  // group 1 with oneDNN: runs there first
-  bool small_plane_ = false;  // the last run was on a plane small enough for the direct kernel
+  mutable std::unique_ptr<fast::OnednnConv> onednn_;  // group 1 with oneDNN: runs there first
+  mutable bool small_plane_ = false;  // the last run was on a plane small enough for the direct kernel
 };
 
 }  // namespace

@@ -26,7 +26,7 @@ class Quantize : public FastOp {
   Quantize(float scale, int32_t zp, DType type) : scale_(scale), zp_(zp), type_(type) {}
   std::string kernel() const override { return type_ == DType::UInt8 ? "quantize_f32_u8_avx2" : "quantize_f32_s8_avx2"; }
   std::string precision() const override { return "fp32->int8"; }
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& x = *in[0];
     if (x.dtype() != DType::Float32) return false;
     Tensor y(type_, x.shape(), Tensor::Uninitialized{});
@@ -50,7 +50,7 @@ class Dequantize : public FastOp {
   Dequantize(float scale, int32_t zp, DType type) : scale_(scale), zp_(zp), type_(type) {}
   std::string kernel() const override { return type_ == DType::UInt8 ? "dequantize_u8_f32_avx2" : "dequantize_s8_f32_avx2"; }
   std::string precision() const override { return "int8->fp32"; }
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& x = *in[0];
     if (x.dtype() != type_) return false;
     Tensor y(DType::Float32, x.shape(), Tensor::Uninitialized{});
@@ -77,7 +77,7 @@ class AddClamp : public FastOp {
   AddClamp(bool binary, float lo, float hi) : binary_(binary), lo_(lo), hi_(hi) {}
   std::string kernel() const override { return binary_ ? "add_f32_avx2" : "clamp_f32_avx2"; }
   std::string precision() const override { return "fp32"; }
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor* a = in[0];
     if (a->dtype() != DType::Float32) return false;
     const Tensor* b = binary_ ? in[1] : nullptr;
@@ -133,7 +133,7 @@ class ScalarArith : public FastOp {
   ScalarArith(size_t tensor_input, float s, kernels::ScalarOp op) : tensor_input_(tensor_input), s_(s), op_(op) {}
   std::string kernel() const override { return kernels::scalar_op_kernel_name(op_); }
   std::string precision() const override { return "fp32"; }
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& a = *in[tensor_input_];
     const Tensor& s = *in[1 - tensor_input_];
     if (a.dtype() != DType::Float32 || s.rank() > a.rank()) return false;  // a rank-raising scalar: reference
@@ -165,7 +165,7 @@ class QAdd : public FastOp {
     return str_cat("qadd_", t(a_), t(b_), "_", t(y_), "_avx2");
   }
   std::string precision() const override { return "int8"; }
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& a = *in[0];
     const Tensor& b = *in[3];
     if (a.dtype() != a_ || b.dtype() != b_ || a.shape() != b.shape()) return false;

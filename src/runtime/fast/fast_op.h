@@ -20,7 +20,7 @@ class FastOp {
   // Computes outputs[0] from the inputs (the node's inputs, nullptr where absent). Returns false,
   // leaving outputs untouched, when the inputs do not fit what was prepared (the engine then runs
   // the reference op). Bad data that no path could run throws Error naming the node.
-  virtual bool run(const std::vector<const Tensor*>& inputs, Tensor& output, ThreadPool& pool) = 0;
+  virtual bool run(const std::vector<const Tensor*>& inputs, Tensor& output, ThreadPool& pool) const = 0;
   // Kernel name for the profile, e.g. "conv_f32_im2col_sgemm_6x16_avx2".
   virtual std::string kernel() const = 0;
   // "fp32" or "int8".

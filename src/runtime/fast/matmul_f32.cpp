@@ -61,7 +61,7 @@ class MatMulF32 : public FastOp {
   std::string kernel() const override { return rows_ ? "matmul_f32_rows_6x16_avx2" : "matmul_f32_sgemm_6x16_avx2"; }
   std::string precision() const override { return "fp32"; }
 
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& x = *in[0];
     if (x.dtype() != DType::Float32 || x.rank() < (gemm_ ? 2u : 1u) || x.dim(x.rank() - 1) != K_) return false;
     if (gemm_ && x.rank() != 2) return false;
@@ -117,7 +117,7 @@ class MatMulDynF32 : public FastOp {
   std::string kernel() const override { return "matmul_f32_dyn_sgemm_6x16_avx2"; }
   std::string precision() const override { return "fp32"; }
 
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor &a = *in[0], &b = *in[1];
     if (a.dtype() != DType::Float32 || b.dtype() != DType::Float32 || a.rank() < 2 || b.rank() < 2) return false;
     const int64_t M = a.dim(a.rank() - 2), K = a.dim(a.rank() - 1), N = b.dim(b.rank() - 1);

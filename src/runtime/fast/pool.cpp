@@ -20,7 +20,7 @@ class MaxPool2d : public FastOp {
   std::string kernel() const override { return "maxpool2d_avx2"; }
   std::string precision() const override { return precision_; }
 
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& x = *in[0];
     const DType t = x.dtype();
     if (x.rank() != 4 || (t != DType::Float32 && t != DType::UInt8 && t != DType::Int8)) return false;
@@ -73,7 +73,7 @@ class GlobalAvgPool : public FastOp {
   std::string kernel() const override { return "global_avgpool_f32_avx2"; }
   std::string precision() const override { return "fp32"; }
 
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& x = *in[0];
     if (x.dtype() != DType::Float32 || x.rank() < 2) return false;  // the reference op reports it
     Shape shape = x.shape();
@@ -102,7 +102,7 @@ class QGlobalAvgPool : public FastOp {
   }
   std::string precision() const override { return "int8"; }
 
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& x = *in[0];
     if (x.dtype() != x_ || x.rank() < 3) return false;  // the reference op reports it
     Shape shape = x.shape();

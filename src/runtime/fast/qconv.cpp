@@ -84,13 +84,13 @@ class QConv : public FastOp {
   }
   std::string precision() const override { return "int8"; }
 
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& x = *in[0];
     if (x.dtype() != q_.x_type || x.rank() != 4 || x.dim(1) != g_.C) return false;
     Conv2d g = g_;
     if (!fast::resolve_conv2d(&g, x.dim(2), x.dim(3))) return false;
     const int64_t N = x.dim(0), P = g.P();
-    const uint8_t* xp = fast::as_u8(x, xbuf_);
+    const uint8_t* xp = fast::as_u8(x);
     Tensor y(q_.out_type(), {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
     if (packed_.empty()) {
       run_depthwise(g, N, xp, y, pool);
@@ -268,7 +268,6 @@ class QConv : public FastOp {
   bool order_b_rows_ = false;   // a 1x1 off the shifted path: pack-B reads its rows in order_
   fast::QLayer q_;
   std::vector<std::vector<uint8_t>> packed_;
-  std::vector<uint8_t> xbuf_;  // int8 input flipped to uint8
   std::vector<Block8> cb8_;    // depthwise 3x3, quantized output: the 8-channel blocks
 };
 

@@ -25,7 +25,7 @@ class QMatMul : public FastOp {
   std::string kernel() const override { return std::string("matmul_u8s8_qgemm_") + kernels::qgemm_tile_name(isa_); }
   std::string precision() const override { return "int8"; }
 
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& a = *in[0];
     const int64_t K = q_.K, N = q_.M;
     if (a.dtype() != q_.x_type || a.rank() < 1 || a.dim(a.rank() - 1) != K) return false;
@@ -34,7 +34,7 @@ class QMatMul : public FastOp {
     Shape shape = a.shape();
     shape.back() = N;
     Tensor y(q_.out_type(), shape, Tensor::Uninitialized{});
-    const uint8_t* ap = fast::as_u8(a, abuf_);
+    const uint8_t* ap = fast::as_u8(a);
     const int64_t chunk = std::min<int64_t>(512, std::max<int64_t>(16, (rows + pool.size() - 1) / pool.size()));
     const int64_t chunks = (rows + chunk - 1) / chunk;
     pool.parallel_tasks(chunks, [&](int64_t c) {
@@ -53,7 +53,6 @@ class QMatMul : public FastOp {
   kernels::QgemmIsa isa_ = kernels::qgemm_default_isa();  // the tile loop the weights are packed for
   fast::QLayer q_;
   std::vector<uint8_t> packed_;
-  std::vector<uint8_t> abuf_;
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "kernels/ref/quantize_ref.h"
+#include "runtime/fast/scratch.h"
 
 namespace octet::fast {
 namespace {
@@ -156,12 +157,12 @@ void QLayer::clamp_float_output(Tensor& y, ThreadPool& pool) const {
   });
 }
 
-const uint8_t* as_u8(const Tensor& x, std::vector<uint8_t>& buf) {
+const uint8_t* as_u8(const Tensor& x) {
   if (x.dtype() == DType::UInt8) return x.data<uint8_t>();
   const auto* s = reinterpret_cast<const uint8_t*>(x.data<int8_t>());
-  buf.resize(static_cast<size_t>(x.numel()));
+  auto* buf = static_cast<uint8_t*>(scratch_bytes(kInputSlot, static_cast<size_t>(x.numel())));
   for (int64_t i = 0; i < x.numel(); ++i) buf[i] = static_cast<uint8_t>(s[i] ^ 0x80u);
-  return buf.data();
+  return buf;
 }
 
 }  // namespace octet::fast

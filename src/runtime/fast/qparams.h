@@ -43,7 +43,8 @@ struct QLayer {
 // parameter is not a constant or the kernels cannot take it (the reference op then runs).
 bool read_qlayer(const FastOpContext& ctx, int64_t M, int64_t K, bool weight_rows_are_channels, QLayer* q);
 
-// x's bytes as uint8: x itself when UINT8, else flipped into `buf`.
-const uint8_t* as_u8(const Tensor& x, std::vector<uint8_t>& buf);
+// x's bytes as uint8: x itself when UINT8, else flipped into the calling thread's scratch slot
+// kInputSlot (scratch.h), valid until that thread converts another input.
+const uint8_t* as_u8(const Tensor& x);
 
 }  // namespace octet::fast

@@ -26,7 +26,7 @@ class Transpose32 : public FastOp {
   std::string kernel() const override { return "transpose_b32_avx2"; }
   std::string precision() const override { return "fp32"; }
 
-  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) override {
+  bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& x = *in[0];
     const DType t = x.dtype();
     if (t != DType::Float32 && t != DType::Int32 && t != DType::UInt32) return false;
