@@ -33,7 +33,9 @@ struct ConvCase {
   bool bias, relu;
 };
 
-Model conv_model(const ConvCase& t, const Tensor& w, const Tensor& b) {
+// dynamic_plane: the input's height and width are left unknown (-1), so the engine learns the
+// plane's size only when it runs.
+Model conv_model(const ConvCase& t, const Tensor& w, const Tensor& b, bool dynamic_plane = false) {
   B g("conv", 17);
   const std::string x = g.input("x", DType::Float32, {t.n, t.c, t.h, t.w});
   g.initializer("w", w);
@@ -52,6 +54,10 @@ Model conv_model(const ConvCase& t, const Tensor& w, const Tensor& b) {
   if (t.relu) y = g.op("Relu", {y}, {}, "relu");
   g.output(y);
   Model m = g.build();
+  if (dynamic_plane) {
+    m.graph.get_or_add_value(x).type.dims[2] = Dim::symbol("H");
+    m.graph.get_or_add_value(x).type.dims[3] = Dim::symbol("W");
+  }
   infer_shapes(m);
   return m;
 }
@@ -90,7 +96,8 @@ ConvCase random_case(std::mt19937& rng, const CaseRanges& r) {
 }
 
 // Runs each case on the engine with 1, 2 and 3 threads (oneDNN's kernels or octet's own) and
-// compares with the reference executor within the tolerance above.
+// compares with the reference executor within the tolerance above. With oneDNN, every other case
+// leaves the input plane's size unknown at load.
 void expect_matches_reference(const std::vector<ConvCase>& cases, bool onednn) {
   for (size_t i = 0; i < cases.size(); ++i) {
     const ConvCase& t = cases[i];
@@ -102,7 +109,8 @@ void expect_matches_reference(const std::vector<ConvCase>& cases, bool onednn) {
     const Tensor w = testing::random_float({t.m, t.c / t.group, t.kh, t.kw}, seed);
     const Tensor b = testing::random_float({t.m}, seed + 1);
     const Tensor x = testing::random_float({t.n, t.c, t.h, t.w}, seed + 2);
-    const Model m = conv_model(t, w, b);
+    const bool dynamic_plane = onednn && i % 2 == 1;
+    const Model m = conv_model(t, w, b, dynamic_plane);
     const std::string out = m.graph.outputs[0];
     const Tensor want = Executor(m).run({{"x", x}}).at(out);
     ConvCase ta = t;
@@ -121,8 +129,11 @@ void expect_matches_reference(const std::vector<ConvCase>& cases, bool onednn) {
     EXPECT_EQ(e1.layers()[0].precision, "fp32");
     const bool depthwise = t.group == t.c && t.group == t.m && t.group > 1;
     const bool plain_1x1 = t.kh == 1 && t.kw == 1 && t.sh == 1 && t.sw == 1 && t.pads[0] + t.pads[1] + t.pads[2] + t.pads[3] == 0;
+    // Output planes under 14x14 go to the direct kernel where it applies: decided at load when
+    // the plane's size is known then, else per run.
+    const bool small = want.dim(2) * want.dim(3) < 196 && t.m >= 16 && K <= 576;
     if (onednn) {
-      EXPECT_EQ(e1.layers()[0].kernel, "conv_f32_onednn");
+      EXPECT_EQ(e1.layers()[0].kernel, small && !dynamic_plane ? "conv_f32_direct_6x16_avx2" : "conv_f32_onednn");
     } else if (!depthwise && !plain_1x1) {
       const char* small_k = t.m / t.group >= 16 ? "conv_f32_direct_6x16_avx2" : "conv_f32_shift_6x16_avx2";
       EXPECT_EQ(e1.layers()[0].kernel, K <= 2304 ? small_k : "conv_f32_im2col_sgemm_6x16_avx2");
@@ -132,8 +143,7 @@ void expect_matches_reference(const std::vector<ConvCase>& cases, bool onednn) {
                 t.kh == 3 && t.kw == 3 && t.m >= 8 ? "dwconv3x3_f32_cb8_avx2" : "dwconv_f32_avx2");
     }
     const Tensor y1 = e1.run({{"x", x}}).at(out), y2 = e2.run({{"x", x}}).at(out), y3 = e3.run({{"x", x}}).at(out);
-    if (onednn) {  // output planes under 14x14 go to the direct kernel where it applies
-      const bool small = want.dim(2) * want.dim(3) < 196 && t.m >= 16 && K <= 576;
+    if (onednn) {
       for (const Engine* e : {&e1, &e2, &e3})
         EXPECT_EQ(e->layers()[0].kernel, small ? "conv_f32_direct_6x16_avx2" : "conv_f32_onednn")
             << "oneDNN ran it, not the fallback";
@@ -230,6 +240,9 @@ TEST(EngineConvF32, OnednnOnRandomGeometriesMatchesTheReference) {
 // A convolution oneDNN declines (its only output row reads padding rows only, which oneDNN
 // cannot be given as an input of zero rows) runs on octet's own kernels, packed then from the
 // oneDNN op's copy of the weights, with the reference's result; the profile names that kernel.
+// With the plane's size unknown at load every case is given to oneDNN first; with it known, the
+// small plane with K <= 576 goes to the direct kernel at load (and the op is then
+// batch-invariant).
 TEST(EngineConvF32, WhatOnednnDeclinesRunsOnTheOwnKernels) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   if (!fast::onednn_built()) GTEST_SKIP() << "this build has no oneDNN";
@@ -237,23 +250,27 @@ TEST(EngineConvF32, WhatOnednnDeclinesRunsOnTheOwnKernels) {
   // goes to the direct kernel without asking oneDNN. 16 channels with K = 600 (no direct weights
   // kept at load): declined, then packed for the direct kernel from oneDNN's copy.
   for (const auto& [m_out, c_in] : std::vector<std::pair<int64_t, int64_t>>{{8, 64}, {16, 64}, {16, 300}}) {
-    SCOPED_TRACE(::testing::Message() << m_out << " output channels, " << c_in << " input channels");
-    const ConvCase t{1, c_in, 2, 6, m_out, 1, 1, 2, 10, 1, 1, 1, {5, 0, 0, 1}, true, true};
-    const Tensor w = testing::random_float({t.m, t.c, t.kh, t.kw}, 31), b = testing::random_float({t.m}, 32);
-    const Tensor x = testing::random_float({t.n, t.c, t.h, t.w}, 33);
-    const Model m = conv_model(t, w, b);
-    const std::string out = m.graph.outputs[0];
-    const Tensor want = Executor(m).run({{"x", x}}).at(out);
-    EngineOptions eo;
-    eo.threads = 2;
-    eo.profile = true;
-    Engine e(m, eo);
-    EXPECT_EQ(e.layers()[0].kernel, "conv_f32_onednn") << "given to oneDNN at load";
-    for (int run = 0; run < 2; ++run) {
-      const Tensor y = e.run({{"x", x}}).at(out);
-      ASSERT_EQ(y.shape(), want.shape());
-      EXPECT_EQ(std::memcmp(y.raw(), want.raw(), y.nbytes()), 0) << "bias and Relu only: exact";
-      EXPECT_EQ(e.layers()[0].kernel, m_out >= 16 ? "conv_f32_direct_6x16_avx2" : "conv_f32_shift_6x16_avx2");
+    for (bool dynamic_plane : {true, false}) {
+      SCOPED_TRACE(::testing::Message() << m_out << " output channels, " << c_in << " input channels, plane "
+                                        << (dynamic_plane ? "unknown" : "known") << " at load");
+      const ConvCase t{1, c_in, 2, 6, m_out, 1, 1, 2, 10, 1, 1, 1, {5, 0, 0, 1}, true, true};
+      const Tensor w = testing::random_float({t.m, t.c, t.kh, t.kw}, 31), b = testing::random_float({t.m}, 32);
+      const Tensor x = testing::random_float({t.n, t.c, t.h, t.w}, 33);
+      const Model m = conv_model(t, w, b, dynamic_plane);
+      const std::string out = m.graph.outputs[0];
+      const Tensor want = Executor(m).run({{"x", x}}).at(out);
+      EngineOptions eo;
+      eo.threads = 2;
+      eo.profile = true;
+      Engine e(m, eo);
+      const bool direct_at_load = !dynamic_plane && m_out >= 16 && c_in * t.kh * t.kw <= 576;
+      EXPECT_EQ(e.layers()[0].kernel, direct_at_load ? "conv_f32_direct_6x16_avx2" : "conv_f32_onednn");
+      for (int run = 0; run < 2; ++run) {
+        const Tensor y = e.run({{"x", x}}).at(out);
+        ASSERT_EQ(y.shape(), want.shape());
+        EXPECT_EQ(std::memcmp(y.raw(), want.raw(), y.nbytes()), 0) << "bias and Relu only: exact";
+        EXPECT_EQ(e.layers()[0].kernel, m_out >= 16 ? "conv_f32_direct_6x16_avx2" : "conv_f32_shift_6x16_avx2");
+      }
     }
   }
 }

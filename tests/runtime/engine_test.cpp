@@ -20,6 +20,7 @@
 #include "passes/quantize_static.h"
 #include "quant/calibrate.h"
 #include "runtime/batch_split.h"
+#include "runtime/fast/conv_f32_onednn.h"
 #include "runtime/fast/fast_op.h"
 #include "runtime/shape_inference.h"
 #include "zoo/zoo.h"
@@ -195,14 +196,31 @@ TEST_P(EngineZoo, BatchRunInPartsGivesTheWholeBatchBits) {
     Engine e_watch(*model, watch);
     e_watch.run({{in, x}}, RunOptions{}, [&](const std::string&, const Tensor& v) { observed_batch = v.dim(0); });
     EXPECT_EQ(observed_batch, 10) << "an observed run sees the whole batch";
-    // With oneDNN convolutions in the plan (resnet8's 64-channel layers, where the build has it)
-    // the batch is not split: oneDNN's bits may depend on the problem's shape.
-    EngineOptions od = parts;
-    od.onednn = true;
-    Engine e_od(*model, od);
-    bool onednn_steps = false;
-    for (const auto& l : e_od.layers()) onednn_steps |= l.kernel.find("onednn") != std::string::npos;
-    EXPECT_EQ(e_od.part_size(10), onednn_steps ? 10 : 3);
+  }
+}
+
+// With a oneDNN convolution in the plan the batch is not split (oneDNN's bits may depend on the
+// problem's shape), unless its plane is known at load to be small enough for the direct kernel:
+// then it never holds oneDNN. 64 channels 3x3 on 16x16 goes to oneDNN, on 7x7 it does not.
+TEST(EngineBatchSplit, OnlyPlansWithoutOnednnStepsAreSplit) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  if (!fast::onednn_built()) GTEST_SKIP() << "this build has no oneDNN";
+  for (int64_t side : {16, 7}) {
+    SCOPED_TRACE(str_cat(side, "x", side));
+    B g("od", 17);
+    const std::string x = g.input("x", DType::Float32, {-1, 64, side, side});
+    g.initializer("w", testing::random_float({32, 64, 3, 3}, 3));
+    g.output(g.op("Conv", {x, "w"}, {{"kernel_shape", B::ints({3, 3})}, {"pads", B::ints({1, 1, 1, 1})}}));
+    Model m = g.build();
+    infer_shapes(m);
+    EngineOptions o;
+    o.threads = 2;
+    o.micro_batch = 3;
+    Engine e(m, o);
+    EXPECT_EQ(e.layers()[0].kernel, side == 16 ? "conv_f32_onednn" : "conv_f32_direct_6x16_avx2");
+    EXPECT_EQ(e.part_size(10), side == 16 ? 10 : 3);
+    o.onednn = false;
+    EXPECT_EQ(Engine(m, o).part_size(10), 3);
   }
 }
 

@@ -35,12 +35,20 @@ using fast::Conv2d;
 
 class ConvF32 : public FastOp {
  public:
-  ConvF32(const Conv2d& g, const Tensor& w, const Tensor* b, float lo, float hi, bool onednn)
+  // in_h, in_w: the input plane as shape inference left it on the graph, -1 where unknown.
+  ConvF32(const Conv2d& g, const Tensor& w, const Tensor* b, float lo, float hi, bool onednn, int64_t in_h,
+          int64_t in_w)
       : g_(g), lo_(lo), hi_(hi) {
     bias_.assign(static_cast<size_t>(g.M), 0.f);
     if (b) std::copy(b->data<float>(), b->data<float>() + g.M, bias_.begin());
     const float* wp = w.data<float>();
-    if (onednn && use_onednn(g_)) onednn_ = fast::OnednnConv::make(g, wp, bias_.data(), lo, hi);
+    // A plane known to be small enough for the direct kernel never runs on oneDNN: such a layer
+    // then does not hold oneDNN at all, and stays batch_invariant() (resnet8's 64-channel 7x7
+    // layer, so that its batches are split).
+    Conv2d known = g;
+    const bool small = in_h > 0 && in_w > 0 && small_plane_capable(g) && fast::resolve_conv2d(&known, in_h, in_w) &&
+                       known.P() < kOnednnMinPixels;
+    if (onednn && use_onednn(g_) && !small) onednn_ = fast::OnednnConv::make(g, wp, bias_.data(), lo, hi);
     if (g_.depthwise() && g_.Cg() == 1) {
       dw_weights_.assign(wp, wp + w.numel());
     } else if (!onednn_ || small_plane_capable(g_)) {  // with oneDNN: for small planes
@@ -347,7 +355,12 @@ std::unique_ptr<FastOp> make_conv_f32(const FastOpContext& ctx) {
   Conv2d g;
   if (!fast::read_conv2d(node, w->initializer->shape(), &g)) return nullptr;
   if (b && b->numel() != g.M) return nullptr;
-  return std::make_unique<ConvF32>(g, *w->initializer, b, ctx.act_min, ctx.act_max, ctx.onednn);
+  int64_t in_h = -1, in_w = -1;
+  if (const Value* x = ctx.graph.find_value(node.inputs[0]); x && x->type.has_shape && x->type.dims.size() == 4) {
+    if (x->type.dims[2].is_known()) in_h = x->type.dims[2].value;
+    if (x->type.dims[3].is_known()) in_w = x->type.dims[3].value;
+  }
+  return std::make_unique<ConvF32>(g, *w->initializer, b, ctx.act_min, ctx.act_max, ctx.onednn, in_h, in_w);
 }
 
 }  // namespace octet
