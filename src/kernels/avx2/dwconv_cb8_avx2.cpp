@@ -147,13 +147,21 @@ void prep_row(const DwConvParams& p, const Layout& l, const uint8_t* x, int64_t 
 }
 
 // Pair row from a padded row: entry c = per channel (xp(c), xp(c + dw)); channels 0-3 in the low
-// 128 bits, 4-7 in the high, as vpmaddwd's int32 lanes 0-7.
-void make_pairs(const int16_t* prow, int64_t tcols, int64_t dw, __m256i* dst) {
-  for (int64_t c = 0; c < tcols; ++c) {
+// 128 bits, 4-7 in the high, as vpmaddwd's int32 lanes 0-7. Only every step-th entry is made
+// (pair_step: the others are never read).
+void make_pairs(const int16_t* prow, int64_t tcols, int64_t dw, int64_t step, __m256i* dst) {
+  for (int64_t c = 0; c < tcols; c += step) {
     const __m128i u0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(prow + 8 * c));
     const __m128i u1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(prow + 8 * (c + dw)));
     _mm256_store_si256(dst + c, _mm256_set_m128i(_mm_unpackhi_epi16(u0, u1), _mm_unpacklo_epi16(u0, u1)));
   }
+}
+
+// The pair entries compute() reads are c = ow * stride_w and c + 2 * dilation_w: when the stride
+// divides 2 * dilation_w (stride 2), only the multiples of the stride, which halves make_pairs'
+// work on stride-2 layers; else every entry.
+int64_t pair_step(const DwConvParams& p) {
+  return p.stride_w > 1 && (2 * p.dilation_w) % p.stride_w == 0 ? p.stride_w : 1;
 }
 
 struct Epilogue {
@@ -278,7 +286,7 @@ void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_
   }
   const Form form = !rn ? Form::Double : small ? Form::Small : Form::Rn;
 
-  const int64_t plane_out = p.out_h * p.out_w;
+  const int64_t plane_out = p.out_h * p.out_w, step = pair_step(p);
   for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += l.strip) {
     const int64_t rows = std::min(l.strip, p.out_h - oh0);
     prepare_strip(
@@ -286,7 +294,7 @@ void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_
         [&](int64_t r) { std::memset(static_cast<void*>(pairs + r * l.tcols), 0, static_cast<size_t>(l.tcols) * 32); },
         [&](int64_t r, int64_t ih) {
           prep_row(p, l, x, ih, x_zp, prow, stage);
-          make_pairs(prow, l.tcols, p.dilation_w, pairs + r * l.tcols);
+          make_pairs(prow, l.tcols, p.dilation_w, step, pairs + r * l.tcols);
         });
     if (out.is_signed) {
       if (form == Form::Small) compute<true, Form::Small>(p, l, rows, pairs, wv, e, obuf);
