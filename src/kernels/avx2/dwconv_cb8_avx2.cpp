@@ -176,6 +176,7 @@ struct Epilogue {
 // multiplier passes rn_applies (dw_requant8_rn), and its single-precision variant where besides
 // every |acc| stays below avx2::kSmallAccBound (dw_requant8_small).
 enum class Form { Double, Rn, Small };
+static_assert(static_cast<int>(Form::Rn) == 1 && static_cast<int>(Form::Small) == 2, "DwCb8Prepared::form");
 
 // Output rows [0, rows) of a strip whose first pair row is `pairs` (padded row oh0 * stride_h).
 template <bool Signed, Form kForm>
@@ -239,9 +240,45 @@ size_t dwconv_cb8_avx2_scratch_size(const DwConvParams& p) {
   return make_layout(p).total + 63;
 }
 
+void dwconv3x3_u8s8_cb8_prepare(int32_t x_zp, const int8_t* w, const int32_t* w_zp, const int32_t* bias,
+                                const DwQOutput8& out, DwCb8Prepared* prepared) {
+  DwCb8Prepared& d = *prepared;
+  // Weight pairs per channel lane: (w'[kh][0], w'[kh][1]) and (w'[kh][2], 0), the first tap in the
+  // low half (vpmaddwd multiplies it with the lower-address int16 of the input pair).
+  for (int k = 0; k < 3; ++k)
+    for (int ch = 0; ch < 8; ++ch) {
+      const int8_t* wc = w + ch * 9 + k * 3;
+      const uint32_t w0 = static_cast<uint32_t>(wc[0] - w_zp[ch]) & 0xffffu;
+      const uint32_t w1 = static_cast<uint32_t>(wc[1] - w_zp[ch]) & 0xffffu;
+      d.pairs[2 * k][ch] = static_cast<int32_t>(w0 | (w1 << 16));
+      d.pairs[2 * k + 1][ch] = static_cast<int32_t>(static_cast<uint32_t>(wc[2] - w_zp[ch]) & 0xffffu);
+    }
+  d.saturate_bias = false;
+  bool rn = true, small = true;
+  for (int ch = 0; ch < 8; ++ch) {
+    d.bias[ch] = bias ? bias[ch] : 0;
+    d.saturate_bias |= avx2::dw_bias_may_overflow(9, x_zp, w_zp[ch], d.bias[ch]);
+    rn &= avx2::rn_applies(out.multiplier[ch], out.zero_point);
+    // |acc| <= sum_taps |w - w_zp| * max |x - x_zp| + |bias| (the bias added with saturation
+    // only where this is far larger).
+    double wsum = 0;
+    for (int k = 0; k < 9; ++k) wsum += std::abs(static_cast<double>(w[ch * 9 + k] - w_zp[ch]));
+    const double x_max = std::max(std::abs(static_cast<double>(x_zp)), std::abs(255.0 - x_zp));
+    small &= wsum * x_max + std::abs(static_cast<double>(d.bias[ch])) < avx2::kSmallAccBound;
+  }
+  d.form = static_cast<int>(!rn ? Form::Double : small ? Form::Small : Form::Rn);
+}
+
 void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_zp, const int8_t* w,
                              const int32_t* w_zp, const int32_t* bias, const DwQOutput8& out, void* y,
                              void* scratch) {
+  DwCb8Prepared prepared;
+  dwconv3x3_u8s8_cb8_prepare(x_zp, w, w_zp, bias, out, &prepared);
+  dwconv3x3_u8s8_cb8_avx2(p, x, x_zp, prepared, out, y, scratch);
+}
+
+void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_zp, const DwCb8Prepared& prepared,
+                             const DwQOutput8& out, void* y, void* scratch) {
   if (p.out_h <= 0 || p.out_w <= 0) return;
   const Layout l = make_layout(p);
   char* base = align_scratch(scratch);
@@ -249,42 +286,16 @@ void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_
   auto* prow = reinterpret_cast<int16_t*>(base + l.prow);
   auto* obuf = reinterpret_cast<uint8_t*>(base + l.out);
   auto* stage = reinterpret_cast<uint8_t*>(base + l.stage);
-
-  // Weight pairs per channel lane: (w'[kh][0], w'[kh][1]) and (w'[kh][2], 0), the first tap in the
-  // low half (vpmaddwd multiplies it with the lower-address int16 of the input pair).
-  // Built in registers: 4-byte stores read back as one 32-byte load stall store forwarding
-  // (5% of the kernel on 7x7 planes, where it runs once per 49 outputs).
   __m256i wv[6];
-  const __m256i wzp = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w_zp));
-  const __m256i lo16 = _mm256_set1_epi32(0xffff);
-  for (int k = 0; k < 3; ++k) {
-    auto tap = [&](int j) {  // w[ch][k][j] - w_zp[ch] for the 8 channels, as int32
-      const int8_t* wc = w + k * 3 + j;
-      return _mm256_sub_epi32(_mm256_setr_epi32(wc[0], wc[9], wc[18], wc[27], wc[36], wc[45], wc[54], wc[63]), wzp);
-    };
-    wv[2 * k] = _mm256_or_si256(_mm256_and_si256(tap(0), lo16), _mm256_slli_epi32(tap(1), 16));
-    wv[2 * k + 1] = _mm256_and_si256(tap(2), lo16);
-  }
-
+  for (int k = 0; k < 6; ++k) wv[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(prepared.pairs[k]));
   Epilogue e;
-  e.bias = bias ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias)) : _mm256_setzero_si256();
-  e.saturate_bias = false;
-  for (int ch = 0; ch < 8; ++ch) e.saturate_bias |= avx2::dw_bias_may_overflow(9, x_zp, w_zp[ch], bias ? bias[ch] : 0);
+  e.bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(prepared.bias));
+  e.saturate_bias = prepared.saturate_bias;
   e.mult_lo = _mm256_cvtps_pd(_mm_loadu_ps(out.multiplier));  // float -> double is exact
   e.mult_hi = _mm256_cvtps_pd(_mm_loadu_ps(out.multiplier + 4));
   e.mult = _mm256_loadu_ps(out.multiplier);
   e.clamp = avx2::dw_clamp(out.qmin, out.qmax, out.lo, out.hi, out.zero_point);
-  bool rn = true, small = true;
-  for (int ch = 0; ch < 8; ++ch) {
-    rn &= avx2::rn_applies(out.multiplier[ch], out.zero_point);
-    // |acc| <= sum_taps |w - w_zp| * max |x - x_zp| + |bias| (the bias added with saturation
-    // only where this is far larger).
-    double wsum = 0;
-    for (int k = 0; k < 9; ++k) wsum += std::abs(static_cast<double>(w[ch * 9 + k] - w_zp[ch]));
-    const double x_max = std::max(std::abs(static_cast<double>(x_zp)), std::abs(255.0 - x_zp));
-    small &= wsum * x_max + std::abs(static_cast<double>(bias ? bias[ch] : 0)) < avx2::kSmallAccBound;
-  }
-  const Form form = !rn ? Form::Double : small ? Form::Small : Form::Rn;
+  const Form form = static_cast<Form>(prepared.form);
 
   const int64_t plane_out = p.out_h * p.out_w, step = pair_step(p);
   for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += l.strip) {

@@ -229,6 +229,9 @@ class QConv : public FastOp {
         k.out.qmin = o.qmin, k.out.qmax = o.qmax, k.out.lo = o.lo, k.out.hi = o.hi;
         k.finite = k.finite && std::isfinite(o.multiplier);
       }
+      const int64_t c0 = static_cast<int64_t>(8 * b);
+      kernels::dwconv3x3_u8s8_cb8_prepare(q_.x_zp, q_.w.data() + c0 * 9, q_.w_zp.data() + c0,
+                                          q_.bias_i32.empty() ? nullptr : q_.bias_i32.data() + c0, k.out, &k.prepared);
     }
   }
 
@@ -249,15 +252,15 @@ class QConv : public FastOp {
         return;
       }
       const int64_t t0 = n * g.M + c0;
-      kernels::dwconv3x3_u8s8_cb8_avx2(p, x + t0 * g.H * g.W, q_.x_zp, q_.w.data() + c0 * 9, q_.w_zp.data() + c0,
-                                       q_.bias_i32.empty() ? nullptr : q_.bias_i32.data() + c0, k.out,
-                                       yb + t0 * g.P(), fast::scratch_bytes(3, kernels::dwconv_cb8_avx2_scratch_size(p)));
+      kernels::dwconv3x3_u8s8_cb8_avx2(p, x + t0 * g.H * g.W, q_.x_zp, k.prepared, k.out, yb + t0 * g.P(),
+                                       fast::scratch_bytes(3, kernels::dwconv_cb8_avx2_scratch_size(p)));
     };
     fast::parallel_channel_blocks(pool, N, g.M, static_cast<int64_t>(cb8_.size()), block, plane);
   }
 
   struct Block8 {
     kernels::DwQOutput8 out;
+    kernels::DwCb8Prepared prepared;  // weights, bias and epilogue form, derived once
     bool finite = true;  // all 8 multipliers finite
   };
 
