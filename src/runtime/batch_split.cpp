@@ -99,7 +99,10 @@ int64_t batch_split_bytes(const Model& model) {
   // dim 0 the batch symbol, the other dims known: bytes per sample, else -1.
   auto sample_bytes = [&](const std::string& name) -> int64_t {
     const Value* v = g.find_value(name);
-    if (!v || !v->type.has_shape || v->type.dims.empty() || v->type.dtype == DType::Undefined) return -1;
+    // Strings (no fixed size per element) are not split: the engine copies parts as bytes.
+    if (!v || !v->type.has_shape || v->type.dims.empty() || v->type.dtype == DType::Undefined ||
+        dtype_size(v->type.dtype) == 0)
+      return -1;
     const auto& d = v->type.dims;
     if (d[0].is_known() || d[0].param.empty() || (!batch.empty() && d[0].param != batch)) return -1;
     int64_t n = static_cast<int64_t>(dtype_size(v->type.dtype));

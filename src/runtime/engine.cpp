@@ -1,6 +1,7 @@
 #include "runtime/engine.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -166,24 +167,34 @@ Engine::Engine(const Model& model, const EngineOptions& options)
 }
 
 Engine::BatchPlan Engine::batch_plan(int64_t n) const {
-  BatchPlan whole{n, 1, false};
-  if (split_bytes_ <= 0 || n <= 1) return whole;
+  const BatchPlan whole{n, 1, false};
+  if (split_bytes_ <= 0 || n <= 1 || (options_.micro_batch > 0 && options_.micro_batch >= n)) return whole;
   const int64_t threads = pool_.size();
-  const bool concurrent = options_.batch_parallel && threads > 1 && n >= threads;
-  // Automatic: as many samples as keep the largest activation within the budget of the threads
-  // that run a part. Consecutive parts: no split when not even two fit (one sample's activations
-  // then spill out of L2 anyway, and smaller products only run slower: ResNet-18 at 224x224,
-  // batch 8, took 274 ms in parts of 1 against 202 ms whole). Concurrent parts run each step on
-  // one thread with the same products as the whole batch split across the threads, so a part
-  // may be one sample.
-  int64_t part = options_.micro_batch > 0 ? options_.micro_batch
-                                          : kSplitBudgetBytes * (concurrent ? 1 : threads) / split_bytes_;
-  if (options_.micro_batch == 0 && !concurrent && part < 2) return whole;
-  part = std::max<int64_t>(part, 1);
-  int64_t parts = (n + part - 1) / part;
-  if (concurrent) parts = std::min(n, (parts + threads - 1) / threads * threads);  // every thread as busy
-  if (parts < 2) return whole;
-  return {(n + parts - 1) / parts, parts, concurrent};  // the largest of parts differing by at most 1
+  // Concurrent parts: each at most the budget of its one thread (a single sample if not even one
+  // fits: each step then runs on one thread with the same products as the whole batch split
+  // across the threads), in a multiple of the thread count so that every thread gets as many,
+  // more of them (smaller) where that evens the threads' shares, or one per sample. Taken only
+  // when the busiest thread's samples are within kMaxImbalance of n / threads: a batch of 3 on
+  // 2 threads would keep one thread on 2 samples while the other idles after 1.
+  if (options_.batch_parallel && threads > 1 && n >= threads) {
+    const int64_t part = std::max<int64_t>(1, options_.micro_batch > 0 ? options_.micro_batch
+                                                                       : kSplitBudgetBytes / split_bytes_);
+    auto even = [&](int64_t parts) {  // the busiest thread: rounds of parts, the largest part each
+      const int64_t rounds = (parts + threads - 1) / threads, largest = (n + parts - 1) / parts;
+      return static_cast<double>(rounds * largest * threads) <= kMaxImbalance * static_cast<double>(n);
+    };
+    for (int64_t parts = ((n + part - 1) / part + threads - 1) / threads * threads; parts <= n; parts += threads)
+      if (even(parts)) return {(n + parts - 1) / parts, parts, true};
+    if (even(n)) return {1, n, true};
+  }
+  // Consecutive parts, each step split across the threads: the budget of all threads, and no
+  // split when not even two samples fit (one sample's activations then spill out of L2 anyway,
+  // and smaller products only run slower: ResNet-18 at 224x224, batch 8, took 274 ms in parts of
+  // 1 against 202 ms whole).
+  const int64_t part = options_.micro_batch > 0 ? options_.micro_batch : kSplitBudgetBytes * threads / split_bytes_;
+  if (part >= n || part < 1 || (options_.micro_batch == 0 && part < 2)) return whole;
+  const int64_t parts = (n + part - 1) / part;
+  return {(n + parts - 1) / parts, parts, false};  // the largest of parts differing by at most 1
 }
 
 Engine::~Engine() = default;
@@ -218,7 +229,9 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
   std::vector<int64_t> first(static_cast<size_t>(plan.parts) + 1, 0);  // part i: samples [first[i], first[i + 1])
   for (int64_t i = 0; i < plan.parts; ++i) first[i + 1] = first[i] + n / plan.parts + (i < n % plan.parts ? 1 : 0);
   std::vector<std::map<std::string, Tensor>> outs(static_cast<size_t>(plan.parts));
+  std::atomic<bool> failed{false};  // a part threw: the parts not yet started are skipped
   auto run_part = [&](int64_t i, ThreadPool& pool) {
+    if (failed.load(std::memory_order_relaxed)) return;
     const int64_t b0 = first[i], b = first[i + 1] - b0;
     std::map<std::string, Tensor> sub;
     for (const auto& [name, t] : feeds) {
@@ -229,11 +242,16 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
       std::memcpy(s.raw(), static_cast<const char*>(t.raw()) + row * b0, row * b);
       sub.emplace(name, std::move(s));
     }
-    outs[i] = run_plan(sub, options, observer, pool, passes.empty() ? nullptr : &passes[i]);
+    try {
+      outs[i] = run_plan(sub, options, observer, pool, passes.empty() ? nullptr : &passes[i]);
+    } catch (...) {
+      failed = true;
+      throw;
+    }
     for (const auto& [name, t] : outs[i])
       if (t.rank() == 0 || t.dim(0) != b)
-        throw Error(str_cat("graph output '", name, "' of a batch part has shape ", shape_str(t.shape()),
-                            ", not ", b, " samples: the model mixes samples (internal error of batch_split)"));
+        throw InternalError(str_cat("graph output '", name, "' of a batch part has shape ", shape_str(t.shape()),
+                                    ", not ", b, " samples: the model mixes samples (batch_split)"));
   };
   if (plan.concurrent) {
     pool_.parallel_tasks(plan.parts, [&](int64_t i) { run_part(i, serial_); });
@@ -242,16 +260,23 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
   }
   record(passes, plan.concurrent ? static_cast<double>(std::min<int64_t>(pool_.size(), plan.parts)) : 1.0);
   std::map<std::string, Tensor> result;
-  for (const auto& [name, t0] : outs[0]) {
-    Shape shape = t0.shape();
+  for (const auto& entry : outs[0]) {
+    const std::string& name = entry.first;
+    const DType type = entry.second.dtype();
+    Shape shape = entry.second.shape();  // copied: each part's tensor is dropped once joined
     shape[0] = n;
-    Tensor whole(t0.dtype(), shape, Tensor::Uninitialized{});
+    Tensor whole(type, shape, Tensor::Uninitialized{});
     const size_t row = whole.nbytes() / static_cast<size_t>(n);
     for (int64_t i = 0; i < plan.parts; ++i) {
-      const Tensor& t = outs[i].at(name);
-      if (t.dtype() != t0.dtype() || t.nbytes() != row * static_cast<size_t>(first[i + 1] - first[i]))
-        throw InternalError(str_cat("graph output '", name, "' differs in type or sample shape between batch parts"));
+      Tensor& t = outs[i].at(name);
+      bool same = t.dtype() == type && t.rank() == static_cast<int64_t>(shape.size());
+      for (int64_t d = 1; same && d < t.rank(); ++d) same = t.dim(d) == shape[d];
+      if (!same)
+        throw InternalError(str_cat("graph output '", name, "' is ", dtype_name(t.dtype()), " ", shape_str(t.shape()),
+                                    " in batch part ", i, " and ", dtype_name(type), " ", shape_str(shape),
+                                    " (samples per part aside) in part 0"));
       std::memcpy(static_cast<char*>(whole.raw()) + row * first[i], t.raw(), t.nbytes());
+      if (i > 0) t = Tensor();  // each part's copy goes as soon as it is joined
     }
     result.emplace(name, std::move(whole));
   }
@@ -362,7 +387,7 @@ std::map<std::string, Tensor> Engine::run_plan(const std::map<std::string, Tenso
   for (const auto& out : g.outputs) {
     const int sl = slot_of_.at(out);
     if (constants_[sl]) result[out] = *constants_[sl];
-    else if (env[sl].defined()) result[out] = std::move(env[sl]);
+    else if (env[sl].defined()) result[out] = env[sl];  // shares the buffer (an output may be listed twice)
     else throw Error(str_cat("graph output '", out, "' was not computed"));
   }
   return result;

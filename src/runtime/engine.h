@@ -35,21 +35,26 @@ struct EngineOptions {
   // fused away.
   std::set<std::string> observe;
   // Samples per pass through the plan when a batch is split (runtime/batch_split.h): 0 picks it
-  // so that the largest activation of a part fits about kSplitBudgetBytes per thread; > 0 sets
-  // it; < 0 never splits. Batches are only split for models that compute samples independently,
-  // and never for a run with an observer or keep_intermediates (their values are whole-batch).
+  // so that the largest activation of a part fits about kSplitBudgetBytes per thread that runs
+  // it; > 0 sets it (a batch of at most that many runs whole); < 0 never splits. Batches are only
+  // split for models that compute samples independently, and never for a run with an observer or
+  // keep_intermediates (their values are whole-batch). Engine::batch_plan says what a batch gets.
   int64_t micro_batch = 0;
-  // A split batch of at least as many samples as the pool has threads runs its parts
-  // concurrently, one part per thread at a time, each part's steps on that thread alone (no
-  // synchronisation between layers); false: the parts run one after another, each step split
-  // across the threads. An automatically sized part then aims at kSplitBudgetBytes for its one
-  // thread, and the number of parts is a multiple of the thread count.
+  // A batch of at least as many samples as the pool has threads runs as concurrent parts, one
+  // part per thread at a time, each part's steps on that thread alone (no synchronisation between
+  // layers): an automatically sized part then aims at kSplitBudgetBytes for its one thread, the
+  // number of parts is a multiple of the thread count where the batch allows, and the threads'
+  // shares must be even within kMaxImbalance. Otherwise, or with false, the parts (if any) run one
+  // after another, each step split across the threads.
   bool batch_parallel = true;
 };
 
 // Activation bytes per thread that an automatically sized part aims to stay within: a little
 // over the 512 KiB L2 of one Zen 3 core, since a part's values are not all live at once.
 constexpr int64_t kSplitBudgetBytes = 640 * 1024;
+// Concurrent batch parts are used only when the busiest thread gets at most this times its even
+// share of the samples (else the parts run one after another, each step split across the threads).
+constexpr double kMaxImbalance = 1.2;
 
 // One step of the plan: a node (plus the nodes fused into it: an activation, or the element-wise
 // chain after a float MatMul/Gemm).
@@ -69,11 +74,11 @@ class Engine {
   ~Engine();
 
   // Same contract as Executor::run (feeds checked the same way). One run at a time per Engine: the
-  // pool is shared, so run() is not re-entrant. A batch larger than the part size
-  // (EngineOptions::micro_batch) runs as parts, consecutive or concurrent, whose outputs are
-  // joined along dim 0: the same values, since each sample's arithmetic does not depend on the
-  // batch it is in. (Concurrent parts call the same FastOp at once: FastOp::run is const, its
-  // buffers are per thread.)
+  // pool is shared, so run() is not re-entrant. A batch that batch_plan() splits runs as parts,
+  // consecutive or concurrent, whose outputs are joined along dim 0: the same values, since each
+  // sample's arithmetic does not depend on the batch it is in. (Concurrent parts call the same
+  // FastOp at once: FastOp::run is const and its buffers are per thread.) An error in one part
+  // ends the run with that error; parts not yet started are skipped.
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& feeds,
                                     const RunOptions& options = {});
 

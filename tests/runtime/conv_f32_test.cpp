@@ -33,8 +33,8 @@ struct ConvCase {
   bool bias, relu;
 };
 
-// dynamic_plane: the input's height and width are left unknown (-1), so the engine learns the
-// plane's size only when it runs.
+// dynamic_plane: the input's height and width are symbols (unknown at load), so the engine
+// learns the plane's size only when it runs.
 Model conv_model(const ConvCase& t, const Tensor& w, const Tensor& b, bool dynamic_plane = false) {
   B g("conv", 17);
   const std::string x = g.input("x", DType::Float32, {t.n, t.c, t.h, t.w});

@@ -180,7 +180,18 @@ TEST_P(EngineZoo, BatchRunInPartsGivesTheWholeBatchBits) {
     EXPECT_TRUE(plan.concurrent);
     const Tensor want = e_whole.run({{in, x}}).at(out);
     EXPECT_TRUE(same_bits(e_parts.run({{in, x}}).at(out), want));
-    for (const auto& l : e_parts.layers()) EXPECT_EQ(l.calls, 1) << l.node;
+    for (const auto& l : e_parts.layers()) {
+      EXPECT_EQ(l.calls, 1) << l.node;
+      // The integer layers ran on their fast ops in the parts (the int8 model's convert the input
+      // into the per-thread buffer), not on the reference.
+      if (l.op_type.rfind("octet.", 0) == 0) EXPECT_NE(l.kernel, "reference") << l.node;
+    }
+    // One sample per part: ten parts, so both threads surely run parts at the same time.
+    EngineOptions singles = parts;
+    singles.micro_batch = 1;
+    Engine e_singles(*model, singles);
+    EXPECT_EQ(e_singles.batch_plan(10).parts, 10);
+    EXPECT_TRUE(same_bits(e_singles.run({{in, x}}).at(out), want));
     EngineOptions serial_parts = parts;
     serial_parts.batch_parallel = false;
     Engine e_serial(*model, serial_parts);
@@ -219,49 +230,113 @@ TEST(EngineBatchSplit, OnlyPlansWithoutOnednnStepsAreSplit) {
     Engine e(m, o);
     EXPECT_EQ(e.layers()[0].kernel, side == 16 ? "conv_f32_onednn" : "conv_f32_direct_6x16_avx2");
     EXPECT_EQ(e.part_size(10), side == 16 ? 10 : 3);
+    // Split or whole, the same bits (the 7x7 layer's direct kernel is batch-invariant).
+    const Tensor input = testing::random_float({10, 64, side, side}, 4);
+    EngineOptions whole = o;
+    whole.micro_batch = -1;
+    const std::string out = m.graph.outputs[0];
+    EXPECT_TRUE(same_bits(e.run({{x, input}}).at(out), Engine(m, whole).run({{x, input}}).at(out)));
     o.onednn = false;
     EXPECT_EQ(Engine(m, o).part_size(10), 3);
   }
 }
 
-// The automatic plan: a batch of at least one sample per thread (with batch_parallel and more
-// than one thread) always runs as concurrent parts that hold at most kSplitBudgetBytes of the
-// largest activation each, or one sample, in a multiple of the thread count unless that would
-// exceed the batch; otherwise consecutive parts hold the budget of all threads and are never
-// single samples, and a batch that fits it (or of which not even two samples do) is not split.
-TEST_P(EngineZoo, AutomaticBatchPlanFollowsTheCacheBudget) {
+// An error inside a concurrent part (here Dropout in training mode with a ratio octet refuses to
+// fake) ends the run with that error, naming the node; the pool survives it: the next run on the
+// same engine ends the same way instead of hanging, and so does a run of one sample (whole, each
+// step on both threads).
+TEST(EngineBatchSplit, AnErrorInAConcurrentPartEndsTheRun) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  B g("drop", 17);
+  const std::string x = g.input("x", DType::Float32, {-1, 4});
+  Tensor ratio(DType::Float32, {});
+  ratio.data<float>()[0] = 0.5f;
+  Tensor training(DType::Bool, {});
+  training.data<bool>()[0] = true;
+  const std::string y = g.op("Relu", {x});
+  g.output(g.op("Dropout", {y, g.initializer("ratio", ratio), g.initializer("training", training)}, {}, "drop"));
+  g.output(y);
+  Model m = g.build();
+  infer_shapes(m);
+  ASSERT_GT(batch_split_bytes(m), 0);
+  EngineOptions o;
+  o.threads = 2;
+  o.micro_batch = 1;
+  Engine e(m, o);
+  ASSERT_TRUE(e.batch_plan(8).concurrent);
+  const Tensor in = testing::random_float({8, 4}, 5);
+  for (int run = 0; run < 2; ++run) {
+    try {
+      e.run({{"x", in}});
+      ADD_FAILURE() << "no error";
+    } catch (const Error& err) {
+      EXPECT_NE(std::string(err.what()).find("drop"), std::string::npos) << err.what();
+    }
+  }
+  EXPECT_THROW(e.run({{"x", testing::random_float({1, 4}, 6)}}), Error);
+}
+
+// The batch plan. Concurrent parts (batch_parallel, more than one thread, at least one sample
+// per thread) hold at most kSplitBudgetBytes of the largest activation each, or one sample, or
+// at most --micro-batch samples; they come in a multiple of the thread count unless one per
+// sample, and the busiest thread's samples stay within kMaxImbalance of an even share; a batch
+// that divides evenly among the threads always gets them. Otherwise consecutive parts hold the
+// budget of all threads and are never single samples (automatic), and a batch that fits it (or of
+// which not even two samples do) is not split; a batch of at most --micro-batch samples is never
+// split.
+TEST_P(EngineZoo, BatchPlanFollowsTheCacheBudgetAndEvensTheThreads) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   Model m = load_model(join_path(OCTET_SOURCE_DIR, "models/" + GetParam() + "/model.onnx"));
   infer_shapes(m);
   const int64_t bytes = batch_split_bytes(m);
   ASSERT_GT(bytes, 0);
+  int concurrent_plans = 0, consecutive_splits = 0;
   for (int threads : {1, 2, 3}) {
     for (bool parallel : {true, false}) {
-      EngineOptions o;
-      o.threads = threads;
-      o.onednn = false;
-      o.batch_parallel = parallel;
-      Engine e(m, o);
-      for (int64_t n : {1, 2, 3, 7, 32, 100, 1000}) {
-        SCOPED_TRACE(str_cat(threads, " threads, parallel ", parallel, ", batch ", n));
-        const Engine::BatchPlan p = e.batch_plan(n);
-        ASSERT_GE(p.parts, 1);
-        EXPECT_EQ(p.part, (n + p.parts - 1) / p.parts);
-        if (parallel && threads > 1 && n >= threads) {
-          EXPECT_TRUE(p.concurrent);
-          EXPECT_TRUE(p.parts % threads == 0 || p.parts == n) << p.parts;
-          EXPECT_TRUE(p.part == 1 || p.part * bytes <= kSplitBudgetBytes) << p.part;
-        } else if (p.parts == 1) {
-          EXPECT_FALSE(p.concurrent);
-          EXPECT_TRUE(n == 1 || n * bytes <= kSplitBudgetBytes * threads || 2 * bytes > kSplitBudgetBytes * threads);
-        } else {
-          EXPECT_FALSE(p.concurrent);
-          EXPECT_GE(p.part, 2);
-          EXPECT_LE(p.part * bytes, kSplitBudgetBytes * threads);
+      for (int64_t micro : {0, 1, 4, 32}) {
+        EngineOptions o;
+        o.threads = threads;
+        o.onednn = false;
+        o.batch_parallel = parallel;
+        o.micro_batch = micro;
+        Engine e(m, o);
+        for (int64_t n : {1, 2, 3, 5, 6, 7, 10, 32, 33, 100, 1000}) {
+          SCOPED_TRACE(str_cat(threads, " threads, parallel ", parallel, ", micro-batch ", micro, ", batch ", n));
+          const Engine::BatchPlan p = e.batch_plan(n);
+          ASSERT_GE(p.parts, 1);
+          ASSERT_LE(p.parts, n);
+          EXPECT_EQ(p.part, (n + p.parts - 1) / p.parts);
+          if (micro > 0 && micro >= n) EXPECT_EQ(p.parts, 1);
+          const bool eligible = parallel && threads > 1 && n >= threads && !(micro > 0 && micro >= n);
+          if (p.concurrent) {
+            ++concurrent_plans;
+            EXPECT_TRUE(eligible);
+            EXPECT_TRUE(p.parts % threads == 0 || p.parts == n) << p.parts;
+            const int64_t rounds = (p.parts + threads - 1) / threads;
+            EXPECT_LE(static_cast<double>(rounds * p.part * threads), kMaxImbalance * static_cast<double>(n));
+            if (micro > 0) EXPECT_LE(p.part, micro);
+            else EXPECT_TRUE(p.part == 1 || p.part * bytes <= kSplitBudgetBytes) << p.part;
+            continue;
+          }
+          EXPECT_FALSE(eligible && n % threads == 0) << "an evenly divisible batch runs concurrently";
+          if (p.parts == 1) {
+            EXPECT_TRUE(n == 1 || micro > 0 && micro >= n || micro == 0 && n * bytes <= kSplitBudgetBytes * threads ||
+                        micro == 0 && 2 * bytes > kSplitBudgetBytes * threads);
+          } else {
+            ++consecutive_splits;
+            if (micro > 0) {
+              EXPECT_LE(p.part, micro);
+            } else {
+              EXPECT_GE(p.part, 2);
+              EXPECT_LE(p.part * bytes, kSplitBudgetBytes * threads);
+            }
+          }
         }
       }
     }
   }
+  EXPECT_GT(concurrent_plans, 0);
+  EXPECT_GT(consecutive_splits, 0);
 }
 
 // Graphs that mix samples along dim 0 are never split; their per-sample twins are, with the

@@ -10,7 +10,8 @@
 //   - but spatial (kh * kw > 1) group-1 convolutions of at least 64 input channels go to oneDNN
 //     (conv_f32_onednn.h, see use_onednn) when the build has it and the engine allows it, these
 //     kernels remaining for what oneDNN declines and for output planes under 14x14 with K <= 576,
-//     which run on the direct kernel (decided per run; the profile names what ran).
+//     which run on the direct kernel (decided at load where the input plane's size is known
+//     then, else per run; the profile names what ran).
 // Work is split into (image, group, pixel or row chunk, channel block) tasks over the pool.
 #include <algorithm>
 #include <cmath>
@@ -43,8 +44,8 @@ class ConvF32 : public FastOp {
     if (b) std::copy(b->data<float>(), b->data<float>() + g.M, bias_.begin());
     const float* wp = w.data<float>();
     // A plane known to be small enough for the direct kernel never runs on oneDNN: such a layer
-    // then does not hold oneDNN at all, and stays batch_invariant() (resnet8's 64-channel 7x7
-    // layer, so that its batches are split).
+    // then does not hold oneDNN at all, and stays batch_invariant() (resnet8's 64-channel 3x3
+    // layer on a 7x7 plane, so that its batches are split).
     Conv2d known = g;
     const bool small = in_h > 0 && in_w > 0 && small_plane_capable(g) && fast::resolve_conv2d(&known, in_h, in_w) &&
                        known.P() < kOnednnMinPixels;
