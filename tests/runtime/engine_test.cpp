@@ -556,6 +556,21 @@ TEST(EngineQConv, ShiftedPathEqualsReferenceBitForBit) {
   expect_engine_matches_reference(cases, 321, 2000, "conv_u8s8_shift_qgemm_");
 }
 
+// Plain 1x1 convolutions on planes under 16x16 with several images run several images per GEMM
+// (gathered, packed, multiplied, copied out per image): image groups with a short last one
+// (13 and 40 images on 7x7, 1 and 2 threads), one-pixel planes, every input and output type,
+// symmetric and asymmetric weights (whose channel order pack-B applies), a fused Relu.
+TEST(EngineQConv, PointwiseImagesPerGemmEqualReferenceBitForBit) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const DType U = DType::UInt8, S = DType::Int8, F = DType::Undefined;
+  const std::vector<QConvCase> cases = {
+      {13, 32, 7, 7, 48, 1, 1, 1, 0, 1, U, S, U, true},        {40, 24, 7, 7, 20, 1, 1, 1, 0, 1, S, S, S, false, true},
+      {2, 16, 14, 14, 24, 1, 1, 1, 0, 1, U, U, F, false},      {5, 7, 3, 5, 9, 1, 1, 1, 0, 1, U, S, U, false},
+      {40, 64, 1, 1, 10, 1, 1, 1, 0, 1, U, S, F, true, true},  {3, 96, 15, 15, 33, 1, 1, 1, 0, 1, S, U, U, true},
+  };
+  expect_engine_matches_reference(cases, 987, 4000, "conv_u8s8_1x1_qgemm_");
+}
+
 // Depthwise 3x3 with a quantized output: whole blocks of 8 channels on the channel-lane kernel,
 // the channels left over (M % 8) plane by plane; strides, dilation, padding, both output types,
 // asymmetric weights, several images.
