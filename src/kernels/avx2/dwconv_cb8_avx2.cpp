@@ -407,7 +407,8 @@ void dwconv3x3_f32_cb8_avx2(const DwConvParams& p, const float* x, const float* 
   auto* rows = reinterpret_cast<__m256*>(base + l.rows);
   auto* obuf = reinterpret_cast<float*>(base + l.out);
   auto* stage = reinterpret_cast<float*>(base + l.stage);
-  __m256 wv[9];  // built in registers (see the INT8 kernel's weight pairs)
+  // Built in registers: 4-byte stores read back as one vector would stall store forwarding.
+  __m256 wv[9];
   for (int k = 0; k < 9; ++k)
     wv[k] = _mm256_setr_ps(w[k], w[9 + k], w[18 + k], w[27 + k], w[36 + k], w[45 + k], w[54 + k], w[63 + k]);
   const __m256 vb = _mm256_loadu_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
