@@ -20,6 +20,7 @@
 #include "passes/quantize_static.h"
 #include "quant/calibrate.h"
 #include "runtime/batch_split.h"
+#include "runtime/fast/conv2d.h"
 #include "runtime/fast/conv_f32_onednn.h"
 #include "runtime/fast/fast_op.h"
 #include "runtime/shape_inference.h"
@@ -559,16 +560,51 @@ TEST(EngineQConv, ShiftedPathEqualsReferenceBitForBit) {
 // Plain 1x1 convolutions on planes under 16x16 with several images run several images per GEMM
 // (gathered, packed, multiplied, copied out per image): image groups with a short last one
 // (13 and 40 images on 7x7, 1 and 2 threads), one-pixel planes, every input and output type,
-// symmetric and asymmetric weights (whose channel order pack-B applies), a fused Relu.
+// symmetric and asymmetric weights (the load-time channel order, which pack-B applies), a fused
+// Relu. Each case is checked to take that path (the kernel name does not tell).
 TEST(EngineQConv, PointwiseImagesPerGemmEqualReferenceBitForBit) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   const DType U = DType::UInt8, S = DType::Int8, F = DType::Undefined;
   const std::vector<QConvCase> cases = {
       {13, 32, 7, 7, 48, 1, 1, 1, 0, 1, U, S, U, true},        {40, 24, 7, 7, 20, 1, 1, 1, 0, 1, S, S, S, false, true},
-      {2, 16, 14, 14, 24, 1, 1, 1, 0, 1, U, U, F, false},      {5, 7, 3, 5, 9, 1, 1, 1, 0, 1, U, S, U, false},
+      {4, 16, 14, 14, 24, 1, 1, 1, 0, 1, U, U, F, false},      {5, 7, 3, 5, 9, 1, 1, 1, 0, 1, U, S, U, false},
       {40, 64, 1, 1, 10, 1, 1, 1, 0, 1, U, S, F, true, true},  {3, 96, 15, 15, 33, 1, 1, 1, 0, 1, S, U, U, true},
   };
+  for (const QConvCase& t : cases) {
+    fast::Conv2d g;
+    g.M = t.m;
+    g.C = t.c;
+    ASSERT_TRUE(fast::resolve_conv2d(&g, t.h, t.w));
+    for (int threads : {1, 2}) EXPECT_GT(fast::pointwise_images_per_gemm(g, t.n, threads), 1) << t.n << " images";
+  }
   expect_engine_matches_reference(cases, 987, 4000, "conv_u8s8_1x1_qgemm_");
+}
+
+// How images are grouped: groups in a multiple of the threads (each thread as many) of at most
+// about kImageColumns columns, where the batch allows; one image per GEMM on large planes, for
+// one image, for padded or strided 1x1 and for other kernels.
+TEST(EngineQConv, PointwiseImageGroupsEvenTheThreads) {
+  auto plan = [](int64_t c, int64_t h, int64_t w, int64_t k, int64_t stride, int64_t pad, int64_t n, int threads) {
+    fast::Conv2d g;
+    g.M = 8;
+    g.C = c;
+    g.kh = g.kw = k;
+    g.sh = g.sw = stride;
+    for (auto& p : g.pads) p = pad;
+    EXPECT_TRUE(fast::resolve_conv2d(&g, h, w));
+    return fast::pointwise_images_per_gemm(g, n, threads);
+  };
+  EXPECT_EQ(plan(16, 7, 7, 1, 1, 0, 32, 2), 8);   // 4 groups of 8 (392 columns), 2 per thread
+  EXPECT_EQ(plan(16, 7, 7, 1, 1, 0, 32, 1), 11);  // 3 groups of up to 11 (539 columns)
+  EXPECT_EQ(plan(16, 7, 7, 1, 1, 0, 11, 1), 11);  // a batch part of 11 on one thread: one GEMM
+  EXPECT_EQ(plan(16, 14, 14, 1, 1, 0, 32, 2), 3); // 12 groups of up to 3 (588 columns)
+  EXPECT_EQ(plan(16, 7, 7, 1, 1, 0, 5, 4), 2);    // 5 images on 4 threads: at most 2 each
+  EXPECT_EQ(plan(16, 14, 14, 1, 1, 0, 2, 2), 1);  // one image per thread
+  EXPECT_EQ(plan(16, 16, 16, 1, 1, 0, 32, 1), 1); // 256 pixels: large enough alone
+  EXPECT_EQ(plan(16, 7, 7, 1, 1, 0, 1, 1), 1);
+  EXPECT_EQ(plan(16, 7, 7, 1, 1, 1, 32, 1), 1);   // padded 1x1
+  EXPECT_EQ(plan(16, 7, 7, 1, 2, 0, 32, 1), 1);   // strided 1x1
+  EXPECT_EQ(plan(16, 7, 7, 3, 1, 1, 32, 1), 1);   // 3x3
 }
 
 // Depthwise 3x3 with a quantized output: whole blocks of 8 channels on the channel-lane kernel,

@@ -4,9 +4,10 @@
 // Scratch (after aligning the caller's pointer up to 64 bytes), each part 64-byte aligned:
 //   pairs  rows_p * tcols * 32 B  padded pixel (r, c) -> 8 channels x int16 pair
 //                                  (xp(r, c), xp(r, c + dilation_w)), channel ch in int32 lane ch
+//                                  (only every pair_step-th column written: those compute() reads)
 //   prow   (ucols + 8) * 16 B      one padded input row as 8 channels x int16 xp per pixel
 //   out    ceil8(strip*out_w) * 8  a strip's requantized outputs, pixel-major (8 channel bytes each)
-//   stage  64 B                    8 x 8 bytes for a row end that would read past a plane
+//   stage  64 B                    8 x 8 bytes for a row end of a plane under 8 bytes
 // rows_p = (strip - 1) * stride_h + 2 * dilation_h + 1 padded rows are the ones a strip's taps reach,
 // tcols = (out_w - 1) * stride_w + 2 * dilation_w + 1 the columns a tap pair starts at, and
 // ucols = tcols + dilation_w the columns those pairs read. Padded row r is input row
@@ -158,8 +159,8 @@ void make_pairs(const int16_t* prow, int64_t tcols, int64_t dw, int64_t step, __
 }
 
 // The pair entries compute() reads are c = ow * stride_w and c + 2 * dilation_w: when the stride
-// divides 2 * dilation_w (stride 2), only the multiples of the stride, which halves make_pairs'
-// work on stride-2 layers; else every entry.
+// divides 2 * dilation_w (stride 2 with any dilation, stride 4 with dilation 2, ...), only the
+// multiples of the stride, which halves make_pairs' work on stride-2 layers; else every entry.
 int64_t pair_step(const DwConvParams& p) {
   return p.stride_w > 1 && (2 * p.dilation_w) % p.stride_w == 0 ? p.stride_w : 1;
 }
@@ -323,7 +324,7 @@ void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_
 // ---- FP32 ------------------------------------------------------------------------------------
 // Scratch: rows  rows_p * ucols * 32 B  padded pixel (r, c) -> the 8 channels' floats (0 outside x)
 //          out   ceil8(strip * out_w) * 32 B  a strip's outputs, pixel-major
-//          stage 8 * 8 floats  for a row end whose 8-float read would leave a plane
+//          stage 8 * 8 floats  for a row end of a plane under 8 floats
 // Taps read padded column ow * stride_w + kw * dilation_w directly (no pairs).
 
 namespace {
@@ -363,7 +364,10 @@ void prep_row_f32(const DwConvParams& p, const LayoutF32& l, const float* x, int
     __m256 r[8];
     if (off + 8 <= plane) {
       for (int ch = 0; ch < 8; ++ch) r[ch] = _mm256_loadu_ps(x + ch * plane + off);
-    } else if (plane >= 8) {  // the plane's last 8 floats rotated into place, as prep_row does
+    } else if (plane >= 8) {
+      // The plane's last 8 floats rotated into place (prep_row shifts; a rotation is one permute
+      // here): the lanes past the row's end hold earlier values of the plane, which land in
+      // right-padding entries that are zeroed below.
       const int32_t s = static_cast<int32_t>(off + 8 - plane);
       const __m256i idx = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(s));
       for (int ch = 0; ch < 8; ++ch) r[ch] = _mm256_permutevar8x32_ps(_mm256_loadu_ps(x + ch * plane + plane - 8), idx);

@@ -45,6 +45,15 @@ bool read_conv2d(const Node& node, const Shape& w, Conv2d* g);
 // Resolves output size and padding for input H x W; false when the kernel does not fit.
 bool resolve_conv2d(Conv2d* g, int64_t H, int64_t W);
 
+// Images per GEMM for a (resolved) plain 1x1 convolution of group 1 on N images over `threads`:
+// on a plane under kSmallPlane pixels, several images gathered into one operand of about
+// kImageColumns columns (one 7x7 image is a 49-column product whose fixed costs weigh as much as
+// its multiply-adds), in groups whose count is a multiple of the threads where N allows, so that
+// each thread gets as many; 1 (one image per GEMM) otherwise. Used by the INT8 convolution
+// (qconv.cpp); the float one measured slower that way.
+constexpr int64_t kSmallPlane = 256, kImageColumns = 512;
+int64_t pointwise_images_per_gemm(const Conv2d& g, int64_t N, int threads);
+
 // The depthwise kernels' description of this (resolved) convolution's plane geometry.
 kernels::DwConvParams dw_params(const Conv2d& g);
 

@@ -97,7 +97,7 @@ class QConv : public FastOp {
     } else if (shift_) {
       if (!run_shifted(g, N, xp, y, pool)) return false;
       q_.clamp_float_output(y, pool);
-    } else if (images_per_gemm(g, N, pool.size()) > 1) {
+    } else if (fast::pointwise_images_per_gemm(g, N, pool.size()) > 1) {
       run_pointwise_images(g, N, xp, y, pool);
       q_.clamp_float_output(y, pool);
     } else {
@@ -132,21 +132,12 @@ class QConv : public FastOp {
     kernels::qgemm_packed_avx2(g.Mg(), n, K, packed_[gi].data(), packed, o, m0, m1, 0, n);
   }
 
-  // A plain 1x1 convolution (group 1) on a small plane runs several images per GEMM: on a 7x7
-  // plane one image is a 49-column product whose fixed costs (packing set-up, a half tile for the
-  // last column, the epilogue's per-call work) weigh as much as its multiply-adds; gemm_bench,
-  // M = 96, K = 32: 62 GOP/s at 49 columns against 94 at 539. Images per GEMM: enough for about
-  // kImageColumns columns, but no fewer groups of images than threads; 1 = the per-image path.
-  static constexpr int64_t kSmallPlane = 256, kImageColumns = 512;
-  static int64_t images_per_gemm(const Conv2d& g, int64_t N, int threads) {
-    if (!g.pointwise() || g.group != 1 || N < 2 || g.P() >= kSmallPlane || g.P() == 0) return 1;
-    return std::min((kImageColumns + g.P() - 1) / g.P(), (N + threads - 1) / threads);
-  }
-
-  // Each task: images [i0, i1) gathered into one K x (images * P) matrix (image-major columns),
+  // Plain 1x1 convolutions on small planes, several images per GEMM (fast::pointwise_images_per_gemm;
+  // gemm_bench, M = 96, K = 32: 62 GOP/s at 49 columns against 94 at 539). Each task: images
+  // [i0, i1) gathered into one K x (images * P) matrix (image-major columns),
   // packed, multiplied into a scratch C whose rows are then copied out to each image's planes.
   void run_pointwise_images(const Conv2d& g, int64_t N, const uint8_t* x, Tensor& y, ThreadPool& pool) const {
-    const int64_t K = g.K(), M = g.M, P = g.P(), per = images_per_gemm(g, N, pool.size());
+    const int64_t K = g.K(), M = g.M, P = g.P(), per = fast::pointwise_images_per_gemm(g, N, pool.size());
     const size_t elem = q_.quantized ? 1 : 4;
     auto* yb = static_cast<uint8_t*>(y.raw());
     const int32_t* rows = order_b_rows_ ? order_.data() : nullptr;  // the weights' channel order
