@@ -36,7 +36,7 @@ CALIB = ["--calib", "fashion-mnist:train", "--calib-size", "64"]
 U8S8 = ["--reduce-range"] if ort_u8s8_saturates() else []
 
 
-def test_images(n: int = 16) -> np.ndarray:
+def fashion_test_images(n: int = 16) -> np.ndarray:
     if not (FASHION_MNIST / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip("Debian's dataset-fashion-mnist is not installed (scripts/setup.sh installs it)")
     with gzip.open(FASHION_MNIST / "t10k-images-idx3-ubyte.gz") as f:
@@ -91,7 +91,7 @@ def quantize(octet, model: Path, out: Path, *args) -> tuple[str, str]:
 def check_against_onnxruntime(octet, qmodel: Path, tmp_path: Path):
     model = onnx.load(str(qmodel))
     onnx.checker.check_model(model, full_check=True)
-    images = test_images()
+    images = fashion_test_images()
     np.save(tmp_path / "images.npy", images)
     rc, _, err = octet("run", qmodel, "--input", f"image={tmp_path / 'images.npy'}", "--output-dir",
                        tmp_path / "octet", "--outputs", "all")
