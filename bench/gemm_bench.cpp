@@ -388,6 +388,8 @@ BENCHMARK(BM_Qgemm)
     // this K the requantization epilogue costs about as much as the multiply-adds.
     ->Args({64, 784, 16, 1, kNormal, 0, 0})
     ->Args({96, 196, 24, 1, kNormal, 0, 0})
+    // A 1x1 layer on a 7x7 plane, one image (49 columns) and 11 images in one product (539):
+    // why QConv runs several images per GEMM on small planes (fast::pointwise_images_per_gemm).
     ->Args({96, 49, 32, 1, kSmall, 0, 0})
     ->Args({96, 539, 32, 1, kSmall, 0, 0})
     // The same 16 -> 64 layer without residual entries (|w| <= 64) and without requantization

@@ -97,8 +97,8 @@ class QConv : public FastOp {
     } else if (shift_) {
       if (!run_shifted(g, N, xp, y, pool)) return false;
       q_.clamp_float_output(y, pool);
-    } else if (fast::pointwise_images_per_gemm(g, N, pool.size()) > 1) {
-      run_pointwise_images(g, N, xp, y, pool);
+    } else if (const int64_t per = fast::pointwise_images_per_gemm(g, N, pool.size()); per > 1) {
+      run_pointwise_images(g, N, per, xp, y, pool);
       q_.clamp_float_output(y, pool);
     } else {
       const fast::ConvSplit s = fast::plan_conv_split(P, g.Mg(), g.K(), N * g.group, pool.size(), kernels::kQgemmMR, 1024);
@@ -134,10 +134,11 @@ class QConv : public FastOp {
 
   // Plain 1x1 convolutions on small planes, several images per GEMM (fast::pointwise_images_per_gemm;
   // gemm_bench, M = 96, K = 32: 62 GOP/s at 49 columns against 94 at 539). Each task: images
-  // [i0, i1) gathered into one K x (images * P) matrix (image-major columns),
+  // [i0, i1) of `per` gathered into one K x (images * P) matrix (image-major columns),
   // packed, multiplied into a scratch C whose rows are then copied out to each image's planes.
-  void run_pointwise_images(const Conv2d& g, int64_t N, const uint8_t* x, Tensor& y, ThreadPool& pool) const {
-    const int64_t K = g.K(), M = g.M, P = g.P(), per = fast::pointwise_images_per_gemm(g, N, pool.size());
+  void run_pointwise_images(const Conv2d& g, int64_t N, int64_t per, const uint8_t* x, Tensor& y,
+                            ThreadPool& pool) const {
+    const int64_t K = g.K(), M = g.M, P = g.P();
     const size_t elem = q_.quantized ? 1 : 4;
     auto* yb = static_cast<uint8_t*>(y.raw());
     const int32_t* rows = order_b_rows_ ? order_.data() : nullptr;  // the weights' channel order
