@@ -580,9 +580,38 @@ TEST(EngineQConv, PointwiseImagesPerGemmEqualReferenceBitForBit) {
   expect_engine_matches_reference(cases, 987, 4000, "conv_u8s8_1x1_qgemm_");
 }
 
+// Strided 1x1 convolutions without padding (ResNet's downsampling shortcuts) on small output
+// planes run several images per GEMM too, their input subsampled as it is gathered: symmetric
+// weights (packed for the shifted path, which one image still takes: its packed K equals Cg when
+// Cg is a multiple of 4) and asymmetric ones (packed for pack-B), strides 2 and 3, odd sizes, a
+// plane whose last row and column are not read, every output kind.
+TEST(EngineQConv, StridedPointwiseImagesPerGemmEqualReferenceBitForBit) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const DType U = DType::UInt8, S = DType::Int8, F = DType::Undefined;
+  const std::vector<QConvCase> sym = {
+      {13, 16, 14, 14, 32, 1, 1, 2, 0, 1, U, S, U, true, true},  {6, 32, 15, 13, 20, 1, 1, 2, 0, 1, S, S, S, false, true},
+      {5, 8, 9, 10, 12, 1, 1, 3, 0, 1, U, S, F, false, true},
+  };
+  const std::vector<QConvCase> asym = {
+      {7, 16, 14, 14, 24, 1, 1, 2, 0, 1, U, S, U, true},  {4, 12, 8, 8, 9, 1, 1, 2, 0, 1, U, U, S, false},
+  };
+  for (const auto* cases : {&sym, &asym})
+    for (const QConvCase& t : *cases) {
+      fast::Conv2d g;
+      g.M = t.m;
+      g.C = t.c;
+      g.sh = g.sw = t.stride;
+      ASSERT_TRUE(fast::resolve_conv2d(&g, t.h, t.w));
+      ASSERT_TRUE(g.subsampled_1x1() && !g.pointwise());
+      for (int threads : {1, 2}) EXPECT_GT(fast::pointwise_images_per_gemm(g, t.n, threads), 1) << t.n << " images";
+    }
+  expect_engine_matches_reference(sym, 654, 3000, "conv_u8s8_shift_qgemm_");
+  expect_engine_matches_reference(asym, 655, 3000, "conv_u8s8_im2col_qgemm_");
+}
+
 // How images are grouped: groups in a multiple of the threads (each thread as many) of at most
 // about kImageColumns columns, where the batch allows; one image per GEMM on large planes, for
-// one image, for padded or strided 1x1 and for other kernels.
+// one image, for padded 1x1 and for other kernels.
 TEST(EngineQConv, PointwiseImageGroupsEvenTheThreads) {
   auto plan = [](int64_t c, int64_t h, int64_t w, int64_t k, int64_t stride, int64_t pad, int64_t n, int threads) {
     fast::Conv2d g;
@@ -603,7 +632,7 @@ TEST(EngineQConv, PointwiseImageGroupsEvenTheThreads) {
   EXPECT_EQ(plan(16, 16, 16, 1, 1, 0, 32, 1), 1); // 256 pixels: large enough alone
   EXPECT_EQ(plan(16, 7, 7, 1, 1, 0, 1, 1), 1);
   EXPECT_EQ(plan(16, 7, 7, 1, 1, 1, 32, 1), 1);   // padded 1x1
-  EXPECT_EQ(plan(16, 7, 7, 1, 2, 0, 32, 1), 1);   // strided 1x1
+  EXPECT_EQ(plan(16, 14, 14, 1, 2, 0, 32, 2), 8); // strided 1x1 (7x7 out), as the plain 7x7 one
   EXPECT_EQ(plan(16, 7, 7, 3, 1, 1, 32, 1), 1);   // 3x3
 }
 

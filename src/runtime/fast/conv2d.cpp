@@ -67,7 +67,7 @@ bool resolve_conv2d(Conv2d* g, int64_t H, int64_t W) {
 }
 
 int64_t pointwise_images_per_gemm(const Conv2d& g, int64_t N, int threads) {
-  if (!g.pointwise() || g.group != 1 || N < 2 || g.P() >= kSmallPlane || g.P() == 0) return 1;
+  if (!g.subsampled_1x1() || g.group != 1 || N < 2 || g.P() >= kSmallPlane || g.P() == 0) return 1;
   const int64_t t = std::max(threads, 1), fill = (kImageColumns + g.P() - 1) / g.P();  // images for the columns
   const int64_t groups = std::min(N, ((N + fill - 1) / fill + t - 1) / t * t);
   return (N + groups - 1) / groups;

@@ -27,14 +27,20 @@ struct Conv2d {
   int64_t K() const { return Cg() * kh * kw; }
   int64_t P() const { return OH * OW; }
   bool depthwise() const { return group == C && group == M && group > 1; }
-  // 1x1, stride 1 and no padding, read from the attributes alone (known at load, before the input
-  // size resolves the padding); such a convolution multiplies its input as it is.
-  bool plain_1x1() const {
+  // 1x1 without padding, read from the attributes alone (known at load, before the input size
+  // resolves the padding); such a convolution multiplies its input, subsampled by the strides.
+  bool unpadded_1x1() const {
     const bool no_pad = auto_pad != "NOTSET" || (pads[0] == 0 && pads[1] == 0 && pads[2] == 0 && pads[3] == 0);
-    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && no_pad;
+    return kh == 1 && kw == 1 && no_pad;
+  }
+  // The same with stride 1: the input as it is.
+  bool plain_1x1() const { return unpadded_1x1() && sh == 1 && sw == 1; }
+  // Resolved: output pixel (oh, ow) reads input pixel (oh * sh, ow * sw), inside the input.
+  bool subsampled_1x1() const {
+    return kh == 1 && kw == 1 && pt == 0 && pl == 0 && OH > 0 && OW > 0 && (OH - 1) * sh < H && (OW - 1) * sw < W;
   }
   bool pointwise() const {  // 1x1, stride 1, no padding: the input already is the GEMM operand
-    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && OH == H && OW == W;
+    return subsampled_1x1() && sh == 1 && sw == 1 && OH == H && OW == W;
   }
 };
 
@@ -45,7 +51,7 @@ bool read_conv2d(const Node& node, const Shape& w, Conv2d* g);
 // Resolves output size and padding for input H x W; false when the kernel does not fit.
 bool resolve_conv2d(Conv2d* g, int64_t H, int64_t W);
 
-// Images per GEMM for a (resolved) plain 1x1 convolution of group 1 on N images over `threads`:
+// Images per GEMM for a (resolved) subsampled_1x1 convolution of group 1 on N images over `threads`:
 // on a plane under kSmallPlane pixels, several images gathered into one operand of about
 // kImageColumns columns (one 7x7 image is a 49-column product whose fixed costs weigh as much as
 // its multiply-adds), in groups whose count is a multiple of the threads where N allows, so that
@@ -229,6 +235,21 @@ inline void copy_short(void* dst, const void* src, size_t n) {
   size_t i = 0;
   for (; i + 16 <= n; i += 16) std::memcpy(d + i, s + i, 16);
   if (i < n) std::memcpy(d + n - 16, s + n - 16, 16);
+}
+
+// One input plane [H, W] of a subsampled_1x1 convolution as its [OH * OW] GEMM row: x[oh * sh][ow *
+// sw] for each output pixel (a copy when the strides are 1).
+template <class T>
+void gather_1x1(const Conv2d& g, const T* plane, T* dst) {
+  if (g.pointwise()) {
+    copy_short(dst, plane, static_cast<size_t>(g.P()) * sizeof(T));
+    return;
+  }
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    const T* src = plane + oh * g.sh * g.W;
+    T* d = dst + oh * g.OW;
+    for (int64_t ow = 0; ow < g.OW; ++ow) d[ow] = src[ow * g.sw];
+  }
 }
 
 }  // namespace octet::fast

@@ -92,13 +92,14 @@ class QConv : public FastOp {
     const int64_t N = x.dim(0), P = g.P();
     const uint8_t* xp = fast::as_u8(x);
     Tensor y(q_.out_type(), {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
+    const int64_t per = multi_image_ok() ? fast::pointwise_images_per_gemm(g, N, pool.size()) : 1;
     if (packed_.empty()) {
       run_depthwise(g, N, xp, y, pool);
+    } else if (per > 1) {
+      run_pointwise_images(g, N, per, xp, y, pool);
+      q_.clamp_float_output(y, pool);
     } else if (shift_) {
       if (!run_shifted(g, N, xp, y, pool)) return false;
-      q_.clamp_float_output(y, pool);
-    } else if (const int64_t per = fast::pointwise_images_per_gemm(g, N, pool.size()); per > 1) {
-      run_pointwise_images(g, N, per, xp, y, pool);
       q_.clamp_float_output(y, pool);
     } else {
       const fast::ConvSplit s = fast::plan_conv_split(P, g.Mg(), g.K(), N * g.group, pool.size(), kernels::kQgemmMR, 1024);
@@ -132,22 +133,27 @@ class QConv : public FastOp {
     kernels::qgemm_packed_avx2(g.Mg(), n, K, packed_[gi].data(), packed, o, m0, m1, 0, n);
   }
 
-  // Plain 1x1 convolutions on small planes, several images per GEMM (fast::pointwise_images_per_gemm;
-  // gemm_bench, M = 96, K = 32: 62 GOP/s at 49 columns against 94 at 539). Each task: images
-  // [i0, i1) of `per` gathered into one K x (images * P) matrix (image-major columns),
+  // Whether run_pointwise_images can multiply the packed weights: packed for a 1x1 off the shifted
+  // path, or for the shifted path (a strided 1x1 without padding) with no channel padded to a quad
+  // (its packed K is then Cg too, the channels in order_ as pack-B's rows).
+  bool multi_image_ok() const { return !packed_.empty() && (!shift_ || g_.Cg() % 4 == 0); }
+
+  // 1x1 convolutions without padding (any stride) on small output planes, several images per GEMM
+  // (fast::pointwise_images_per_gemm; gemm_bench, M = 96, K = 32: 62 GOP/s at 49 columns against
+  // 94 at 539). Each task: images [i0, i1) of `per` gathered (subsampled by the strides) into one
+  // K x (images * P) matrix (image-major columns),
   // packed, multiplied into a scratch C whose rows are then copied out to each image's planes.
   void run_pointwise_images(const Conv2d& g, int64_t N, int64_t per, const uint8_t* x, Tensor& y,
                             ThreadPool& pool) const {
     const int64_t K = g.K(), M = g.M, P = g.P();
     const size_t elem = q_.quantized ? 1 : 4;
     auto* yb = static_cast<uint8_t*>(y.raw());
-    const int32_t* rows = order_b_rows_ ? order_.data() : nullptr;  // the weights' channel order
+    const int32_t* rows = order_b_rows_ || shift_ ? order_.data() : nullptr;  // the weights' channel order
     pool.parallel_tasks((N + per - 1) / per, [&](int64_t task) {
       const int64_t i0 = task * per, i1 = std::min(N, i0 + per), cols = (i1 - i0) * P;
       auto* b = static_cast<uint8_t*>(fast::scratch_bytes(1, static_cast<size_t>(K * cols)));
       for (int64_t k = 0; k < K; ++k)
-        for (int64_t i = i0; i < i1; ++i)
-          fast::copy_short(b + k * cols + (i - i0) * P, x + (i * K + k) * P, static_cast<size_t>(P));
+        for (int64_t i = i0; i < i1; ++i) fast::gather_1x1(g, x + (i * K + k) * g.H * g.W, b + k * cols + (i - i0) * P);
       void* packed = fast::scratch_bytes(0, kernels::qgemm_packed_b_bytes(K, cols));
       kernels::qgemm_pack_b_u8_avx2(K, cols, b, cols, 1, q_.x_zp, 0, cols, packed, rows);
       auto* c = static_cast<uint8_t*>(fast::scratch_bytes(2, static_cast<size_t>(M * cols) * elem));
