@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -175,6 +176,94 @@ TEST(EltwiseAvx2, QAddEqualsQAddValueForEveryTypeCombination) {
   check_qadd<int8_t, uint8_t, int8_t>(6);
   check_qadd<int8_t, int8_t, uint8_t>(7);
   check_qadd<int8_t, int8_t, int8_t>(8);
+}
+
+// qadd_recip_avx2 where qadd_recip_exact accepts the parameters: equal to qadd_value on every
+// length to 60 and a long one; parameter sets as check_qadd's (overflowing scales included, which
+// which the product form, without the NaN rule or saturation of infinities, gets right only
+// where the clamps and the packs happen to agree). Returns {accepted, rejected}.
+template <class A, class B, class Y>
+std::pair<int, int> check_qadd_recip(uint32_t seed) {
+  std::mt19937 rng(seed);
+  auto byte = [&](auto* p) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    return static_cast<T>(std::uniform_int_distribution<int>(std::numeric_limits<T>::min(),
+                                                             std::numeric_limits<T>::max())(rng));
+  };
+  std::uniform_real_distribution<float> log_scale(-9.f, 2.f);
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::pair<float, float> clamps[] = {{-inf, inf}, {0.f, inf}, {0.f, 6.f}, {-1.5f, 0.25f}};
+  int accepted = 0, rejected = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    QAddParams p;
+    p.a_scale = std::exp2(log_scale(rng));
+    p.b_scale = trial % 3 == 0 ? p.a_scale : std::exp2(log_scale(rng));
+    p.y_scale = std::exp2(log_scale(rng)) * std::uniform_real_distribution<float>(1.f, 2.f)(rng);
+    if (trial % 10 == 9) p.a_scale = p.b_scale = 3e37f;
+    p.a_zp = byte(static_cast<A*>(nullptr));
+    p.b_zp = byte(static_cast<B*>(nullptr));
+    p.y_zp = byte(static_cast<Y*>(nullptr));
+    p.qmin = std::numeric_limits<Y>::min();
+    p.qmax = std::numeric_limits<Y>::max();
+    p.lo = clamps[trial % 4].first;
+    p.hi = clamps[trial % 4].second;
+    if (!qadd_recip_exact<A, B, Y>(p)) {
+      ++rejected;
+      continue;
+    }
+    ++accepted;
+    for (int64_t n : {0, 1, 7, 15, 16, 17, 31, 33, 47, 60, 4099}) {
+      std::vector<A> a(static_cast<size_t>(n));
+      std::vector<B> b(static_cast<size_t>(n));
+      for (auto& v : a) v = byte(static_cast<A*>(nullptr));
+      for (auto& v : b) v = byte(static_cast<B*>(nullptr));
+      std::vector<Y> y(static_cast<size_t>(n) + 16, Y(0x5a));
+      qadd_recip_avx2(p, a.data(), b.data(), n, y.data());
+      for (int64_t i = 0; i < n; ++i)
+        EXPECT_EQ(static_cast<int>(y[i]), qadd_value(a[i], b[i], p))
+            << "seed " << seed << " trial " << trial << " n " << n << " i " << i;
+      for (int64_t i = n; i < n + 16; ++i) EXPECT_EQ(y[i], Y(0x5a)) << "wrote past the end";
+    }
+  }
+  return {accepted, rejected};
+}
+
+TEST(EltwiseAvx2, QAddRecipEqualsQAddValueWhereAccepted) {
+  if (!avx2()) GTEST_SKIP();
+  const std::pair<int, int> r[] = {
+      check_qadd_recip<uint8_t, uint8_t, uint8_t>(11), check_qadd_recip<uint8_t, uint8_t, int8_t>(12),
+      check_qadd_recip<uint8_t, int8_t, uint8_t>(13),  check_qadd_recip<uint8_t, int8_t, int8_t>(14),
+      check_qadd_recip<int8_t, uint8_t, uint8_t>(15),  check_qadd_recip<int8_t, uint8_t, int8_t>(16),
+      check_qadd_recip<int8_t, int8_t, uint8_t>(17),   check_qadd_recip<int8_t, int8_t, int8_t>(18),
+  };
+  int accepted = 0, rejected = 0;
+  for (const auto& [acc, rej] : r) accepted += acc, rejected += rej;
+  // Most parameter sets pass; the overflowing ones whose sums reach +inf unclamped (trials 9 and
+  // 29 of each combination: saturated to qmax by the reference, not by vcvtps2dq) never do.
+  std::printf("qadd_recip_exact: %d accepted, %d rejected\n", accepted, rejected);
+  EXPECT_GE(accepted, 8 * 30);
+  EXPECT_GE(rejected, 8 * 2);
+}
+
+// A parameter set whose product form differs from the quotient at one (a, b) pair is rejected:
+// a_scale 0.5 and a - a_zp = 91 give the sum 45.5, and 45.5 / 7 = 6.5 exactly, a tie that rounds
+// to 6, while 45.5 * float(1/7) = 6.5000005 rounds to 7.
+TEST(EltwiseAvx2, QAddRecipRejectsAParameterSetItWouldGetWrong) {
+  if (!avx2()) GTEST_SKIP();
+  QAddParams p;
+  p.a_scale = 0.5f;
+  p.b_scale = 1.f;
+  p.y_scale = 7.f;
+  p.a_zp = 0;
+  p.b_zp = 0;
+  ASSERT_EQ(qadd_value(91, 0, p), 6);
+  uint8_t a[16] = {}, b[16] = {}, y[16];
+  a[0] = 91;
+  qadd_recip_avx2(p, a, b, 16, y);
+  ASSERT_EQ(y[0], 7) << "the product form's own result at this pair";
+  EXPECT_FALSE((qadd_recip_exact<uint8_t, uint8_t, uint8_t>(p)));
+  p.y_scale = 6.f;  // 45.5 / 6 is no tie: accepted
+  EXPECT_TRUE((qadd_recip_exact<uint8_t, uint8_t, uint8_t>(p)));
 }
 
 TEST(EltwiseAvx2, QAddHandWorkedValues) {

@@ -4,6 +4,7 @@
 // Split over the pool in contiguous ranges; each element's result does not depend on the split.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "ir/error.h"
 #include "kernels/avx2/eltwise_avx2.h"
@@ -159,10 +160,15 @@ namespace {
 // octet.QLinearAdd on two 8-bit tensors of one shape (a broadcast goes to the reference op).
 class QAdd : public FastOp {
  public:
-  QAdd(const kernels::QAddParams& p, DType a, DType b, DType y) : p_(p), a_(a), b_(b), y_(y) {}
+  QAdd(const kernels::QAddParams& p, DType a, DType b, DType y) : p_(p), a_(a), b_(b), y_(y) {
+    recip_ = dispatch([&](auto* ap, auto* bp, auto* yp) {
+      return kernels::qadd_recip_exact<std::remove_pointer_t<decltype(ap)>, std::remove_pointer_t<decltype(bp)>,
+                                       std::remove_pointer_t<decltype(yp)>>(p_);
+    });
+  }
   std::string kernel() const override {
     auto t = [](DType d) { return d == DType::UInt8 ? "u8" : "s8"; };
-    return str_cat("qadd_", t(a_), t(b_), "_", t(y_), "_avx2");
+    return str_cat(recip_ ? "qadd_recip_" : "qadd_", t(a_), t(b_), "_", t(y_), "_avx2");
   }
   std::string precision() const override { return "int8"; }
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
@@ -177,20 +183,34 @@ class QAdd : public FastOp {
 
  private:
   void run_range(const Tensor& a, const Tensor& b, Tensor& y, int64_t lo, int64_t hi) const {
-    auto with_y = [&](const auto* ap, const auto* bp) {
-      if (y_ == DType::UInt8) kernels::qadd_avx2(p_, ap + lo, bp + lo, hi - lo, y.data<uint8_t>() + lo);
-      else kernels::qadd_avx2(p_, ap + lo, bp + lo, hi - lo, y.data<int8_t>() + lo);
+    dispatch([&](auto* ap, auto* bp, auto* yp) {
+      using A = std::remove_pointer_t<decltype(ap)>;
+      using B = std::remove_pointer_t<decltype(bp)>;
+      using Y = std::remove_pointer_t<decltype(yp)>;
+      const A* x0 = a.data<A>() + lo;
+      const B* x1 = b.data<B>() + lo;
+      Y* out = y.data<Y>() + lo;
+      if (recip_) kernels::qadd_recip_avx2(p_, x0, x1, hi - lo, out);
+      else kernels::qadd_avx2(p_, x0, x1, hi - lo, out);
+      return true;
+    });
+  }
+
+  // f(A*, B*, Y*) with null pointers of the three element types.
+  template <class F>
+  bool dispatch(F f) const {
+    auto with_y = [&](auto* ap, auto* bp) {
+      return y_ == DType::UInt8 ? f(ap, bp, static_cast<uint8_t*>(nullptr)) : f(ap, bp, static_cast<int8_t*>(nullptr));
     };
-    auto with_b = [&](const auto* ap) {
-      if (b_ == DType::UInt8) with_y(ap, b.data<uint8_t>());
-      else with_y(ap, b.data<int8_t>());
+    auto with_b = [&](auto* ap) {
+      return b_ == DType::UInt8 ? with_y(ap, static_cast<uint8_t*>(nullptr)) : with_y(ap, static_cast<int8_t*>(nullptr));
     };
-    if (a_ == DType::UInt8) with_b(a.data<uint8_t>());
-    else with_b(a.data<int8_t>());
+    return a_ == DType::UInt8 ? with_b(static_cast<uint8_t*>(nullptr)) : with_b(static_cast<int8_t*>(nullptr));
   }
 
   kernels::QAddParams p_;
   DType a_, b_, y_;
+  bool recip_ = false;  // qadd_recip_avx2 gives qadd_value's every output for p_ (checked at load)
 };
 
 }  // namespace
