@@ -12,7 +12,10 @@
 // or 32 (8-bit) at a time, the taps loaded contiguously (stride 1) or de-interleaved from two
 // loads (stride 2, the usual 3x3/2 and 2x2/2 pools), a row's last chunk overlapping the one before
 // it; other strides, the border columns and rows with fewer such columns than a vector holds run
-// the scalar fold. Rows of the window outside the input are skipped, as in the reference.
+// the scalar fold. Rows of the window outside the input are skipped, as in the reference. The
+// 8-bit types, whose max does not depend on the order of the taps, fold the window's rows first
+// (whole input rows, into a row buffer padded with the type's lowest value) and then its columns,
+// wherever the stride is 1 or 2 and the rows hold a vector (maxpool_plane_rows_first).
 // CPU: AVX2; callers check first (fast_kernels_available()).
 #pragma once
 
