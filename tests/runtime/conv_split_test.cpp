@@ -69,31 +69,51 @@ TEST(ShiftPlan, TasksCoverEveryRowAndChannelOnce) {
   for (int64_t OH : {1, 2, 7, 14, 28})
     for (int64_t Mg : {1, 5, 16, 64})
       for (int64_t images : {1, 3, 32})
-        for (int threads : {1, 2, 16}) {
-          Conv2d g;
-          g.M = Mg;
-          g.C = 16;
-          g.kh = g.kw = 3;
-          g.H = g.W = OH;
-          g.OH = g.OW = OH;
-          g.pt = g.pl = 1;
-          const ShiftPlan s = plan_shift(g, images, threads, 6, 16);
-          std::vector<int> seen(static_cast<size_t>(images * OH * Mg), 0);
-          for (int64_t t = 0; t < s.tasks(images); ++t) {
-            const ShiftPlan::Task k = s.task(g, t);
-            EXPECT_EQ(k.m0 % 6, 0);
-            EXPECT_LE(k.r1 - k.r0, s.rows);
-            EXPECT_LE(s.rows * s.Wp, s.ldc);
-            for (int64_t r = k.r0; r < k.r1; ++r)
-              for (int64_t m = k.m0; m < k.m1; ++m) ++seen[static_cast<size_t>((k.n * OH + r) * Mg + m)];
+        for (int threads : {1, 2, 16})
+          for (bool half : {false, true}) {
+            Conv2d g;
+            g.M = Mg;
+            g.C = 16;
+            g.kh = g.kw = 3;
+            g.H = g.W = OH;
+            g.OH = g.OW = OH;
+            g.pt = g.pl = 1;
+            const ShiftPlan s = plan_shift(g, images, threads, 6, 16, half);
+            std::vector<int> seen(static_cast<size_t>(images * OH * Mg), 0);
+            for (int64_t t = 0; t < s.tasks(images); ++t) {
+              const ShiftPlan::Task k = s.task(g, t);
+              EXPECT_EQ(k.m0 % 6, 0);
+              EXPECT_LE(k.r1 - k.r0, s.rows);
+              EXPECT_LE(s.rows * s.Wp, s.ldc);
+              for (int64_t r = k.r0; r < k.r1; ++r)
+                for (int64_t m = k.m0; m < k.m1; ++m) ++seen[static_cast<size_t>((k.n * OH + r) * Mg + m)];
+            }
+            for (int v : seen) ASSERT_EQ(v, 1) << "OH " << OH << " Mg " << Mg << " images " << images << " threads " << threads;
+            if (OH * Mg * 144 * s.Wp >= 2 * 262144 * threads && OH * ((Mg + 5) / 6) >= threads) {
+              EXPECT_GE(s.tasks(images), std::min<int64_t>(threads, images * OH));
+            }
+            ++checked;
           }
-          for (int v : seen) ASSERT_EQ(v, 1) << "OH " << OH << " Mg " << Mg << " images " << images << " threads " << threads;
-          if (OH * Mg * 144 * s.Wp >= 2 * 262144 * threads && OH * ((Mg + 5) / 6) >= threads) {
-            EXPECT_GE(s.tasks(images), std::min<int64_t>(threads, images * OH));
-          }
-          ++checked;
-        }
-  EXPECT_EQ(checked, 5 * 4 * 3 * 3);
+  EXPECT_EQ(checked, 5 * 4 * 3 * 3 * 2);
+}
+
+// One 7x7 image of a 512 -> 512 3x3 layer (ResNet-18's last stage at batch 1) on 2 threads: its
+// 7 rows of Wp = 8 make 56 columns. Cut into row chunks, 32 + 24 columns cost two whole tiles each
+// (64); cut into channel halves, each task keeps 56, which a kernel with half tiles (the AVX2 INT8
+// one) runs as 3.5 tiles: the plan splits the channels then, the rows otherwise.
+TEST(ShiftPlan, HalfTilesMakeChannelSplitsCheaperOnSmallPlanes) {
+  Conv2d g;
+  g.M = g.C = 512;
+  g.kh = g.kw = 3;
+  g.H = g.W = g.OH = g.OW = 7;
+  g.pt = g.pl = 1;
+  const ShiftPlan with_half = plan_shift(g, 1, 2, 4, 16, true);
+  EXPECT_EQ(with_half.Wp, 8);
+  EXPECT_EQ(with_half.chunks, 1);
+  EXPECT_EQ(with_half.m_blocks, 2);
+  const ShiftPlan whole = plan_shift(g, 1, 2, 4, 16, false);
+  EXPECT_EQ(whole.chunks, 2);
+  EXPECT_EQ(whole.m_blocks, 1);
 }
 
 }  // namespace

@@ -122,7 +122,7 @@ ConvSplit plan_conv_split(int64_t P, int64_t Mg, int64_t K, int64_t images, int 
   return s;
 }
 
-ShiftPlan plan_shift(const Conv2d& g, int64_t images, int threads, int64_t mr, int64_t nr) {
+ShiftPlan plan_shift(const Conv2d& g, int64_t images, int threads, int64_t mr, int64_t nr, bool half_tiles) {
   ShiftPlan s;
   s.pa = g.kh == 1 ? 1 : g.sh;
   s.pb = g.kw == 1 ? 1 : g.sw;
@@ -143,10 +143,12 @@ ShiftPlan plan_shift(const Conv2d& g, int64_t images, int threads, int64_t mr, i
   const int64_t want = std::min({per_image, max_tasks, g.OH * ((Mg + mr - 1) / mr)});
   // Of the ways to cut an image into >= want tasks (row chunks x channel blocks), the one whose
   // tasks finish first: ceil(tasks / threads) rounds of one task's cost, which is its output
-  // columns rounded up to whole nr-column tiles times its channels times K, plus its planes'
-  // bytes (each task builds the planes of its rows; ~32 multiply-adds per byte). Cutting rows
-  // pays the tile rounding of each chunk (a 7x7 plane on 2 threads: 36 + 27 columns become
-  // 48 + 32), cutting channels pays a plane per task; ties go to the rows.
+  // columns rounded up to whole nr-column tiles (or half tiles) times its channels times K, plus
+  // its planes' bytes (each task builds the planes of its rows; ~32 multiply-adds per byte).
+  // Cutting rows pays the tile rounding of each chunk (a 7x7 plane of 56 columns on 2 threads:
+  // 32 + 24 columns become 32 + 32, where cutting its channels in two keeps 56 with half tiles),
+  // cutting channels pays a plane per task; ties go to the rows.
+  const int64_t unit = half_tiles ? std::max<int64_t>(1, nr / 2) : nr;
   const int64_t Cg = g.Cg(), halo = (g.kh - 1) * g.dh / g.sh;
   double best = -1;
   for (int64_t rc = std::min(want, g.OH); rc >= 1; --rc) {
@@ -155,7 +157,7 @@ ShiftPlan plan_shift(const Conv2d& g, int64_t images, int threads, int64_t mr, i
     const int64_t m_block = ((Mg + m_blocks - 1) / m_blocks + mr - 1) / mr * mr;
     m_blocks = (Mg + m_block - 1) / m_block;
     const double tasks = static_cast<double>(images * chunks * m_blocks);
-    const double cols = static_cast<double>((rows * s.Wp + nr - 1) / nr * nr);
+    const double cols = static_cast<double>((rows * s.Wp + unit - 1) / unit * unit);
     const double task_cost = cols * static_cast<double>(std::min(m_block, Mg) * g.K()) +
                              32.0 * static_cast<double>((rows + halo) * s.Wp * Cg * s.pa * s.pb);
     const double cost = std::ceil(tasks / threads) * task_cost;

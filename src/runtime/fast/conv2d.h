@@ -212,8 +212,9 @@ struct ShiftPlan {
   }
 };
 // For a resolved convolution with images = N * group (image, group) pairs, OH, Mg >= 1; mr is the
-// kernel's row tile (m_block is a multiple of it), nr its column tile.
-ShiftPlan plan_shift(const Conv2d& g, int64_t images, int threads, int64_t mr, int64_t nr);
+// kernel's row tile (m_block is a multiple of it), nr its column tile; half_tiles: a last tile of
+// at most nr / 2 columns costs half a tile (the AVX2 INT8 kernel's tile_kernel_half).
+ShiftPlan plan_shift(const Conv2d& g, int64_t images, int threads, int64_t mr, int64_t nr, bool half_tiles = false);
 
 // Columns [c_lo, c_hi) of phase b's plane rows that lie inside the input (the rest is padding).
 inline void shift_plane_columns(const Conv2d& g, const ShiftPlan& s, int64_t b, int64_t* c_lo, int64_t* c_hi) {

@@ -185,7 +185,8 @@ class QConv : public FastOp {
   bool run_shifted(const Conv2d& g, int64_t N, const uint8_t* x, Tensor& y, ThreadPool& pool) const {
     const int64_t Mg = g.Mg(), Cg = g.Cg(), Cq = channel_quads(g), K = 4 * Cq * g.kh * g.kw, images = N * g.group;
     if (images == 0 || g.P() == 0 || Mg == 0) return true;
-    const fast::ShiftPlan s = fast::plan_shift(g, images, pool.size(), kernels::kQgemmMR, kernels::kQgemmNR);
+    const fast::ShiftPlan s = fast::plan_shift(g, images, pool.size(), kernels::kQgemmMR, kernels::kQgemmNR,
+                                               /*half_tiles=*/isa_ == kernels::QgemmIsa::Avx2);
     const int64_t plane = s.Hp * s.Wp * 4, planes = Cq * s.pa * s.pb;
     const int64_t bytes = planes * plane + 4 * (s.ldc + s.Wp) + 64;  // slack: see qgemm_shift_avx2's reads
     if (bytes > INT32_MAX) return false;
