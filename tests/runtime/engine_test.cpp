@@ -580,6 +580,21 @@ TEST(EngineQConv, PointwiseImagesPerGemmEqualReferenceBitForBit) {
   expect_engine_matches_reference(cases, 987, 4000, "conv_u8s8_1x1_qgemm_");
 }
 
+// Group-1 convolutions whose channels are not a multiple of 4 on rows of 32 or more outputs (image
+// stems) pack each output row's B straight from byte phase planes, in the load-time order of all
+// of K: RGB 7x7/2 and grey 3x3 stems, dilation, stride 3, 5 channels, symmetric and asymmetric
+// weights, every input and output type, one image split by rows over the threads and several.
+TEST(EngineQConv, PhaseRowsPathEqualsReferenceBitForBit) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const DType U = DType::UInt8, S = DType::Int8, F = DType::Undefined;
+  const std::vector<QConvCase> cases = {
+      {1, 3, 64, 70, 16, 1, 7, 2, 3, 1, U, S, U, true, true},  {2, 1, 34, 40, 8, 1, 3, 1, 1, 1, U, S, S, false, true},
+      {3, 3, 40, 80, 12, 1, 3, 1, 2, 2, S, S, U, true},         {1, 5, 21, 100, 9, 1, 3, 3, 1, 1, U, U, F, false},
+      {2, 3, 36, 36, 10, 1, 3, 1, 1, 1, U, S, S, false},        {1, 2, 9, 33, 4, 1, 2, 1, 0, 1, S, U, U, true, true},
+  };
+  expect_engine_matches_reference(cases, 777, 5000, "conv_u8s8_phase_rows_qgemm_");
+}
+
 // Strided 1x1 convolutions without padding (ResNet's downsampling shortcuts) on small output
 // planes run several images per GEMM too, their input subsampled as it is gathered: symmetric
 // weights (packed for the shifted path, which one image still takes: its packed K equals Cg when

@@ -141,14 +141,16 @@ int run_bench(const BenchArgs& a) {
             << *std::min_element(ms.begin(), ms.end()) << "\n"
             << std::setprecision(1) << "throughput: " << throughput << " samples/s\n";
   if (!layers.empty()) {
-    std::cout << "\n" << std::left << std::setw(28) << "layer" << std::setw(20) << "op" << std::setw(36) << "kernel"
+    int kernel_w = 36;  // wide enough for every kernel name, with a space after it
+    for (const auto& l : layers) kernel_w = std::max(kernel_w, static_cast<int>(l.kernel.size()) + 1);
+    std::cout << "\n" << std::left << std::setw(28) << "layer" << std::setw(20) << "op" << std::setw(kernel_w) << "kernel"
               << std::setw(10) << "precision" << std::right << std::setw(10) << "ms" << std::setw(8) << "share"
               << "  fused\n";
     for (const auto& l : layers) {
       std::string fused;
       for (const auto& f : l.fused) fused += (fused.empty() ? "" : ",") + f;
       std::cout << std::left << std::setw(28) << l.node.substr(0, 27) << std::setw(20) << l.op_type.substr(0, 19)
-                << std::setw(36) << l.kernel << std::setw(10) << l.precision << std::right << std::setw(10)
+                << std::setw(kernel_w) << l.kernel << std::setw(10) << l.precision << std::right << std::setw(10)
                 << std::setprecision(4) << (l.calls ? l.total_ms / static_cast<double>(l.calls) : 0.0)
                 << std::setw(7) << std::setprecision(1) << (layer_total > 0 ? 100.0 * l.total_ms / layer_total : 0.0)
                 << "%  " << fused << "\n";
