@@ -91,7 +91,6 @@ kernels::DwConvParams dw_params(const Conv2d& g) {
 }
 
 ConvSplit plan_conv_split(int64_t P, int64_t Mg, int64_t K, int64_t images, int threads, int64_t mr, int64_t cap) {
-  constexpr int64_t kMinTaskMacs = 262144;
   auto round_up = [](int64_t v, int64_t m) { return (v + m - 1) / m * m; };
   ConvSplit s;
   s.P = P;
@@ -139,7 +138,7 @@ ShiftPlan plan_shift(const Conv2d& g, int64_t images, int threads, int64_t mr, i
     s.Wp = std::max({g.OW, std::min(g.OW + max_dj, g.W + g.pl), g.OW + max_dj - g.pl});
   const int64_t Mg = g.Mg();
   const int64_t per_image = std::max<int64_t>(1, (threads + images - 1) / images);
-  const int64_t max_tasks = std::max<int64_t>(1, g.OH * s.Wp * Mg * g.K() / 262144);
+  const int64_t max_tasks = std::max<int64_t>(1, g.OH * s.Wp * Mg * g.K() / kMinTaskMacs);
   const int64_t want = std::min({per_image, max_tasks, g.OH * ((Mg + mr - 1) / mr)});
   // Of the ways to cut an image into >= want tasks (row chunks x channel blocks), the one whose
   // tasks finish first: ceil(tasks / threads) rounds of one task's cost, which is its output
