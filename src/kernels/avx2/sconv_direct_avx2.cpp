@@ -33,6 +33,53 @@ __attribute__((noinline)) void kloop_direct_6x16(int64_t K, const float* w, cons
                   [w](int64_t k) { return w + k * MR; }, t);
 }
 
+// kloop_direct_6x16 for a last tile of R < 6 pixels (a 7x7 plane's 49 = 8 x 6 + 1): only R
+// pixels' products, each element's FMAs in the same k order as the 6-pixel loop (so the same
+// bits); rows R.. of t are zeroed, not computed. A 1-pixel tile costs about a quarter of a full
+// one (three loads per two FMAs) instead of a whole one.
+template <int R>
+__attribute__((noinline)) void kloop_direct_tail(int64_t K, const float* w, const int32_t* off,
+                                                 const float* const xp[PR], float t[PR][MR]) {
+  static_assert(R >= 1 && R < PR, "a partial tile");
+  // Named accumulators (an array of them made GCC keep them on the stack inside the loop).
+  const __m256 z = _mm256_setzero_ps();
+  __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z;
+  const float *x0 = xp[0], *x1 = xp[R > 1 ? 1 : 0], *x2 = xp[R > 2 ? 2 : 0], *x3 = xp[R > 3 ? 3 : 0],
+              *x4 = xp[R > 4 ? 4 : 0];
+  for (int64_t k = 0; k < K; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(w + k * MR), b1 = _mm256_loadu_ps(w + k * MR + 8);
+    const int32_t o = off[k];
+    __m256 a = _mm256_broadcast_ss(x0 + o);
+    c00 = _mm256_fmadd_ps(a, b0, c00);
+    c01 = _mm256_fmadd_ps(a, b1, c01);
+    if constexpr (R > 1) {
+      a = _mm256_broadcast_ss(x1 + o);
+      c10 = _mm256_fmadd_ps(a, b0, c10);
+      c11 = _mm256_fmadd_ps(a, b1, c11);
+    }
+    if constexpr (R > 2) {
+      a = _mm256_broadcast_ss(x2 + o);
+      c20 = _mm256_fmadd_ps(a, b0, c20);
+      c21 = _mm256_fmadd_ps(a, b1, c21);
+    }
+    if constexpr (R > 3) {
+      a = _mm256_broadcast_ss(x3 + o);
+      c30 = _mm256_fmadd_ps(a, b0, c30);
+      c31 = _mm256_fmadd_ps(a, b1, c31);
+    }
+    if constexpr (R > 4) {
+      a = _mm256_broadcast_ss(x4 + o);
+      c40 = _mm256_fmadd_ps(a, b0, c40);
+      c41 = _mm256_fmadd_ps(a, b1, c41);
+    }
+  }
+  const __m256 acc[PR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {z, z}};
+  for (int r = 0; r < PR; ++r) {  // rows past R are zeros
+    _mm256_store_ps(t[r], acc[r][0]);
+    _mm256_store_ps(t[r] + 8, acc[r][1]);
+  }
+}
+
 // Bias (when `bias`), clamp and the store of one tile: channels [0, mr) of the block (bias16 holds
 // their 16 biases, zeros past mr), pixels [0, n), channel l's row at c + l * ldc. `room` is how
 // many floats of each row from c on the caller's range holds: with at least 8, whole vectors are
@@ -101,10 +148,17 @@ void sconv_direct_avx2(const SconvDirectParams& p, const float* packed_w, const 
             r_base += p.row_step;
           }
         } else {
-          xp[i] = xp[n - 1];  // past the last pixel: recompute it, store nothing
+          xp[i] = xp[n - 1];  // past the last pixel (the tail loops read only n)
         }
       }
-      kloop_direct_6x16(p.K, w, p.off, xp, t);
+      switch (n) {
+        case 1: kloop_direct_tail<1>(p.K, w, p.off, xp, t); break;
+        case 2: kloop_direct_tail<2>(p.K, w, p.off, xp, t); break;
+        case 3: kloop_direct_tail<3>(p.K, w, p.off, xp, t); break;
+        case 4: kloop_direct_tail<4>(p.K, w, p.off, xp, t); break;
+        case 5: kloop_direct_tail<5>(p.K, w, p.off, xp, t); break;
+        default: kloop_direct_6x16(p.K, w, p.off, xp, t);
+      }
       store_tile(t, bias16, p.bias != nullptr, clamp, lo, hi, mr, n, p.Q - q, cm + q, ldc);
     }
   }
