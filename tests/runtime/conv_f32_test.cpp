@@ -137,6 +137,9 @@ void expect_matches_reference(const std::vector<ConvCase>& cases, bool onednn) {
     } else if (!depthwise && !plain_1x1) {
       const char* small_k = t.m / t.group >= 16 ? "conv_f32_direct_6x16_avx2" : "conv_f32_shift_6x16_avx2";
       EXPECT_EQ(e1.layers()[0].kernel, K <= 2304 ? small_k : "conv_f32_im2col_sgemm_6x16_avx2");
+    } else if (!depthwise) {
+      const bool direct = (t.m / t.group) % 16 == 0 && t.h * t.w < 256 && K <= 2304;
+      EXPECT_EQ(e1.layers()[0].kernel, direct ? "conv_f32_direct_6x16_avx2" : "conv_f32_1x1_sgemm_6x16_avx2");
     }
     if (depthwise) {
       EXPECT_EQ(e1.layers()[0].kernel,
@@ -230,7 +233,12 @@ TEST(EngineConvF32, OwnKernelsOnRandomGeometriesMatchTheReference) {
       {2, 7, 12, 12, 40, 1, 2, 2, 2, 2, 2, 1, {0, 0, 0, 0}, false, true},    // in place, dilated, stride 2
       {1, 8, 10, 10, 32, 2, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, false},    // 2 groups of 16
       {1, 6, 5, 5, 48, 3, 1, 1, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},       // 1x1 with padding, 3 groups
-      {1, 4, 1, 1, 16, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},      // 1x1 on a 1x1 plane (GEMM)
+      {1, 4, 1, 1, 16, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},      // 1x1 on a 1x1 plane (direct)
+      // Plain 1x1: the direct kernel on planes under 256 pixels whose channels fill 16-lane
+      // blocks, the packed SGEMM otherwise (24 channels; a 16x16 plane).
+      {2, 24, 7, 7, 32, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, true},      // 7x7, 32 channels: direct
+      {2, 24, 7, 7, 24, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},     // 24 channels: SGEMM
+      {1, 16, 16, 16, 32, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, true},   // 256 pixels: SGEMM
       {1, 2, 3, 3, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, false},     // 9 pixels: 6 + 3
       {1, 64, 9, 9, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},      // 64 channels, K = 576
       // Large enough to split into row bands and channel blocks (m0 > 0) over the threads.

@@ -546,7 +546,7 @@ TEST(EngineQConv, ShiftedPathEqualsReferenceBitForBit) {
   const DType U = DType::UInt8, S = DType::Int8, F = DType::Undefined;
   const std::vector<QConvCase> cases = {
       {2, 16, 14, 14, 16, 1, 3, 1, 1, 1, U, S, U, true, true},   {2, 16, 14, 14, 32, 1, 3, 2, 1, 1, U, S, U, true, true},
-      {1, 16, 14, 14, 32, 1, 1, 2, 0, 1, U, S, S, false, true},  {1, 8, 9, 11, 12, 2, 3, 1, 2, 2, S, S, F, true, true},
+      {1, 16, 14, 14, 32, 1, 1, 2, 1, 1, U, S, S, false, true},  {1, 8, 9, 11, 12, 2, 3, 1, 2, 2, S, S, F, true, true},
       {3, 12, 7, 7, 10, 1, 5, 1, 2, 1, U, U, U, false, true},    {1, 64, 4, 4, 33, 1, 3, 1, 1, 1, U, S, S, false, true},
       {1, 4, 10, 3, 7, 1, 3, 3, 2, 1, S, S, U, true, true},      {2, 8, 6, 6, 5, 1, 1, 1, 1, 1, U, S, F, false, true},
       // Channels per group not a multiple of 4, padded with zero weights: an RGB 7x7/2 stem, 3
@@ -599,7 +599,10 @@ TEST(EngineQConv, PhaseRowsPathEqualsReferenceBitForBit) {
 // planes run several images per GEMM too, their input subsampled as it is gathered: symmetric
 // weights (packed for the shifted path, which one image still takes: its packed K equals Cg when
 // Cg is a multiple of 4) and asymmetric ones (packed for pack-B), strides 2 and 3, odd sizes, a
-// plane whose last row and column are not read, every output kind.
+// plane whose last row and column are not read, every output kind; and one image (the shifted
+// kernel on its one phase plane for symmetric weights, im2col's gather otherwise). All are named
+// conv_u8s8_1x1_qgemm_, which the symmetric ones are only where run_pointwise_images can multiply
+// their packed weights.
 TEST(EngineQConv, StridedPointwiseImagesPerGemmEqualReferenceBitForBit) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   const DType U = DType::UInt8, S = DType::Int8, F = DType::Undefined;
@@ -620,8 +623,13 @@ TEST(EngineQConv, StridedPointwiseImagesPerGemmEqualReferenceBitForBit) {
       ASSERT_TRUE(g.subsampled_1x1() && !g.pointwise());
       for (int threads : {1, 2}) EXPECT_GT(fast::pointwise_images_per_gemm(g, t.n, threads), 1) << t.n << " images";
     }
-  expect_engine_matches_reference(sym, 654, 3000, "conv_u8s8_shift_qgemm_");
-  expect_engine_matches_reference(asym, 655, 3000, "conv_u8s8_im2col_qgemm_");
+  expect_engine_matches_reference(sym, 654, 3000, "conv_u8s8_1x1_qgemm_");
+  expect_engine_matches_reference(asym, 655, 3000, "conv_u8s8_1x1_qgemm_");
+  const std::vector<QConvCase> one_image = {
+      {1, 16, 14, 14, 32, 1, 1, 2, 0, 1, U, S, S, false, true},  {1, 12, 9, 9, 8, 1, 1, 2, 0, 1, U, S, U, true, true},
+      {1, 16, 14, 14, 24, 1, 1, 2, 0, 1, U, S, U, true},
+  };
+  expect_engine_matches_reference(one_image, 656, 3100, "conv_u8s8_1x1_qgemm_");
 }
 
 // How images are grouped: groups in a multiple of the threads (each thread as many) of at most
@@ -850,7 +858,7 @@ void expect_engine_runs(const Model& lowered, const std::map<std::string, Tensor
 }
 
 Model qadd_graph(const Shape& x_shape, const Shape& r_shape, DType x_type, DType r_type, DType y_type,
-                 const std::string& act) {
+                 const std::string& act, float y_scale = 0.041f) {
   B b("qadd", 17);
   const std::string x = b.input("x", DType::Float32, x_shape);
   const std::string r = b.input("r", DType::Float32, r_shape);
@@ -858,7 +866,7 @@ Model qadd_graph(const Shape& x_shape, const Shape& r_shape, DType x_type, DType
   zero_point(b, "xz", x_type, 120);
   b.initializer("rs", Tensor::scalar<float>(0.0173f));
   zero_point(b, "rz", r_type, 140);
-  b.initializer("ys", Tensor::scalar<float>(0.041f));
+  b.initializer("ys", Tensor::scalar<float>(y_scale));
   zero_point(b, "yz", y_type, act.empty() ? 128 : 0);
   auto qdq = [&](const std::string& v, const std::string& s, const std::string& z, const std::string& name) {
     return b.op("DequantizeLinear", {b.op("QuantizeLinear", {v, s, z}, {}, name + ".q"), s, z}, {}, name + ".dq");
@@ -875,23 +883,29 @@ Model qadd_graph(const Shape& x_shape, const Shape& r_shape, DType x_type, DType
 
 // The lowering turns the pattern into octet.QLinearAdd without changing a bit (its arithmetic is
 // the graph's), and the engine's kernel equals the reference op bit for bit on 1 and 2 threads;
-// a broadcast operand runs on the reference op with the same result.
+// a broadcast operand runs on the reference op with the same result. The output scale 0.041 fails
+// qadd_recip_exact for these input scales (the plain kernel runs); 0.0625, whose reciprocal 16
+// makes the product the quotient, passes (qadd_recip_avx2 runs).
 TEST(EngineQAdd, LoweredResidualAddEqualsTheQdqGraphBitForBit) {
   const DType U = DType::UInt8, S = DType::Int8;
   struct Case {
     Shape x, r;
     DType xt, rt, yt;
     std::string act, kernel;
+    float y_scale = 0.041f;
   };
   const std::vector<Case> cases = {
       {{2, 16, 28, 28}, {2, 16, 28, 28}, U, U, U, "relu", "qadd_u8u8_u8_avx2"},
       {{3, 5, 7, 3}, {3, 5, 7, 3}, S, U, S, "", "qadd_s8u8_s8_avx2"},
       {{1, 33}, {1, 33}, U, S, U, "clip", "qadd_u8s8_u8_avx2"},
       {{2, 8, 4, 4}, {1, 8, 1, 1}, U, U, U, "relu", "reference"},
+      {{2, 16, 28, 28}, {2, 16, 28, 28}, U, U, U, "relu", "qadd_recip_u8u8_u8_avx2", 0.0625f},
+      {{3, 5, 7, 3}, {3, 5, 7, 3}, S, U, S, "", "qadd_recip_s8u8_s8_avx2", 0.0625f},
+      {{1, 37}, {1, 37}, U, S, U, "clip", "qadd_recip_u8s8_u8_avx2", 0.0625f},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
-    const Model qdq = qadd_graph(c.x, c.r, c.xt, c.rt, c.yt, c.act);
+    const Model qdq = qadd_graph(c.x, c.r, c.xt, c.rt, c.yt, c.act, c.y_scale);
     Model lowered = clone_model(qdq);
     LowerQdq pass;
     ASSERT_TRUE(pass.run(lowered)) << "case " << i;

@@ -35,7 +35,9 @@ void qadd_avx2(const QAddParams& p, const A* a, const B* b, int64_t n, Y* y);
 // per step. Which parameters keep every output: qadd_recip_exact<A, B, Y>(p) runs this kernel on
 // all 65,536 (a, b) pairs of the types and compares each with qadd_value (~0.5 ms, at load). The
 // product and the quotient differ by an ulp at most and only change the result where the sum sits
-// within that of a rounding boundary, so nearly all real parameter sets pass.
+// within that of a rounding boundary, so nearly all real parameter sets pass. Its rounding is
+// vcvtps2dq's, MXCSR's nearest-even mode, which all of octet's floating-point results assume (as
+// qgemm_avx2.h's requantization does); a host that changes the mode changes them all.
 template <class A, class B, class Y>
 void qadd_recip_avx2(const QAddParams& p, const A* a, const B* b, int64_t n, Y* y);
 template <class A, class B, class Y>

@@ -88,10 +88,15 @@ class QConv : public FastOp {
 
   std::string kernel() const override {
     if (packed_.empty()) return cb8_.empty() ? "dwconv_u8s8_avx2" : "dwconv3x3_u8s8_cb8_avx2";
+    // A 1x1 without padding (any stride) multiplies its input, subsampled by the strides: several
+    // images per GEMM on small planes (run_pointwise_images), or one image straight from the input
+    // (pack-B for stride 1, the gather of im2col otherwise, or the shifted kernel's one phase plane
+    // for symmetric weights): conv_u8s8_1x1_qgemm_ whichever the batch takes.
+    const bool one_by_one = g_.plain_1x1() || (g_.unpadded_1x1() && multi_image_ok());
+    if (one_by_one) return std::string("conv_u8s8_1x1_qgemm_") + kernels::qgemm_tile_name(isa_);
     if (shift_) return std::string("conv_u8s8_shift_qgemm_") + kernels::qgemm_tile_name(isa_);
     if (phase_rows_) return std::string("conv_u8s8_phase_rows_qgemm_") + kernels::qgemm_tile_name(isa_);
-    return std::string(g_.plain_1x1() ? "conv_u8s8_1x1_qgemm_" : "conv_u8s8_im2col_qgemm_") +
-           kernels::qgemm_tile_name(isa_);
+    return std::string("conv_u8s8_im2col_qgemm_") + kernels::qgemm_tile_name(isa_);
   }
   std::string precision() const override { return "int8"; }
 
