@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -125,44 +126,63 @@ TEST(EltwiseAvx2, ScalarOpsEqualFloatArithmetic) {
     }
 }
 
-// One type combination of qadd_avx2 against qadd_value over lengths with every tail, random
-// operands and parameters, clamps (none, Relu, Clip) and scales large enough to make +-inf and
-// NaN sums.
+// A uniformly random value of the 8-bit type T.
+template <class T>
+T random_byte(std::mt19937& rng) {
+  return static_cast<T>(
+      std::uniform_int_distribution<int>(std::numeric_limits<T>::min(), std::numeric_limits<T>::max())(rng));
+}
+
+// Random QLinearAdd parameters for trial `trial`: scales from 2^-9 to 4 (a equal to b every third
+// trial), huge ones every tenth (|fa|, |fb| overflow: inf, -inf and NaN sums), random zero
+// points, the clamps none, Relu, Relu6 and a Clip in turn. odd_y_scale: y_scale times a random
+// factor in [1, 2), so that it is rarely a power of two.
 template <class A, class B, class Y>
-void check_qadd(uint32_t seed) {
-  std::mt19937 rng(seed);
-  auto byte = [&](auto* p) {
-    using T = std::remove_pointer_t<decltype(p)>;
-    return static_cast<T>(std::uniform_int_distribution<int>(std::numeric_limits<T>::min(),
-                                                             std::numeric_limits<T>::max())(rng));
-  };
+QAddParams random_qadd_params(std::mt19937& rng, int trial, bool odd_y_scale) {
   std::uniform_real_distribution<float> log_scale(-9.f, 2.f);
   const float inf = std::numeric_limits<float>::infinity();
   const std::pair<float, float> clamps[] = {{-inf, inf}, {0.f, inf}, {0.f, 6.f}, {-1.5f, 0.25f}};
+  QAddParams p;
+  p.a_scale = std::exp2(log_scale(rng));
+  p.b_scale = trial % 3 == 0 ? p.a_scale : std::exp2(log_scale(rng));
+  p.y_scale = std::exp2(log_scale(rng));
+  if (odd_y_scale) p.y_scale *= std::uniform_real_distribution<float>(1.f, 2.f)(rng);
+  if (trial % 10 == 9) p.a_scale = p.b_scale = 3e37f;
+  p.a_zp = random_byte<A>(rng);
+  p.b_zp = random_byte<B>(rng);
+  p.y_zp = random_byte<Y>(rng);
+  p.qmin = std::numeric_limits<Y>::min();
+  p.qmax = std::numeric_limits<Y>::max();
+  p.lo = clamps[trial % 4].first;
+  p.hi = clamps[trial % 4].second;
+  return p;
+}
+
+// kernel(p, a, b, n, y) on n random operand pairs against qadd_value, bytes past y untouched.
+template <class A, class B, class Y, class Kernel>
+void expect_qadd_values(std::mt19937& rng, const QAddParams& p, int64_t n, Kernel kernel, const std::string& what) {
+  std::vector<A> a(static_cast<size_t>(n));
+  std::vector<B> b(static_cast<size_t>(n));
+  for (auto& v : a) v = random_byte<A>(rng);
+  for (auto& v : b) v = random_byte<B>(rng);
+  std::vector<Y> y(static_cast<size_t>(n) + 16, Y(0x5a));
+  kernel(p, a.data(), b.data(), n, y.data());
+  for (int64_t i = 0; i < n; ++i)
+    ASSERT_EQ(static_cast<int>(y[i]), qadd_value(a[i], b[i], p))
+        << what << " n " << n << " i " << i << " a " << int(a[i]) << " b " << int(b[i]);
+  for (int64_t i = n; i < n + 16; ++i) ASSERT_EQ(y[i], Y(0x5a)) << what << ": wrote past the end";
+}
+
+// One type combination of qadd_avx2 against qadd_value over lengths with every tail, random
+// operands and parameters (random_qadd_params).
+template <class A, class B, class Y>
+void check_qadd(uint32_t seed) {
+  std::mt19937 rng(seed);
   for (int trial = 0; trial < 60; ++trial) {
-    QAddParams p;
-    p.a_scale = std::exp2(log_scale(rng));
-    p.b_scale = trial % 3 == 0 ? p.a_scale : std::exp2(log_scale(rng));
-    p.y_scale = std::exp2(log_scale(rng));
-    if (trial % 10 == 9) p.a_scale = p.b_scale = 3e37f;  // |fa|, |fb| overflow: inf, -inf and NaN sums
-    p.a_zp = byte(static_cast<A*>(nullptr));
-    p.b_zp = byte(static_cast<B*>(nullptr));
-    p.y_zp = byte(static_cast<Y*>(nullptr));
-    p.qmin = std::numeric_limits<Y>::min();
-    p.qmax = std::numeric_limits<Y>::max();
-    p.lo = clamps[trial % 4].first;
-    p.hi = clamps[trial % 4].second;
+    const QAddParams p = random_qadd_params<A, B, Y>(rng, trial, false);
     const int64_t n = trial < 40 ? trial : 1000 + trial;
-    std::vector<A> a(static_cast<size_t>(n));
-    std::vector<B> b(static_cast<size_t>(n));
-    for (auto& v : a) v = byte(static_cast<A*>(nullptr));
-    for (auto& v : b) v = byte(static_cast<B*>(nullptr));
-    std::vector<Y> y(static_cast<size_t>(n) + 8, Y(0x5a));
-    qadd_avx2(p, a.data(), b.data(), n, y.data());
-    for (int64_t i = 0; i < n; ++i)
-      ASSERT_EQ(static_cast<int>(y[i]), qadd_value(a[i], b[i], p))
-          << "seed " << seed << " trial " << trial << " i " << i << " a " << int(a[i]) << " b " << int(b[i]);
-    for (int64_t i = n; i < n + 8; ++i) ASSERT_EQ(y[i], Y(0x5a)) << "wrote past the end";
+    expect_qadd_values<A, B, Y>(rng, p, n, qadd_avx2<A, B, Y>,
+                                "seed " + std::to_string(seed) + " trial " + std::to_string(trial));
   }
 }
 
@@ -178,52 +198,25 @@ TEST(EltwiseAvx2, QAddEqualsQAddValueForEveryTypeCombination) {
   check_qadd<int8_t, int8_t, int8_t>(8);
 }
 
-// qadd_recip_avx2 where qadd_recip_exact accepts the parameters: equal to qadd_value on every
-// length to 60 and a long one; parameter sets as check_qadd's (overflowing scales included, which
-// which the product form, without the NaN rule or saturation of infinities, gets right only
-// where the clamps and the packs happen to agree). Returns {accepted, rejected}.
+// qadd_recip_avx2 where qadd_recip_exact accepts the parameters: equal to qadd_value on lengths
+// with every tail of its 16-wide loop and a long one. Parameters from random_qadd_params (the
+// overflowing ones included, which the product form, without the NaN rule or saturation of
+// infinities, gets right only where the clamps and the packs happen to agree). Returns {accepted,
+// rejected}.
 template <class A, class B, class Y>
 std::pair<int, int> check_qadd_recip(uint32_t seed) {
   std::mt19937 rng(seed);
-  auto byte = [&](auto* p) {
-    using T = std::remove_pointer_t<decltype(p)>;
-    return static_cast<T>(std::uniform_int_distribution<int>(std::numeric_limits<T>::min(),
-                                                             std::numeric_limits<T>::max())(rng));
-  };
-  std::uniform_real_distribution<float> log_scale(-9.f, 2.f);
-  const float inf = std::numeric_limits<float>::infinity();
-  const std::pair<float, float> clamps[] = {{-inf, inf}, {0.f, inf}, {0.f, 6.f}, {-1.5f, 0.25f}};
   int accepted = 0, rejected = 0;
   for (int trial = 0; trial < 40; ++trial) {
-    QAddParams p;
-    p.a_scale = std::exp2(log_scale(rng));
-    p.b_scale = trial % 3 == 0 ? p.a_scale : std::exp2(log_scale(rng));
-    p.y_scale = std::exp2(log_scale(rng)) * std::uniform_real_distribution<float>(1.f, 2.f)(rng);
-    if (trial % 10 == 9) p.a_scale = p.b_scale = 3e37f;
-    p.a_zp = byte(static_cast<A*>(nullptr));
-    p.b_zp = byte(static_cast<B*>(nullptr));
-    p.y_zp = byte(static_cast<Y*>(nullptr));
-    p.qmin = std::numeric_limits<Y>::min();
-    p.qmax = std::numeric_limits<Y>::max();
-    p.lo = clamps[trial % 4].first;
-    p.hi = clamps[trial % 4].second;
+    const QAddParams p = random_qadd_params<A, B, Y>(rng, trial, true);
     if (!qadd_recip_exact<A, B, Y>(p)) {
       ++rejected;
       continue;
     }
     ++accepted;
-    for (int64_t n : {0, 1, 7, 15, 16, 17, 31, 33, 47, 60, 4099}) {
-      std::vector<A> a(static_cast<size_t>(n));
-      std::vector<B> b(static_cast<size_t>(n));
-      for (auto& v : a) v = byte(static_cast<A*>(nullptr));
-      for (auto& v : b) v = byte(static_cast<B*>(nullptr));
-      std::vector<Y> y(static_cast<size_t>(n) + 16, Y(0x5a));
-      qadd_recip_avx2(p, a.data(), b.data(), n, y.data());
-      for (int64_t i = 0; i < n; ++i)
-        EXPECT_EQ(static_cast<int>(y[i]), qadd_value(a[i], b[i], p))
-            << "seed " << seed << " trial " << trial << " n " << n << " i " << i;
-      for (int64_t i = n; i < n + 16; ++i) EXPECT_EQ(y[i], Y(0x5a)) << "wrote past the end";
-    }
+    for (int64_t n : {0, 1, 7, 15, 16, 17, 31, 33, 47, 60, 4099})
+      expect_qadd_values<A, B, Y>(rng, p, n, qadd_recip_avx2<A, B, Y>,
+                                  "seed " + std::to_string(seed) + " trial " + std::to_string(trial));
   }
   return {accepted, rejected};
 }

@@ -49,29 +49,16 @@ __attribute__((noinline)) void kloop_direct_tail(int64_t K, const float* w, cons
   for (int64_t k = 0; k < K; ++k) {
     const __m256 b0 = _mm256_loadu_ps(w + k * MR), b1 = _mm256_loadu_ps(w + k * MR + 8);
     const int32_t o = off[k];
-    __m256 a = _mm256_broadcast_ss(x0 + o);
-    c00 = _mm256_fmadd_ps(a, b0, c00);
-    c01 = _mm256_fmadd_ps(a, b1, c01);
-    if constexpr (R > 1) {
-      a = _mm256_broadcast_ss(x1 + o);
-      c10 = _mm256_fmadd_ps(a, b0, c10);
-      c11 = _mm256_fmadd_ps(a, b1, c11);
-    }
-    if constexpr (R > 2) {
-      a = _mm256_broadcast_ss(x2 + o);
-      c20 = _mm256_fmadd_ps(a, b0, c20);
-      c21 = _mm256_fmadd_ps(a, b1, c21);
-    }
-    if constexpr (R > 3) {
-      a = _mm256_broadcast_ss(x3 + o);
-      c30 = _mm256_fmadd_ps(a, b0, c30);
-      c31 = _mm256_fmadd_ps(a, b1, c31);
-    }
-    if constexpr (R > 4) {
-      a = _mm256_broadcast_ss(x4 + o);
-      c40 = _mm256_fmadd_ps(a, b0, c40);
-      c41 = _mm256_fmadd_ps(a, b1, c41);
-    }
+    auto pixel = [&](const float* x, __m256& lo, __m256& hi) {  // one pixel's 16 channels
+      const __m256 a = _mm256_broadcast_ss(x + o);
+      lo = _mm256_fmadd_ps(a, b0, lo);
+      hi = _mm256_fmadd_ps(a, b1, hi);
+    };
+    pixel(x0, c00, c01);
+    if constexpr (R > 1) pixel(x1, c10, c11);
+    if constexpr (R > 2) pixel(x2, c20, c21);
+    if constexpr (R > 3) pixel(x3, c30, c31);
+    if constexpr (R > 4) pixel(x4, c40, c41);
   }
   const __m256 acc[PR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {z, z}};
   for (int r = 0; r < PR; ++r) {  // rows past R are zeros
