@@ -73,6 +73,14 @@ int64_t pointwise_images_per_gemm(const Conv2d& g, int64_t N, int threads) {
   return (N + groups - 1) / groups;
 }
 
+void inferred_plane(const Graph& graph, const Node& node, int64_t* h, int64_t* w) {
+  *h = *w = -1;
+  const Value* x = node.inputs.empty() ? nullptr : graph.find_value(node.inputs[0]);
+  if (!x || !x->type.has_shape || x->type.dims.size() != 4) return;
+  if (x->type.dims[2].is_known()) *h = x->type.dims[2].value;
+  if (x->type.dims[3].is_known()) *w = x->type.dims[3].value;
+}
+
 kernels::DwConvParams dw_params(const Conv2d& g) {
   kernels::DwConvParams p;
   p.in_h = g.H;

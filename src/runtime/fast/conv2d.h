@@ -228,6 +228,41 @@ inline void shift_plane_columns(const Conv2d& g, const ShiftPlan& s, int64_t b, 
   *c_hi = std::max(*c_lo, std::min(s.Wp, (g.W + g.pl - b + g.sw - 1) / g.sw));
 }
 
+// The phase planes of one group's input x [Cg, H, W] for output rows from r0 on, `pad` outside the
+// input: plane (c, a, b) of s (s.pa x s.pb phases, s.Hp x s.Wp entries) holds entry (rr, cc) =
+// x[c][(r0 + rr) * sh + a - pt][cc * sw + b - pl]. The float shifted and direct convolutions
+// (conv_f32.cpp) and the INT8 phase-row path (qconv.cpp) read them.
+template <class T>
+void build_phase_planes(const Conv2d& g, const ShiftPlan& s, const T* x, int64_t r0, T pad, T* planes) {
+  for (int64_t c = 0; c < g.Cg(); ++c)
+    for (int64_t a = 0; a < s.pa; ++a)
+      for (int64_t b = 0; b < s.pb; ++b) {
+        int64_t c_lo, c_hi;
+        shift_plane_columns(g, s, b, &c_lo, &c_hi);
+        T* pl = planes + s.plane_index(c, a, b) * s.Hp * s.Wp;
+        for (int64_t rr = 0; rr < s.Hp; ++rr) {
+          T* dst = pl + rr * s.Wp;
+          const int64_t ih = (r0 + rr) * g.sh + a - g.pt;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(dst, dst + s.Wp, pad);
+            continue;
+          }
+          const T* src = x + (c * g.H + ih) * g.W;  // column cc is src[cc * sw + b - pl]
+          std::fill(dst, dst + c_lo, pad);
+          if (g.sw == 1) {
+            std::memcpy(dst + c_lo, src + (c_lo + b - g.pl), static_cast<size_t>(c_hi - c_lo) * sizeof(T));
+          } else {
+            for (int64_t cc = c_lo; cc < c_hi; ++cc) dst[cc] = src[cc * g.sw + b - g.pl];
+          }
+          std::fill(dst + c_hi, dst + s.Wp, pad);
+        }
+      }
+}
+
+// The input plane of a Conv-like node as shape inference left it on the graph: *h, *w, or -1
+// where unknown (the fast ops decide some paths at load from it).
+void inferred_plane(const Graph& graph, const Node& node, int64_t* h, int64_t* w);
+
 // memcpy for the short rows the shifted convolutions copy out of their padded-width buffers (a
 // few to a few dozen bytes, thousands of times per layer): fixed-size moves, the last one
 // overlapping, instead of a library call per row (the calls took 10% of resnet8's INT8 time).

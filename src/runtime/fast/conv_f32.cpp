@@ -199,7 +199,7 @@ class ConvF32 : public FastOp {
       const float* xg = x + (t.n * g.C + t.gi * g.Cg()) * g.H * g.W;
       float* xp = fast::scratch_floats(0, static_cast<size_t>(padded));
       float* cb = fast::scratch_floats(1, static_cast<size_t>((t.m1 - t.m0) * s.ldc));
-      build_planes(g, s, xg, t.r0, xp);
+      fast::build_phase_planes(g, s, xg, t.r0, 0.f, xp);
       std::fill(xp + planes * plane, xp + padded, 0.f);
       kernels::SconvShiftParams p;
       p.M = Mg;
@@ -285,33 +285,6 @@ class ConvF32 : public FastOp {
       }
   }
 
-  // The zero-padded phase planes of input rows from output row r0 on (fast::ShiftPlan).
-  static void build_planes(const Conv2d& g, const fast::ShiftPlan& s, const float* xg, int64_t r0, float* xp) {
-    for (int64_t c = 0; c < g.Cg(); ++c)
-      for (int64_t a = 0; a < s.pa; ++a)
-        for (int64_t b = 0; b < s.pb; ++b) {
-          int64_t c_lo, c_hi;
-          fast::shift_plane_columns(g, s, b, &c_lo, &c_hi);
-          float* pl = xp + s.plane_index(c, a, b) * s.Hp * s.Wp;
-          for (int64_t rr = 0; rr < s.Hp; ++rr) {
-            float* dst = pl + rr * s.Wp;
-            const int64_t ih = (r0 + rr) * g.sh + a - g.pt;
-            if (ih < 0 || ih >= g.H) {
-              std::fill(dst, dst + s.Wp, 0.f);
-              continue;
-            }
-            const float* src = xg + (c * g.H + ih) * g.W;  // column cc is src[cc * sw + b - pl]
-            std::fill(dst, dst + c_lo, 0.f);
-            if (g.sw == 1) {
-              std::memcpy(dst + c_lo, src + (c_lo + b - g.pl), static_cast<size_t>(c_hi - c_lo) * sizeof(float));
-            } else {
-              for (int64_t cc = c_lo; cc < c_hi; ++cc) dst[cc] = src[cc * g.sw + b - g.pl];
-            }
-            std::fill(dst + c_hi, dst + s.Wp, 0.f);
-          }
-        }
-  }
-
   // 3x3: whole blocks of 8 channels on the channel-lane kernel (dwconv_cb8_avx2.h, the same
   // operations per plane, so the same bits), the M % 8 channels left plane by plane.
   bool channel_blocks() const { return g_.kh == 3 && g_.kw == 3 && g_.M >= 8; }
@@ -364,11 +337,8 @@ std::unique_ptr<FastOp> make_conv_f32(const FastOpContext& ctx) {
   Conv2d g;
   if (!fast::read_conv2d(node, w->initializer->shape(), &g)) return nullptr;
   if (b && b->numel() != g.M) return nullptr;
-  int64_t in_h = -1, in_w = -1;
-  if (const Value* x = ctx.graph.find_value(node.inputs[0]); x && x->type.has_shape && x->type.dims.size() == 4) {
-    if (x->type.dims[2].is_known()) in_h = x->type.dims[2].value;
-    if (x->type.dims[3].is_known()) in_w = x->type.dims[3].value;
-  }
+  int64_t in_h, in_w;
+  fast::inferred_plane(ctx.graph, node, &in_h, &in_w);
   return std::make_unique<ConvF32>(g, *w->initializer, b, ctx.act_min, ctx.act_max, ctx.onednn, in_h, in_w);
 }
 

@@ -284,53 +284,30 @@ class QConv : public FastOp {
   bool run_phase_rows(const Conv2d& g, int64_t N, const uint8_t* x, Tensor& y, ThreadPool& pool) const {
     const int64_t K = g.K(), C = g.C, M = g.M, P = g.P();
     if (N == 0 || P == 0 || M == 0) return true;
-    const int64_t pa = g.kh == 1 ? 1 : g.sh, pb = g.kw == 1 ? 1 : g.sw;
-    const int64_t halo = (g.kh - 1) * g.dh / g.sh, Wp = g.OW + (g.kw - 1) * g.dw / g.sw;
     // Output rows per task: every thread busy even for one image.
     const int64_t per_image = std::min<int64_t>(g.OH, std::max<int64_t>(1, (pool.size() + N - 1) / N));
     const int64_t rows = (g.OH + per_image - 1) / per_image, chunks = (g.OH + rows - 1) / rows;
-    const int64_t Hp = rows + halo, plane = Hp * Wp, bytes = C * pa * pb * plane;
+    fast::ShiftPlan s;  // the planes' geometry (tasks are split here, not by plan_shift)
+    s.pa = g.kh == 1 ? 1 : g.sh;
+    s.pb = g.kw == 1 ? 1 : g.sw;
+    s.Wp = g.OW + (g.kw - 1) * g.dw / g.sw;
+    s.Hp = rows + (g.kh - 1) * g.dh / g.sh;
+    const int64_t bytes = C * s.pa * s.pb * s.Hp * s.Wp;
     if (bytes + 64 > INT32_MAX) return false;
-    const uint8_t zp = static_cast<uint8_t>(q_.x_zp);
     const int32_t taps = static_cast<int32_t>(g.kh * g.kw);
     std::vector<int32_t> base(static_cast<size_t>(K));  // row k's offset in a task's planes, output row r0
     for (int64_t k = 0; k < K; ++k) {
-      const int32_t kk = k_order_[k], c = kk / taps, i = kk % taps / static_cast<int32_t>(g.kw),
-                    j = kk % static_cast<int32_t>(g.kw);
-      const int64_t a = i * g.dh % g.sh, b = j * g.dw % g.sw;
-      base[k] = static_cast<int32_t>(((c * pa + (pa > 1 ? a : 0)) * pb + (pb > 1 ? b : 0)) * plane +
-                                     i * g.dh / g.sh * Wp + j * g.dw / g.sw);
+      const int32_t kk = k_order_[k];
+      base[k] = static_cast<int32_t>(s.tap_offset(g, kk / taps, kk % taps / g.kw, kk % g.kw));
     }
     pool.parallel_tasks(N * chunks, [&](int64_t task) {
       const int64_t n = task / chunks, r0 = task % chunks * rows, r1 = std::min(g.OH, r0 + rows);
       auto* xq = static_cast<uint8_t*>(fast::scratch_bytes(0, static_cast<size_t>(bytes + 64)));
-      for (int64_t c = 0; c < C; ++c)
-        for (int64_t a = 0; a < pa; ++a)
-          for (int64_t b = 0; b < pb; ++b) {
-            // Plane (c, a, b) entry (rr, cc) holds x[(r0 + rr) * sh + a - pt][cc * sw + b - pl].
-            const int64_t first = g.pl - b;  // column cc reads input column cc * sw - first
-            const int64_t c_lo = std::min(Wp, first <= 0 ? 0 : (first + g.sw - 1) / g.sw);
-            const int64_t c_hi = std::max(c_lo, std::min(Wp, (g.W + first + g.sw - 1) / g.sw));
-            uint8_t* pl = xq + ((c * pa + a) * pb + b) * plane;
-            for (int64_t rr = 0; rr < Hp; ++rr) {
-              uint8_t* dst = pl + rr * Wp;
-              const int64_t ih = (r0 + rr) * g.sh + a - g.pt;
-              if (ih < 0 || ih >= g.H || c_lo == c_hi) {
-                std::memset(dst, zp, static_cast<size_t>(Wp));
-                continue;
-              }
-              const uint8_t* src = x + ((n * C + c) * g.H + ih) * g.W - first;
-              std::memset(dst, zp, static_cast<size_t>(c_lo));
-              if (g.sw == 1) std::memcpy(dst + c_lo, src + c_lo, static_cast<size_t>(c_hi - c_lo));
-              else
-                for (int64_t cc = c_lo; cc < c_hi; ++cc) dst[cc] = src[cc * g.sw];
-              std::memset(dst + c_hi, zp, static_cast<size_t>(Wp - c_hi));
-            }
-          }
+      fast::build_phase_planes(g, s, x + n * C * g.H * g.W, r0, static_cast<uint8_t>(q_.x_zp), xq);
       auto* offs = static_cast<int32_t*>(fast::scratch_bytes(1, static_cast<size_t>(K) * sizeof(int32_t)));
       void* packed = fast::scratch_bytes(2, kernels::qgemm_packed_b_bytes(K, g.OW));
       for (int64_t r = r0; r < r1; ++r) {
-        const int32_t shift = static_cast<int32_t>((r - r0) * Wp);
+        const int32_t shift = static_cast<int32_t>((r - r0) * s.Wp);
         for (int64_t k = 0; k < K; ++k) offs[k] = base[k] + shift;
         kernels::qgemm_pack_b_u8_avx2(K, g.OW, xq, 1, 1, q_.x_zp, 0, g.OW, packed, offs);
         const kernels::QgemmOutput o = q_.gemm_output(y, n * M * P + r * g.OW, P, 1, 0);
@@ -419,11 +396,8 @@ std::unique_ptr<FastOp> make_qconv(const FastOpContext& ctx) {
   if (!fast::read_conv2d(node, w->initializer->shape(), &g)) return nullptr;
   fast::QLayer layer;
   if (!fast::read_qlayer(ctx, g.M, g.K(), /*weight_rows_are_channels=*/true, &layer)) return nullptr;
-  int64_t in_h = -1, in_w = -1;
-  if (const Value* x = ctx.graph.find_value(node.inputs[0]); x && x->type.has_shape && x->type.dims.size() == 4) {
-    if (x->type.dims[2].is_known()) in_h = x->type.dims[2].value;
-    if (x->type.dims[3].is_known()) in_w = x->type.dims[3].value;
-  }
+  int64_t in_h, in_w;
+  fast::inferred_plane(ctx.graph, node, &in_h, &in_w);
   return std::make_unique<QConv>(g, std::move(layer), in_h, in_w);
 }
 
