@@ -269,8 +269,8 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
     const size_t row = whole.nbytes() / static_cast<size_t>(n);
     for (int64_t i = 0; i < plan.parts; ++i) {
       Tensor& t = outs[i].at(name);
-      bool same = t.dtype() == type && t.rank() == static_cast<int64_t>(shape.size());
-      for (int64_t d = 1; same && d < t.rank(); ++d) same = t.dim(d) == shape[d];
+      bool same = t.dtype() == type && t.rank() == shape.size();
+      for (size_t d = 1; same && d < t.rank(); ++d) same = t.dim(d) == shape[d];
       if (!same)
         throw InternalError(str_cat("graph output '", name, "' is ", dtype_name(t.dtype()), " ", shape_str(t.shape()),
                                     " in batch part ", i, " and ", dtype_name(type), " ", shape_str(shape),

@@ -185,7 +185,9 @@ TEST_P(EngineZoo, BatchRunInPartsGivesTheWholeBatchBits) {
       EXPECT_EQ(l.calls, 1) << l.node;
       // The integer layers ran on their fast ops in the parts (the int8 model's convert the input
       // into the per-thread buffer), not on the reference.
-      if (l.op_type.rfind("octet.", 0) == 0) EXPECT_NE(l.kernel, "reference") << l.node;
+      if (l.op_type.rfind("octet.", 0) == 0) {
+        EXPECT_NE(l.kernel, "reference") << l.node;
+      }
     }
     // One sample per part: ten parts, so both threads surely run parts at the same time.
     EngineOptions singles = parts;
@@ -307,7 +309,9 @@ TEST_P(EngineZoo, BatchPlanFollowsTheCacheBudgetAndEvensTheThreads) {
           ASSERT_GE(p.parts, 1);
           ASSERT_LE(p.parts, n);
           EXPECT_EQ(p.part, (n + p.parts - 1) / p.parts);
-          if (micro > 0 && micro >= n) EXPECT_EQ(p.parts, 1);
+          if (micro > 0 && micro >= n) {
+            EXPECT_EQ(p.parts, 1);
+          }
           const bool eligible = parallel && threads > 1 && n >= threads && !(micro > 0 && micro >= n);
           if (p.concurrent) {
             ++concurrent_plans;
@@ -315,14 +319,18 @@ TEST_P(EngineZoo, BatchPlanFollowsTheCacheBudgetAndEvensTheThreads) {
             EXPECT_TRUE(p.parts % threads == 0 || p.parts == n) << p.parts;
             const int64_t rounds = (p.parts + threads - 1) / threads;
             EXPECT_LE(static_cast<double>(rounds * p.part * threads), kMaxImbalance * static_cast<double>(n));
-            if (micro > 0) EXPECT_LE(p.part, micro);
-            else EXPECT_TRUE(p.part == 1 || p.part * bytes <= kSplitBudgetBytes) << p.part;
+            if (micro > 0) {
+              EXPECT_LE(p.part, micro);
+            } else {
+              EXPECT_TRUE(p.part == 1 || p.part * bytes <= kSplitBudgetBytes) << p.part;
+            }
             continue;
           }
           EXPECT_FALSE(eligible && n % threads == 0) << "an evenly divisible batch runs concurrently";
           if (p.parts == 1) {
-            EXPECT_TRUE(n == 1 || micro > 0 && micro >= n || micro == 0 && n * bytes <= kSplitBudgetBytes * threads ||
-                        micro == 0 && 2 * bytes > kSplitBudgetBytes * threads);
+            EXPECT_TRUE(n == 1 || (micro > 0 && micro >= n) ||
+                        (micro == 0 && n * bytes <= kSplitBudgetBytes * threads) ||
+                        (micro == 0 && 2 * bytes > kSplitBudgetBytes * threads));
           } else {
             ++consecutive_splits;
             if (micro > 0) {

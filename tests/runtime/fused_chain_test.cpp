@@ -243,7 +243,7 @@ TEST(EngineFusedChain, OpsThatDoNotFitAndDeclinedRunsGiveTheUnfusedBits) {
 // K-blocked path).
 TEST(EngineFusedChain, ScalarOpsOnEveryProductPathGiveTheUnfusedBits) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
-  for (const auto [K, N] : {std::pair<int64_t, int64_t>{24, 40}, {300, 40}, {300, 1}, {24, 1}}) {
+  for (const auto& [K, N] : {std::pair<int64_t, int64_t>{24, 40}, {300, 40}, {300, 1}, {24, 1}}) {
     SCOPED_TRACE(::testing::Message() << "K=" << K << " N=" << N);
     B g("scalars", 17);
     const std::string x = g.input("x", DType::Float32, {9, K});
