@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "../test_util.h"
 #include "ir/builder.h"
@@ -242,5 +243,58 @@ TEST(LowerQdq, PropagatesQuantizeAboveMaxPoolAndFlatten) {
   EXPECT_TRUE(outputs_close(q, lowered, xin, "fc_out"));
 }
 
+
+// image [N,4,8] -> MatMul (8 x 6) -> Add (bias, `bias_shape`) -> Relu -> [Q/DQ -> MatMul (6 x 3)
+// when `quantized_after`]: a transformer's linear layer as exporters write it.
+Model matmul_add(const Shape& bias_shape, bool quantized_after) {
+  B b("mm_add", 17);
+  const std::string x = b.input("image", DType::Float32, {-1, 4, 8});
+  b.initializer("w1", rnd({8, 6}, 61, -0.5f, 0.5f));
+  b.initializer("b1", rnd(bias_shape, 62, -0.3f, 0.3f));
+  b.initializer("w2", rnd({6, 3}, 63, -0.5f, 0.5f));
+  std::string y = b.op("MatMul", {x, "w1"}, {}, "mm");
+  y = b.op("Add", {y, "b1"}, {}, "bias");
+  y = b.op("Relu", {y}, {}, "relu");
+  if (quantized_after) y = b.op("MatMul", {y, "w2"}, {}, "mm2");
+  b.output(y);
+  Model m = b.build();
+  infer_shapes(m);
+  return m;
+}
+
+// The Add of a 1-D bias after a quantized MatMul goes into the fused op's float bias, with the
+// Relu after it, and changes no bit: the same model with the bias as [1, 6] (which the lowering
+// leaves as an Add) gives the same output. When the layer's output is quantized for the next one,
+// the QuantizeLinear stays a node (an int32 bias would round before the sum).
+TEST(LowerQdq, MatMulBiasAddIsTakenInWithoutChangingABit) {
+  const Tensor calib = rnd({4, 4, 8}, 64, -1.f, 1.f);
+  const Tensor x = rnd({5, 4, 8}, 65, -1.f, 1.f);
+  for (bool quantized_after : {false, true}) {
+    SCOPED_TRACE(quantized_after ? "a quantized MatMul after it" : "float output");
+    Model q = quantize_minmax(matmul_add({6}, quantized_after), StaticQuantOptions{}, calib);
+    Model q_wide = quantize_minmax(matmul_add({1, 6}, quantized_after), StaticQuantOptions{}, calib);
+    Model lowered = clone_model(q), lowered_wide = clone_model(q_wide);
+    LowerQdq pass, pass_wide;
+    ASSERT_TRUE(pass.run(lowered));
+    ASSERT_TRUE(pass_wide.run(lowered_wide));
+    const auto counts = op_counts(lowered);
+    EXPECT_EQ(counts.count("Add") + counts.count("Relu"), 0u);
+    EXPECT_EQ(op_counts(lowered_wide).at("Add"), 1) << "a [1, 6] bias is not taken in";
+    const Node* mm = node_named(lowered, "mm");
+    ASSERT_NE(mm, nullptr);
+    ASSERT_EQ(mm->domain, "octet");
+    ASSERT_EQ(mm->inputs.size(), 9u);
+    EXPECT_TRUE(mm->inputs[6].empty()) << "float output";
+    EXPECT_EQ(lowered.graph.value(mm->inputs[8]).initializer->dtype(), DType::Float32);
+    EXPECT_EQ(mm->attr_float("act_min", -1.f), 0.f);
+    EXPECT_EQ(counts.count("QuantizeLinear") ? counts.at("QuantizeLinear") : 0, quantized_after ? 2 : 1);
+    const std::string out = lowered.graph.outputs[0];
+    const Tensor a = Executor(lowered).run({{"image", x}}).at(out);
+    const Tensor b = Executor(lowered_wide).run({{"image", x}}).at(out);
+    ASSERT_EQ(a.shape(), b.shape());
+    EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.nbytes()), 0);
+    EXPECT_TRUE(outputs_close(q, lowered, x, out));
+  }
+}
 }  // namespace
 }  // namespace octet
