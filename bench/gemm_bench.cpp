@@ -403,6 +403,7 @@ BENCHMARK(BM_Qgemm)
     ->Args({64, 3136, 576, 1, kNormal, 0, 1})
     ->Args({64, 3136, 576, 2, kNormal, 0, 1})
     ->Args({64, 784, 16, 1, kNormal, 0, 1})
+    ->Args({64, 784, 16, 1, kNormal, 1, 1})
     ->ComputeStatistics("max", max_of)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);

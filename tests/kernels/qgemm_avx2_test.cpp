@@ -48,6 +48,8 @@ struct Case {
   int c_layout = 0;  // 0 row-major, 1 transposed, 2 padded rows and c_cs = 2
   std::vector<int64_t> m_cuts, n_cuts;  // block boundaries inside (0, M) and (0, N)
   std::vector<int64_t> b_cuts;          // pack_b column boundaries (multiples of 16)
+  std::vector<int32_t> b_zp_cuts;       // the zero point of each pack_b range after the first
+                                        // (empty: b_zp for all): panels that differ in it
   // When set, only this block [m0, m1) x [n0, n1) is computed, and every other element of C must
   // keep its guard value.
   bool only_block = false;
@@ -64,9 +66,12 @@ std::vector<double> reference(const Case& c) {
   p.ldb = c.N;
   p.ldc = c.N;
   std::vector<int32_t> acc(static_cast<size_t>(c.M * c.N));
+  std::vector<int32_t> col_zp(static_cast<size_t>(c.N), c.b_zp);  // per column, from the pack ranges
+  for (size_t i = 0; i < c.b_zp_cuts.size() && i < c.b_cuts.size(); ++i)
+    for (int64_t n = c.b_cuts[i]; n < (i + 1 < c.b_cuts.size() ? c.b_cuts[i + 1] : c.N); ++n) col_zp[n] = c.b_zp_cuts[i];
   const bool fits =
       qgemm_s32_ref<int8_t, uint8_t>(p, c.a.data(), c.a_zp.empty() ? nullptr : c.a_zp.data(), 1,
-                                     c.b.data(), &c.b_zp, 0, acc.data());
+                                     c.b.data(), col_zp.data(), 1, acc.data());
   EXPECT_TRUE(fits);
   std::vector<double> y(acc.size());
   for (int64_t m = 0; m < c.M; ++m)
@@ -155,7 +160,8 @@ void run_typed_isa(const Case& c, const std::string& what, QgemmIsa isa) {
   for (int64_t x : c.b_cuts) bc.push_back(x);
   bc.push_back(N);
   for (size_t i = 0; i + 1 < bc.size(); ++i)
-    qgemm_pack_b_u8_avx2(K, N, b_store.data(), b_rs, b_cs, c.b_zp, bc[i], bc[i + 1], pb_ptr);
+    qgemm_pack_b_u8_avx2(K, N, b_store.data(), b_rs, b_cs, i == 0 || i > c.b_zp_cuts.size() ? c.b_zp : c.b_zp_cuts[i - 1],
+                         bc[i], bc[i + 1], pb_ptr);
 
   // C with a guard band of 16 elements before and after.
   int64_t c_rs = N, c_cs = 1, c_size = M * N;
@@ -315,6 +321,9 @@ void randomize(Case& c, std::mt19937& rng, Kind kind) {
     std::sort(c.n_cuts.begin(), c.n_cuts.end());
     for (int64_t x = 16 * uni(1, 3); x < c.N; x += 16 * uni(1, 3)) c.b_cuts.push_back(x);
   }
+  c.b_zp_cuts.clear();
+  if (uni(0, 1))
+    for (size_t i = 0; i < c.b_cuts.size(); ++i) c.b_zp_cuts.push_back(uni(0, 1) ? c.b_zp : uni(0, 255));
 }
 
 const int64_t kSizes[] = {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 32, 33, 100, 257};
