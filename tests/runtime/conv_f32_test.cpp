@@ -138,7 +138,7 @@ void expect_matches_reference(const std::vector<ConvCase>& cases, bool onednn) {
       const char* small_k = t.m / t.group >= 16 ? "conv_f32_direct_6x16_avx2" : "conv_f32_shift_6x16_avx2";
       EXPECT_EQ(e1.layers()[0].kernel, K <= 2304 ? small_k : "conv_f32_im2col_sgemm_6x16_avx2");
     } else if (!depthwise) {
-      const bool direct = (t.m / t.group) % 16 == 0 && t.h * t.w < 256 && K <= 2304;
+      const bool direct = (t.m / t.group) % 16 == 0 && (t.h * t.w < 256 || K <= 16) && K <= 2304;
       EXPECT_EQ(e1.layers()[0].kernel, direct ? "conv_f32_direct_6x16_avx2" : "conv_f32_1x1_sgemm_6x16_avx2");
     }
     if (depthwise) {

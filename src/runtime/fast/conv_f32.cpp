@@ -41,7 +41,7 @@ class ConvF32 : public FastOp {
           int64_t in_w)
       : g_(g), lo_(lo), hi_(hi) {
     direct_1x1_ = g.plain_1x1() && g.K() <= kMaxShiftK && g.Mg() % kernels::kSconvDirectMR == 0 && in_h > 0 &&
-                  in_w > 0 && in_h * in_w < fast::kSmallPlane;
+                  in_w > 0 && (in_h * in_w < fast::kSmallPlane || g.K() <= kShortK);
     bias_.assign(static_cast<size_t>(g.M), 0.f);
     if (b) std::copy(b->data<float>(), b->data<float>() + g.M, bias_.begin());
     const float* wp = w.data<float>();
@@ -165,8 +165,12 @@ class ConvF32 : public FastOp {
   // fast::kSmallPlane pixels whose output channels fill whole 16-lane blocks (direct_1x1_), where
   // packing the input for the SGEMM costs more than it saves. mobilenetv2-tiny FP32 batch 32, 1
   // thread, per layer: its 7x7 1x1 layers 0.19-0.35 -> 0.14-0.29 ms; at 14x14, 144 channels 0.48
-  // either way, 24 channels (a 16-lane block and a half) 0.29 -> 0.32 and 0.42 -> 0.45, and its
-  // 28x28 layer 0.98 -> 1.01: those stay on the SGEMM.
+  // either way, 24 channels (a 16-lane block and a half) 0.29 -> 0.32 and 0.42 -> 0.45: those
+  // stay on the SGEMM. Its 28x28 layer has K = 16 (kShortK), where the SGEMM's per-tile work
+  // outweighs its 6 x 16 multiply-adds per k: 0.98 -> 1.01 ms on the AVX2-only EPYC of sessions
+  // 11-19, but 1.02 -> 0.86-0.94 on a Zen 4 (session 20; the whole model, paired min ratio, 0.955
+  // at batch 32 and 0.965 at batch 1), so short-K 1x1 layers take the direct kernel on any plane.
+  static constexpr int64_t kShortK = 16;
   bool direct(const Conv2d& g) const { return (shifted(g) || direct_1x1_) && g.Mg() >= kernels::kSconvDirectMR; }
 
   // Everything but a plain 1x1 (stride 1, no padding), which multiplies the input as it is.
