@@ -11,6 +11,7 @@
 #include "../test_util.h"
 #include "ir/builder.h"
 #include "passes/quantize_static.h"
+#include "runtime/engine.h"
 #include "runtime/executor.h"
 #include "runtime/shape_inference.h"
 
@@ -244,18 +245,34 @@ TEST(LowerQdq, PropagatesQuantizeAboveMaxPoolAndFlatten) {
 }
 
 
-// image [N,4,8] -> MatMul (8 x 6) -> Add (bias, `bias_shape`) -> Relu -> [Q/DQ -> MatMul (6 x 3)
-// when `quantized_after`]: a transformer's linear layer as exporters write it.
-Model matmul_add(const Shape& bias_shape, bool quantized_after) {
+struct MatMulAdd {
+  bool quantized_after;  // Q/DQ -> MatMul (6 x 3) after the Relu
+  bool bias_first;       // Add(bias, y) instead of Add(y, bias)
+  bool int32_bias;       // the bias as DequantizeLinear of INT32 (as quantizers write it)
+};
+
+// image [N,4,8] -> MatMul (8 x 6) -> Add (bias, `bias_shape`) -> Relu [-> Q/DQ -> MatMul]: a
+// transformer's linear layer as exporters write it.
+Model matmul_add(const Shape& bias_shape, const MatMulAdd& v) {
   B b("mm_add", 17);
   const std::string x = b.input("image", DType::Float32, {-1, 4, 8});
   b.initializer("w1", rnd({8, 6}, 61, -0.5f, 0.5f));
-  b.initializer("b1", rnd(bias_shape, 62, -0.3f, 0.3f));
   b.initializer("w2", rnd({6, 3}, 63, -0.5f, 0.5f));
+  std::string bias = "b1";
+  if (v.int32_bias) {
+    const Tensor f = rnd(bias_shape, 62, -3000.f, 3000.f);
+    std::vector<int32_t> q(static_cast<size_t>(f.numel()));
+    for (size_t i = 0; i < q.size(); ++i) q[i] = static_cast<int32_t>(f.data<float>()[i]);
+    b.initializer("b1_q", Tensor::from_vector<int32_t>(bias_shape, q));
+    b.initializer("b1_s", Tensor::scalar<float>(1e-4f));
+    bias = b.op("DequantizeLinear", {"b1_q", "b1_s"}, {}, "b1_dq");
+  } else {
+    b.initializer("b1", rnd(bias_shape, 62, -0.3f, 0.3f));
+  }
   std::string y = b.op("MatMul", {x, "w1"}, {}, "mm");
-  y = b.op("Add", {y, "b1"}, {}, "bias");
+  y = v.bias_first ? b.op("Add", {bias, y}, {}, "bias") : b.op("Add", {y, bias}, {}, "bias");
   y = b.op("Relu", {y}, {}, "relu");
-  if (quantized_after) y = b.op("MatMul", {y, "w2"}, {}, "mm2");
+  if (v.quantized_after) y = b.op("MatMul", {y, "w2"}, {}, "mm2");
   b.output(y);
   Model m = b.build();
   infer_shapes(m);
@@ -269,16 +286,21 @@ Model matmul_add(const Shape& bias_shape, bool quantized_after) {
 TEST(LowerQdq, MatMulBiasAddIsTakenInWithoutChangingABit) {
   const Tensor calib = rnd({4, 4, 8}, 64, -1.f, 1.f);
   const Tensor x = rnd({5, 4, 8}, 65, -1.f, 1.f);
-  for (bool quantized_after : {false, true}) {
-    SCOPED_TRACE(quantized_after ? "a quantized MatMul after it" : "float output");
-    Model q = quantize_minmax(matmul_add({6}, quantized_after), StaticQuantOptions{}, calib);
-    Model q_wide = quantize_minmax(matmul_add({1, 6}, quantized_after), StaticQuantOptions{}, calib);
+  for (const MatMulAdd v : {MatMulAdd{false, false, false}, MatMulAdd{true, false, false},
+                            MatMulAdd{false, true, true}, MatMulAdd{true, true, false}}) {
+    const bool quantized_after = v.quantized_after;
+    SCOPED_TRACE(::testing::Message() << (quantized_after ? "a quantized MatMul after it" : "float output")
+                                      << (v.bias_first ? ", bias first" : "")
+                                      << (v.int32_bias ? ", DequantizeLinear of an INT32 bias" : ""));
+    Model q = quantize_minmax(matmul_add({6}, v), StaticQuantOptions{}, calib);
+    Model q_wide = quantize_minmax(matmul_add({1, 6}, v), StaticQuantOptions{}, calib);
     Model lowered = clone_model(q), lowered_wide = clone_model(q_wide);
     LowerQdq pass, pass_wide;
     ASSERT_TRUE(pass.run(lowered));
     ASSERT_TRUE(pass_wide.run(lowered_wide));
     const auto counts = op_counts(lowered);
     EXPECT_EQ(counts.count("Add") + counts.count("Relu"), 0u);
+    EXPECT_EQ(counts.count("DequantizeLinear"), 0u) << "the INT32 bias's DequantizeLinear is swept too";
     EXPECT_EQ(op_counts(lowered_wide).at("Add"), 1) << "a [1, 6] bias is not taken in";
     const Node* mm = node_named(lowered, "mm");
     ASSERT_NE(mm, nullptr);
@@ -294,6 +316,12 @@ TEST(LowerQdq, MatMulBiasAddIsTakenInWithoutChangingABit) {
     ASSERT_EQ(a.shape(), b.shape());
     EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.nbytes()), 0);
     EXPECT_TRUE(outputs_close(q, lowered, x, out));
+    // The engine's INT8 MatMul with the float bias in its epilogue: the same bits again.
+    EngineOptions one;
+    one.threads = 1;
+    const Tensor e = Engine(lowered, one).run({{"image", x}}).at(out);
+    ASSERT_EQ(e.shape(), a.shape());
+    EXPECT_EQ(std::memcmp(e.raw(), a.raw(), a.nbytes()), 0);
   }
 }
 }  // namespace

@@ -234,11 +234,13 @@ TEST(EngineConvF32, OwnKernelsOnRandomGeometriesMatchTheReference) {
       {1, 8, 10, 10, 32, 2, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, false},    // 2 groups of 16
       {1, 6, 5, 5, 48, 3, 1, 1, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},       // 1x1 with padding, 3 groups
       {1, 4, 1, 1, 16, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},      // 1x1 on a 1x1 plane (direct)
-      // Plain 1x1: the direct kernel on planes under 256 pixels whose channels fill 16-lane
-      // blocks, the packed SGEMM otherwise (24 channels; a 16x16 plane).
+      // Plain 1x1: the direct kernel on planes under 256 pixels, or with K <= 16 on any plane,
+      // whose channels fill 16-lane blocks; the packed SGEMM otherwise (24 channels; a 16x16
+      // plane with K = 17).
       {2, 24, 7, 7, 32, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, true},      // 7x7, 32 channels: direct
       {2, 24, 7, 7, 24, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},     // 24 channels: SGEMM
-      {1, 16, 16, 16, 32, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, true},   // 256 pixels: SGEMM
+      {1, 16, 16, 16, 32, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, true},   // 256 pixels, K = 16: direct
+      {1, 17, 16, 16, 32, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, true},   // 256 pixels, K = 17: SGEMM
       {1, 2, 3, 3, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, false},     // 9 pixels: 6 + 3
       {1, 64, 9, 9, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},      // 64 channels, K = 576
       // Large enough to split into row bands and channel blocks (m0 > 0) over the threads.

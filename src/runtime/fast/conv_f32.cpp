@@ -1,7 +1,8 @@
 // Float 2-D convolution on the AVX2 kernels, with weights packed once at load and bias and a fused
 // Relu/Clip in the epilogue:
 //   - depthwise: the direct depthwise kernels (3x3: 8 channels per call in the vector lanes);
-//   - 1x1 stride 1 without padding: the packed SGEMM on the input as it is;
+//   - 1x1 stride 1 without padding: the packed SGEMM on the input as it is, but the direct kernel
+//     on planes known at load to be small, or with K <= 16 (direct());
 //   - other convolutions with K <= 2304 taps: with at least 16 output channels per group, the
 //     direct kernel (channels in the lanes, on a zero-padded copy of the input or the input itself;
 //     see sconv_direct_avx2.h and run_direct), else the shifted-B kernel on zero-padded phase
@@ -312,7 +313,7 @@ class ConvF32 : public FastOp {
 
   Conv2d g_;
   float lo_, hi_;
-  bool direct_1x1_ = false;  // a plain 1x1 on a small plane known at load: the direct kernel (direct())
+  bool direct_1x1_ = false;  // a plain 1x1 on a plane known at load, small or with K <= kShortK: direct()
   std::vector<float> bias_;
   // run() is const so that the engine may run batch parts concurrently (engine.h); the three
   // mutable members change only in a run on oneDNN (which declines a size: packed_ and onednn_;
