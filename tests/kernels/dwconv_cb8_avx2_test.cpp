@@ -93,10 +93,29 @@ std::vector<int32_t> reference(const Case& c) {
   return acc;
 }
 
+// One run of the kernel on c's block through the loop `vnni` selects, checked against want.
+void check_loop(const Case& c, size_t shift, bool vnni, const std::vector<int32_t>& want);
+
+// The block through every output loop this CPU runs: the one prepare picks (the AVX-512 VNNI one
+// on such a CPU, for the Small form without a saturating bias) and, where that is VNNI, the AVX2
+// loop too, with the same prepared weights.
 void check(const Case& c, size_t shift) {
   SCOPED_TRACE(describe(c));
-  const DwConvParams& p = c.p;
   const std::vector<int32_t> want = reference(c);
+  DwCb8Prepared prepared;
+  dwconv3x3_u8s8_cb8_prepare(c.x_zp, c.w.data(), c.w_zp, c.null_bias ? nullptr : c.bias, c.out, &prepared);
+  ASSERT_NO_FATAL_FAILURE(check_loop(c, shift, prepared.vnni, want));
+  if (prepared.vnni) {
+    ASSERT_NO_FATAL_FAILURE(check_loop(c, shift, false, want));
+  }
+}
+
+void check_loop(const Case& c, size_t shift, bool vnni, const std::vector<int32_t>& want) {
+  SCOPED_TRACE(vnni ? "avx512vnni loop" : "avx2 loop");
+  const DwConvParams& p = c.p;
+  DwCb8Prepared prepared;
+  dwconv3x3_u8s8_cb8_prepare(c.x_zp, c.w.data(), c.w_zp, c.null_bias ? nullptr : c.bias, c.out, &prepared);
+  prepared.vnni = vnni;
   // Input at the very end of its buffer: the kernel must not read past the last plane.
   std::vector<uint8_t> xbuf(c.x);
   const size_t ybytes = want.size();
@@ -106,8 +125,7 @@ void check(const Case& c, size_t shift) {
   const uintptr_t a = reinterpret_cast<uintptr_t>(sbuf.data());
   uint8_t* scratch = sbuf.data() + ((64 - (a & 63)) & 63) + shift % 64;
   std::fill(scratch, scratch + sbytes, static_cast<uint8_t>(0xC3));  // garbage: contents must not matter
-  dwconv3x3_u8s8_cb8_avx2(p, xbuf.data(), c.x_zp, c.w.data(), c.w_zp, c.null_bias ? nullptr : c.bias, c.out,
-                          ybuf.data() + kGuard, scratch);
+  dwconv3x3_u8s8_cb8_avx2(p, xbuf.data(), c.x_zp, prepared, c.out, ybuf.data() + kGuard, scratch);
   for (size_t i = 0; i < kGuard; ++i) {
     ASSERT_EQ(ybuf[i], kGuardByte) << "write before y at byte -" << (kGuard - i);
     ASSERT_EQ(ybuf[kGuard + ybytes + i], kGuardByte) << "write past y at byte +" << i;

@@ -66,6 +66,10 @@ struct DwCb8Prepared {
   int32_t bias[8];
   bool saturate_bias = false;
   int form = 0;  // the epilogue (dwconv_cb8_avx2.cpp's Form): 0 double, 1 rounding short form, 2 single precision
+  // The output loop runs on AVX-512 VNNI (kernels/avx512/dwconv_cb8_vnni.h: the same bytes, about
+  // a third fewer instructions per pixel): set by prepare where the CPU has it, the form is the
+  // single-precision one and the bias cannot saturate. Clearing it selects the AVX2 loop.
+  bool vnni = false;
 };
 
 // w: 8 x 9 int8 weights, channel-major (w[ch * 9 + kh * 3 + kw]); w_zp, bias: 8 each (bias may

@@ -87,7 +87,11 @@ class QConv : public FastOp {
   }
 
   std::string kernel() const override {
-    if (packed_.empty()) return cb8_.empty() ? "dwconv_u8s8_avx2" : "dwconv3x3_u8s8_cb8_avx2";
+    if (packed_.empty()) {
+      if (cb8_.empty()) return "dwconv_u8s8_avx2";
+      // The output loop of the first block (blocks of one layer normally share their form).
+      return cb8_.front().prepared.vnni ? "dwconv3x3_u8s8_cb8_avx512vnni" : "dwconv3x3_u8s8_cb8_avx2";
+    }
     // A 1x1 without padding (any stride) multiplies its input, subsampled by the strides: several
     // images per GEMM on small planes (run_pointwise_images), or one image straight from the input
     // (pack-B for stride 1, the gather of im2col otherwise, or the shifted kernel's one phase plane
