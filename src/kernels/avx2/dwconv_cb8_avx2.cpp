@@ -19,6 +19,7 @@
 #include "kernels/avx2/dwconv_cb8_avx2.h"
 
 #include "kernels/avx2/dw_requant_avx2.h"
+#include "kernels/avx2/dwconv_cb8_rows.h"
 #include "kernels/avx2/store_lanes.h"
 #include "kernels/avx2/transpose_avx2.h"
 #include "kernels/avx512/dwconv_cb8_vnni.h"
@@ -184,32 +185,30 @@ static_assert(static_cast<int>(Form::Rn) == 1 && static_cast<int>(Form::Small) =
 template <bool Signed, Form kForm>
 void compute(const DwConvParams& p, const Layout& l, int64_t rows, const __m256i* pairs, const __m256i w[6],
              const Epilogue& e, uint8_t* out) {
-  const int64_t sw = p.stride_w, t2 = 2 * p.dilation_w, tcols = l.tcols;
-  for (int64_t oh = 0; oh < rows; ++oh) {
-    const __m256i* r0 = pairs + oh * p.stride_h * tcols;
-    const __m256i* r1 = r0 + p.dilation_h * tcols;
-    const __m256i* r2 = r1 + p.dilation_h * tcols;
-    uint8_t* o = out + 8 * oh * p.out_w;
-    for (int64_t ow = 0; ow < p.out_w; ++ow) {
-      const int64_t c = ow * sw;
-      const __m256i s0 = _mm256_add_epi32(_mm256_madd_epi16(r0[c], w[0]), _mm256_madd_epi16(r0[c + t2], w[1]));
-      const __m256i s1 = _mm256_add_epi32(_mm256_madd_epi16(r1[c], w[2]), _mm256_madd_epi16(r1[c + t2], w[3]));
-      const __m256i s2 = _mm256_add_epi32(_mm256_madd_epi16(r2[c], w[4]), _mm256_madd_epi16(r2[c + t2], w[5]));
-      const __m256i acc = avx2::dw_add_bias(_mm256_add_epi32(_mm256_add_epi32(s0, s1), s2), e.bias, e.saturate_bias);
-      __m128i b;
-      if constexpr (kForm == Form::Small) {
-        b = avx2::dw_requant8_small<Signed>(acc, e.mult, e.clamp);
-      } else if constexpr (kForm == Form::Rn) {
-        b = avx2::dw_requant8_rn<Signed>(acc, e.mult_lo, e.mult_hi, e.clamp);
-      } else {
-        const __m128i q0 = avx2::dw_requant4(_mm256_castsi256_si128(acc), e.mult_lo, e.clamp);
-        const __m128i q1 = avx2::dw_requant4(_mm256_extracti128_si256(acc, 1), e.mult_hi, e.clamp);
-        const __m128i h16 = _mm_packs_epi32(q0, q1);  // in the output type's range: no saturation
-        b = Signed ? _mm_packs_epi16(h16, h16) : _mm_packus_epi16(h16, h16);
-      }
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(o + 8 * ow), b);
-    }
-  }
+  const int64_t t2 = 2 * p.dilation_w;  // a row's third tap's pair entry, from its first
+  dw_cb8_for_each_pixel(p, rows, l.tcols, pairs, out,
+                        [&](const __m256i* r0, const __m256i* r1, const __m256i* r2, uint8_t* o) {
+                          const __m256i s0 =
+                              _mm256_add_epi32(_mm256_madd_epi16(r0[0], w[0]), _mm256_madd_epi16(r0[t2], w[1]));
+                          const __m256i s1 =
+                              _mm256_add_epi32(_mm256_madd_epi16(r1[0], w[2]), _mm256_madd_epi16(r1[t2], w[3]));
+                          const __m256i s2 =
+                              _mm256_add_epi32(_mm256_madd_epi16(r2[0], w[4]), _mm256_madd_epi16(r2[t2], w[5]));
+                          const __m256i acc = avx2::dw_add_bias(_mm256_add_epi32(_mm256_add_epi32(s0, s1), s2),
+                                                                e.bias, e.saturate_bias);
+                          __m128i b;
+                          if constexpr (kForm == Form::Small) {
+                            b = avx2::dw_requant8_small<Signed>(acc, e.mult, e.clamp);
+                          } else if constexpr (kForm == Form::Rn) {
+                            b = avx2::dw_requant8_rn<Signed>(acc, e.mult_lo, e.mult_hi, e.clamp);
+                          } else {
+                            const __m128i q0 = avx2::dw_requant4(_mm256_castsi256_si128(acc), e.mult_lo, e.clamp);
+                            const __m128i q1 = avx2::dw_requant4(_mm256_extracti128_si256(acc, 1), e.mult_hi, e.clamp);
+                            const __m128i h16 = _mm_packs_epi32(q0, q1);  // in the output type's range: no saturation
+                            b = Signed ? _mm_packs_epi16(h16, h16) : _mm_packus_epi16(h16, h16);
+                          }
+                          _mm_storel_epi64(reinterpret_cast<__m128i*>(o), b);
+                        });
 }
 
 // n pixel-major outputs (8 channel bytes per pixel) to the 8 planes y + ch * plane.
@@ -427,7 +426,7 @@ void dwconv3x3_f32_cb8_avx2(const DwConvParams& p, const float* x, const float* 
   for (int k = 0; k < 9; ++k)
     wv[k] = _mm256_setr_ps(w[k], w[9 + k], w[18 + k], w[27 + k], w[36 + k], w[45 + k], w[54 + k], w[63 + k]);
   const __m256 vb = _mm256_loadu_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-  const int64_t plane_out = p.out_h * p.out_w, sw = p.stride_w, dw = p.dilation_w, uc = l.ucols;
+  const int64_t plane_out = p.out_h * p.out_w, dw = p.dilation_w, uc = l.ucols;
   for (int64_t oh0 = 0; oh0 < p.out_h; oh0 += l.strip) {
     const int64_t nout = std::min(l.strip, p.out_h - oh0);
     prepare_strip(
@@ -436,27 +435,20 @@ void dwconv3x3_f32_cb8_avx2(const DwConvParams& p, const float* x, const float* 
           for (int64_t c = 0; c < uc; ++c) rows[r * uc + c] = _mm256_setzero_ps();
         },
         [&](int64_t r, int64_t ih) { prep_row_f32(p, l, x, ih, rows + r * uc, stage); });
-    for (int64_t oh = 0; oh < nout; ++oh) {
-      const __m256* q0 = rows + oh * p.stride_h * uc;
-      const __m256* q1 = q0 + p.dilation_h * uc;
-      const __m256* q2 = q1 + p.dilation_h * uc;
-      float* o = obuf + 8 * oh * p.out_w;
-      for (int64_t ow = 0; ow < p.out_w; ++ow) {
-        const int64_t c = ow * sw;
-        __m256 acc = vb;  // bias, then the taps in (kh, kw) order, one FMA each
-        acc = _mm256_fmadd_ps(q0[c], wv[0], acc);
-        acc = _mm256_fmadd_ps(q0[c + dw], wv[1], acc);
-        acc = _mm256_fmadd_ps(q0[c + 2 * dw], wv[2], acc);
-        acc = _mm256_fmadd_ps(q1[c], wv[3], acc);
-        acc = _mm256_fmadd_ps(q1[c + dw], wv[4], acc);
-        acc = _mm256_fmadd_ps(q1[c + 2 * dw], wv[5], acc);
-        acc = _mm256_fmadd_ps(q2[c], wv[6], acc);
-        acc = _mm256_fmadd_ps(q2[c + dw], wv[7], acc);
-        acc = _mm256_fmadd_ps(q2[c + 2 * dw], wv[8], acc);
-        // min(hi, max(lo, acc)) with the NaN of acc kept, as dwconv_f32_avx2's clamp
-        _mm256_store_ps(o + 8 * ow, _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc)));
-      }
-    }
+    dw_cb8_for_each_pixel(p, nout, uc, rows, obuf, [&](const __m256* q0, const __m256* q1, const __m256* q2, float* o) {
+      __m256 acc = vb;  // bias, then the taps in (kh, kw) order, one FMA each
+      acc = _mm256_fmadd_ps(q0[0], wv[0], acc);
+      acc = _mm256_fmadd_ps(q0[dw], wv[1], acc);
+      acc = _mm256_fmadd_ps(q0[2 * dw], wv[2], acc);
+      acc = _mm256_fmadd_ps(q1[0], wv[3], acc);
+      acc = _mm256_fmadd_ps(q1[dw], wv[4], acc);
+      acc = _mm256_fmadd_ps(q1[2 * dw], wv[5], acc);
+      acc = _mm256_fmadd_ps(q2[0], wv[6], acc);
+      acc = _mm256_fmadd_ps(q2[dw], wv[7], acc);
+      acc = _mm256_fmadd_ps(q2[2 * dw], wv[8], acc);
+      // min(hi, max(lo, acc)) with the NaN of acc kept, as dwconv_f32_avx2's clamp
+      _mm256_store_ps(o, _mm256_min_ps(vhi, _mm256_max_ps(vlo, acc)));
+    });
     scatter_planes_f32(obuf, nout * p.out_w, plane_out, y + oh0 * p.out_w);
   }
 }

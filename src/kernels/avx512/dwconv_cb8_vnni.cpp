@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "kernels/avx2/dw_requant_avx2.h"
+#include "kernels/avx2/dwconv_cb8_rows.h"
 
 namespace octet::kernels {
 
@@ -33,28 +34,24 @@ void dwconv_cb8_rows_vnni(const DwConvParams& p, int64_t rows, int64_t tcols, co
   const __m256i bits_zp = _mm256_set1_epi32(0x4B400000 - out.zero_point);
   const int32_t l = std::min(std::max(out.qmin, out.lo), out.hi), h = std::min(std::max(out.qmax, out.lo), out.hi);
   const __m256i lo = _mm256_set1_epi32(l), hi = _mm256_set1_epi32(h);
-  const int64_t sw = p.stride_w, t2 = 2 * p.dilation_w;
-  const auto* base = static_cast<const __m256i*>(pairs);
-  for (int64_t oh = 0; oh < rows; ++oh) {
-    const __m256i* r0 = base + oh * p.stride_h * tcols;
-    const __m256i* r1 = r0 + p.dilation_h * tcols;
-    const __m256i* r2 = r1 + p.dilation_h * tcols;
-    uint8_t* o = obuf + 8 * oh * p.out_w;
-    for (int64_t ow = 0; ow < p.out_w; ++ow) {
-      const int64_t cc = ow * sw;
-      // Two chains of three, so that consecutive pixels overlap less on vpdpwssd's latency.
-      __m256i a0 = _mm256_dpwssd_epi32(bias, r0[cc], w[0]);
-      __m256i a1 = _mm256_madd_epi16(r1[cc + t2], w[3]);
-      a0 = _mm256_dpwssd_epi32(a0, r0[cc + t2], w[1]);
-      a1 = _mm256_dpwssd_epi32(a1, r2[cc], w[4]);
-      a0 = _mm256_dpwssd_epi32(a0, r1[cc], w[2]);
-      a1 = _mm256_dpwssd_epi32(a1, r2[cc + t2], w[5]);
-      const __m256i acc = _mm256_add_epi32(a0, a1);
-      const __m256i bits = _mm256_castps_si256(_mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), mult, c));
-      const __m256i q = _mm256_min_epi32(_mm256_max_epi32(_mm256_sub_epi32(bits, bits_zp), lo), hi);
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(o + 8 * ow), _mm256_cvtepi32_epi8(q));
-    }
-  }
+  const int64_t t2 = 2 * p.dilation_w;  // a row's third tap's pair entry, from its first
+  dw_cb8_for_each_pixel(p, rows, tcols, static_cast<const __m256i*>(pairs), obuf,
+                        [&](const __m256i* q0, const __m256i* q1, const __m256i* q2, uint8_t* o) {
+                          // Two chains of three, so that consecutive pixels overlap less on
+                          // vpdpwssd's latency.
+                          __m256i a0 = _mm256_dpwssd_epi32(bias, q0[0], w[0]);
+                          __m256i a1 = _mm256_madd_epi16(q1[t2], w[3]);
+                          a0 = _mm256_dpwssd_epi32(a0, q0[t2], w[1]);
+                          a1 = _mm256_dpwssd_epi32(a1, q2[0], w[4]);
+                          a0 = _mm256_dpwssd_epi32(a0, q1[0], w[2]);
+                          a1 = _mm256_dpwssd_epi32(a1, q2[t2], w[5]);
+                          const __m256i acc = _mm256_add_epi32(a0, a1);
+                          const __m256i bits =
+                              _mm256_castps_si256(_mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), mult, c));
+                          const __m256i q =
+                              _mm256_min_epi32(_mm256_max_epi32(_mm256_sub_epi32(bits, bits_zp), lo), hi);
+                          _mm_storel_epi64(reinterpret_cast<__m128i*>(o), _mm256_cvtepi32_epi8(q));
+                        });
 }
 
 }  // namespace octet::kernels
