@@ -13,6 +13,7 @@
 // planes sit at the end of their buffer (a read past them faults under ASan), outputs between
 // guard bytes, scratch at a random misalignment filled with garbage. Random tests print seeds.
 #include "kernels/avx2/dwconv_cb8_avx2.h"
+#include "kernels/avx512/dwconv_cb8_vnni.h"
 
 #include <gtest/gtest.h>
 
@@ -264,6 +265,40 @@ TEST(DwConvCb8Avx2, ExtremeSumsSaturateAndTiesRoundToEven) {
   std::vector<uint8_t> scratch(dwconv_cb8_avx2_scratch_size(t.p));
   dwconv3x3_u8s8_cb8_avx2(t.p, t.x.data(), t.x_zp, t.w.data(), t.w_zp, t.bias, t.out, y.data(), scratch.data());
   EXPECT_EQ(std::vector<int8_t>(y.begin(), y.begin() + 9), (std::vector<int8_t>{0, 0, 2, 0, -2, 2, 1, -1, 0}));
+}
+
+// The single-precision form where the products leave int16 and 2^22: biases from 2^22 to near
+// the form's bound (1.5 * 2^23 minus the taps' largest sum) with multipliers at and just below 1,
+// so that the requantized values saturate or sit at the FMA's exactness edge. Each block must
+// take that form, and on an AVX-512 VNNI CPU the VNNI loop (check() runs the AVX2 loop as well).
+TEST(DwConvCb8Avx2, SmallFormLargeAccumulators) {
+  SKIP_WITHOUT_AVX2();
+  std::mt19937 rng(announce_seed(2004, "SmallFormLargeAccumulators"));
+  const int32_t biases[8] = {4194304, -4194304, 4194305, -4194303, 8000000, -8000000, 12500000, -12500000};
+  const float mults[4] = {1.f, std::nextafter(1.f, 0.f), 0.999f, 0.5f};
+  for (int variant = 0; variant < 8; ++variant) {
+    Case c;
+    c.p.in_h = c.p.in_w = c.p.out_h = c.p.out_w = 7;
+    c.p.pad_top = c.p.pad_left = 1;
+    c.x_zp = variant % 2 ? 0 : 128;
+    c.x.resize(8 * 49);
+    for (auto& v : c.x) v = static_cast<uint8_t>(std::uniform_int_distribution<int>(0, 255)(rng));
+    c.w.resize(72);
+    for (auto& v : c.w) v = static_cast<int8_t>(std::uniform_int_distribution<int>(-3, 3)(rng));  // |sum| <= 27 * 255
+    for (int ch = 0; ch < 8; ++ch) {
+      c.bias[ch] = biases[(ch + variant) % 8];
+      c.out.multiplier[ch] = mults[(ch + variant) % 4];
+    }
+    c.out.is_signed = variant % 4 >= 2;
+    c.out.qmin = c.out.is_signed ? -128 : 0, c.out.qmax = c.out.is_signed ? 127 : 255;
+    c.out.lo = c.out.qmin, c.out.hi = c.out.qmax;
+    c.out.zero_point = c.out.is_signed ? -3 : 131;
+    DwCb8Prepared prepared;
+    dwconv3x3_u8s8_cb8_prepare(c.x_zp, c.w.data(), c.w_zp, c.bias, c.out, &prepared);
+    ASSERT_EQ(prepared.form, 2) << "variant " << variant << ": not the single-precision form";
+    ASSERT_EQ(prepared.vnni, dwconv_cb8_vnni_supported()) << "variant " << variant;
+    ASSERT_NO_FATAL_FAILURE(check(c, static_cast<size_t>(variant) * 5));
+  }
 }
 
 TEST(DwConvCb8Avx2, EmptyOutputWritesNothing) {

@@ -19,7 +19,8 @@
 // per-channel double(multiplier), then avx2::dw_requant8_rn when every multiplier lies in [0, 1],
 // else vroundpd to nearest-even, clamp, vcvttpd2dq, + zero point: requantize_value bit for bit
 // either way), stored pixel-major in scratch, and transposed back to the 8
-// output planes 8 pixels at a time.
+// output planes 8 pixels at a time. On CPUs with AVX-512 VNNI the INT8 output loop is
+// avx512/dwconv_cb8_vnni.h's (vpdpwssd; same bytes) wherever DwCb8Prepared::vnni says so.
 //
 // Preconditions (not checked; the caller validates): kernel 3x3 (kernel_h/kernel_w of p are
 // ignored); sizes, strides, dilations >= 1, pads >= 0 (out_h or out_w 0: nothing is written);

@@ -5,7 +5,6 @@
 // set.
 #pragma once
 
-#include <immintrin.h>
 
 #include <cstdint>
 
