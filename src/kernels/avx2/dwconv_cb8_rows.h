@@ -25,10 +25,8 @@ inline __attribute__((always_inline)) void dw_cb8_for_each_pixel(const DwConvPar
     const Entry* r1 = r0 + p.dilation_h * cols;
     const Entry* r2 = r1 + p.dilation_h * cols;
     Out* o = out + 8 * oh * p.out_w;
-    for (int64_t ow = 0; ow < p.out_w; ++ow) {
-      const int64_t c = ow * p.stride_w;
-      pixel(r0 + c, r1 + c, r2 + c, o + 8 * ow);
-    }
+    const int64_t sw = p.stride_w;
+    for (int64_t ow = 0; ow < p.out_w; ++ow, r0 += sw, r1 += sw, r2 += sw, o += 8) pixel(r0, r1, r2, o);
   }
 }
 
