@@ -13,7 +13,6 @@
 // planes sit at the end of their buffer (a read past them faults under ASan), outputs between
 // guard bytes, scratch at a random misalignment filled with garbage. Random tests print seeds.
 #include "kernels/avx2/dwconv_cb8_avx2.h"
-#include "kernels/avx512/dwconv_cb8_vnni.h"
 
 #include <gtest/gtest.h>
 
@@ -26,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/avx2/qgemm_avx2.h"
 #include "kernels/ref/qconv_ref.h"
 #include "kernels/ref/quantize_ref.h"
 
@@ -296,7 +296,7 @@ TEST(DwConvCb8Avx2, SmallFormLargeAccumulators) {
     DwCb8Prepared prepared;
     dwconv3x3_u8s8_cb8_prepare(c.x_zp, c.w.data(), c.w_zp, c.bias, c.out, &prepared);
     ASSERT_EQ(prepared.form, 2) << "variant " << variant << ": not the single-precision form";
-    ASSERT_EQ(prepared.vnni, dwconv_cb8_vnni_supported()) << "variant " << variant;
+    ASSERT_EQ(prepared.vnni, qgemm_default_isa() == QgemmIsa::Avx512Vnni) << "variant " << variant;
     ASSERT_NO_FATAL_FAILURE(check(c, static_cast<size_t>(variant) * 5));
   }
 }

@@ -20,6 +20,7 @@
 
 #include "kernels/avx2/dw_requant_avx2.h"
 #include "kernels/avx2/dwconv_cb8_rows.h"
+#include "kernels/avx2/qgemm_avx2.h"
 #include "kernels/avx2/store_lanes.h"
 #include "kernels/avx2/transpose_avx2.h"
 #include "kernels/avx512/dwconv_cb8_vnni.h"
@@ -236,13 +237,6 @@ void scatter_planes(const uint8_t* out, int64_t n, int64_t plane, uint8_t* y) {
 
 }  // namespace
 
-bool dwconv_cb8_vnni_supported() {
-  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                                __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-  return supported;
-}
-
 size_t dwconv_cb8_avx2_scratch_size(const DwConvParams& p) {
   if (p.out_h <= 0 || p.out_w <= 0) return 64;
   return make_layout(p).total + 63;
@@ -275,7 +269,8 @@ void dwconv3x3_u8s8_cb8_prepare(int32_t x_zp, const int8_t* w, const int32_t* w_
     small &= wsum * x_max + std::abs(static_cast<double>(d.bias[ch])) < avx2::kSmallAccBound;
   }
   d.form = static_cast<int>(!rn ? Form::Double : small ? Form::Small : Form::Rn);
-  d.vnni = d.form == static_cast<int>(Form::Small) && !d.saturate_bias && dwconv_cb8_vnni_supported();
+  d.vnni = d.form == static_cast<int>(Form::Small) && !d.saturate_bias &&
+           qgemm_default_isa() == QgemmIsa::Avx512Vnni;  // the INT8 GEMM's choice, OCTET_ISA included
 }
 
 void dwconv3x3_u8s8_cb8_avx2(const DwConvParams& p, const uint8_t* x, int32_t x_zp, const int8_t* w,

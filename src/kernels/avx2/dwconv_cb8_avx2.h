@@ -68,7 +68,8 @@ struct DwCb8Prepared {
   bool saturate_bias = false;
   int form = 0;  // the epilogue (dwconv_cb8_avx2.cpp's Form): 0 double, 1 rounding short form, 2 single precision
   // The output loop runs on AVX-512 VNNI (kernels/avx512/dwconv_cb8_vnni.h: the same bytes, about
-  // a third fewer instructions per pixel): set by prepare where the CPU has it, the form is the
+  // a third fewer instructions per pixel): set by prepare where the INT8 GEMM runs its VNNI loop
+  // (qgemm_default_isa: the CPU has it and OCTET_ISA does not force AVX2), the form is the
   // single-precision one and the bias cannot saturate. Clearing it selects the AVX2 loop.
   bool vnni = false;
 };

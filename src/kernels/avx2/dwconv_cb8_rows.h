@@ -5,7 +5,6 @@
 // set.
 #pragma once
 
-
 #include <cstdint>
 
 #include "kernels/avx2/dwconv_avx2.h"

@@ -141,9 +141,11 @@ enum class QgemmIsa : uint32_t { Avx2 = 0, Avx512Vnni = 1 };
 inline bool qgemm_isa_supported(QgemmIsa isa) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
   if (isa == QgemmIsa::Avx2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  // All the -m flags the VNNI file is compiled with (avx512f/bw/vl/vnni).
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+  // All the -m flags the src/kernels/avx512 files are compiled with (fma: their single-precision
+  // requantization; avx512f/bw/vl/vnni).
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512vnni");
 #else
   (void)isa;
   return false;

@@ -12,10 +12,6 @@
 
 namespace octet::kernels {
 
-// Whether this CPU runs the loop below (AVX512F, BW, VL and VNNI). Defined in
-// dwconv_cb8_avx2.cpp, so that the check itself is not compiled for AVX-512.
-bool dwconv_cb8_vnni_supported();
-
 // Output rows [0, rows) of a strip whose first pair row is `pairs` (rows of tcols 32-byte
 // entries, the layout dwconv_cb8_avx2.cpp documents) into out, 8 channel bytes per pixel, pixel-
 // major: the same bytes as the AVX2 loop's Small form. Preconditions: prepared.form is the Small
