@@ -1,9 +1,12 @@
 // sconv_direct_avx2 (the channels-in-lanes direct FP32 convolution kernel) against its reference
-// twin sconv_direct_ref: random channel and pixel counts that leave partial 16-channel blocks and
-// 6-pixel tiles, rows of 1 to 9 pixels so that tiles span rows, row and column steps of strided
-// convolutions, random and convolution-shaped tap offsets, bias and clamp epilogues, channel
-// sub-ranges [m0, m1), and no write outside the rows and pixels the contract names (the kernel
-// stores whole vectors where the range has room, so the check runs at every range end).
+// twin sconv_direct_ref: output grids cut into bands (rectangles of 1 to 12 pixels a side, with
+// their own taps: all packed rows in order, or random ones as a band that skips padded taps
+// has), random channel and pixel counts that leave partial 16-channel blocks and tiles of 1-6
+// pixels spanning rows, one-pixel bands over up to 5 blocks, row and column steps of strided
+// convolutions, random and convolution-shaped tap offsets, bands of no taps, bias and clamp
+// epilogues, channel sub-ranges [m0, m1), and no write outside the rows and pixels the contract
+// names (the kernel stores whole vectors where the range has room, so the check runs at every
+// range end).
 //
 // Tolerance: both compute a float sum of K products (the kernel with FMA, one rounding per step;
 // the twin rounding products and sums), each within (K + 1) 2^-24 sum_k |w x| of the exact value
@@ -27,97 +30,148 @@ namespace {
 
 constexpr float kSentinel = -12345.678f;
 
+// An output grid of `rows` x `ldo` pixels cut into bands along row_cuts x col_cuts (each band a
+// rectangle), each band with its own taps: K, offsets (random, or those of a 3x3 layout) and
+// either every packed row in order (no w_off) or random rows.
 struct Case {
-  int64_t M, K, Q, OW, row_step, col_step;
-  bool conv_offsets;  // offsets of a real 3x3 layout (else random)
+  int64_t M, packed_K, rows, ldo, row_step, col_step;
+  std::vector<int64_t> row_cuts, col_cuts;  // interior cut points, ascending
+  bool conv_offsets;
   bool bias;
   float lo, hi;
   int64_t m0, m1;
 };
 
 void run_case(const Case& c, uint32_t seed) {
-  SCOPED_TRACE(::testing::Message() << "M=" << c.M << " K=" << c.K << " Q=" << c.Q << " OW=" << c.OW << " steps "
-                                    << c.row_step << "," << c.col_step << " m=[" << c.m0 << "," << c.m1
+  SCOPED_TRACE(::testing::Message() << "M=" << c.M << " packed_K=" << c.packed_K << " grid " << c.rows << "x" << c.ldo
+                                    << " steps " << c.row_step << "," << c.col_step << " m=[" << c.m0 << "," << c.m1
                                     << ") seed=" << seed);
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  std::vector<int32_t> off(static_cast<size_t>(c.K));
-  if (c.conv_offsets) {  // taps (ch, i, j) of a 3x3 kernel on planes of 40 rows of row_step
-    for (int64_t k = 0; k < c.K; ++k)
-      off[k] = static_cast<int32_t>((k / 9) * 40 * c.row_step + (k % 9 / 3) * c.row_step + k % 3);
-  } else {
-    for (auto& o : off) o = std::uniform_int_distribution<int32_t>(0, 300)(rng);
-  }
-  auto base = [&](int64_t q) { return (q / c.OW) * c.row_step + (q % c.OW) * c.col_step; };
-  const int64_t xn = *std::max_element(off.begin(), off.end()) + base(c.Q - 1) + 1;
-  std::vector<float> x(static_cast<size_t>(xn)), w(static_cast<size_t>(c.M * c.K)), bias(static_cast<size_t>(c.M));
+  auto u = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  std::vector<int64_t> rc = {0}, cc = {0};
+  rc.insert(rc.end(), c.row_cuts.begin(), c.row_cuts.end());
+  cc.insert(cc.end(), c.col_cuts.begin(), c.col_cuts.end());
+  rc.push_back(c.rows);
+  cc.push_back(c.ldo);
+  struct Taps {
+    std::vector<int32_t> off, w_off;
+    int64_t base = 0;
+  };
+  std::vector<Taps> taps;
+  std::vector<SconvDirectBand> bands;
+  int64_t xn = 1;
+  for (size_t a = 0; a + 1 < rc.size(); ++a)
+    for (size_t b = 0; b + 1 < cc.size(); ++b) {
+      Taps t;
+      const bool indexed = rng() % 2;
+      const int64_t K = indexed ? u(0, 40) : u(0, c.packed_K);
+      for (int64_t k = 0; k < K; ++k) {
+        t.off.push_back(c.conv_offsets ? static_cast<int32_t>((k / 9) * 40 * c.row_step + (k % 9 / 3) * c.row_step + k % 3)
+                                       : static_cast<int32_t>(u(0, 300)));
+        if (indexed) t.w_off.push_back(static_cast<int32_t>(16 * u(0, c.packed_K - 1)));
+      }
+      t.base = u(0, 50);
+      SconvDirectBand band;
+      band.rows = rc[a + 1] - rc[a];
+      band.cols = cc[b + 1] - cc[b];
+      band.out = rc[a] * c.ldo + cc[b];
+      band.K = K;
+      const int64_t last = (band.rows - 1) * c.row_step + (band.cols - 1) * c.col_step;
+      for (int32_t o : t.off) xn = std::max<int64_t>(xn, t.base + o + last + 1);
+      taps.push_back(std::move(t));
+      bands.push_back(band);
+    }
+  std::vector<float> x(static_cast<size_t>(xn)), w(static_cast<size_t>(c.M * c.packed_K)),
+      bias(static_cast<size_t>(c.M));
   for (auto& v : x) v = dist(rng);
   for (auto& v : w) v = dist(rng);
   for (auto& v : bias) v = dist(rng);
+  for (size_t i = 0; i < bands.size(); ++i) {
+    bands[i].x = x.data() + taps[i].base;
+    bands[i].off = taps[i].off.data();
+    bands[i].w_off = taps[i].w_off.empty() ? nullptr : taps[i].w_off.data();
+  }
   SconvDirectParams p;
   p.M = c.M;
-  p.K = c.K;
-  p.Q = c.Q;
-  p.OW = c.OW;
+  p.packed_K = c.packed_K;
+  p.Q = c.rows * c.ldo;
+  p.ldo = c.ldo;
   p.row_step = c.row_step;
   p.col_step = c.col_step;
-  p.off = off.data();
   p.bias = c.bias ? bias.data() : nullptr;
   p.lo = c.lo;
   p.hi = c.hi;
 
-  std::vector<float> packed(sconv_direct_packed_floats(c.M, c.K) + 1);
-  sconv_direct_pack_avx2(c.M, c.K, w.data(), c.K, packed.data() + 1);  // +1: not 32-byte aligned
-  const int64_t ldc = c.Q + 3;
+  std::vector<float> packed(sconv_direct_packed_floats(c.M, c.packed_K) + 1);
+  sconv_direct_pack_avx2(c.M, c.packed_K, w.data(), c.packed_K, packed.data() + 1);  // +1: not 32-byte aligned
+  const int64_t ldc = p.Q + 3;
   std::vector<float> got(static_cast<size_t>((c.m1 - c.m0 + 1) * ldc), kSentinel);
-  sconv_direct_avx2(p, packed.data() + 1, x.data(), got.data(), ldc, c.m0, c.m1);
+  std::vector<float> scratch(sconv_direct_scratch_floats(p.Q, c.m0, c.m1) + 8, std::nanf(""));
+  float* aligned = scratch.data() + (8 - reinterpret_cast<uintptr_t>(scratch.data()) / 4 % 8) % 8;
+  sconv_direct_avx2(p, bands.data(), static_cast<int64_t>(bands.size()), packed.data() + 1, got.data(), ldc, c.m0,
+                    c.m1, aligned);
   std::vector<float> ref(static_cast<size_t>(c.M * ldc), kSentinel);
-  sconv_direct_ref(p, w.data(), x.data(), ref.data(), ldc);
+  sconv_direct_ref(p, bands.data(), static_cast<int64_t>(bands.size()), w.data(), ref.data(), ldc);
 
-  for (int64_t m = c.m0; m < c.m1; ++m)
-    for (int64_t q = 0; q < c.Q; ++q) {
-      double exact = 0, mag = 0;
-      for (int64_t k = 0; k < c.K; ++k) {
-        const double prod = static_cast<double>(w[m * c.K + k]) * x[off[k] + base(q)];
-        exact += prod;
-        mag += std::fabs(prod);
+  for (const SconvDirectBand& b : bands)
+    for (int64_t i = 0; i < b.rows; ++i)
+      for (int64_t j = 0; j < b.cols; ++j) {
+        const int64_t q = b.out + i * c.ldo + j;
+        for (int64_t m = c.m0; m < c.m1; ++m) {
+          double exact = 0, mag = 0;
+          for (int64_t k = 0; k < b.K; ++k) {
+            const int64_t row = b.w_off ? b.w_off[k] / 16 : k;
+            const double prod =
+                static_cast<double>(w[m * c.packed_K + row]) * b.x[b.off[k] + i * c.row_step + j * c.col_step];
+            exact += prod;
+            mag += std::fabs(prod);
+          }
+          if (c.bias) exact += bias[m], mag += std::fabs(bias[m]);
+          exact = std::min<double>(c.hi, std::max<double>(c.lo, exact));
+          const double tol = (b.K + 4) * std::ldexp(1.0, -24) * mag;
+          const float g = got[(m - c.m0) * ldc + q];
+          ASSERT_LE(std::fabs(g - exact), tol) << "m=" << m << " q=" << q << " band of K " << b.K;
+          ASSERT_LE(std::fabs(g - ref[m * ldc + q]), 2 * tol) << "m=" << m << " q=" << q;
+        }
       }
-      if (c.bias) exact += bias[m], mag += std::fabs(bias[m]);
-      exact = std::min<double>(c.hi, std::max<double>(c.lo, exact));
-      const double tol = (c.K + 4) * std::ldexp(1.0, -24) * mag;
-      const float g = got[(m - c.m0) * ldc + q];
-      ASSERT_LE(std::fabs(g - exact), tol) << "m=" << m << " q=" << q;
-      ASSERT_LE(std::fabs(g - ref[m * ldc + q]), 2 * tol) << "m=" << m << " q=" << q;
-    }
   // Nothing past column Q of a stored row, and no row outside [m0, m1).
   for (int64_t r = 0; r <= c.m1 - c.m0; ++r)
-    for (int64_t q = (r < c.m1 - c.m0 ? c.Q : 0); q < ldc; ++q)
+    for (int64_t q = (r < c.m1 - c.m0 ? p.Q : 0); q < ldc; ++q)
       ASSERT_EQ(got[r * ldc + q], kSentinel) << "row " << r << " column " << q << " written";
 }
 
 TEST(SconvDirectAvx2, MatchesReferenceOnAwkwardShapes) {
   if (!sgemm_avx2_supported()) GTEST_SKIP() << "CPU lacks AVX2 + FMA";
-  std::mt19937 rng(20261123u);
+  std::mt19937 rng(20261124u);
   uint32_t seed = 1;
-  // Fixed edge cases (one pixel, one tile, resnet8's stage-1 layer, a stride-2 layer, partial
+  // Fixed edge cases (one pixel, one tile, resnet8's stage-1 layer as one band and as its 9
+  // bands, a stride-2 layer, a 7x7 layer whose 1-pixel corners run 4 blocks at once, partial
   // blocks and sub-ranges), then random ones.
   std::vector<Case> cases = {
-      {1, 1, 1, 1, 1, 1, false, false, -INFINITY, INFINITY, 0, 1},
-      {16, 9, 6, 6, 8, 1, true, true, 0.f, INFINITY, 0, 16},
-      {16, 144, 784, 28, 30, 1, true, true, 0.f, INFINITY, 0, 16},
-      {32, 144, 196, 14, 58, 2, true, false, 0.f, INFINITY, 16, 32},
-      {17, 27, 17, 5, 7, 1, true, false, -0.5f, 0.25f, 16, 17},
-      {40, 5, 33, 4, 9, 2, false, true, -INFINITY, INFINITY, 0, 40},
-      {64, 576, 49, 7, 9, 1, true, true, 0.f, 6.f, 16, 45},
+      {1, 1, 1, 1, 1, 1, {}, {}, false, false, -INFINITY, INFINITY, 0, 1},
+      {16, 9, 1, 6, 8, 1, {}, {}, true, true, 0.f, INFINITY, 0, 16},
+      {16, 144, 28, 28, 30, 1, {}, {}, true, true, 0.f, INFINITY, 0, 16},
+      {16, 144, 28, 28, 28, 1, {1, 27}, {1, 27}, true, true, 0.f, INFINITY, 0, 16},
+      {32, 144, 14, 14, 58, 2, {1}, {1}, true, false, 0.f, INFINITY, 16, 32},
+      {64, 576, 7, 7, 7, 1, {1, 6}, {1, 6}, true, true, 0.f, 6.f, 0, 64},
+      {50, 576, 7, 7, 7, 1, {1, 6}, {1, 6}, true, true, 0.f, 6.f, 0, 50},
+      {17, 27, 3, 5, 7, 1, {2}, {}, true, false, -0.5f, 0.25f, 16, 17},
+      {40, 5, 9, 4, 9, 2, {}, {1, 3}, false, true, -INFINITY, INFINITY, 0, 40},
+      {64, 576, 7, 7, 9, 1, {}, {}, true, true, 0.f, 6.f, 16, 45},
   };
   for (int i = 0; i < 200; ++i) {
     Case c;
-    c.M = std::uniform_int_distribution<int64_t>(1, 40)(rng);
-    c.K = std::uniform_int_distribution<int64_t>(1, 60)(rng);
-    c.Q = std::uniform_int_distribution<int64_t>(1, 70)(rng);
-    c.OW = std::uniform_int_distribution<int64_t>(1, 9)(rng);
+    c.M = std::uniform_int_distribution<int64_t>(1, 70)(rng);
+    c.packed_K = std::uniform_int_distribution<int64_t>(1, 60)(rng);
+    c.rows = std::uniform_int_distribution<int64_t>(1, 9)(rng);
+    c.ldo = std::uniform_int_distribution<int64_t>(1, 12)(rng);
     c.col_step = std::uniform_int_distribution<int64_t>(1, 3)(rng);
-    c.row_step = c.OW * c.col_step + std::uniform_int_distribution<int64_t>(0, 4)(rng);
+    c.row_step = c.ldo * c.col_step + std::uniform_int_distribution<int64_t>(0, 4)(rng);
+    for (int64_t r = 1; r < c.rows; ++r)
+      if (rng() % 3 == 0) c.row_cuts.push_back(r);
+    for (int64_t r = 1; r < c.ldo; ++r)
+      if (rng() % 3 == 0) c.col_cuts.push_back(r);
     c.conv_offsets = rng() % 2;
     c.bias = rng() % 2;
     c.lo = rng() % 2 ? -INFINITY : -0.3f;
@@ -137,14 +191,20 @@ TEST(SconvDirectAvx2, NaNPropagatesThroughTheClamp) {
   sconv_direct_pack_avx2(1, 2, w.data(), 2, packed.data());
   SconvDirectParams p;
   p.M = 1;
-  p.K = 2;
+  p.packed_K = 2;
   p.Q = 9;
-  p.OW = 9;
-  p.off = off;
+  p.ldo = 9;
   p.lo = 0.f;
   p.hi = 1.5f;
+  SconvDirectBand b;
+  b.x = x.data();
+  b.rows = 1;
+  b.cols = 9;
+  b.K = 2;
+  b.off = off;
   std::vector<float> c(16, kSentinel);
-  sconv_direct_avx2(p, packed.data(), x.data(), c.data(), 16, 0, 1);
+  alignas(32) float scratch[16 * 16];
+  sconv_direct_avx2(p, &b, 1, packed.data(), c.data(), 16, 0, 1, scratch);
   EXPECT_EQ(c[0], 1.5f);  // 2 clamped to hi
   EXPECT_TRUE(std::isnan(c[2]) && std::isnan(c[3])) << "pixels 2 and 3 read the NaN";
   EXPECT_EQ(c[4], 1.5f);

@@ -1,8 +1,12 @@
 // plan_conv_split and plan_shift: the tasks cover every (pixel, row) of each image exactly once,
 // chunk and row block boundaries sit where the kernels need them, and there is work for every
-// thread whenever the convolution is big enough to be worth splitting.
+// thread whenever the convolution is big enough to be worth splitting. plan_tap_bands: the bands
+// tile the output plane, and each band's taps are exactly those of each of its pixels that lie
+// inside the input, at the right offsets and weight columns.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <tuple>
 #include <vector>
 
 #include "runtime/fast/conv2d.h"
@@ -117,6 +121,88 @@ TEST(ShiftPlan, HalfTilesMakeChannelSplitsCheaperOnSmallPlanes) {
   const ShiftPlan whole = plan_shift(g, 1, 2, 4, 16, false);
   EXPECT_EQ(whole.chunks, 2);
   EXPECT_EQ(whole.m_blocks, 1);
+}
+
+// Every pixel of the plane in one band; the band's (offset, weight column) pairs are the
+// pixel's in-bounds taps, computed here tap by tap from the definition.
+void check_bands(const Conv2d& g) {
+  SCOPED_TRACE(testing::Message() << g.H << "x" << g.W << " Cg " << g.Cg() << " kernel " << g.kh << "x" << g.kw
+                                  << " strides " << g.sh << "," << g.sw << " dilations " << g.dh << "," << g.dw
+                                  << " pads " << g.pt << "," << g.pl);
+  const std::vector<TapBand> bands = plan_tap_bands(g, 16);
+  ASSERT_FALSE(bands.empty());
+  std::vector<int> covered(static_cast<size_t>(g.OH * g.OW), 0);
+  for (const TapBand& b : bands) {
+    ASSERT_LT(b.oh0, b.oh1);
+    ASSERT_LT(b.ow0, b.ow1);
+    ASSERT_LE(b.oh1, g.OH);
+    ASSERT_LE(b.ow1, g.OW);
+    ASSERT_TRUE(b.w_off.empty() || b.w_off.size() == b.off.size());
+    for (int64_t oh = b.oh0; oh < b.oh1; ++oh)
+      for (int64_t ow = b.ow0; ow < b.ow1; ++ow) {
+        ++covered[static_cast<size_t>(oh * g.OW + ow)];
+        std::set<std::pair<int64_t, int64_t>> want, got;  // (input offset, weight column)
+        for (int64_t c = 0; c < g.Cg(); ++c)
+          for (int64_t i = 0; i < g.kh; ++i)
+            for (int64_t j = 0; j < g.kw; ++j) {
+              const int64_t ih = oh * g.sh - g.pt + i * g.dh, iw = ow * g.sw - g.pl + j * g.dw;
+              if (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W)
+                want.insert({(c * g.H + ih) * g.W + iw, (c * g.kh + i) * g.kw + j});
+            }
+        const int64_t base = b.x0 + (oh - b.oh0) * g.sh * g.W + (ow - b.ow0) * g.sw;
+        for (size_t t = 0; t < b.off.size(); ++t) {
+          ASSERT_GE(b.off[t], 0);
+          const int64_t k = b.w_off.empty() ? static_cast<int64_t>(t) : b.w_off[t] / 16;
+          if (!b.w_off.empty()) {
+            ASSERT_EQ(b.w_off[t] % 16, 0);
+          }
+          got.insert({base + b.off[t], k});
+        }
+        ASSERT_EQ(got.size(), b.off.size()) << "a tap listed twice";
+        ASSERT_EQ(got, want) << "pixel " << oh << "," << ow;
+        if (b.w_off.empty() && !b.off.empty()) {  // every tap, in k order
+          ASSERT_EQ(static_cast<int64_t>(b.off.size()), g.K());
+        }
+      }
+  }
+  for (size_t q = 0; q < covered.size(); ++q) ASSERT_EQ(covered[q], 1) << "pixel " << q;
+}
+
+TEST(TapBands, TileThePlaneWithEachPixelsInBoundsTaps) {
+  struct Geo {
+    int64_t C, H, W, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+  };
+  const std::vector<Geo> geos = {
+      {16, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  // resnet8: interior, 4 edges, 4 corners
+      {16, 28, 28, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},  // stride 2: no bottom or right edge
+      {64, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+      {3, 9, 8, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3},     // 7x7 stem-like: several edge bands per side
+      {2, 6, 5, 3, 2, 1, 3, 2, 1, 2, 0, 1, 3},     // dilation, asymmetric pads
+      {2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2},     // 1x1 with padding 2: bands that read nothing
+      {2, 2, 3, 3, 3, 1, 1, 1, 1, 2, 1, 2, 1},     // kernel larger than the input's rows
+      {5, 11, 13, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},   // no padding: one band, every tap
+  };
+  for (const Geo& o : geos) {
+    Conv2d g;
+    g.C = o.C;
+    g.M = 16;
+    g.kh = o.kh, g.kw = o.kw, g.sh = o.sh, g.sw = o.sw, g.dh = o.dh, g.dw = o.dw;
+    g.pads[0] = o.pt, g.pads[1] = o.pl, g.pads[2] = o.pb, g.pads[3] = o.pr;
+    ASSERT_TRUE(resolve_conv2d(&g, o.H, o.W));
+    check_bands(g);
+  }
+  Conv2d g;  // resnet8's layer: 9 bands, the interior reading all 144 taps in order
+  g.C = g.M = 16;
+  g.kh = g.kw = 3;
+  g.pads[0] = g.pads[1] = g.pads[2] = g.pads[3] = 1;
+  ASSERT_TRUE(resolve_conv2d(&g, 28, 28));
+  const std::vector<TapBand> bands = plan_tap_bands(g, 16);
+  ASSERT_EQ(bands.size(), 9u);
+  EXPECT_EQ(bands[4].oh0, 1);
+  EXPECT_EQ(bands[4].oh1, 27);
+  EXPECT_TRUE(bands[4].w_off.empty());
+  EXPECT_EQ(bands[4].off.size(), 144u);
+  EXPECT_EQ(bands[0].off.size(), 64u);  // a corner: 2 x 2 taps per channel
 }
 
 }  // namespace

@@ -1,20 +1,26 @@
 // Direct FP32 convolution, channels in the lanes, for AVX2 + FMA; the contract is in
 // sconv_direct_avx2.h.
 //
-// Design: for each 16-channel weight block, for each tile of 6 output pixels, a 6x16 register
-// tile (12 accumulators) runs over all K taps: per tap one offset is read, 6 input floats are
-// broadcast (one per pixel, each from its own row base) and 2 ymm of packed weights are loaded for
-// 12 FMAs. The block's weights (K x 64 bytes) are re-read by every pixel tile, from L1 or L2; the
-// planes of one task stay in L2. The epilogue adds the bias and clamps with channels in the lanes,
-// then transposes each 6-pixel x 8-channel half in registers and stores 6 floats per channel row.
+// Design: for each band, for each 16-channel weight block, for each tile of up to 6 of its
+// pixels, a 6x16 register tile (12 accumulators) runs over the band's K taps: per tap one offset
+// is read (and, for a band that skips padded taps, one weight offset), 6 input floats are
+// broadcast (one per pixel, each from its own row base) and 2 ymm of packed weights are loaded
+// for 12 FMAs. A band's pixels are cut into tiles of nearly equal size (25 pixels: 5 x 5, not
+// 4 x 6 + 1), since a tile of under 4 pixels has too few accumulators to hide the FMA latency; a
+// band of one pixel (a corner) runs up to 4 weight blocks at once for the same reason. The block's
+// weights (K x 64 bytes) are re-read by every tile, from L1 or L2; a task's input stays in L2. Each
+// tile stores its sums pixel-major into the scratch (2 ymm per pixel, wherever the pixel lies);
+// the epilogue then adds the bias and clamps 8 pixels at a time with channels in the lanes,
+// transposes them in registers and stores 8 floats per channel row, so the output rows are
+// written whole whatever the bands' shapes.
 #include "kernels/avx2/sconv_direct_avx2.h"
 
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/avx2/sgemm_kloop.h"
+#include "kernels/avx2/store_lanes.h"
 #include "kernels/avx2/transpose_avx2.h"
 
 namespace octet::kernels {
@@ -23,23 +29,33 @@ namespace {
 constexpr int64_t MR = kSconvDirectMR, PR = kSconvDirectPR;
 static_assert(MR == 16 && PR == 6, "the k loop below is written for 6 x 16 tiles");
 
-// t[p][l] = sum_k w[k * 16 + l] * xp[p][off[k]], in k order, one FMA per product (the shared 6x16
-// k loop, sgemm_kloop.h, with the pixels as its broadcast rows). Out of line so that the 12
-// accumulators, 2 weight vectors and the broadcast register fit the 16 ymm registers.
-__attribute__((noinline)) void kloop_direct_6x16(int64_t K, const float* w, const int32_t* off,
-                                                 const float* const xp[PR], float t[PR][MR]) {
-  const float* const x[PR] = {xp[0], xp[1], xp[2], xp[3], xp[4], xp[5]};
-  kloop_6x16_rows(K, [&x, off](int64_t k, int r) { return x[r] + off[k]; },
-                  [w](int64_t k) { return w + k * MR; }, t);
+// Where tap k's 16 packed weights are: row k of the block, or the row w_off names (a band that
+// skips the taps in the padding).
+template <bool kIndexed>
+inline const float* weight_row(const float* w, const int32_t* w_off, int64_t k) {
+  if constexpr (kIndexed) return w + w_off[k];
+  return w + k * MR;
 }
 
-// kloop_direct_6x16 for a last tile of R < 6 pixels (a 7x7 plane's 49 = 8 x 6 + 1): only R
-// pixels' products, each element's FMAs in the same k order as the 6-pixel loop (so the same
-// bits); rows R.. of t are zeroed, not computed. A 1-pixel tile costs about a quarter of a full
-// one (three loads per two FMAs) instead of a whole one.
-template <int R>
-__attribute__((noinline)) void kloop_direct_tail(int64_t K, const float* w, const int32_t* off,
-                                                 const float* const xp[PR], float t[PR][MR]) {
+// Pixel r's sums go to out[r][0, 16): out[r][l] = sum_k w(k)[l] * xp[r][off[k]], in k order, one
+// FMA per product (the shared 6x16 k loop, sgemm_kloop.h, with the pixels as its broadcast rows).
+// Out of line so that the 12 accumulators, 2 weight vectors and the broadcast register fit the 16
+// ymm registers.
+template <bool kIndexed>
+__attribute__((noinline)) void kloop_direct_6x16(int64_t K, const float* w, const int32_t* w_off,
+                                                 const int32_t* off, const float* const xp[PR], float* const out[PR]) {
+  const float* const x[PR] = {xp[0], xp[1], xp[2], xp[3], xp[4], xp[5]};
+  float* const o[PR] = {out[0], out[1], out[2], out[3], out[4], out[5]};
+  kloop_6x16_rows_to(K, [&x, off](int64_t k, int r) { return x[r] + off[k]; },
+                     [w, w_off](int64_t k) { return weight_row<kIndexed>(w, w_off, k); },
+                     [&o](int r) { return o[r]; });
+}
+
+// kloop_direct_6x16 for a tile of R < 6 pixels: only R pixels' products, each element's FMAs in
+// the same k order as the 6-pixel loop (so the same bits); only out[0, R) is written.
+template <int R, bool kIndexed>
+__attribute__((noinline)) void kloop_direct_tail(int64_t K, const float* w, const int32_t* w_off,
+                                                 const int32_t* off, const float* const xp[PR], float* const out[PR]) {
   static_assert(R >= 1 && R < PR, "a partial tile");
   // Named accumulators (an array of them made GCC keep them on the stack inside the loop).
   const __m256 z = _mm256_setzero_ps();
@@ -47,7 +63,8 @@ __attribute__((noinline)) void kloop_direct_tail(int64_t K, const float* w, cons
   const float *x0 = xp[0], *x1 = xp[R > 1 ? 1 : 0], *x2 = xp[R > 2 ? 2 : 0], *x3 = xp[R > 3 ? 3 : 0],
               *x4 = xp[R > 4 ? 4 : 0];
   for (int64_t k = 0; k < K; ++k) {
-    const __m256 b0 = _mm256_loadu_ps(w + k * MR), b1 = _mm256_loadu_ps(w + k * MR + 8);
+    const float* wk = weight_row<kIndexed>(w, w_off, k);
+    const __m256 b0 = _mm256_loadu_ps(wk), b1 = _mm256_loadu_ps(wk + 8);
     const int32_t o = off[k];
     auto pixel = [&](const float* x, __m256& lo, __m256& hi) {  // one pixel's 16 channels
       const __m256 a = _mm256_broadcast_ss(x + o);
@@ -60,44 +77,130 @@ __attribute__((noinline)) void kloop_direct_tail(int64_t K, const float* w, cons
     if constexpr (R > 3) pixel(x3, c30, c31);
     if constexpr (R > 4) pixel(x4, c40, c41);
   }
-  const __m256 acc[PR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {z, z}};
-  for (int r = 0; r < PR; ++r) {  // rows past R are zeros
-    _mm256_store_ps(t[r], acc[r][0]);
-    _mm256_store_ps(t[r] + 8, acc[r][1]);
+  auto put = [&](int r, __m256 lo, __m256 hi) {
+    _mm256_storeu_ps(out[r], lo);
+    _mm256_storeu_ps(out[r] + 8, hi);
+  };
+  put(0, c00, c01);
+  if constexpr (R > 1) put(1, c10, c11);
+  if constexpr (R > 2) put(2, c20, c21);
+  if constexpr (R > 3) put(3, c30, c31);
+  if constexpr (R > 4) put(4, c40, c41);
+}
+
+using KLoop = void (*)(int64_t, const float*, const int32_t*, const int32_t*, const float* const[PR],
+                       float* const[PR]);
+
+// The k loop for a tile of n pixels (1 <= n <= 6).
+template <bool kIndexed>
+KLoop kloop_for(int64_t n) {
+  switch (n) {
+    case 1: return kloop_direct_tail<1, kIndexed>;
+    case 2: return kloop_direct_tail<2, kIndexed>;
+    case 3: return kloop_direct_tail<3, kIndexed>;
+    case 4: return kloop_direct_tail<4, kIndexed>;
+    case 5: return kloop_direct_tail<5, kIndexed>;
+    default: return kloop_direct_6x16<kIndexed>;
   }
 }
 
-// Bias (when `bias`), clamp and the store of one tile: channels [0, mr) of the block (bias16 holds
-// their 16 biases, zeros past mr), pixels [0, n), channel l's row at c + l * ldc. `room` is how
-// many floats of each row from c on the caller's range holds: with at least 8, whole vectors are
-// stored, lanes 6 and 7 landing where the next tile's pixels 0 and 1 are stored after.
-void store_tile(const float t[PR][MR], const float* bias16, bool bias, bool clamp, __m256 lo, __m256 hi,
-                int64_t mr, int64_t n, int64_t room, float* c, int64_t ldc) {
-  for (int64_t h = 0; h < 2 && 8 * h < mr; ++h) {
-    __m256 r[8];
-    const __m256 b = _mm256_loadu_ps(bias16 + 8 * h);
-    for (int p = 0; p < PR; ++p) {
-      __m256 v = _mm256_load_ps(t[p] + 8 * h);
-      if (bias) v = _mm256_add_ps(v, b);
-      if (clamp) v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));  // lo/hi first: NaN stays NaN
-      r[p] = v;
+// One pixel, NB weight blocks at once (block b's weights at w + b * block, its sums at out[b]):
+// 2 NB accumulators, where the 2 of a one-pixel tile wait on the FMA latency each tap. Each
+// element's FMAs in k order, as in the loops above.
+template <int NB, bool kIndexed>
+__attribute__((noinline)) void kloop_direct_1px(int64_t K, const float* w, int64_t block, const int32_t* w_off,
+                                                const int32_t* off, const float* x, float* const out[4]) {
+  static_assert(NB >= 1 && NB <= 4, "up to 4 blocks");
+  __m256 acc[NB][2];
+  for (int b = 0; b < NB; ++b) acc[b][0] = acc[b][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    const float* wk = weight_row<kIndexed>(w, w_off, k);
+    const __m256 a = _mm256_broadcast_ss(x + off[k]);
+#pragma GCC unroll 4
+    for (int b = 0; b < NB; ++b) {
+      acc[b][0] = _mm256_fmadd_ps(a, _mm256_loadu_ps(wk + b * block), acc[b][0]);
+      acc[b][1] = _mm256_fmadd_ps(a, _mm256_loadu_ps(wk + b * block + 8), acc[b][1]);
     }
-    r[6] = r[7] = _mm256_setzero_ps();
-    avx2::transpose8x8_ps(r);  // r[l]: channel 8h + l, pixels in lanes 0..5
-    const int64_t ls = std::min<int64_t>(8, mr - 8 * h);
-    float* row = c + 8 * h * ldc;
-    if (n == PR && room >= 8) {
-      for (int64_t l = 0; l < ls; ++l, row += ldc) _mm256_storeu_ps(row, r[l]);
-    } else if (n == PR) {
-      for (int64_t l = 0; l < ls; ++l, row += ldc) {
-        _mm_storeu_ps(row, _mm256_castps256_ps128(r[l]));
-        _mm_storel_pi(reinterpret_cast<__m64*>(row + 4), _mm256_extractf128_ps(r[l], 1));
+  }
+  for (int b = 0; b < NB; ++b) {
+    _mm256_storeu_ps(out[b], acc[b][0]);
+    _mm256_storeu_ps(out[b] + 8, acc[b][1]);
+  }
+}
+
+using KLoop1 = void (*)(int64_t, const float*, int64_t, const int32_t*, const int32_t*, const float*, float* const[4]);
+
+template <bool kIndexed>
+KLoop1 kloop_1px_for(int64_t nb) {
+  switch (nb) {
+    case 1: return kloop_direct_1px<1, kIndexed>;
+    case 2: return kloop_direct_1px<2, kIndexed>;
+    case 3: return kloop_direct_1px<3, kIndexed>;
+    default: return kloop_direct_1px<4, kIndexed>;
+  }
+}
+
+// Band b's sums for blocks [b0, b1) (of the call's, from m0) into the scratch, [block][Q8][16].
+template <bool kIndexed>
+void run_band(const SconvDirectParams& p, const SconvDirectBand& b, const float* packed_w, int64_t m0, int64_t b0,
+              int64_t b1, float* scratch, int64_t q8) {
+  const int64_t block = MR * p.packed_K, n = b.rows * b.cols;
+  if (n == 0) return;
+  if (n == 1) {  // one pixel: up to 4 blocks per pass
+    for (int64_t bl = b0; bl < b1; bl += 4) {
+      const int64_t nb = std::min<int64_t>(4, b1 - bl);
+      float* out[4];
+      for (int64_t i = 0; i < 4; ++i) out[i] = scratch + ((bl + std::min(i, nb - 1)) * q8 + b.out) * MR;
+      kloop_1px_for<kIndexed>(nb)(b.K, packed_w + (m0 / MR + bl) * block, block, b.w_off, b.off, b.x, out);
+    }
+    return;
+  }
+  // Tiles of nearly equal size: ceil(n / 6) of them, the first n % tiles one pixel longer.
+  const int64_t tiles = (n + PR - 1) / PR, small = n / tiles, longer = n % tiles;
+  for (int64_t bl = b0; bl < b1; ++bl) {
+    const float* w = packed_w + (m0 / MR + bl) * block;
+    float* sb = scratch + bl * q8 * MR;
+    int64_t i = 0, j = 0;  // the next pixel's row and column in the band
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t len = small + (t < longer ? 1 : 0);
+      const float* xp[PR];
+      float* out[PR];
+      for (int64_t r = 0; r < len; ++r) {
+        xp[r] = b.x + i * p.row_step + j * p.col_step;
+        out[r] = sb + (b.out + i * p.ldo + j) * MR;
+        if (++j == b.cols) {
+          j = 0;
+          ++i;
+        }
       }
-    } else {
-      alignas(32) float tmp[8];
-      for (int64_t l = 0; l < ls; ++l, row += ldc) {
-        _mm256_store_ps(tmp, r[l]);
-        std::memcpy(row, tmp, static_cast<size_t>(n) * sizeof(float));
+      for (int64_t r = len; r < PR; ++r) xp[r] = xp[len - 1], out[r] = out[len - 1];  // not read or written
+      kloop_for<kIndexed>(len)(b.K, w, b.w_off, b.off, xp, out);
+    }
+  }
+}
+
+// Bias (when `bias`), clamp and the transpose of block bl's scratch [Q8][16] into channel rows
+// [0, mr) of c: 8 pixels at a time, the last group's stores cut at Q.
+void store_block(const float* sb, const float* bias16, bool bias, bool clamp, __m256 lo, __m256 hi, int64_t mr,
+                 int64_t Q, float* c, int64_t ldc) {
+  for (int64_t h = 0; h < 2 && 8 * h < mr; ++h) {
+    const __m256 b = _mm256_loadu_ps(bias16 + 8 * h);
+    const int64_t ls = std::min<int64_t>(8, mr - 8 * h);
+    for (int64_t q = 0; q < Q; q += 8) {
+      __m256 r[8];
+      for (int p = 0; p < 8; ++p) {
+        __m256 v = _mm256_load_ps(sb + (q + p) * MR + 8 * h);
+        if (bias) v = _mm256_add_ps(v, b);
+        if (clamp) v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));  // lo/hi first: NaN stays NaN
+        r[p] = v;
+      }
+      avx2::transpose8x8_ps(r);  // r[l]: channel 8h + l, pixels q.. in the lanes
+      float* row = c + 8 * h * ldc + q;
+      if (q + 8 <= Q && ls == 8) {
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; ++l) _mm256_storeu_ps(row + l * ldc, r[l]);
+      } else {
+        for (int64_t l = 0; l < ls; ++l) avx2::store_first_ps(row + l * ldc, r[l], std::min<int64_t>(8, Q - q));
       }
     }
   }
@@ -111,43 +214,26 @@ void sconv_direct_pack_avx2(int64_t M, int64_t K, const float* w, int64_t ldw, f
       for (int64_t l = 0; l < MR; ++l) *packed++ = m0 + l < M ? w[(m0 + l) * ldw + k] : 0.f;
 }
 
-void sconv_direct_avx2(const SconvDirectParams& p, const float* packed_w, const float* x, float* c, int64_t ldc,
-                       int64_t m0, int64_t m1) {
+void sconv_direct_avx2(const SconvDirectParams& p, const SconvDirectBand* bands, int64_t nbands,
+                       const float* packed_w, float* c, int64_t ldc, int64_t m0, int64_t m1, float* scratch) {
+  if (m1 <= m0 || p.Q <= 0) return;
+  const int64_t blocks = (m1 - m0 + MR - 1) / MR, q8 = (p.Q + 7) / 8 * 8;
+  for (int64_t i = 0; i < nbands; ++i) {
+    if (bands[i].w_off) {
+      run_band<true>(p, bands[i], packed_w, m0, 0, blocks, scratch, q8);
+    } else {
+      run_band<false>(p, bands[i], packed_w, m0, 0, blocks, scratch, q8);
+    }
+  }
   const bool clamp = p.lo != -INFINITY || p.hi != INFINITY;
   const __m256 lo = _mm256_set1_ps(p.lo), hi = _mm256_set1_ps(p.hi);
-  alignas(32) float t[PR][MR];
   alignas(32) float bias16[MR];
-  for (int64_t m = m0; m < m1; m += MR) {
-    const int64_t mr = std::min(MR, m1 - m);
+  for (int64_t bl = 0; bl < blocks; ++bl) {
+    const int64_t m = m0 + bl * MR, mr = std::min(MR, m1 - m);
     for (int64_t l = 0; l < MR; ++l) bias16[l] = p.bias && l < mr ? p.bias[m + l] : 0.f;
-    const float* w = packed_w + m / MR * MR * p.K;
-    float* cm = c + (m - m0) * ldc;
-    // Pixel q's input base, carried as (row base, column).
-    int64_t r_base = 0, ow = 0;
-    for (int64_t q = 0; q < p.Q; q += PR) {
-      const int64_t n = std::min(PR, p.Q - q);
-      const float* xp[PR];
-      for (int64_t i = 0; i < PR; ++i) {
-        if (i < n) {
-          xp[i] = x + r_base + ow * p.col_step;
-          if (++ow == p.OW) {
-            ow = 0;
-            r_base += p.row_step;
-          }
-        } else {
-          xp[i] = xp[n - 1];  // past the last pixel (the tail loops read only n)
-        }
-      }
-      switch (n) {
-        case 1: kloop_direct_tail<1>(p.K, w, p.off, xp, t); break;
-        case 2: kloop_direct_tail<2>(p.K, w, p.off, xp, t); break;
-        case 3: kloop_direct_tail<3>(p.K, w, p.off, xp, t); break;
-        case 4: kloop_direct_tail<4>(p.K, w, p.off, xp, t); break;
-        case 5: kloop_direct_tail<5>(p.K, w, p.off, xp, t); break;
-        default: kloop_direct_6x16(p.K, w, p.off, xp, t);
-      }
-      store_tile(t, bias16, p.bias != nullptr, clamp, lo, hi, mr, n, p.Q - q, cm + q, ldc);
-    }
+    float* sb = scratch + bl * q8 * MR;
+    std::fill(sb + p.Q * MR, sb + q8 * MR, 0.f);  // the last group's pixels past Q, transposed but not stored
+    store_block(sb, bias16, p.bias != nullptr, clamp, lo, hi, mr, p.Q, c + (m - m0) * ldc, ldc);
   }
 }
 

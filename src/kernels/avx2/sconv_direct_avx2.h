@@ -7,42 +7,57 @@
 // input at an arbitrary offset per tap, mostly across cache lines. Here a register tile is 6
 // output pixels x 16 output channels: per tap it broadcasts one input float per pixel (a 4-byte
 // load, never split) and loads 16 packed weights (contiguous), then issues 12 FMAs. The 6 pixels may
-// lie on different output rows, so only valid pixels are computed, and the tile is transposed in
-// registers on the way out so the output stays NCHW.
+// lie on different output rows, so only valid pixels are computed; their sums go to a pixel-major
+// scratch, which is transposed in registers 8 pixels at a time on the way out so the output stays
+// NCHW.
 //
-// Input: zero-padded planes, any stride: output pixel q = r * OW + ow of a band reads tap k at
-// x[off[k] + r * row_step + ow * col_step] (row_step = sh * the planes' row pitch, col_step = sw;
-// dilation and channel are in off[k]).
-// Weights: packed by sconv_direct_pack_avx2 into blocks of 16 channels, [M / 16 rounded up][K][16],
+// Input: bands, rectangles of output pixels whose taps lie at the same offsets (fast::plan_tap_bands
+// cuts a padded convolution's output into its interior, edges and corners, so that the input is
+// read as it is and the taps that fall in the padding are skipped). Pixel (i, j) of a band reads
+// tap k at b.x[off[k] + i * row_step + j * col_step] (row_step = sh * the input's row pitch,
+// col_step = sw; dilation and channel are in off) with the packed weight row w_off[k] / 16 (or k
+// when w_off is null), and is output pixel out + i * ldo + j.
+// Weights: packed by sconv_direct_pack_avx2 into blocks of 16 channels, [M / 16 rounded up][packed_K][16],
 // the channels past M zero.
 //
-// Computes, for channels m in [m0, m1) and pixels q in [0, Q):
-//   c[(m - m0) * ldc + q] = clamp(sum_k w(m, k) * x[off[k] + base(q)] + bias[m], lo, hi),
-//   base(q) = (q / OW) * row_step + (q % OW) * col_step
+// Computes, for channels m in [m0, m1) and output pixels q in [0, Q), with q pixel (i, j) of band b:
+//   c[(m - m0) * ldc + q] = clamp(sum_k w(m, row(k)) * b.x[b.off[k] + i * row_step + j * col_step] + bias[m], lo, hi)
 // (bias may be null; NaN propagates through the clamp; the clamp is skipped when lo = -inf and
 // hi = +inf). Accumulation: float32, one FMA per product (one rounding), each element summing its
-// K products in k order from 0, then the bias added. Against sconv_direct_ref (product and sum
-// rounded separately) results differ by rounding only: both are within (K + 1) * 2^-24 *
-// sum_k |w x| of the exact value. An element's arithmetic does not depend on m0, m1 or Q.
+// band's K products in k order from 0, then the bias added. Against sconv_direct_ref (product and
+// sum rounded separately) results differ by rounding only: both are within (K + 1) * 2^-24 *
+// sum_k |w x| of the exact value. An element's arithmetic depends on its band's taps only, not on
+// m0, m1, Q or the band's size.
 //
-// Preconditions (not checked): m0 is a multiple of 16, 0 <= m0 <= m1 <= M; x is readable at
-// off[k] + base(q) for every k and q < Q; OW >= 1; ldc >= Q and c has
-// m1 - m0 rows of ldc floats; c aliases nothing else. CPU: AVX2 + FMA (sgemm_avx2_supported()).
+// Preconditions (not checked): m0 is a multiple of 16, 0 <= m0 <= m1 <= M; the bands cover every
+// q in [0, Q) exactly once; each band's x is readable at off[k] + i * row_step + j * col_step;
+// each w_off[k] is 16 * a row below packed_K, and without w_off K <= packed_K; ldc >= Q and c has
+// m1 - m0 rows of ldc floats; scratch holds sconv_direct_scratch_floats(Q, m0, m1) floats, 32-byte
+// aligned; c aliases nothing else. CPU: AVX2 + FMA (sgemm_avx2_supported()).
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 namespace octet::kernels {
 
+struct SconvDirectBand {
+  const float* x = nullptr;         // input of pixel (0, 0), its taps at x[off[k]]
+  int64_t rows = 0, cols = 0;       // pixels
+  int64_t out = 0;                  // output pixel of (0, 0)
+  int64_t K = 0;                    // taps
+  const int32_t* off = nullptr;     // [K] input offsets of the taps
+  const int32_t* w_off = nullptr;   // [K] floats into a packed block of each tap's weights, or null: 16 k
+};
+
 struct SconvDirectParams {
-  int64_t M = 0;                  // output channels
-  int64_t K = 0;                  // taps: input channels x kh x kw
-  int64_t Q = 0;                  // output pixels computed
-  int64_t OW = 1;                 // output row length
-  int64_t row_step = 1, col_step = 1;  // input floats between output rows, between output columns
-  const int32_t* off = nullptr;   // [K] offsets of each tap into x
-  const float* bias = nullptr;    // [M] or null
+  int64_t M = 0;                       // output channels
+  int64_t packed_K = 0;                // rows of a packed block: the convolution's taps
+  int64_t Q = 0;                       // output pixels [0, Q), each in one band
+  int64_t ldo = 1;                     // output pixels between a band's rows
+  int64_t row_step = 1, col_step = 1;  // input floats between a band's rows, between its columns
+  const float* bias = nullptr;         // [M] or null
   float lo = -INFINITY, hi = INFINITY;
 };
 
@@ -56,7 +71,13 @@ inline int64_t sconv_direct_packed_floats(int64_t M, int64_t K) {
 // Packs w (row m, tap k at w[m * ldw + k]) into blocks of 16 channels, [block][k][16], zeros past M.
 void sconv_direct_pack_avx2(int64_t M, int64_t K, const float* w, int64_t ldw, float* packed);
 
-void sconv_direct_avx2(const SconvDirectParams& p, const float* packed_w, const float* x, float* c, int64_t ldc,
-                       int64_t m0, int64_t m1);
+// The kernel's accumulators, pixel-major per 16-channel block: (Q rounded up to 8) x (m1 - m0
+// rounded up to 16).
+inline size_t sconv_direct_scratch_floats(int64_t Q, int64_t m0, int64_t m1) {
+  return static_cast<size_t>((Q + 7) / 8 * 8 * ((m1 - m0 + kSconvDirectMR - 1) / kSconvDirectMR * kSconvDirectMR));
+}
+
+void sconv_direct_avx2(const SconvDirectParams& p, const SconvDirectBand* bands, int64_t nbands,
+                       const float* packed_w, float* c, int64_t ldc, int64_t m0, int64_t m1, float* scratch);
 
 }  // namespace octet::kernels

@@ -5,7 +5,8 @@
 // anonymous namespace, each file keeps its copy.
 //
 // t = A-rows · B-columns over kc values of k: a_at(k, r) points at the float of row r (r < 6) that
-// multiplies B's row k, b_at(k) at the 16 floats of B's row k for the tile's columns. The 12
+// multiplies B's row k, b_at(k) at the 16 floats of B's row k for the tile's columns; t's row r
+// is stored at out(r) (kloop_6x16_rows_to) or t[r]. The 12
 // accumulators live in ymm registers for the whole loop (with 2 B vectors and 1 broadcast: 15 of
 // 16 registers); per k it loads 2 ymm of B, broadcasts 6 floats of A and issues 12 FMAs, each
 // element summing its products in k order, one rounding per FMA. Callers wrap it in a noinline
@@ -19,8 +20,8 @@
 namespace octet::kernels {
 namespace {
 
-template <class AAt, class BAt>
-inline __attribute__((always_inline)) void kloop_6x16_rows(int64_t kc, AAt a_at, BAt b_at, float t[6][16]) {
+template <class AAt, class BAt, class Out>
+inline __attribute__((always_inline)) void kloop_6x16_rows_to(int64_t kc, AAt a_at, BAt b_at, Out out) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
          c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
 #pragma GCC unroll 4
@@ -46,18 +47,23 @@ inline __attribute__((always_inline)) void kloop_6x16_rows(int64_t kc, AAt a_at,
     c50 = _mm256_fmadd_ps(ar, b0, c50);
     c51 = _mm256_fmadd_ps(ar, b1, c51);
   }
-  _mm256_store_ps(t[0], c00);
-  _mm256_store_ps(t[0] + 8, c01);
-  _mm256_store_ps(t[1], c10);
-  _mm256_store_ps(t[1] + 8, c11);
-  _mm256_store_ps(t[2], c20);
-  _mm256_store_ps(t[2] + 8, c21);
-  _mm256_store_ps(t[3], c30);
-  _mm256_store_ps(t[3] + 8, c31);
-  _mm256_store_ps(t[4], c40);
-  _mm256_store_ps(t[4] + 8, c41);
-  _mm256_store_ps(t[5], c50);
-  _mm256_store_ps(t[5] + 8, c51);
+  _mm256_storeu_ps(out(0), c00);
+  _mm256_storeu_ps(out(0) + 8, c01);
+  _mm256_storeu_ps(out(1), c10);
+  _mm256_storeu_ps(out(1) + 8, c11);
+  _mm256_storeu_ps(out(2), c20);
+  _mm256_storeu_ps(out(2) + 8, c21);
+  _mm256_storeu_ps(out(3), c30);
+  _mm256_storeu_ps(out(3) + 8, c31);
+  _mm256_storeu_ps(out(4), c40);
+  _mm256_storeu_ps(out(4) + 8, c41);
+  _mm256_storeu_ps(out(5), c50);
+  _mm256_storeu_ps(out(5) + 8, c51);
+}
+
+template <class AAt, class BAt>
+inline __attribute__((always_inline)) void kloop_6x16_rows(int64_t kc, AAt a_at, BAt b_at, float t[6][16]) {
+  kloop_6x16_rows_to(kc, a_at, b_at, [t](int r) { return t[r]; });
 }
 
 // A from a packed panel slice (kc x 6, k-major): row r of step k at a[6 k + r].

@@ -1,6 +1,7 @@
 #include "runtime/fast/conv2d.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 
 namespace octet::fast {
@@ -176,6 +177,55 @@ ShiftPlan plan_shift(const Conv2d& g, int64_t images, int threads, int64_t mr, i
   s.Hp = s.rows + halo;
   s.ldc = (s.rows * s.Wp + nr - 1) / nr * nr;
   return s;
+}
+
+namespace {
+
+// Runs of output positions along one axis that read the same kernel taps [lo, hi) inside an input
+// of n positions: position o reads input o * stride - pad + t * dil for tap t < taps.
+struct TapRun {
+  int64_t o0, o1, lo, hi;
+};
+std::vector<TapRun> tap_runs(int64_t outs, int64_t n, int64_t stride, int64_t pad, int64_t taps, int64_t dil) {
+  std::vector<TapRun> runs;
+  for (int64_t o = 0; o < outs; ++o) {
+    const int64_t i0 = o * stride - pad;
+    // First tap at or after input 0, first tap at or after input n (ceil divisions of i >= 0).
+    const int64_t lo = i0 >= 0 ? 0 : std::min(taps, (-i0 + dil - 1) / dil);
+    const int64_t hi = std::max(lo, i0 >= n ? 0 : std::min(taps, (n - i0 + dil - 1) / dil));
+    if (!runs.empty() && runs.back().lo == lo && runs.back().hi == hi) {
+      runs.back().o1 = o + 1;
+    } else {
+      runs.push_back({o, o + 1, lo, hi});
+    }
+  }
+  return runs;
+}
+
+}  // namespace
+
+std::vector<TapBand> plan_tap_bands(const Conv2d& g, int64_t w_stride) {
+  std::vector<TapBand> bands;
+  if (g.Cg() * g.H * g.W > INT32_MAX || w_stride * g.K() > INT32_MAX) return bands;
+  const std::vector<TapRun> rows = tap_runs(g.OH, g.H, g.sh, g.pt, g.kh, g.dh);
+  const std::vector<TapRun> cols = tap_runs(g.OW, g.W, g.sw, g.pl, g.kw, g.dw);
+  for (const TapRun& r : rows)
+    for (const TapRun& c : cols) {
+      TapBand b;
+      b.oh0 = r.o0, b.oh1 = r.o1, b.ow0 = c.o0, b.ow1 = c.o1;
+      const bool none = r.lo == r.hi || c.lo == c.hi, all = r.lo == 0 && r.hi == g.kh && c.lo == 0 && c.hi == g.kw;
+      if (!none) {
+        b.x0 = (r.o0 * g.sh - g.pt + r.lo * g.dh) * g.W + c.o0 * g.sw - g.pl + c.lo * g.dw;
+        for (int64_t ch = 0; ch < g.Cg(); ++ch)
+          for (int64_t i = r.lo; i < r.hi; ++i)
+            for (int64_t j = c.lo; j < c.hi; ++j) {
+              b.off.push_back(static_cast<int32_t>((ch * g.H + (i - r.lo) * g.dh) * g.W + (j - c.lo) * g.dw));
+              if (!all) b.w_off.push_back(static_cast<int32_t>(w_stride * ((ch * g.kh + i) * g.kw + j)));
+            }
+      }
+      bands.push_back(std::move(b));
+    }
+  return bands;
 }
 
 }  // namespace octet::fast

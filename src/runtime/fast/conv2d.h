@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "ir/graph.h"
 #include "kernels/avx2/dwconv_avx2.h"
@@ -258,6 +259,24 @@ void build_phase_planes(const Conv2d& g, const ShiftPlan& s, const T* x, int64_t
         }
       }
 }
+
+// A resolved convolution's output plane cut into rectangles whose pixels read the same taps
+// inside the input (3x3 with padding 1: the interior, 4 edges and 4 corners), so that a direct
+// kernel reads the input as it is and skips the taps that fall in the padding instead of
+// multiplying zeros from a padded copy. Pixel (oh, ow) of a band reads its t-th tap at input offset
+// x0 + (oh - oh0) * sh * W + (ow - ow0) * sw + off[t] within a group's [Cg, H, W] planes (x0 is
+// the first pixel's first tap inside the input, so every offset is >= 0), and that tap is
+// weight column k = (c * kh + i) * kw + j at w_off[t] = w_stride * k (the kernel's packed row
+// length); w_off is empty when the band reads every tap, in k order. A band whose pixels read no
+// input at all has no taps (and no w_off).
+struct TapBand {
+  int64_t oh0 = 0, oh1 = 0, ow0 = 0, ow1 = 0;
+  int64_t x0 = 0;
+  std::vector<int32_t> off, w_off;
+};
+// Bands in row-major order of their rectangles, which tile the OH x OW plane; empty when an input
+// offset does not fit in int32 (Cg * H * W or w_stride * K over INT32_MAX).
+std::vector<TapBand> plan_tap_bands(const Conv2d& g, int64_t w_stride);
 
 // The input plane of a Conv-like node as shape inference left it on the graph: *h, *w, or -1
 // where unknown (the fast ops decide some paths at load from it).
