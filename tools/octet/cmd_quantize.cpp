@@ -183,11 +183,6 @@ std::string trt_calibration_cache(const StaticQuantResult& r, const std::string&
   return os.str();
 }
 
-nlohmann::ordered_json json_number(double v) {
-  if (std::isfinite(v)) return v;
-  return v > 0 ? "inf" : (v < 0 ? "-inf" : "nan");
-}
-
 nlohmann::ordered_json report_json(const QuantizeArgs& a, const std::string& method, const StaticQuantResult& r) {
   nlohmann::ordered_json j;
   j["model"] = a.model;
