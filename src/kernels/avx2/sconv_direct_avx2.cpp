@@ -111,21 +111,29 @@ template <int NB, bool kIndexed>
 __attribute__((noinline)) void kloop_direct_1px(int64_t K, const float* w, int64_t block, const int32_t* w_off,
                                                 const int32_t* off, const float* x, float* const out[4]) {
   static_assert(NB >= 1 && NB <= 4, "up to 4 blocks");
-  __m256 acc[NB][2];
-  for (int b = 0; b < NB; ++b) acc[b][0] = acc[b][1] = _mm256_setzero_ps();
+  // Named accumulators (with an array GCC stored all of them to the stack every tap).
+  const __m256 z = _mm256_setzero_ps();
+  __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
   for (int64_t k = 0; k < K; ++k) {
     const float* wk = weight_row<kIndexed>(w, w_off, k);
     const __m256 a = _mm256_broadcast_ss(x + off[k]);
-#pragma GCC unroll 4
-    for (int b = 0; b < NB; ++b) {
-      acc[b][0] = _mm256_fmadd_ps(a, _mm256_loadu_ps(wk + b * block), acc[b][0]);
-      acc[b][1] = _mm256_fmadd_ps(a, _mm256_loadu_ps(wk + b * block + 8), acc[b][1]);
-    }
+    auto blk = [&](int b, __m256& lo, __m256& hi) {
+      lo = _mm256_fmadd_ps(a, _mm256_loadu_ps(wk + b * block), lo);
+      hi = _mm256_fmadd_ps(a, _mm256_loadu_ps(wk + b * block + 8), hi);
+    };
+    blk(0, c00, c01);
+    if constexpr (NB > 1) blk(1, c10, c11);
+    if constexpr (NB > 2) blk(2, c20, c21);
+    if constexpr (NB > 3) blk(3, c30, c31);
   }
-  for (int b = 0; b < NB; ++b) {
-    _mm256_storeu_ps(out[b], acc[b][0]);
-    _mm256_storeu_ps(out[b] + 8, acc[b][1]);
-  }
+  auto put = [&](int b, __m256 lo, __m256 hi) {
+    _mm256_storeu_ps(out[b], lo);
+    _mm256_storeu_ps(out[b] + 8, hi);
+  };
+  put(0, c00, c01);
+  if constexpr (NB > 1) put(1, c10, c11);
+  if constexpr (NB > 2) put(2, c20, c21);
+  if constexpr (NB > 3) put(3, c30, c31);
 }
 
 using KLoop1 = void (*)(int64_t, const float*, int64_t, const int32_t*, const int32_t*, const float*, float* const[4]);
