@@ -107,7 +107,10 @@ void run_case(const Case& c, uint32_t seed) {
   sconv_direct_pack_avx2(c.M, c.packed_K, w.data(), c.packed_K, packed.data() + 1);  // +1: not 32-byte aligned
   const int64_t ldc = p.Q + 3;
   std::vector<float> got(static_cast<size_t>((c.m1 - c.m0 + 1) * ldc), kSentinel);
-  std::vector<float> scratch(sconv_direct_scratch_floats(p.Q, c.m0, c.m1) + 8, std::nanf(""));
+  if (c.rows > 1 && p.Q * ((c.m1 - c.m0 + 15) / 16 * 16) > kSconvDirectScratchBudget) {
+    EXPECT_LT(sconv_direct_pass_rows(p.Q, p.ldo, c.m0, c.m1), c.rows) << "several passes";
+  }
+  std::vector<float> scratch(sconv_direct_scratch_floats(p.Q, p.ldo, c.m0, c.m1) + 8, std::nanf(""));
   float* aligned = scratch.data() + (8 - reinterpret_cast<uintptr_t>(scratch.data()) / 4 % 8) % 8;
   sconv_direct_avx2(p, bands.data(), static_cast<int64_t>(bands.size()), packed.data() + 1, got.data(), ldc, c.m0,
                     c.m1, aligned);
@@ -159,6 +162,10 @@ TEST(SconvDirectAvx2, MatchesReferenceOnAwkwardShapes) {
       {17, 27, 3, 5, 7, 1, {2}, {}, true, false, -0.5f, 0.25f, 16, 17},
       {40, 5, 9, 4, 9, 2, {}, {1, 3}, false, true, -INFINITY, INFINITY, 0, 40},
       {64, 576, 7, 7, 9, 1, {}, {}, true, true, 0.f, 6.f, 16, 45},
+      // More pixels x channels than one pass's scratch holds (kSconvDirectScratchBudget): bands
+      // cut across the passes' row boundaries.
+      {64, 20, 60, 12, 12, 1, {1, 23, 59}, {1, 11}, false, true, -INFINITY, INFINITY, 0, 64},
+      {40, 9, 130, 5, 5, 1, {1, 129}, {1, 4}, true, true, 0.f, INFINITY, 16, 40},
   };
   for (int i = 0; i < 200; ++i) {
     Case c;
@@ -204,6 +211,7 @@ TEST(SconvDirectAvx2, NaNPropagatesThroughTheClamp) {
   b.off = off;
   std::vector<float> c(16, kSentinel);
   alignas(32) float scratch[16 * 16];
+  ASSERT_LE(sconv_direct_scratch_floats(p.Q, p.ldo, 0, 1), 16u * 16u);
   sconv_direct_avx2(p, &b, 1, packed.data(), c.data(), 16, 0, 1, scratch);
   EXPECT_EQ(c[0], 1.5f);  // 2 clamped to hi
   EXPECT_TRUE(std::isnan(c[2]) && std::isnan(c[3])) << "pixels 2 and 3 read the NaN";

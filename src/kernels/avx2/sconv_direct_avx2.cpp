@@ -225,23 +225,35 @@ void sconv_direct_pack_avx2(int64_t M, int64_t K, const float* w, int64_t ldw, f
 void sconv_direct_avx2(const SconvDirectParams& p, const SconvDirectBand* bands, int64_t nbands,
                        const float* packed_w, float* c, int64_t ldc, int64_t m0, int64_t m1, float* scratch) {
   if (m1 <= m0 || p.Q <= 0) return;
-  const int64_t blocks = (m1 - m0 + MR - 1) / MR, q8 = (p.Q + 7) / 8 * 8;
-  for (int64_t i = 0; i < nbands; ++i) {
-    if (bands[i].w_off) {
-      run_band<true>(p, bands[i], packed_w, m0, 0, blocks, scratch, q8);
-    } else {
-      run_band<false>(p, bands[i], packed_w, m0, 0, blocks, scratch, q8);
-    }
-  }
+  const int64_t blocks = (m1 - m0 + MR - 1) / MR, rows = p.Q / p.ldo;
+  const int64_t pass = sconv_direct_pass_rows(p.Q, p.ldo, m0, m1);
   const bool clamp = p.lo != -INFINITY || p.hi != INFINITY;
   const __m256 lo = _mm256_set1_ps(p.lo), hi = _mm256_set1_ps(p.hi);
   alignas(32) float bias16[MR];
-  for (int64_t bl = 0; bl < blocks; ++bl) {
-    const int64_t m = m0 + bl * MR, mr = std::min(MR, m1 - m);
-    for (int64_t l = 0; l < MR; ++l) bias16[l] = p.bias && l < mr ? p.bias[m + l] : 0.f;
-    float* sb = scratch + bl * q8 * MR;
-    std::fill(sb + p.Q * MR, sb + q8 * MR, 0.f);  // the last group's pixels past Q, transposed but not stored
-    store_block(sb, bias16, p.bias != nullptr, clamp, lo, hi, mr, p.Q, c + (m - m0) * ldc, ldc);
+  for (int64_t r0 = 0; r0 < rows; r0 += pass) {  // output rows [r0, r1), pixels from r0 * ldo
+    const int64_t r1 = std::min(rows, r0 + pass), q = (r1 - r0) * p.ldo, q8 = (q + 7) / 8 * 8;
+    for (int64_t i = 0; i < nbands; ++i) {
+      const SconvDirectBand& b = bands[i];
+      const int64_t first = b.out / p.ldo;  // the band's first output row
+      const int64_t i0 = std::max<int64_t>(0, r0 - first), i1 = std::min(b.rows, r1 - first);
+      if (i0 >= i1) continue;
+      SconvDirectBand part = b;  // its rows in this pass
+      part.x = b.x + i0 * p.row_step;
+      part.rows = i1 - i0;
+      part.out = b.out + (i0 - r0) * p.ldo;
+      if (b.w_off) {
+        run_band<true>(p, part, packed_w, m0, 0, blocks, scratch, q8);
+      } else {
+        run_band<false>(p, part, packed_w, m0, 0, blocks, scratch, q8);
+      }
+    }
+    for (int64_t bl = 0; bl < blocks; ++bl) {
+      const int64_t m = m0 + bl * MR, mr = std::min(MR, m1 - m);
+      for (int64_t l = 0; l < MR; ++l) bias16[l] = p.bias && l < mr ? p.bias[m + l] : 0.f;
+      float* sb = scratch + bl * q8 * MR;
+      std::fill(sb + q * MR, sb + q8 * MR, 0.f);  // the last group's pixels past q, transposed but not stored
+      store_block(sb, bias16, p.bias != nullptr, clamp, lo, hi, mr, q, c + (m - m0) * ldc + r0 * p.ldo, ldc);
+    }
   }
 }
 

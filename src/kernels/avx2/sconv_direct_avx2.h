@@ -29,13 +29,15 @@
 // sum_k |w x| of the exact value. An element's arithmetic depends on its band's taps only, not on
 // m0, m1, Q or the band's size.
 //
-// Preconditions (not checked): m0 is a multiple of 16, 0 <= m0 <= m1 <= M; the bands cover every
-// q in [0, Q) exactly once; each band's x is readable at off[k] + i * row_step + j * col_step;
+// Preconditions (not checked): m0 is a multiple of 16, 0 <= m0 <= m1 <= M; Q is a multiple of ldo
+// and the bands cover every q in [0, Q) exactly once, each within ldo columns (b.out % ldo + b.cols
+// <= ldo); each band's x is readable at off[k] + i * row_step + j * col_step;
 // each w_off[k] is 16 * a row below packed_K, and without w_off K <= packed_K; ldc >= Q and c has
-// m1 - m0 rows of ldc floats; scratch holds sconv_direct_scratch_floats(Q, m0, m1) floats, 32-byte
+// m1 - m0 rows of ldc floats; scratch holds sconv_direct_scratch_floats(Q, ldo, m0, m1) floats, 32-byte
 // aligned; c aliases nothing else. CPU: AVX2 + FMA (sgemm_avx2_supported()).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -71,10 +73,19 @@ inline int64_t sconv_direct_packed_floats(int64_t M, int64_t K) {
 // Packs w (row m, tap k at w[m * ldw + k]) into blocks of 16 channels, [block][k][16], zeros past M.
 void sconv_direct_pack_avx2(int64_t M, int64_t K, const float* w, int64_t ldw, float* packed);
 
-// The kernel's accumulators, pixel-major per 16-channel block: (Q rounded up to 8) x (m1 - m0
-// rounded up to 16).
-inline size_t sconv_direct_scratch_floats(int64_t Q, int64_t m0, int64_t m1) {
-  return static_cast<size_t>((Q + 7) / 8 * 8 * ((m1 - m0 + kSconvDirectMR - 1) / kSconvDirectMR * kSconvDirectMR));
+// Output rows per pass: the kernel computes a task's rows a few at a time, so that a pass's
+// accumulators (its pixels x the call's channels, pixel-major per 16-channel block) stay within
+// about 128 KiB, still in L2 when the epilogue reads them back (ResNet-18's 112x112 stem at
+// batch 1 would otherwise write and re-read 3 MiB).
+constexpr int64_t kSconvDirectScratchBudget = 32768;  // floats
+inline int64_t sconv_direct_pass_rows(int64_t Q, int64_t ldo, int64_t m0, int64_t m1) {
+  const int64_t ch = (m1 - m0 + kSconvDirectMR - 1) / kSconvDirectMR * kSconvDirectMR;
+  return std::max<int64_t>(1, std::min(Q / ldo, kSconvDirectScratchBudget / std::max<int64_t>(1, ldo * ch)));
+}
+// The scratch a call needs: one pass's pixels rounded up to 8, times the channels rounded up to 16.
+inline size_t sconv_direct_scratch_floats(int64_t Q, int64_t ldo, int64_t m0, int64_t m1) {
+  const int64_t pixels = sconv_direct_pass_rows(Q, ldo, m0, m1) * ldo;
+  return static_cast<size_t>((pixels + 7) / 8 * 8 * ((m1 - m0 + kSconvDirectMR - 1) / kSconvDirectMR * kSconvDirectMR));
 }
 
 void sconv_direct_avx2(const SconvDirectParams& p, const SconvDirectBand* bands, int64_t nbands,

@@ -275,7 +275,7 @@ class ConvF32 : public FastOp {
       kernels::SconvDirectParams tp = p;
       tp.Q = (t.r1 - t.r0) * g.OW;
       tp.bias = bias_.data() + t.gi * Mg;
-      float* scratch = fast::scratch_floats(0, kernels::sconv_direct_scratch_floats(tp.Q, t.m0, t.m1));
+      float* scratch = fast::scratch_floats(0, kernels::sconv_direct_scratch_floats(tp.Q, tp.ldo, t.m0, t.m1));
       float* yg = y + (t.n * g.M + t.gi * Mg) * g.P();
       kernels::sconv_direct_avx2(tp, kb.data(), static_cast<int64_t>(kb.size()), packed_[t.gi].data(),
                                  yg + t.m0 * g.P() + t.r0 * g.OW, g.P(), t.m0, t.m1, scratch);
