@@ -138,8 +138,14 @@ void expect_matches_reference(const std::vector<ConvCase>& cases, bool onednn) {
       const char* small_k = t.m / t.group >= 16 ? "conv_f32_direct_6x16_avx2" : "conv_f32_shift_6x16_avx2";
       EXPECT_EQ(e1.layers()[0].kernel, K <= 2304 ? small_k : "conv_f32_im2col_sgemm_6x16_avx2");
     } else if (!depthwise) {
-      const bool direct = (t.m / t.group) % 16 == 0 && (t.h * t.w < 256 || K <= 16) && K <= 2304;
-      EXPECT_EQ(e1.layers()[0].kernel, direct ? "conv_f32_direct_6x16_avx2" : "conv_f32_1x1_sgemm_6x16_avx2");
+      // Group 1: pixels in the lanes on the input as it is, unless the direct kernel applies
+      // (small plane or K <= 16, 16-channel blocks) and 6-row panels would waste over 1/16.
+      const int64_t mg = t.m / t.group, panel_rows = (mg + 5) / 6 * 6;
+      const bool direct = mg % 16 == 0 && (t.h * t.w < 256 || K <= 16) && K <= 2304;
+      const bool shift = t.group == 1 && K <= 2304 && !(direct && 16 * panel_rows > 17 * mg);
+      EXPECT_EQ(e1.layers()[0].kernel, shift    ? "conv_f32_1x1_shift_6x16_avx2"
+                                       : direct ? "conv_f32_direct_6x16_avx2"
+                                                : "conv_f32_1x1_sgemm_6x16_avx2");
     }
     if (depthwise) {
       EXPECT_EQ(e1.layers()[0].kernel,
@@ -218,7 +224,7 @@ TEST(EngineConvF32, OwnKernelsOnRandomGeometriesMatchTheReference) {
       {3, 6, 11, 13, 9, 3, 3, 2, 1, 1, 2, 1, {2, 0, 1, 3}, true, false},     // groups, dilation, asym pads
       {1, 4, 10, 9, 5, 1, 2, 3, 3, 2, 1, 2, {0, 1, 2, 0}, false, true},      // strides 3 x 2, dilation
       {2, 5, 6, 6, 7, 1, 1, 1, 1, 1, 1, 1, {1, 0, 0, 1}, true, false},       // 1x1 with padding
-      {1, 2, 1, 1, 3, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, true},        // 1x1 plain (pointwise GEMM)
+      {1, 2, 1, 1, 3, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, true},        // 1x1 plain on a 1x1 plane: all tail
       {1, 1, 5, 40, 20, 1, 5, 5, 1, 3, 1, 1, {2, 2, 2, 2}, true, false},     // wide row, 20 channels
       {2, 8, 9, 9, 8, 8, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},        // depthwise
       {3, 13, 14, 14, 13, 13, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, true, true},   // depthwise s2, 8 + 5 channels
@@ -233,14 +239,21 @@ TEST(EngineConvF32, OwnKernelsOnRandomGeometriesMatchTheReference) {
       {2, 7, 12, 12, 40, 1, 2, 2, 2, 2, 2, 1, {0, 0, 0, 0}, false, true},    // in place, dilated, stride 2
       {1, 8, 10, 10, 32, 2, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, false},    // 2 groups of 16
       {1, 6, 5, 5, 48, 3, 1, 1, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},       // 1x1 with padding, 3 groups
-      {1, 4, 1, 1, 16, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},      // 1x1 on a 1x1 plane (direct)
-      // Plain 1x1: the direct kernel on planes under 256 pixels, or with K <= 16 on any plane,
-      // whose channels fill 16-lane blocks; the packed SGEMM otherwise (24 channels; a 16x16
-      // plane with K = 17).
-      {2, 24, 7, 7, 32, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, true},      // 7x7, 32 channels: direct
-      {2, 24, 7, 7, 24, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},     // 24 channels: SGEMM
+      {1, 4, 1, 1, 16, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},      // 1x1 on a 1x1 plane
+      // Plain 1x1 of group 1: 16-pixel tiles on the input, the last P % 16 pixels on the direct
+      // kernel; one image on 2-3 threads splits the channels, and one task does the tail.
+      {2, 24, 7, 7, 32, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, true},      // 32 channels: direct
+      {2, 24, 7, 7, 48, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, true},      // 7x7: 48 + 1 pixels
+      {2, 24, 7, 7, 24, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},     // 24 channels
       {1, 16, 16, 16, 32, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, true},   // 256 pixels, K = 16: direct
-      {1, 17, 16, 16, 32, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, true},   // 256 pixels, K = 17: SGEMM
+      {1, 17, 16, 16, 32, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, true},   // 256 pixels, K = 17
+      {1, 64, 7, 7, 64, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, true},      // 48 + 1 pixels, split channels
+      {1, 40, 5, 9, 70, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},     // 32 + 13 pixels, 70 channels
+      {2, 6, 4, 4, 7, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, false},      // 16 pixels, no tail
+      // Grouped plain 1x1: the direct kernel on a small plane when each group's channels fill
+      // 16-lane blocks, the packed SGEMM otherwise.
+      {2, 8, 7, 7, 32, 2, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},      // 2 groups of 16: direct
+      {1, 6, 16, 16, 12, 3, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, true},     // 3 groups of 4: SGEMM
       {1, 2, 3, 3, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, false},     // 9 pixels: 6 + 3
       {1, 64, 9, 9, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},      // 64 channels, K = 576
       // Large enough to split into row bands and channel blocks (m0 > 0) over the threads.

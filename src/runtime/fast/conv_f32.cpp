@@ -40,8 +40,11 @@ class ConvF32 : public FastOp {
   ConvF32(const Conv2d& g, const Tensor& w, const Tensor* b, float lo, float hi, bool onednn, int64_t in_h,
           int64_t in_w)
       : g_(g), lo_(lo), hi_(hi) {
-    direct_1x1_ = g.plain_1x1() && g.K() <= kMaxShiftK && g.Mg() % kernels::kSconvDirectMR == 0 && in_h > 0 &&
-                  in_w > 0 && (in_h * in_w < fast::kSmallPlane || g.K() <= kShortK);
+    const bool direct_ok = g.plain_1x1() && g.K() <= kMaxShiftK && g.Mg() % kernels::kSconvDirectMR == 0 &&
+                           in_h > 0 && in_w > 0 && (in_h * in_w < fast::kSmallPlane || g.K() <= kShortK);
+    const int64_t panel_rows = (g.Mg() + kernels::kSgemmMR - 1) / kernels::kSgemmMR * kernels::kSgemmMR;
+    shift_1x1_ = g.plain_1x1() && g.group == 1 && g.K() <= kMaxShiftK && !(direct_ok && 16 * panel_rows > 17 * g.Mg());
+    direct_1x1_ = !shift_1x1_ && direct_ok;
     bias_.assign(static_cast<size_t>(g.M), 0.f);
     if (b) std::copy(b->data<float>(), b->data<float>() + g.M, bias_.begin());
     const float* wp = w.data<float>();
@@ -68,6 +71,7 @@ class ConvF32 : public FastOp {
   std::string kernel() const override {
     if (onednn_ && !small_plane_) return fast::OnednnConv::kernel();
     if (!dw_weights_.empty()) return channel_blocks() ? "dwconv3x3_f32_cb8_avx2" : "dwconv_f32_avx2";
+    if (shift_1x1_) return "conv_f32_1x1_shift_6x16_avx2";
     if (direct(g_)) return "conv_f32_direct_6x16_avx2";
     if (shifted(g_)) return "conv_f32_shift_6x16_avx2";
     return g_.plain_1x1() ? "conv_f32_1x1_sgemm_6x16_avx2" : "conv_f32_im2col_sgemm_6x16_avx2";
@@ -94,6 +98,8 @@ class ConvF32 : public FastOp {
       // done on oneDNN
     } else if (!dw_weights_.empty()) {
       run_depthwise(g, N, xp, yp, pool);
+    } else if (shift_1x1_) {
+      if (!run_1x1_shift(g, N, xp, yp, pool)) return false;
     } else if (direct(g)) {
       if (!run_direct(g, N, xp, yp, pool)) return false;
     } else if (shifted(g)) {
@@ -163,19 +169,25 @@ class ConvF32 : public FastOp {
         kernels::sgemm_pack_a_avx2(Mg, K, wp + gi * Mg * K, K, 1, packed_[gi].data());
       }
     }
+    if (shift_1x1_) {  // its last P % 16 pixels run on the direct kernel (group 1)
+      packed_tail_.resize(kernels::sconv_direct_packed_floats(Mg, K));
+      kernels::sconv_direct_pack_avx2(Mg, K, wp, K, packed_tail_.data());
+    }
   }
 
   // The shifted kernel's convolutions with at least 16 output channels per group run on the
   // direct kernel (sconv_direct_avx2.h), which fills its 16 channel lanes there and computes no
-  // wrap-around columns; so do plain 1x1 ones on planes known at load to be under
-  // fast::kSmallPlane pixels whose output channels fill whole 16-lane blocks (direct_1x1_), where
-  // packing the input for the SGEMM costs more than it saves. mobilenetv2-tiny FP32 batch 32, 1
-  // thread, per layer: its 7x7 1x1 layers 0.19-0.35 -> 0.14-0.29 ms; at 14x14, 144 channels 0.48
-  // either way, 24 channels (a 16-lane block and a half) 0.29 -> 0.32 and 0.42 -> 0.45: those
-  // stay on the SGEMM. Its 28x28 layer has K = 16 (kShortK), where the SGEMM's per-tile work
-  // outweighs its 6 x 16 multiply-adds per k: 0.98 -> 1.01 ms on the AVX2-only EPYC of sessions
-  // 11-19, but 1.02 -> 0.86-0.94 on a Zen 4 (session 20; the whole model, paired min ratio, 0.955
-  // at batch 32 and 0.965 at batch 1), so short-K 1x1 layers take the direct kernel on any plane.
+  // wrap-around columns. Plain 1x1 ones of group 1 run on run_1x1_shift (pixels in the lanes, the
+  // input read as it is, no transpose), but for planes known at load to be under
+  // fast::kSmallPlane pixels, or with K <= kShortK, whose output channels fill whole 16-lane
+  // blocks and would leave more than 1/16 of the shifted kernel's 6-row panels empty (16 or 32
+  // channels): those take the direct kernel (direct_1x1_). mobilenetv2-tiny FP32 batch 32, 1
+  // thread, per layer, from the direct kernel or the packed SGEMM to run_1x1_shift: its first
+  // expand layer (16 -> 64 channels, 28x28) 0.82 -> 0.67 ms, the other expand layers 0.39 -> 0.31
+  // and 0.17 -> 0.15, the projections to 24 and 48 channels 0.24-0.35 -> 0.19-0.28 and 0.20 ->
+  // 0.19, the head 0.22 -> 0.21; but the projections to 32 channels 0.106 -> 0.111 and 0.140 ->
+  // 0.146 (36 rows computed for 32), so those stay on the direct kernel. Grouped plain 1x1 layers
+  // take the direct kernel under the same plane rule, else the packed SGEMM.
   static constexpr int64_t kShortK = 16;
   bool direct(const Conv2d& g) const { return (shifted(g) || direct_1x1_) && g.Mg() >= kernels::kSconvDirectMR; }
 
@@ -225,6 +237,59 @@ class ConvF32 : public FastOp {
         for (int64_t r = t.r0; r < t.r1; ++r)
           fast::copy_short(yg + m * g.P() + r * g.OW, cb + (m - t.m0) * s.ldc + (r - t.r0) * s.Wp,
                            static_cast<size_t>(g.OW) * sizeof(float));
+    });
+    return true;
+  }
+
+  // Plain 1x1 convolutions (group 1) with pixels in the lanes, on the input as it is: a 6-channel x
+  // 16-pixel tile of the shifted kernel (sconv_shift_avx2.h) reads B's row k straight from input
+  // plane k (off[k] = k * P), so nothing is packed or copied, and its rows are the output's rows,
+  // so nothing is transposed; the last P % 16 pixels of a plane, which a 16-pixel tile would read
+  // past, run on the direct kernel as one band. Tasks as the SGEMM path splits them (pixel chunks
+  // of whole 16-pixel tiles, 6-row channel blocks); the tail is done by the task of the last chunk
+  // and first channel block, for every channel.
+  bool run_1x1_shift(const Conv2d& g, int64_t N, const float* x, float* y, ThreadPool& pool) const {
+    const int64_t M = g.M, K = g.K(), P = g.P();
+    if (N == 0 || P == 0 || M == 0) return true;
+    if (K * P > INT32_MAX) return false;
+    const int64_t P16 = P / kernels::kSconvShiftNR * kernels::kSconvShiftNR;
+    std::vector<int32_t> off(static_cast<size_t>(K));
+    for (int64_t k = 0; k < K; ++k) off[k] = static_cast<int32_t>(k * P);
+    const fast::ConvSplit s = fast::plan_conv_split(P, M, K, N, pool.size(), kernels::kSgemmMR, 512);
+    pool.parallel_tasks(s.tasks(N), [&](int64_t task) {
+      const fast::ConvSplit::Task t = s.task(task, 1);
+      const float* xn = x + t.n * g.C * P;
+      float* yn = y + t.n * M * P;
+      const int64_t q1 = std::min(t.p1, P16);
+      if (q1 > t.p0) {
+        kernels::SconvShiftParams p;
+        p.M = M;
+        p.K = K;
+        p.Q = q1 - t.p0;
+        p.off = off.data();
+        p.bias = bias_.data();
+        p.lo = lo_;
+        p.hi = hi_;
+        kernels::sconv_shift_avx2(p, packed_[0].data(), xn + t.p0, yn + t.m0 * P + t.p0, P, t.m0, t.m1);
+      }
+      if (t.p1 == P && P16 < P && t.m0 == 0) {
+        kernels::SconvDirectParams p;
+        p.M = M;
+        p.packed_K = K;
+        p.Q = P - P16;
+        p.ldo = p.Q;
+        p.bias = bias_.data();
+        p.lo = lo_;
+        p.hi = hi_;
+        kernels::SconvDirectBand b;
+        b.x = xn + P16;
+        b.rows = 1;
+        b.cols = p.Q;
+        b.K = K;
+        b.off = off.data();
+        float* scratch = fast::scratch_floats(0, kernels::sconv_direct_scratch_floats(p.Q, p.ldo, 0, M));
+        kernels::sconv_direct_avx2(p, &b, 1, packed_tail_.data(), yn + P16, P, 0, M, scratch);
+      }
     });
     return true;
   }
@@ -307,6 +372,8 @@ class ConvF32 : public FastOp {
   Conv2d g_;
   float lo_, hi_;
   bool direct_1x1_ = false;  // a plain 1x1 on a plane known at load, small or with K <= kShortK: direct()
+  bool shift_1x1_ = false;   // a plain 1x1 of group 1: run_1x1_shift
+  mutable std::vector<float> packed_tail_;  // shift_1x1_: the weights in the direct kernel's blocks
   std::vector<float> bias_;
   // run() is const so that the engine may run batch parts concurrently (engine.h); the three
   // mutable members change only in a run on oneDNN (which declines a size: packed_ and onednn_;
