@@ -1,8 +1,9 @@
 // sconv_direct_avx2 (the channels-in-lanes direct FP32 convolution kernel) against its reference
-// twin sconv_direct_ref: output grids cut into bands (rectangles of 1 to 12 pixels a side, with
+// twin sconv_direct_ref: output grids cut into bands (rectangles of 1 to 30 pixels a side, with
 // their own taps: all packed rows in order, or random ones as a band that skips padded taps
 // has), random channel and pixel counts that leave partial 16-channel blocks and tiles of 1-6
-// pixels spanning rows, one-pixel bands over up to 5 blocks, row and column steps of strided
+// pixels spanning rows, rows of up to 30 pixels (the AVX-512 runs of 4-24, which must give the
+// AVX2 tiles' bits), one-pixel bands over up to 5 blocks, row and column steps of strided
 // convolutions, random and convolution-shaped tap offsets, bands of no taps, bias and clamp
 // epilogues, channel sub-ranges [m0, m1), and no write outside the rows and pixels the contract
 // names (the kernel stores whole vectors where the range has room, so the check runs at every
@@ -19,6 +20,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -114,6 +116,14 @@ void run_case(const Case& c, uint32_t seed) {
   float* aligned = scratch.data() + (8 - reinterpret_cast<uintptr_t>(scratch.data()) / 4 % 8) % 8;
   sconv_direct_avx2(p, bands.data(), static_cast<int64_t>(bands.size()), packed.data() + 1, got.data(), ldc, c.m0,
                     c.m1, aligned);
+  // The AVX2 tiles alone (on an AVX-512 CPU the rows of bands 4+ pixels wide and of column step
+  // 1 or 2 run on the zmm loop): the same FMAs in the same order, so the same bits.
+  std::vector<float> avx2(got.size(), kSentinel);
+  SconvDirectParams p2 = p;
+  p2.allow_zmm = false;
+  sconv_direct_avx2(p2, bands.data(), static_cast<int64_t>(bands.size()), packed.data() + 1, avx2.data(), ldc, c.m0,
+                    c.m1, aligned);
+  ASSERT_EQ(std::memcmp(avx2.data(), got.data(), got.size() * sizeof(float)), 0) << "AVX2 tiles and zmm runs differ";
   std::vector<float> ref(static_cast<size_t>(c.M * ldc), kSentinel);
   sconv_direct_ref(p, bands.data(), static_cast<int64_t>(bands.size()), w.data(), ref.data(), ldc);
 
@@ -172,7 +182,7 @@ TEST(SconvDirectAvx2, MatchesReferenceOnAwkwardShapes) {
     c.M = std::uniform_int_distribution<int64_t>(1, 70)(rng);
     c.packed_K = std::uniform_int_distribution<int64_t>(1, 60)(rng);
     c.rows = std::uniform_int_distribution<int64_t>(1, 9)(rng);
-    c.ldo = std::uniform_int_distribution<int64_t>(1, 12)(rng);
+    c.ldo = std::uniform_int_distribution<int64_t>(1, i % 4 == 0 ? 30 : 12)(rng);
     c.col_step = std::uniform_int_distribution<int64_t>(1, 3)(rng);
     c.row_step = c.ldo * c.col_step + std::uniform_int_distribution<int64_t>(0, 4)(rng);
     for (int64_t r = 1; r < c.rows; ++r)

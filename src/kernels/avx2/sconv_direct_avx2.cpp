@@ -22,6 +22,7 @@
 #include "kernels/avx2/sgemm_kloop.h"
 #include "kernels/avx2/store_lanes.h"
 #include "kernels/avx2/transpose_avx2.h"
+#include "kernels/avx512/sconv_direct_zmm.h"
 
 namespace octet::kernels {
 namespace {
@@ -148,10 +149,12 @@ KLoop1 kloop_1px_for(int64_t nb) {
   }
 }
 
-// Band b's sums for blocks [b0, b1) (of the call's, from m0) into the scratch, [block][Q8][16].
+// Band b's sums for blocks [b0, b1) (of the call's, from m0) into the scratch, [block][Q8][16];
+// with `zmm`, a band at least kSconvZmmMinRun pixels wide, of column step 1 or 2, runs its rows on
+// the AVX-512 loop (sconv_direct_zmm.h), two blocks at a time where there are two.
 template <bool kIndexed>
 void run_band(const SconvDirectParams& p, const SconvDirectBand& b, const float* packed_w, int64_t m0, int64_t b0,
-              int64_t b1, float* scratch, int64_t q8) {
+              int64_t b1, float* scratch, int64_t q8, bool zmm) {
   const int64_t block = MR * p.packed_K, n = b.rows * b.cols;
   if (n == 0) return;
   if (n == 1) {  // one pixel: up to 4 blocks per pass
@@ -160,6 +163,24 @@ void run_band(const SconvDirectParams& p, const SconvDirectBand& b, const float*
       float* out[4];
       for (int64_t i = 0; i < 4; ++i) out[i] = scratch + ((bl + std::min(i, nb - 1)) * q8 + b.out) * MR;
       kloop_1px_for<kIndexed>(nb)(b.K, packed_w + (m0 / MR + bl) * block, block, b.w_off, b.off, b.x, out);
+    }
+    return;
+  }
+  if (zmm && (p.col_step == 1 || p.col_step == 2) && b.cols >= kSconvZmmMinRun) {  // rows in AVX-512 runs
+    for (int64_t bl = b0; bl < b1;) {
+      const int64_t nb = b1 - bl >= 2 ? 2 : 1, widest = nb == 2 ? kSconvZmmMaxRun2 : kSconvZmmMaxRun1;
+      // Runs of nearly equal length: ceil(cols / widest) of them, the first cols % runs one longer.
+      const int64_t runs = (b.cols + widest - 1) / widest, shorter = b.cols / runs, longer = b.cols % runs;
+      const float* w = packed_w + (m0 / MR + bl) * block;
+      for (int64_t i = 0; i < b.rows; ++i)
+        for (int64_t r = 0, j = 0; r < runs; ++r) {
+          const int64_t len = shorter + (r < longer ? 1 : 0), q = b.out + i * p.ldo + j;
+          float* const out[2] = {scratch + (bl * q8 + q) * MR, scratch + ((bl + nb - 1) * q8 + q) * MR};
+          sconv_direct_run_zmm(len, p.col_step, nb, b.K, w, block, b.w_off, b.off,
+                               b.x + i * p.row_step + j * p.col_step, out);
+          j += len;
+        }
+      bl += nb;
     }
     return;
   }
@@ -227,6 +248,7 @@ void sconv_direct_avx2(const SconvDirectParams& p, const SconvDirectBand* bands,
   if (m1 <= m0 || p.Q <= 0) return;
   const int64_t blocks = (m1 - m0 + MR - 1) / MR, rows = p.Q / p.ldo;
   const int64_t pass = sconv_direct_pass_rows(p.Q, p.ldo, m0, m1);
+  const bool zmm = p.allow_zmm && sconv_direct_zmm_supported();
   const bool clamp = p.lo != -INFINITY || p.hi != INFINITY;
   const __m256 lo = _mm256_set1_ps(p.lo), hi = _mm256_set1_ps(p.hi);
   alignas(32) float bias16[MR];
@@ -242,9 +264,9 @@ void sconv_direct_avx2(const SconvDirectParams& p, const SconvDirectBand* bands,
       part.rows = i1 - i0;
       part.out = b.out + (i0 - r0) * p.ldo;
       if (b.w_off) {
-        run_band<true>(p, part, packed_w, m0, 0, blocks, scratch, q8);
+        run_band<true>(p, part, packed_w, m0, 0, blocks, scratch, q8, zmm);
       } else {
-        run_band<false>(p, part, packed_w, m0, 0, blocks, scratch, q8);
+        run_band<false>(p, part, packed_w, m0, 0, blocks, scratch, q8, zmm);
       }
     }
     for (int64_t bl = 0; bl < blocks; ++bl) {

@@ -61,6 +61,7 @@ struct SconvDirectParams {
   int64_t row_step = 1, col_step = 1;  // input floats between a band's rows, between its columns
   const float* bias = nullptr;         // [M] or null
   float lo = -INFINITY, hi = INFINITY;
+  bool allow_zmm = true;               // false: the AVX2 tiles even on an AVX-512 CPU (the same bits)
 };
 
 constexpr int64_t kSconvDirectMR = 16;  // output channels per weight block (two ymm)
