@@ -21,7 +21,9 @@ constexpr int64_t kSconvZmmMinRun = 4;   // shorter runs stay on the AVX2 tiles
 constexpr int64_t kSconvZmmMaxRun1 = 24;  // pixels per run, one weight block
 constexpr int64_t kSconvZmmMaxRun2 = 12;  // pixels per run, two weight blocks
 
-// True when the CPU has AVX-512 F (and OCTET_ISA does not ask for AVX2).
+// True where the INT8 GEMM runs its VNNI loop (qgemm_default_isa(): a CPU with AVX-512 F, BW, VL,
+// VNNI and FMA, and OCTET_ISA not set to avx2): one switch for every AVX-512 loop. This loop needs
+// AVX-512 F only, so a CPU without VNNI takes the AVX2 tiles, at the same bits.
 bool sconv_direct_zmm_supported();
 
 // Pixels r < W (kSconvZmmMinRun <= W <= kSconvZmmMaxRun1, or kSconvZmmMaxRun2 with two blocks)
