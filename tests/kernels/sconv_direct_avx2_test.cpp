@@ -44,6 +44,8 @@ struct Case {
   int64_t m0, m1;
 };
 
+int multi_pass_cases = 0;  // cases whose scratch takes more than one pass
+
 void run_case(const Case& c, uint32_t seed) {
   SCOPED_TRACE(::testing::Message() << "M=" << c.M << " packed_K=" << c.packed_K << " grid " << c.rows << "x" << c.ldo
                                     << " steps " << c.row_step << "," << c.col_step << " m=[" << c.m0 << "," << c.m1
@@ -110,6 +112,7 @@ void run_case(const Case& c, uint32_t seed) {
   const int64_t ldc = p.Q + 3;
   std::vector<float> got(static_cast<size_t>((c.m1 - c.m0 + 1) * ldc), kSentinel);
   if (c.rows > 1 && p.Q * ((c.m1 - c.m0 + 15) / 16 * 16) > kSconvDirectScratchBudget) {
+    ++multi_pass_cases;
     EXPECT_LT(sconv_direct_pass_rows(p.Q, p.ldo, c.m0, c.m1), c.rows) << "several passes";
   }
   std::vector<float> scratch(sconv_direct_scratch_floats(p.Q, p.ldo, c.m0, c.m1) + 8, std::nanf(""));
@@ -175,7 +178,8 @@ TEST(SconvDirectAvx2, MatchesReferenceOnAwkwardShapes) {
       // More pixels x channels than one pass's scratch holds (kSconvDirectScratchBudget): bands
       // cut across the passes' row boundaries.
       {64, 20, 60, 12, 12, 1, {1, 23, 59}, {1, 11}, false, true, -INFINITY, INFINITY, 0, 64},
-      {40, 9, 130, 5, 5, 1, {1, 129}, {1, 4}, true, true, 0.f, INFINITY, 16, 40},
+      {40, 9, 130, 9, 9, 1, {1, 129}, {1, 8}, true, true, 0.f, INFINITY, 0, 40},
+      {50, 30, 60, 12, 12, 1, {1, 30, 59}, {1, 11}, false, true, 0.f, INFINITY, 16, 50},  // m0 > 0, partial block
   };
   for (int i = 0; i < 200; ++i) {
     Case c;
@@ -197,7 +201,9 @@ TEST(SconvDirectAvx2, MatchesReferenceOnAwkwardShapes) {
     c.m1 = std::uniform_int_distribution<int64_t>(c.m0 + 1, c.M)(rng);
     cases.push_back(c);
   }
+  multi_pass_cases = 0;
   for (const Case& c : cases) run_case(c, seed++);
+  EXPECT_GE(multi_pass_cases, 3) << "the fixed multi-pass cases";
 }
 
 TEST(SconvDirectAvx2, NaNPropagatesThroughTheClamp) {

@@ -248,6 +248,7 @@ TEST(EngineConvF32, OwnKernelsOnRandomGeometriesMatchTheReference) {
       {1, 16, 16, 16, 32, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, true},   // 256 pixels, K = 16: direct
       {1, 17, 16, 16, 32, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, true},   // 256 pixels, K = 17
       {1, 64, 7, 7, 64, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, true},      // 48 + 1 pixels, split channels
+      {1, 64, 3, 3, 96, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},     // all tail, split channels
       {1, 40, 5, 9, 70, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, false},     // 32 + 13 pixels, 70 channels
       {2, 6, 4, 4, 7, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, false},      // 16 pixels, no tail
       // Grouped plain 1x1: the direct kernel on a small plane when each group's channels fill

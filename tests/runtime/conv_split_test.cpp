@@ -5,6 +5,7 @@
 // inside the input, at the right offsets and weight columns.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <set>
 #include <tuple>
 #include <vector>
@@ -190,6 +191,18 @@ TEST(TapBands, TileThePlaneWithEachPixelsInBoundsTaps) {
     g.pads[0] = o.pt, g.pads[1] = o.pl, g.pads[2] = o.pb, g.pads[3] = o.pr;
     ASSERT_TRUE(resolve_conv2d(&g, o.H, o.W));
     check_bands(g);
+  }
+  std::mt19937 rng(22);  // and random ones: kernels 1-5, strides 1-3, dilations 1-3, pads 0-4
+  auto u = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int i = 0; i < 150; ++i) {
+    Conv2d r;
+    r.C = u(1, 3);
+    r.M = 16;
+    r.kh = u(1, 5), r.kw = u(1, 5), r.sh = u(1, 3), r.sw = u(1, 3), r.dh = u(1, 3), r.dw = u(1, 3);
+    for (auto& pad : r.pads) pad = u(0, 4);
+    if (!resolve_conv2d(&r, u(1, 15), u(1, 15)) || r.OH <= 0 || r.OW <= 0) continue;
+    check_bands(r);
+    if (HasFatalFailure()) return;
   }
   Conv2d g;  // resnet8's layer: 9 bands, the interior reading all 144 taps in order
   g.C = g.M = 16;

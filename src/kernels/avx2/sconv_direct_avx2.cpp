@@ -19,6 +19,7 @@
 
 #include <algorithm>
 
+#include "kernels/avx2/qgemm_avx2.h"
 #include "kernels/avx2/sgemm_kloop.h"
 #include "kernels/avx2/store_lanes.h"
 #include "kernels/avx2/transpose_avx2.h"
@@ -237,6 +238,11 @@ void store_block(const float* sb, const float* bias16, bool bias, bool clamp, __
 
 }  // namespace
 
+bool sconv_direct_zmm_supported() {
+  static const bool ok = qgemm_default_isa() == QgemmIsa::Avx512Vnni;
+  return ok;
+}
+
 void sconv_direct_pack_avx2(int64_t M, int64_t K, const float* w, int64_t ldw, float* packed) {
   for (int64_t m0 = 0; m0 < M; m0 += MR)
     for (int64_t k = 0; k < K; ++k)
@@ -273,7 +279,9 @@ void sconv_direct_avx2(const SconvDirectParams& p, const SconvDirectBand* bands,
       const int64_t m = m0 + bl * MR, mr = std::min(MR, m1 - m);
       for (int64_t l = 0; l < MR; ++l) bias16[l] = p.bias && l < mr ? p.bias[m + l] : 0.f;
       float* sb = scratch + bl * q8 * MR;
-      std::fill(sb + q * MR, sb + q8 * MR, 0.f);  // the last group's pixels past q, transposed but not stored
+      // The last group's pixels past q are transposed with the rest but never stored; zeros keep
+      // whatever the scratch held (a NaN, a denormal's slow path) out of the arithmetic.
+      std::fill(sb + q * MR, sb + q8 * MR, 0.f);
       store_block(sb, bias16, p.bias != nullptr, clamp, lo, hi, mr, q, c + (m - m0) * ldc + r0 * p.ldo, ldc);
     }
   }

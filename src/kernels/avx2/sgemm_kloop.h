@@ -6,11 +6,10 @@
 //
 // t = A-rows · B-columns over kc values of k: a_at(k, r) points at the float of row r (r < 6) that
 // multiplies B's row k, b_at(k) at the 16 floats of B's row k for the tile's columns; t's row r
-// is stored at out(r) (kloop_6x16_rows_to) or t[r]. The 12
-// accumulators live in ymm registers for the whole loop (with 2 B vectors and 1 broadcast: 15 of
-// 16 registers); per k it loads 2 ymm of B, broadcasts 6 floats of A and issues 12 FMAs, each
-// element summing its products in k order, one rounding per FMA. Callers wrap it in a noinline
-// function (see there).
+// is stored at out(r) (kloop_6x16_rows_to) or t[r]. The 12 accumulators live in ymm registers for
+// the whole loop (with 2 B vectors and 1 broadcast: 15 of 16 registers); per k it loads 2 ymm of
+// B, broadcasts 6 floats of A and issues 12 FMAs, each element summing its products in k order,
+// one rounding per FMA. Callers wrap it in a noinline function (see there).
 #pragma once
 
 #include <immintrin.h>

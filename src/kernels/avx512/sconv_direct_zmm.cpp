@@ -6,7 +6,6 @@
 #include <array>
 #include <utility>
 
-#include "kernels/avx2/qgemm_avx2.h"
 
 namespace octet::kernels {
 namespace {
@@ -68,13 +67,6 @@ struct Tables {
 };
 
 }  // namespace
-
-bool sconv_direct_zmm_supported() {
-  // The VNNI build of the INT8 GEMM needs AVX-512 F, VL, BW and FMA too; sharing its check makes
-  // OCTET_ISA=avx2 select the AVX2 tiles here as well.
-  static const bool ok = qgemm_default_isa() == QgemmIsa::Avx512Vnni;
-  return ok;
-}
 
 void sconv_direct_run_zmm(int64_t W, int64_t step, int64_t blocks, int64_t K, const float* w, int64_t block,
                           const int32_t* w_off, const int32_t* off, const float* x, float* const out[2]) {

@@ -1,8 +1,8 @@
 #include "runtime/fast/conv2d.h"
 
 #include <algorithm>
-#include <climits>
 #include <cmath>
+#include <cstdint>
 
 namespace octet::fast {
 

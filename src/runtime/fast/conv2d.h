@@ -274,8 +274,8 @@ struct TapBand {
   int64_t x0 = 0;
   std::vector<int32_t> off, w_off;
 };
-// Bands in row-major order of their rectangles, which tile the OH x OW plane; empty when an input
-// offset does not fit in int32 (Cg * H * W or w_stride * K over INT32_MAX).
+// Bands in row-major order of their rectangles, which tile the OH x OW plane; empty when the plane
+// is, or when an offset does not fit in int32 (Cg * H * W or w_stride * K over INT32_MAX).
 std::vector<TapBand> plan_tap_bands(const Conv2d& g, int64_t w_stride);
 
 // The input plane of a Conv-like node as shape inference left it on the graph: *h, *w, or -1

@@ -1,8 +1,11 @@
 // Float 2-D convolution on the AVX2 kernels, with weights packed once at load and bias and a fused
 // Relu/Clip in the epilogue:
 //   - depthwise: the direct depthwise kernels (3x3: 8 channels per call in the vector lanes);
-//   - 1x1 stride 1 without padding: the packed SGEMM on the input as it is, but the direct kernel
-//     on planes known at load to be small, or with K <= 16 (direct());
+//   - 1x1 stride 1 without padding: of group 1, the shifted kernel's tiles on the input as it is
+//     (run_1x1_shift: pixels in the lanes, nothing packed or transposed), but 16- and 32-channel
+//     ones on planes known at load to be small, or with K <= 16, on the direct kernel; grouped
+//     ones on the direct kernel under that plane rule, else the packed SGEMM on the input as it
+//     is (see direct());
 //   - other convolutions with K <= 2304 taps: with at least 16 output channels per group, the
 //     direct kernel (channels in the lanes, on the input itself, skipping the taps in the padding;
 //     see sconv_direct_avx2.h and run_direct), else the shifted-B kernel on zero-padded phase
@@ -61,7 +64,8 @@ class ConvF32 : public FastOp {
       pack(wp);
     }
     Conv2d at_load = g;
-    if (direct(g) && in_h > 0 && in_w > 0 && fast::resolve_conv2d(&at_load, in_h, in_w)) {
+    if (direct(g) && (!onednn_ || small_plane_capable(g)) && in_h > 0 && in_w > 0 &&
+        fast::resolve_conv2d(&at_load, in_h, in_w)) {
       bands_ = fast::plan_tap_bands(at_load, kernels::kSconvDirectMR);
       bands_h_ = in_h;
       bands_w_ = in_w;
@@ -98,8 +102,8 @@ class ConvF32 : public FastOp {
       // done on oneDNN
     } else if (!dw_weights_.empty()) {
       run_depthwise(g, N, xp, yp, pool);
-    } else if (shift_1x1_) {
-      if (!run_1x1_shift(g, N, xp, yp, pool)) return false;
+    } else if (shift_1x1_ && run_1x1_shift(g, N, xp, yp, pool)) {
+      // done (else: offsets past int32, the packed SGEMM below: packed_ is in its layout)
     } else if (direct(g)) {
       if (!run_direct(g, N, xp, yp, pool)) return false;
     } else if (shifted(g)) {
@@ -246,13 +250,17 @@ class ConvF32 : public FastOp {
   // plane k (off[k] = k * P), so nothing is packed or copied, and its rows are the output's rows,
   // so nothing is transposed; the last P % 16 pixels of a plane, which a 16-pixel tile would read
   // past, run on the direct kernel as one band. Tasks as the SGEMM path splits them (pixel chunks
-  // of whole 16-pixel tiles, 6-row channel blocks); the tail is done by the task of the last chunk
-  // and first channel block, for every channel.
+  // of whole 16-pixel tiles, 6-row channel blocks); the tasks of the last chunk also do the tail,
+  // each for its channels rounded to 16-lane blocks (a plane under 16 pixels is all tail, and its
+  // channels stay split over the threads). False when an offset would pass int32: run() then
+  // takes the packed SGEMM.
   bool run_1x1_shift(const Conv2d& g, int64_t N, const float* x, float* y, ThreadPool& pool) const {
     const int64_t M = g.M, K = g.K(), P = g.P();
     if (N == 0 || P == 0 || M == 0) return true;
     if (K * P > INT32_MAX) return false;
     const int64_t P16 = P / kernels::kSconvShiftNR * kernels::kSconvShiftNR;
+    constexpr int64_t kBlock = kernels::kSconvDirectMR;
+    auto round16 = [](int64_t m) { return (m + kBlock - 1) / kBlock * kBlock; };
     std::vector<int32_t> off(static_cast<size_t>(K));
     for (int64_t k = 0; k < K; ++k) off[k] = static_cast<int32_t>(k * P);
     const fast::ConvSplit s = fast::plan_conv_split(P, M, K, N, pool.size(), kernels::kSgemmMR, 512);
@@ -272,7 +280,10 @@ class ConvF32 : public FastOp {
         p.hi = hi_;
         kernels::sconv_shift_avx2(p, packed_[0].data(), xn + t.p0, yn + t.m0 * P + t.p0, P, t.m0, t.m1);
       }
-      if (t.p1 == P && P16 < P && t.m0 == 0) {
+      // The tail's channels in whole 16-lane blocks: [m0, m1) rounded up at both ends, which
+      // partition [0, M) over the channel blocks of the split.
+      const int64_t c0 = std::min(M, round16(t.m0)), c1 = std::min(M, round16(t.m1));
+      if (t.p1 == P && P16 < P && c0 < c1) {
         kernels::SconvDirectParams p;
         p.M = M;
         p.packed_K = K;
@@ -287,8 +298,8 @@ class ConvF32 : public FastOp {
         b.cols = p.Q;
         b.K = K;
         b.off = off.data();
-        float* scratch = fast::scratch_floats(0, kernels::sconv_direct_scratch_floats(p.Q, p.ldo, 0, M));
-        kernels::sconv_direct_avx2(p, &b, 1, packed_tail_.data(), yn + P16, P, 0, M, scratch);
+        float* scratch = fast::scratch_floats(0, kernels::sconv_direct_scratch_floats(p.Q, p.ldo, c0, c1));
+        kernels::sconv_direct_avx2(p, &b, 1, packed_tail_.data(), yn + c0 * P + P16, P, c0, c1, scratch);
       }
     });
     return true;
@@ -371,16 +382,19 @@ class ConvF32 : public FastOp {
 
   Conv2d g_;
   float lo_, hi_;
-  bool direct_1x1_ = false;  // a plain 1x1 on a plane known at load, small or with K <= kShortK: direct()
-  bool shift_1x1_ = false;   // a plain 1x1 of group 1: run_1x1_shift
-  mutable std::vector<float> packed_tail_;  // shift_1x1_: the weights in the direct kernel's blocks
+  // A plain 1x1 on the direct kernel (see direct()): a plane known at load, small or with K <=
+  // kShortK, 16-lane channel blocks, and grouped or of 16 or 32 channels.
+  bool direct_1x1_ = false;
+  bool shift_1x1_ = false;   // a plain 1x1 of group 1 otherwise: run_1x1_shift
   std::vector<float> bias_;
-  // run() is const so that the engine may run batch parts concurrently (engine.h); the three
-  // mutable members change only in a run on oneDNN (which declines a size: packed_ and onednn_;
-  // or picks the direct kernel for a small plane: small_plane_), and an op on oneDNN is not
-  // batch_invariant(), so the engine never runs it on two parts at once.
+  // run() is const so that the engine may run batch parts concurrently (engine.h); the mutable
+  // members change only in a run on oneDNN (which declines a size: packed_ and onednn_; or picks
+  // the direct kernel for a small plane: small_plane_), and an op on oneDNN is not
+  // batch_invariant(), so the engine never runs it on two parts at once (packed_tail_ is written
+  // with packed_, by pack()).
   // Per group: the packed [Mg, K] weights (on oneDNN: empty, unless kept for small planes).
   mutable std::vector<std::vector<float>> packed_;
+  mutable std::vector<float> packed_tail_;  // shift_1x1_: the weights in the direct kernel's blocks
   std::vector<float> dw_weights_;           // depthwise: [M, kh * kw] as given
   mutable std::unique_ptr<fast::OnednnConv> onednn_;  // group 1 with oneDNN: runs there first
   mutable bool small_plane_ = false;  // the last run was on a plane small enough for the direct kernel
