@@ -44,7 +44,7 @@ inline const float* weight_row(const float* w, const int32_t* w_off, int64_t k) 
 // Out of line so that the 12 accumulators, 2 weight vectors and the broadcast register fit the 16
 // ymm registers.
 template <bool kIndexed>
-__attribute__((noinline)) void kloop_direct_6x16(int64_t K, const float* w, const int32_t* w_off,
+__attribute__((noinline)) void kloop_direct_6x16(int64_t K, const float* w, int64_t /*block*/, const int32_t* w_off,
                                                  const int32_t* off, const float* const xp[PR], float* const out[PR]) {
   const float* const x[PR] = {xp[0], xp[1], xp[2], xp[3], xp[4], xp[5]};
   float* const o[PR] = {out[0], out[1], out[2], out[3], out[4], out[5]};
@@ -53,100 +53,69 @@ __attribute__((noinline)) void kloop_direct_6x16(int64_t K, const float* w, cons
                      [&o](int r) { return o[r]; });
 }
 
-// kloop_direct_6x16 for a tile of R < 6 pixels: only R pixels' products, each element's FMAs in
-// the same k order as the 6-pixel loop (so the same bits); only out[0, R) is written.
-template <int R, bool kIndexed>
-__attribute__((noinline)) void kloop_direct_tail(int64_t K, const float* w, const int32_t* w_off,
-                                                 const int32_t* off, const float* const xp[PR], float* const out[PR]) {
-  static_assert(R >= 1 && R < PR, "a partial tile");
-  // Named accumulators (an array of them made GCC keep them on the stack inside the loop).
-  const __m256 z = _mm256_setzero_ps();
-  __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z;
-  const float *x0 = xp[0], *x1 = xp[R > 1 ? 1 : 0], *x2 = xp[R > 2 ? 2 : 0], *x3 = xp[R > 3 ? 3 : 0],
-              *x4 = xp[R > 4 ? 4 : 0];
-  for (int64_t k = 0; k < K; ++k) {
-    const float* wk = weight_row<kIndexed>(w, w_off, k);
-    const __m256 b0 = _mm256_loadu_ps(wk), b1 = _mm256_loadu_ps(wk + 8);
-    const int32_t o = off[k];
-    auto pixel = [&](const float* x, __m256& lo, __m256& hi) {  // one pixel's 16 channels
-      const __m256 a = _mm256_broadcast_ss(x + o);
-      lo = _mm256_fmadd_ps(a, b0, lo);
-      hi = _mm256_fmadd_ps(a, b1, hi);
-    };
-    pixel(x0, c00, c01);
-    if constexpr (R > 1) pixel(x1, c10, c11);
-    if constexpr (R > 2) pixel(x2, c20, c21);
-    if constexpr (R > 3) pixel(x3, c30, c31);
-    if constexpr (R > 4) pixel(x4, c40, c41);
-  }
-  auto put = [&](int r, __m256 lo, __m256 hi) {
-    _mm256_storeu_ps(out[r], lo);
-    _mm256_storeu_ps(out[r] + 8, hi);
-  };
-  put(0, c00, c01);
-  if constexpr (R > 1) put(1, c10, c11);
-  if constexpr (R > 2) put(2, c20, c21);
-  if constexpr (R > 3) put(3, c30, c31);
-  if constexpr (R > 4) put(4, c40, c41);
+// Stores 16 sums (two ymm) at dst.
+inline void store16(float* dst, __m256 lo, __m256 hi) {
+  _mm256_storeu_ps(dst, lo);
+  _mm256_storeu_ps(dst + 8, hi);
 }
 
-using KLoop = void (*)(int64_t, const float*, const int32_t*, const int32_t*, const float* const[PR],
+// The partial tiles: NP < 6 pairs of accumulators (16 channels each), pair i's sums at out[i].
+//   kPixels: pair i is pixel xs[i] (NP pixels, one weight block): a last tile of a band's pixels,
+//     each element's FMAs in the same k order as the 6-pixel loop (so the same bits);
+//   else: pair i is pixel xs[0] with weight block i (at w + i * block): a band of one pixel (a
+//     corner), whose lone pair of accumulators would wait on the FMA latency every tap.
+// Named accumulators (an array of them made GCC keep them on the stack inside the loop).
+template <int NP, bool kPixels, bool kIndexed>
+__attribute__((noinline)) void kloop_pairs(int64_t K, const float* w, int64_t block, const int32_t* w_off,
+                                           const int32_t* off, const float* const xs[PR], float* const out[PR]) {
+  static_assert(NP >= 1 && NP < PR, "a partial tile");
+  const __m256 z = _mm256_setzero_ps();
+  __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z;
+  auto x_of = [xs](int i) { return xs[kPixels && NP > i ? i : 0]; };
+  const float *x0 = x_of(0), *x1 = x_of(1), *x2 = x_of(2), *x3 = x_of(3), *x4 = x_of(4);
+  for (int64_t k = 0; k < K; ++k) {
+    const float* wk = weight_row<kIndexed>(w, w_off, k);
+    const int32_t o = off[k];
+    auto pair = [&](int i, const float* x, __m256& lo, __m256& hi) {
+      const float* wi = kPixels ? wk : wk + i * block;  // kPixels: the same two loads, once
+      const __m256 a = _mm256_broadcast_ss(x + o);
+      lo = _mm256_fmadd_ps(a, _mm256_loadu_ps(wi), lo);
+      hi = _mm256_fmadd_ps(a, _mm256_loadu_ps(wi + 8), hi);
+    };
+    pair(0, x0, c00, c01);
+    if constexpr (NP > 1) pair(1, x1, c10, c11);
+    if constexpr (NP > 2) pair(2, x2, c20, c21);
+    if constexpr (NP > 3) pair(3, x3, c30, c31);
+    if constexpr (NP > 4) pair(4, x4, c40, c41);
+  }
+  const __m256 acc[5][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}};
+  for (int i = 0; i < NP; ++i) store16(out[i], acc[i][0], acc[i][1]);
+}
+
+using KLoop = void (*)(int64_t, const float*, int64_t, const int32_t*, const int32_t*, const float* const[PR],
                        float* const[PR]);
 
 // The k loop for a tile of n pixels (1 <= n <= 6).
 template <bool kIndexed>
 KLoop kloop_for(int64_t n) {
   switch (n) {
-    case 1: return kloop_direct_tail<1, kIndexed>;
-    case 2: return kloop_direct_tail<2, kIndexed>;
-    case 3: return kloop_direct_tail<3, kIndexed>;
-    case 4: return kloop_direct_tail<4, kIndexed>;
-    case 5: return kloop_direct_tail<5, kIndexed>;
+    case 1: return kloop_pairs<1, true, kIndexed>;
+    case 2: return kloop_pairs<2, true, kIndexed>;
+    case 3: return kloop_pairs<3, true, kIndexed>;
+    case 4: return kloop_pairs<4, true, kIndexed>;
+    case 5: return kloop_pairs<5, true, kIndexed>;
     default: return kloop_direct_6x16<kIndexed>;
   }
 }
 
-// One pixel, NB weight blocks at once (block b's weights at w + b * block, its sums at out[b]):
-// 2 NB accumulators, where the 2 of a one-pixel tile wait on the FMA latency each tap. Each
-// element's FMAs in k order, as in the loops above.
-template <int NB, bool kIndexed>
-__attribute__((noinline)) void kloop_direct_1px(int64_t K, const float* w, int64_t block, const int32_t* w_off,
-                                                const int32_t* off, const float* x, float* const out[4]) {
-  static_assert(NB >= 1 && NB <= 4, "up to 4 blocks");
-  // Named accumulators (with an array GCC stored all of them to the stack every tap).
-  const __m256 z = _mm256_setzero_ps();
-  __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
-  for (int64_t k = 0; k < K; ++k) {
-    const float* wk = weight_row<kIndexed>(w, w_off, k);
-    const __m256 a = _mm256_broadcast_ss(x + off[k]);
-    auto blk = [&](int b, __m256& lo, __m256& hi) {
-      lo = _mm256_fmadd_ps(a, _mm256_loadu_ps(wk + b * block), lo);
-      hi = _mm256_fmadd_ps(a, _mm256_loadu_ps(wk + b * block + 8), hi);
-    };
-    blk(0, c00, c01);
-    if constexpr (NB > 1) blk(1, c10, c11);
-    if constexpr (NB > 2) blk(2, c20, c21);
-    if constexpr (NB > 3) blk(3, c30, c31);
-  }
-  auto put = [&](int b, __m256 lo, __m256 hi) {
-    _mm256_storeu_ps(out[b], lo);
-    _mm256_storeu_ps(out[b] + 8, hi);
-  };
-  put(0, c00, c01);
-  if constexpr (NB > 1) put(1, c10, c11);
-  if constexpr (NB > 2) put(2, c20, c21);
-  if constexpr (NB > 3) put(3, c30, c31);
-}
-
-using KLoop1 = void (*)(int64_t, const float*, int64_t, const int32_t*, const int32_t*, const float*, float* const[4]);
-
+// The k loop for one pixel over nb (1 <= nb <= 4) weight blocks.
 template <bool kIndexed>
-KLoop1 kloop_1px_for(int64_t nb) {
+KLoop kloop_1px_for(int64_t nb) {
   switch (nb) {
-    case 1: return kloop_direct_1px<1, kIndexed>;
-    case 2: return kloop_direct_1px<2, kIndexed>;
-    case 3: return kloop_direct_1px<3, kIndexed>;
-    default: return kloop_direct_1px<4, kIndexed>;
+    case 1: return kloop_pairs<1, false, kIndexed>;
+    case 2: return kloop_pairs<2, false, kIndexed>;
+    case 3: return kloop_pairs<3, false, kIndexed>;
+    default: return kloop_pairs<4, false, kIndexed>;
   }
 }
 
@@ -161,9 +130,13 @@ void run_band(const SconvDirectParams& p, const SconvDirectBand& b, const float*
   if (n == 1) {  // one pixel: up to 4 blocks per pass
     for (int64_t bl = b0; bl < b1; bl += 4) {
       const int64_t nb = std::min<int64_t>(4, b1 - bl);
-      float* out[4];
-      for (int64_t i = 0; i < 4; ++i) out[i] = scratch + ((bl + std::min(i, nb - 1)) * q8 + b.out) * MR;
-      kloop_1px_for<kIndexed>(nb)(b.K, packed_w + (m0 / MR + bl) * block, block, b.w_off, b.off, b.x, out);
+      float* out[PR];
+      const float* xs[PR];
+      for (int64_t i = 0; i < PR; ++i) {
+        out[i] = scratch + ((bl + std::min(i, nb - 1)) * q8 + b.out) * MR;
+        xs[i] = b.x;
+      }
+      kloop_1px_for<kIndexed>(nb)(b.K, packed_w + (m0 / MR + bl) * block, block, b.w_off, b.off, xs, out);
     }
     return;
   }
@@ -204,7 +177,7 @@ void run_band(const SconvDirectParams& p, const SconvDirectBand& b, const float*
         }
       }
       for (int64_t r = len; r < PR; ++r) xp[r] = xp[len - 1], out[r] = out[len - 1];  // not read or written
-      kloop_for<kIndexed>(len)(b.K, w, b.w_off, b.off, xp, out);
+      kloop_for<kIndexed>(len)(b.K, w, block, b.w_off, b.off, xp, out);
     }
   }
 }

@@ -46,18 +46,16 @@ inline __attribute__((always_inline)) void kloop_6x16_rows_to(int64_t kc, AAt a_
     c50 = _mm256_fmadd_ps(ar, b0, c50);
     c51 = _mm256_fmadd_ps(ar, b1, c51);
   }
-  _mm256_storeu_ps(out(0), c00);
-  _mm256_storeu_ps(out(0) + 8, c01);
-  _mm256_storeu_ps(out(1), c10);
-  _mm256_storeu_ps(out(1) + 8, c11);
-  _mm256_storeu_ps(out(2), c20);
-  _mm256_storeu_ps(out(2) + 8, c21);
-  _mm256_storeu_ps(out(3), c30);
-  _mm256_storeu_ps(out(3) + 8, c31);
-  _mm256_storeu_ps(out(4), c40);
-  _mm256_storeu_ps(out(4) + 8, c41);
-  _mm256_storeu_ps(out(5), c50);
-  _mm256_storeu_ps(out(5) + 8, c51);
+  auto put = [&out](int r, __m256 lo, __m256 hi) {
+    _mm256_storeu_ps(out(r), lo);
+    _mm256_storeu_ps(out(r) + 8, hi);
+  };
+  put(0, c00, c01);
+  put(1, c10, c11);
+  put(2, c20, c21);
+  put(3, c30, c31);
+  put(4, c40, c41);
+  put(5, c50, c51);
 }
 
 template <class AAt, class BAt>
