@@ -71,8 +71,8 @@ void run_case(const Case& c, uint32_t seed) {
       const bool indexed = rng() % 2;
       const int64_t K = indexed ? u(0, 40) : u(0, c.packed_K);
       for (int64_t k = 0; k < K; ++k) {
-        t.off.push_back(c.conv_offsets ? static_cast<int32_t>((k / 9) * 40 * c.row_step + (k % 9 / 3) * c.row_step + k % 3)
-                                       : static_cast<int32_t>(u(0, 300)));
+        const int64_t conv_off = (k / 9) * 40 * c.row_step + (k % 9 / 3) * c.row_step + k % 3;  // a 3x3 layout
+        t.off.push_back(static_cast<int32_t>(c.conv_offsets ? conv_off : u(0, 300)));
         if (indexed) t.w_off.push_back(static_cast<int32_t>(16 * u(0, c.packed_K - 1)));
       }
       t.base = u(0, 50);

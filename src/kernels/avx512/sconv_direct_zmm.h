@@ -29,8 +29,9 @@ constexpr int64_t kSconvZmmMaxRun2 = 12;  // pixels per run, two weight blocks
 bool sconv_direct_zmm_supported();
 
 // Pixels r < W (kSconvZmmMinRun <= W <= kSconvZmmMaxRun1, or kSconvZmmMaxRun2 with two blocks)
-// read tap k at x[off[k] + step * r] (step 1 or 2: the convolution's stride along rows); block b's (b < blocks, blocks 1 or 2) 16 weights of tap k are at
-// w + b * block + (w_off ? w_off[k] : 16 k), and pixel r's sums for block b go to out[b] + 16 r.
+// read tap k at x[off[k] + step * r] (step 1 or 2: the convolution's stride along rows); block
+// b's (b < blocks, blocks 1 or 2) 16 weights of tap k are at w + b * block + (w_off ? w_off[k] :
+// 16 k), and pixel r's sums for block b go to out[b] + 16 r.
 void sconv_direct_run_zmm(int64_t W, int64_t step, int64_t blocks, int64_t K, const float* w, int64_t block,
                           const int32_t* w_off, const int32_t* off, const float* x, float* const out[2]);
 
