@@ -12,7 +12,10 @@
 // tile stores its sums pixel-major into the scratch (2 ymm per pixel, wherever the pixel lies);
 // the epilogue then adds the bias and clamps 8 pixels at a time with channels in the lanes,
 // transposes them in registers and stores 8 floats per channel row, so the output rows are
-// written whole whatever the bands' shapes.
+// written whole whatever the bands' shapes. All of this runs per pass of a few output rows
+// (sconv_direct_pass_rows), so that the scratch stays in L2. On an AVX-512 CPU the rows of a band
+// at least 4 pixels wide, of column step 1 or 2, run instead in runs of up to 24 pixels
+// (sconv_direct_zmm.h): the same FMAs in the same order.
 #include "kernels/avx2/sconv_direct_avx2.h"
 
 #include <immintrin.h>
