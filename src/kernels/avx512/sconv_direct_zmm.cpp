@@ -6,7 +6,6 @@
 #include <array>
 #include <utility>
 
-
 namespace octet::kernels {
 namespace {
 
