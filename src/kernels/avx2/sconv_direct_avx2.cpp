@@ -98,27 +98,17 @@ __attribute__((noinline)) void kloop_pairs(int64_t K, const float* w, int64_t bl
 using KLoop = void (*)(int64_t, const float*, int64_t, const int32_t*, const int32_t*, const float* const[PR],
                        float* const[PR]);
 
-// The k loop for a tile of n pixels (1 <= n <= 6).
-template <bool kIndexed>
+// The k loop for n pairs of accumulators: a tile of n pixels (kPixels, 1 <= n <= 6), or one
+// pixel over n weight blocks (1 <= n <= 4).
+template <bool kPixels, bool kIndexed>
 KLoop kloop_for(int64_t n) {
   switch (n) {
-    case 1: return kloop_pairs<1, true, kIndexed>;
-    case 2: return kloop_pairs<2, true, kIndexed>;
-    case 3: return kloop_pairs<3, true, kIndexed>;
-    case 4: return kloop_pairs<4, true, kIndexed>;
-    case 5: return kloop_pairs<5, true, kIndexed>;
+    case 1: return kloop_pairs<1, kPixels, kIndexed>;
+    case 2: return kloop_pairs<2, kPixels, kIndexed>;
+    case 3: return kloop_pairs<3, kPixels, kIndexed>;
+    case 4: return kloop_pairs<4, kPixels, kIndexed>;
+    case 5: return kloop_pairs<5, kPixels, kIndexed>;
     default: return kloop_direct_6x16<kIndexed>;
-  }
-}
-
-// The k loop for one pixel over nb (1 <= nb <= 4) weight blocks.
-template <bool kIndexed>
-KLoop kloop_1px_for(int64_t nb) {
-  switch (nb) {
-    case 1: return kloop_pairs<1, false, kIndexed>;
-    case 2: return kloop_pairs<2, false, kIndexed>;
-    case 3: return kloop_pairs<3, false, kIndexed>;
-    default: return kloop_pairs<4, false, kIndexed>;
   }
 }
 
@@ -139,7 +129,7 @@ void run_band(const SconvDirectParams& p, const SconvDirectBand& b, const float*
         out[i] = scratch + ((bl + std::min(i, nb - 1)) * q8 + b.out) * MR;
         xs[i] = b.x;
       }
-      kloop_1px_for<kIndexed>(nb)(b.K, packed_w + (m0 / MR + bl) * block, block, b.w_off, b.off, xs, out);
+      kloop_for<false, kIndexed>(nb)(b.K, packed_w + (m0 / MR + bl) * block, block, b.w_off, b.off, xs, out);
     }
     return;
   }
@@ -180,7 +170,7 @@ void run_band(const SconvDirectParams& p, const SconvDirectBand& b, const float*
         }
       }
       for (int64_t r = len; r < PR; ++r) xp[r] = xp[len - 1], out[r] = out[len - 1];  // not read or written
-      kloop_for<kIndexed>(len)(b.K, w, block, b.w_off, b.off, xp, out);
+      kloop_for<true, kIndexed>(len)(b.K, w, block, b.w_off, b.off, xp, out);
     }
   }
 }
@@ -214,11 +204,6 @@ void store_block(const float* sb, const float* bias16, bool bias, bool clamp, __
 
 }  // namespace
 
-bool sconv_direct_zmm_supported() {
-  static const bool ok = qgemm_default_isa() == QgemmIsa::Avx512Vnni;
-  return ok;
-}
-
 void sconv_direct_pack_avx2(int64_t M, int64_t K, const float* w, int64_t ldw, float* packed) {
   for (int64_t m0 = 0; m0 < M; m0 += MR)
     for (int64_t k = 0; k < K; ++k)
@@ -230,7 +215,9 @@ void sconv_direct_avx2(const SconvDirectParams& p, const SconvDirectBand* bands,
   if (m1 <= m0 || p.Q <= 0) return;
   const int64_t blocks = (m1 - m0 + MR - 1) / MR, rows = p.Q / p.ldo;
   const int64_t pass = sconv_direct_pass_rows(p.Q, p.ldo, m0, m1);
-  const bool zmm = p.allow_zmm && sconv_direct_zmm_supported();
+  // The AVX-512 runs where the INT8 GEMM runs its VNNI loop (the CPU has AVX-512 F, BW, VL, VNNI
+  // and FMA, and OCTET_ISA does not force AVX2), one switch for every AVX-512 loop.
+  const bool zmm = p.allow_zmm && qgemm_default_isa() == QgemmIsa::Avx512Vnni;
   const bool clamp = p.lo != -INFINITY || p.hi != INFINITY;
   const __m256 lo = _mm256_set1_ps(p.lo), hi = _mm256_set1_ps(p.hi);
   alignas(32) float bias16[MR];

@@ -1,8 +1,9 @@
 // The k loop of the FP32 direct convolution (kernels/avx2/sconv_direct_avx2.h) for a run of
 // consecutive pixels of one output row, built for AVX-512 (zmm registers: 16 channels each, and 32
 // of them). Internal to sconv_direct_avx2.cpp, which calls it for the rows of a band at least
-// kSconvZmmMinRun pixels wide whose column step (the stride along rows) is 1 or 2, where
-// sconv_direct_zmm_supported().
+// kSconvZmmMinRun pixels wide whose column step (the stride along rows) is 1 or 2, where the INT8
+// GEMM runs its VNNI loop (qgemm_default_isa(); this loop needs AVX-512 F only, so a CPU without
+// VNNI takes the AVX2 tiles, at the same bits).
 //
 // Why: the AVX2 tile is 6 pixels x 16 channels (12 of the 16 ymm registers), so a tile does 6 x 16
 // multiply-adds per tap and pays its set-up (pixel pointers, a call) every 6 pixels. Here a run of
@@ -20,13 +21,6 @@ namespace octet::kernels {
 constexpr int64_t kSconvZmmMinRun = 4;   // shorter runs stay on the AVX2 tiles
 constexpr int64_t kSconvZmmMaxRun1 = 24;  // pixels per run, one weight block
 constexpr int64_t kSconvZmmMaxRun2 = 12;  // pixels per run, two weight blocks
-
-// Where the kernel takes these runs: where the INT8 GEMM runs its VNNI loop (qgemm_default_isa():
-// a CPU with AVX-512 F, BW, VL, VNNI and FMA, and OCTET_ISA not set to avx2), one switch for every
-// AVX-512 loop. This loop needs AVX-512 F only, so a CPU without VNNI takes the AVX2 tiles, at the
-// same bits. (Defined in sconv_direct_avx2.cpp, which is not built for AVX-512: it runs on every
-// CPU.)
-bool sconv_direct_zmm_supported();
 
 // Pixels r < W (kSconvZmmMinRun <= W <= kSconvZmmMaxRun1, or kSconvZmmMaxRun2 with two blocks)
 // read tap k at x[off[k] + step * r] (step 1 or 2: the convolution's stride along rows); block
