@@ -13,6 +13,7 @@
 #include "../test_util.h"
 #include "ir/builder.h"
 #include "ir/file_util.h"
+#include "kernels/avx2/qgemm_avx2.h"
 #include "onnx/model_io.h"
 #include "passes/fold_batchnorm.h"
 #include "passes/fold_constants.h"
@@ -548,12 +549,15 @@ TEST(EngineQConv, RandomShapesEqualReferenceBitForBit) {
 }
 
 // Symmetric weights: the shifted-B convolution (quad-interleaved phase planes, no im2col), with
-// strides, dilations, padding, groups, padded channel quads and every output kind.
+// strides, dilations, padding, groups, padded channel quads and every output kind. (Output
+// channels of 16 with a quantized output take the direct kernel on AVX-512 VNNI instead: 17 and
+// 33 here.)
 TEST(EngineQConv, ShiftedPathEqualsReferenceBitForBit) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   const DType U = DType::UInt8, S = DType::Int8, F = DType::Undefined;
   const std::vector<QConvCase> cases = {
-      {2, 16, 14, 14, 16, 1, 3, 1, 1, 1, U, S, U, true, true},   {2, 16, 14, 14, 32, 1, 3, 2, 1, 1, U, S, U, true, true},
+      {2, 16, 14, 14, 17, 1, 3, 1, 1, 1, U, S, U, true, true},   {2, 16, 14, 14, 33, 1, 3, 2, 1, 1, U, S, U, true, true},
+      {2, 16, 14, 14, 32, 1, 3, 1, 1, 1, U, S, F, true, true},
       {1, 16, 14, 14, 32, 1, 1, 2, 1, 1, U, S, S, false, true},  {1, 8, 9, 11, 12, 2, 3, 1, 2, 2, S, S, F, true, true},
       {3, 12, 7, 7, 10, 1, 5, 1, 2, 1, U, U, U, false, true},    {1, 64, 4, 4, 33, 1, 3, 1, 1, 1, U, S, S, false, true},
       {1, 4, 10, 3, 7, 1, 3, 3, 2, 1, S, S, U, true, true},      {2, 8, 6, 6, 5, 1, 1, 1, 1, 1, U, S, F, false, true},
@@ -563,6 +567,28 @@ TEST(EngineQConv, ShiftedPathEqualsReferenceBitForBit) {
       {1, 7, 8, 8, 5, 1, 3, 1, 1, 1, U, U, F, false, true},
   };
   expect_engine_matches_reference(cases, 321, 2000, "conv_u8s8_shift_qgemm_");
+}
+
+// Group-1 convolutions with more than one tap, input channels a multiple of 4, output channels a
+// multiple of 16, symmetric weights and a quantized output run on the direct kernel where the
+// CPU has AVX-512 VNNI: ResNet-18's shapes (3x3 at strides 1 and 2, 7x7 planes of 64 channels and
+// more, whose tasks split the channels in chunks of 64 and the rows), padding 0 to 3 (bands with
+// no taps at all), dilation 2, 5x5 and 2x2 kernels, 1 to 3 images, input channels 4 to 128,
+// output channels 16 to 160 (1 to 4 weight blocks per tile), every input and output type, a
+// fused Relu, and input zero points that make the row terms differ between bands.
+TEST(EngineQConv, DirectPathEqualsReferenceBitForBit) {
+  if (!kernels::qgemm_isa_supported(kernels::QgemmIsa::Avx512Vnni) ||
+      kernels::qgemm_default_isa() != kernels::QgemmIsa::Avx512Vnni)
+    GTEST_SKIP() << "no AVX-512 VNNI on this CPU (or OCTET_ISA set)";
+  const DType U = DType::UInt8, S = DType::Int8;
+  const std::vector<QConvCase> cases = {
+      {1, 64, 7, 7, 64, 1, 3, 1, 1, 1, U, S, U, true, true},     {1, 128, 7, 7, 160, 1, 3, 1, 1, 1, S, S, S, false, true},
+      {2, 32, 14, 14, 48, 1, 3, 2, 1, 1, U, S, U, true, true},   {1, 16, 20, 18, 16, 1, 3, 1, 1, 1, U, U, S, false, true},
+      {3, 8, 9, 9, 32, 1, 5, 1, 2, 1, S, S, U, true, true},      {1, 12, 11, 13, 64, 1, 3, 1, 2, 2, U, S, S, false, true},
+      {1, 4, 5, 5, 16, 1, 3, 1, 3, 1, U, S, U, false, true},     {2, 20, 8, 8, 80, 1, 2, 1, 0, 1, S, U, S, true, true},
+      {1, 64, 28, 28, 128, 1, 3, 2, 1, 1, U, S, U, true, true},  {1, 16, 1, 1, 16, 1, 3, 1, 1, 1, U, S, U, false, true},
+  };
+  expect_engine_matches_reference(cases, 4242, 6000, "conv_u8s8_direct_");
 }
 
 // Plain 1x1 convolutions on planes under 16x16 with several images run several images per GEMM

@@ -14,6 +14,8 @@
 #include "kernels/avx2/dwconv_avx2.h"
 #include "kernels/avx2/dwconv_cb8_avx2.h"
 #include "kernels/avx2/qgemm_avx2.h"
+#include "kernels/avx512/qconv_direct_vnni.h"
+#include "kernels/ref/qconv_direct_ref.h"
 #include "kernels/ref/quantize_ref.h"
 #include "runtime/fast/conv2d.h"
 #include "runtime/fast/fast_op.h"
@@ -32,6 +34,10 @@ class QConv : public FastOp {
     const int64_t K = g.K();
     if (g.depthwise() && g.Cg() == 1) {  // direct kernels read q_.w as is
       plan_channel_blocks();
+      return;
+    }
+    if (directable(g, q_, isa_)) {
+      prepare_direct(in_h, in_w);
       return;
     }
     phase_rows_ = phase_rowable(g, in_h, in_w);
@@ -87,6 +93,7 @@ class QConv : public FastOp {
   }
 
   std::string kernel() const override {
+    if (direct_) return "conv_u8s8_direct_avx512vnni";
     if (packed_.empty()) {
       if (cb8_.empty()) return "dwconv_u8s8_avx2";
       // The output loop of the first block (blocks of one layer normally share their form).
@@ -113,7 +120,9 @@ class QConv : public FastOp {
     const uint8_t* xp = fast::as_u8(x);
     Tensor y(q_.out_type(), {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
     const int64_t per = multi_image_ok() ? fast::pointwise_images_per_gemm(g, N, pool.size()) : 1;
-    if (packed_.empty()) {
+    if (direct_) {
+      if (!run_direct(g, N, xp, y, pool)) return false;
+    } else if (packed_.empty()) {
       run_depthwise(g, N, xp, y, pool);
     } else if (per > 1) {
       run_pointwise_images(g, N, per, xp, y, pool);
@@ -321,6 +330,137 @@ class QConv : public FastOp {
     return true;
   }
 
+  // The direct path (kernels/avx512/qconv_direct_vnni.h: output channels in the lanes, each
+  // pixel's input quads broadcast, the taps in the padding skipped by bands) where the INT8 GEMM
+  // runs its VNNI loop: group-1 convolutions with more than one tap, input channels a multiple of
+  // 4 and output channels of 16, symmetric weights (the row terms carry the input zero point
+  // alone), and a quantized output with finite multipliers. 1x1 layers stay on the GEMM, which
+  // needs no layout change of its input. ResNet-18's 7x7 layers had computed 64 columns for 49
+  // pixels on the shifted GEMM, and the taps in their padding (576 pixel-taps for 361).
+  static bool directable(const Conv2d& g, const fast::QLayer& q, kernels::QgemmIsa isa) {
+    if (isa != kernels::QgemmIsa::Avx512Vnni || g.group != 1 || g.kh * g.kw == 1 || g.C % 4 != 0 || g.M % 16 != 0)
+      return false;
+    if (!q.quantized || !std::all_of(q.multiplier.begin(), q.multiplier.end(), [](float m) { return std::isfinite(m); }))
+      return false;
+    return std::all_of(q.w_zp.begin(), q.w_zp.end(), [](int32_t z) { return z == 0; });
+  }
+
+  // Packs the weights for the direct kernel, sums each (channel, tap)'s weights for the row terms,
+  // and plans the bands of the input plane inferred at load.
+  void prepare_direct(int64_t in_h, int64_t in_w) {
+    direct_ = true;
+    const int64_t taps = g_.kh * g_.kw, C = g_.C;
+    dpacked_.resize(static_cast<size_t>(kernels::qconv_direct_packed_bytes(g_.M, taps, C / 4)));
+    kernels::qconv_direct_pack(g_.M, C, taps, q_.w.data(), dpacked_.data());
+    tapsum_.assign(static_cast<size_t>(g_.M * taps), 0);
+    for (int64_t m = 0; m < g_.M; ++m)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t t = 0; t < taps; ++t) tapsum_[m * taps + t] += q_.w[(m * C + c) * taps + t];
+    q_.w = {};
+    Conv2d r = g_;
+    if (in_h > 0 && in_w > 0 && fast::resolve_conv2d(&r, in_h, in_w)) plan_ = plan_direct(r);
+  }
+
+  // The bands of a resolved plane: fast::plan_tap_bands over one channel (the taps alone), its
+  // pixel offsets turned into bytes of the HWC-quad input, and per band the row term
+  // bias - x_zp * (the weights of the taps it keeps) of every channel, in wrapping int32.
+  struct DirectPlan {
+    int64_t H = -1, W = -1;
+    std::vector<fast::TapBand> bands;         // off and x0 in bytes; w_off of every kept tap
+    std::vector<std::vector<int32_t>> rowterm;  // [band][M]
+  };
+  DirectPlan plan_direct(const Conv2d& g) const {
+    DirectPlan plan;
+    const int64_t taps = g.kh * g.kw, C4 = g.C, tap_bytes = C4 / 4 * 64;
+    if (g.H * g.W * C4 > INT32_MAX) return plan;
+    Conv2d one = g;
+    one.C = 1;
+    plan.bands = fast::plan_tap_bands(one, tap_bytes);
+    if (plan.bands.empty()) return plan;
+    plan.H = g.H, plan.W = g.W;
+    for (fast::TapBand& b : plan.bands) {
+      b.x0 *= C4;
+      for (int32_t& o : b.off) o *= static_cast<int32_t>(C4);
+      if (b.w_off.empty())
+        for (int64_t t = 0; t < static_cast<int64_t>(b.off.size()); ++t) b.w_off.push_back(static_cast<int32_t>(t * tap_bytes));
+      std::vector<int32_t> rt(static_cast<size_t>(g.M));
+      for (int64_t m = 0; m < g.M; ++m) {
+        uint32_t sum = 0;
+        for (const int32_t wo : b.w_off) sum += static_cast<uint32_t>(tapsum_[m * taps + wo / tap_bytes]);
+        const uint32_t bias = q_.bias_i32.empty() ? 0u : static_cast<uint32_t>(q_.bias_i32[m]);
+        rt[m] = static_cast<int32_t>(bias - static_cast<uint32_t>(q_.x_zp) * sum);
+      }
+      plan.rowterm.push_back(std::move(rt));
+    }
+    return plan;
+  }
+
+  // Every image into the HWC-quad layout once (the calling thread's scratch slot 3, which the
+  // tasks, using slot 0 only, leave alone), then tasks of (64-channel chunk, image, output rows),
+  // those of one chunk consecutive so that a thread's next task reuses its weights in L2. Rows
+  // per task keep its pixel-major scratch within about 128 KiB and give every thread a few tasks.
+  bool run_direct(const Conv2d& g, int64_t N, const uint8_t* x, Tensor& y, ThreadPool& pool) const {
+    DirectPlan local;
+    const DirectPlan* plan = &plan_;
+    if (plan_.H != g.H || plan_.W != g.W) {
+      local = plan_direct(g);
+      plan = &local;
+    }
+    if (N == 0 || g.P() == 0) return true;
+    if (plan->bands.empty()) return false;
+    const int64_t C = g.C, M = g.M, HW = g.H * g.W, P = g.P(), image = HW * C;
+    auto* xh = static_cast<uint8_t*>(fast::scratch_bytes(3, static_cast<size_t>(N * image + 64)));
+    const int64_t px_chunk = std::max<int64_t>(256, (HW + 3) / 4), px_chunks = (HW + px_chunk - 1) / px_chunk;
+    pool.parallel_tasks(N * px_chunks, [&](int64_t task) {
+      const int64_t n = task / px_chunks, p0 = task % px_chunks * px_chunk, p1 = std::min(HW, p0 + px_chunk);
+      kernels::qconv_direct_hwc_vnni(x + n * C * HW, C, HW, C, p0, p1, xh + n * image);
+    });
+    const int64_t mt = std::min<int64_t>(M, 64), m_chunks = (M + mt - 1) / mt;
+    int64_t rows = std::max<int64_t>(1, std::min(g.OH, kDirectScratchBudget / (g.OW * mt)));
+    while (rows > 1 && m_chunks * N * ((g.OH + rows - 1) / rows) < 4 * pool.size()) rows = (rows + 1) / 2;
+    const int64_t row_chunks = (g.OH + rows - 1) / rows;
+    kernels::QconvDirectParams p;
+    p.M = M;
+    p.Cq = C / 4;
+    p.block_bytes = g.kh * g.kw * p.Cq * 64;
+    p.ldo = g.OW;
+    p.row_step = g.sh * g.W * C;
+    p.col_step = g.sw * C;
+    p.multiplier = q_.multiplier.data();
+    p.zero_point = q_.y_zp;
+    p.qmin = q_.y_type == DType::Int8 ? -128 : 0;
+    p.qmax = q_.y_type == DType::Int8 ? 127 : 255;
+    p.lo = q_.lo;
+    p.hi = q_.hi;
+    auto* yb = static_cast<uint8_t*>(y.raw());
+    pool.parallel_tasks(m_chunks * N * row_chunks, [&](int64_t task) {
+      const int64_t mc = task / (N * row_chunks), n = task / row_chunks % N, rc = task % row_chunks;
+      const int64_t m0 = mc * mt, m1 = std::min(M, m0 + mt), r0 = rc * rows, r1 = std::min(g.OH, r0 + rows);
+      std::vector<kernels::QconvDirectBand> bands;
+      for (size_t i = 0; i < plan->bands.size(); ++i) {  // each band's rows inside [r0, r1)
+        const fast::TapBand& t = plan->bands[i];
+        const int64_t lo = std::max(r0, t.oh0), hi = std::min(r1, t.oh1);
+        if (lo >= hi || t.ow0 == t.ow1) continue;
+        kernels::QconvDirectBand b;
+        b.x = xh + n * image + t.x0 + (lo - t.oh0) * p.row_step;
+        b.rows = hi - lo;
+        b.cols = t.ow1 - t.ow0;
+        b.out = (lo - r0) * g.OW + t.ow0;
+        b.taps = static_cast<int64_t>(t.off.size());
+        b.off = t.off.data();
+        b.w_off = t.w_off.data();
+        b.rowterm = plan->rowterm[i].data();
+        bands.push_back(b);
+      }
+      const int64_t Q = (r1 - r0) * g.OW;
+      auto* scratch = static_cast<uint8_t*>(fast::scratch_bytes(0, kernels::qconv_direct_scratch_bytes(Q, m0, m1)));
+      kernels::qconv_direct_vnni(p, bands.data(), static_cast<int64_t>(bands.size()), Q, dpacked_.data(), m0, m1,
+                                 yb + (n * M + m0) * P + r0 * g.OW, P, scratch);
+    });
+    return true;
+  }
+  static constexpr int64_t kDirectScratchBudget = 128 * 1024;
+
   // n quads of 4 bytes q at dst.
   static void fill_quads(uint8_t* dst, uint32_t q, int64_t n) {
     for (int64_t i = 0; i < n; ++i) std::memcpy(dst + 4 * i, &q, 4);
@@ -379,6 +519,10 @@ class QConv : public FastOp {
 
   Conv2d g_;
   kernels::QgemmIsa isa_ = kernels::qgemm_default_isa();  // the tile loop the weights are packed for
+  bool direct_ = false;               // run_direct; the weights in dpacked_
+  std::vector<int8_t> dpacked_;       // qconv_direct_pack's layout
+  std::vector<int32_t> tapsum_;       // [M][taps]: the sum of each channel's weights of each tap
+  DirectPlan plan_;                   // the bands of the plane inferred at load
   bool shift_ = false;  // shifted-B path; the packed weights are then in [m][i][j][c4] order
   std::vector<int32_t> order_;  // [group][Cg]: the channel in each place of B's rows (shifted path, 1x1)
   bool order_b_rows_ = false;   // a 1x1 off the shifted path: pack-B reads its rows in order_
