@@ -161,18 +161,19 @@ TEST(QconvDirectVnni, HwcLayoutMatchesPlainLoops) {
   std::mt19937 rng(5);
   auto u = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   for (int it = 0; it < 60; ++it) {
-    const int64_t C = u(1, 70), HW = u(1, 90), C4 = (C + 3) / 4 * 4, p0 = u(0, HW - 1), p1 = u(p0, HW);
-    SCOPED_TRACE(::testing::Message() << "C=" << C << " HW=" << HW << " p=[" << p0 << "," << p1 << ")");
+    // A run of n pixels starting at p0 of planes of HW pixels.
+    const int64_t C = u(1, 70), HW = u(1, 90), C4 = (C + 3) / 4 * 4, p0 = u(0, HW - 1), n = u(0, HW - p0);
+    SCOPED_TRACE(::testing::Message() << "C=" << C << " HW=" << HW << " p0=" << p0 << " n=" << n);
     std::vector<uint8_t> x(static_cast<size_t>(C * HW));
     for (auto& v : x) v = static_cast<uint8_t>(u(0, 255));
-    std::vector<uint8_t> got(static_cast<size_t>(HW * C4 + 16), kSentinel);
-    qconv_direct_hwc_vnni(x.data(), C, HW, C4, p0, p1, got.data());
-    for (int64_t p = 0; p < HW; ++p)
+    std::vector<uint8_t> got(static_cast<size_t>((n + 1) * C4 + 16), kSentinel);
+    qconv_direct_hwc_vnni(x.data() + p0, C, HW, n, C4, got.data());
+    for (int64_t p = 0; p < n; ++p)
       for (int64_t c = 0; c < C4; ++c) {
-        const uint8_t want = p < p0 || p >= p1 ? kSentinel : c < C ? x[static_cast<size_t>(c * HW + p)] : 0;
+        const uint8_t want = c < C ? x[static_cast<size_t>(c * HW + p0 + p)] : 0;
         ASSERT_EQ(got[static_cast<size_t>(p * C4 + c)], want) << "pixel " << p << " channel " << c;
       }
-    for (size_t i = static_cast<size_t>(HW * C4); i < got.size(); ++i) ASSERT_EQ(got[i], kSentinel);
+    for (size_t i = static_cast<size_t>(n * C4); i < got.size(); ++i) ASSERT_EQ(got[i], kSentinel);
   }
 }
 

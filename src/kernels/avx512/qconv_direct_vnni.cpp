@@ -33,7 +33,7 @@ struct Epilogue {
 
 // 16 sums (one channel block of one pixel) to 16 bytes: INT8 GEMM's requant8_wide on a zmm of
 // int32 (its comment says why the clamp may come before the rounding).
-inline __m128i requant16(__m512i acc, const float* mult, const Epilogue& e) {
+inline __attribute__((always_inline)) __m128i requant16(__m512i acc, const float* mult, const Epilogue& e) {
   const __m512d m0 = _mm512_cvtps_pd(_mm256_loadu_ps(mult)), m1 = _mm512_cvtps_pd(_mm256_loadu_ps(mult + 8));
   __m512d d0 = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(acc)), m0);
   __m512d d1 = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(acc, 1)), m1);
@@ -193,12 +193,11 @@ void qconv_direct_vnni(const QconvDirectParams& p, const QconvDirectBand* bands,
     }
 }
 
-void qconv_direct_hwc_vnni(const uint8_t* x, int64_t C, int64_t HW, int64_t C4, int64_t p0, int64_t p1,
-                           uint8_t* dst) {
+void qconv_direct_hwc_vnni(const uint8_t* x, int64_t C, int64_t ldx, int64_t n, int64_t C4, uint8_t* dst) {
   for (int64_t c = 0; c < C4; c += 16)
-    for (int64_t p = p0; p < p1; p += 16) {
+    for (int64_t p = 0; p < n; p += 16) {
       const int rows = static_cast<int>(std::clamp<int64_t>(C - c, 0, 16));
-      transpose16_u8(x + c * HW + p, HW, rows, static_cast<int>(std::min<int64_t>(16, p1 - p)), dst + p * C4 + c,
+      transpose16_u8(x + c * ldx + p, ldx, rows, static_cast<int>(std::min<int64_t>(16, n - p)), dst + p * C4 + c,
                      C4, static_cast<int>(std::min<int64_t>(16, C4 - c)));
     }
 }

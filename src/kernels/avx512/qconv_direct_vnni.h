@@ -14,8 +14,10 @@
 // they keep. Measured alone on Zen 4 (7x7, 512 -> 512 channels, every tap): 235 G multiply-adds/s
 // per core, the vpdpbusd peak.
 //
-// Input: the image in HWC-quad layout, x(h, w, c) at byte (h * W + w) * C4 + c with C4 = 4 Cq
-// (qconv_direct_hwc_vnni builds it from NCHW; channels past C hold 0 and weigh 0).
+// Input: the image in HWC-quad layout, x(h, w, c) at byte (h * ldw + w) * C4 + c with C4 = 4 Cq
+// (qconv_direct_hwc_vnni builds its rows from NCHW; channels past C hold 0 and weigh 0; the
+// engine pads each row with the input zero point, so that a band may read taps in the padding
+// columns, its row term then counting their weights too).
 // Bands: pixel (i, j) of band b reads tap t's Cq quads at b.x + i * row_step + j * col_step +
 // b.off[t] + 4 q, with the weights at byte b.w_off[t] + 64 q of each packed block, and is output
 // pixel q = b.out + i * ldo + j.
@@ -77,8 +79,8 @@ inline size_t qconv_direct_scratch_bytes(int64_t Q, int64_t m0, int64_t m1) {
 void qconv_direct_vnni(const QconvDirectParams& p, const QconvDirectBand* bands, int64_t nbands, int64_t Q,
                        const int8_t* packed, int64_t m0, int64_t m1, uint8_t* y, int64_t ldy, uint8_t* scratch);
 
-// Pixels [p0, p1) of an image's C planes of HW bytes (x[c * HW + p]) into the HWC-quad layout:
-// dst[p * C4 + c], the bytes of channels C .. C4 - 1 set to 0.
-void qconv_direct_hwc_vnni(const uint8_t* x, int64_t C, int64_t HW, int64_t C4, int64_t p0, int64_t p1, uint8_t* dst);
+// n pixels of C planes (pixel p of channel c at x[c * ldx + p]: a run of an image's NCHW input)
+// into the HWC-quad layout: dst[p * C4 + c] for p < n, the bytes of channels C .. C4 - 1 set to 0.
+void qconv_direct_hwc_vnni(const uint8_t* x, int64_t C, int64_t ldx, int64_t n, int64_t C4, uint8_t* dst);
 
 }  // namespace octet::kernels

@@ -179,13 +179,6 @@ ShiftPlan plan_shift(const Conv2d& g, int64_t images, int threads, int64_t mr, i
   return s;
 }
 
-namespace {
-
-// Runs of output positions along one axis that read the same kernel taps [lo, hi) inside an input
-// of n positions: position o reads input o * stride - pad + t * dil for tap t < taps.
-struct TapRun {
-  int64_t o0, o1, lo, hi;
-};
 std::vector<TapRun> tap_runs(int64_t outs, int64_t n, int64_t stride, int64_t pad, int64_t taps, int64_t dil) {
   std::vector<TapRun> runs;
   for (int64_t o = 0; o < outs; ++o) {
@@ -201,8 +194,6 @@ std::vector<TapRun> tap_runs(int64_t outs, int64_t n, int64_t stride, int64_t pa
   }
   return runs;
 }
-
-}  // namespace
 
 std::vector<TapBand> plan_tap_bands(const Conv2d& g, int64_t w_stride) {
   std::vector<TapBand> bands;

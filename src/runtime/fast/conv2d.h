@@ -260,6 +260,13 @@ void build_phase_planes(const Conv2d& g, const ShiftPlan& s, const T* x, int64_t
       }
 }
 
+// Runs of output positions along one axis that read the same kernel taps [lo, hi) inside an input
+// of n positions: position o reads input o * stride - pad + t * dil for tap t < taps.
+struct TapRun {
+  int64_t o0, o1, lo, hi;
+};
+std::vector<TapRun> tap_runs(int64_t outs, int64_t n, int64_t stride, int64_t pad, int64_t taps, int64_t dil);
+
 // A resolved convolution's output plane cut into rectangles whose pixels read the same taps
 // inside the input (3x3 with padding 1: the interior, 4 edges and 4 corners), so that a direct
 // kernel reads the input as it is and skips the taps that fall in the padding instead of
