@@ -3,7 +3,8 @@
 // pixels a side) with their own random taps and row terms, so that tiles of 1 to 12 pixels span
 // rows; 1 to 9 weight blocks (groups of 4, 3, 2 and 1 blocks); channel quads 1 to 40; row and
 // column steps of strided convolutions; uint8 and int8 ranges with zero points, lo / hi clamps,
-// multipliers above 1 and tiny ones, sums near the int32 ends (wrapping row terms); channel
+// multipliers above 1 and tiny ones, sums near the int32 ends (wrapping row terms), blocks on the
+// single-precision epilogue (flagged as the engine flags them) and on the double one; channel
 // sub-ranges [m0, m1); and no write outside the rows and pixels the contract names. Then
 // qconv_direct_hwc_vnni against plain loops, and qconv_direct_pack's layout.
 #include "kernels/avx512/qconv_direct_vnni.h"
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -30,7 +32,10 @@ struct Case {
   bool is_signed;
   int64_t m0, m1;
   bool extreme = false;  // weights -128 or 127, inputs 0 or 255
+  bool with_small = true;  // the bands' single-precision flags (else none)
 };
+
+int64_t small_blocks = 0;  // (band, block) pairs flagged for the single-precision epilogue
 
 void run_case(const Case& c, uint32_t seed) {
   SCOPED_TRACE(::testing::Message() << "M=" << c.M << " Cq=" << c.Cq << " taps=" << c.taps << " grid " << c.rows << "x"
@@ -47,10 +52,13 @@ void run_case(const Case& c, uint32_t seed) {
   for (auto& v : w) v = static_cast<int8_t>(c.extreme ? (u(0, 1) ? 127 : -128) : u(-128, 127));
   std::vector<int8_t> packed(static_cast<size_t>(qconv_direct_packed_bytes(c.M, c.taps, c.Cq)));
   qconv_direct_pack(c.M, C4, c.taps, w.data(), packed.data());
+  // Multipliers above 1 only in every third block, so that the others may take the
+  // single-precision epilogue.
   std::vector<float> mult(static_cast<size_t>(c.M));
-  for (auto& m : mult) {
-    const int kind = static_cast<int>(u(0, 9));
-    m = kind == 0 ? 1.75f : kind == 1 ? 1e-9f : std::uniform_real_distribution<float>(0.f, 2e-4f)(rng);
+  for (int64_t m = 0; m < c.M; ++m) {
+    const int kind = static_cast<int>(u(m / 16 % 3 == 2 ? 0 : 1, 9));
+    mult[static_cast<size_t>(m)] =
+        kind == 0 ? 1.75f : kind == 1 ? 1e-9f : std::uniform_real_distribution<float>(0.f, 2e-4f)(rng);
   }
   QconvDirectParams p;
   p.M = c.M;
@@ -74,6 +82,7 @@ void run_case(const Case& c, uint32_t seed) {
   cc.push_back(c.ldo);
   std::vector<QconvDirectBand> bands;
   std::vector<std::vector<int32_t>> offs, w_offs, rowterms;
+  std::vector<std::vector<uint8_t>> smalls;
   for (size_t r = 0; r + 1 < rc.size(); ++r)
     for (size_t k = 0; k + 1 < cc.size(); ++k) {
       std::vector<int32_t> off, w_off, rt(static_cast<size_t>(c.M));
@@ -83,9 +92,20 @@ void run_case(const Case& c, uint32_t seed) {
           w_off.push_back(static_cast<int32_t>(t * c.Cq * 64));
         }
       for (auto& v : rt) v = static_cast<int32_t>(u(0, 4) == 0 ? u(-2147483647 - 1, 2147483647) : u(-200000, 200000));
+      // The single-precision epilogue where 255 * sum |w| over the band's taps + |row term| and
+      // the multipliers allow it (as the engine decides).
+      std::vector<uint8_t> small(static_cast<size_t>(c.M / 16), 1);
+      for (int64_t m = 0; m < c.M; ++m) {
+        double bound = std::abs(static_cast<double>(rt[static_cast<size_t>(m)]));
+        for (const int32_t wo : w_off)
+          for (int64_t ch = 0; ch < C4; ++ch) bound += 255.0 * std::abs(w[static_cast<size_t>((m * C4 + ch) * c.taps + wo / (c.Cq * 64))]);
+        if (mult[static_cast<size_t>(m)] > 1.f || bound >= kQconvDirectSmallAcc) small[static_cast<size_t>(m / 16)] = 0;
+      }
+      small_blocks += std::count(small.begin(), small.end(), 1);
       offs.push_back(off);
       w_offs.push_back(w_off);
       rowterms.push_back(rt);
+      smalls.push_back(small);
     }
   for (size_t r = 0, i = 0; r + 1 < rc.size(); ++r)
     for (size_t k = 0; k + 1 < cc.size(); ++k, ++i) {
@@ -98,6 +118,7 @@ void run_case(const Case& c, uint32_t seed) {
       b.off = offs[i].data();
       b.w_off = w_offs[i].data();
       b.rowterm = rowterms[i].data();
+      b.small = c.with_small ? smalls[i].data() : nullptr;
       bands.push_back(b);
     }
   const int64_t Q = c.rows * c.ldo, ldy = Q + 7, rows_out = c.m1 - c.m0;
@@ -138,12 +159,14 @@ TEST(QconvDirectVnni, MatchesTwinOnRandomBands) {
     for (int64_t k = 1; k < c.ldo; ++k)
       if (u(0, 4) == 0) c.col_cuts.push_back(k);
     c.is_signed = u(0, 1) == 1;
+    c.with_small = it % 4 != 3;
     const int64_t b0 = u(0, blocks - 1), b1 = u(b0, blocks);
     c.m0 = 16 * (it % 3 == 0 ? 0 : b0);
     c.m1 = 16 * (it % 3 == 0 ? blocks : b1);
     run_case(c, static_cast<uint32_t>(1000 + it));
     if (HasFailure()) return;
   }
+  EXPECT_GT(small_blocks, 50) << "the single-precision epilogue was hardly exercised";
 }
 
 TEST(QconvDirectVnni, ExtremeSumsWrapAsTheTwin) {

@@ -17,8 +17,12 @@ namespace {
 
 constexpr int kMaxBlocks = 4;
 // Pixels per tile for 1 .. 4 weight blocks: at most 28 accumulators, so that the weight vectors
-// and a broadcast fit the 32 zmm registers beside them.
-constexpr int kMaxPixels1 = 12, kMaxPixels2 = 12, kMaxPixels3 = 8, kMaxPixels4 = 7;
+// and a broadcast fit the 32 zmm registers beside them, and at most 12 pixel pointers. One block
+// takes 8, not 12: measured alone (16 -> 16 channels, 28x28), 12 pixels ran at 176 G
+// multiply-adds/s, 7 or 8 at 202-216 (12 pointers and the loop's own registers exceed the 16
+// general registers).
+constexpr int kMaxPixels1 = 8, kMaxPixels2 = 12, kMaxPixels3 = 8, kMaxPixels4 = 7;
+constexpr int kMaxPixels = 12;  // the largest of them
 constexpr int max_pixels(int blocks) {
   return blocks == 1 ? kMaxPixels1 : blocks == 2 ? kMaxPixels2 : blocks == 3 ? kMaxPixels3 : kMaxPixels4;
 }
@@ -27,8 +31,9 @@ constexpr int max_pixels(int blocks) {
 struct Epilogue {
   const int32_t* rowterm;  // at the group's first channel
   const float* mult;       // at the group's first channel
+  const uint8_t* small;    // at the group's first block, or null
   __m512d lo_zp, hi_zp;    // max(lo, qmin) - zp, min(hi, qmax) - zp
-  __m512i zp;
+  __m512i lo_zp_i, hi_zp_i, zp;
 };
 
 // 16 sums (one channel block of one pixel) to 16 bytes: INT8 GEMM's requant8_wide on a zmm of
@@ -43,6 +48,19 @@ inline __attribute__((always_inline)) __m128i requant16(__m512i acc, const float
   const __m256i i1 = _mm512_cvt_roundpd_epi32(d1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512i v = _mm512_add_epi32(_mm512_inserti64x4(_mm512_castsi256_si512(i0), i1, 1), e.zp);
   return _mm512_cvtepi32_epi8(v);  // in [qmin, qmax]: the narrowing is exact
+}
+
+// requant16 for a block whose every |acc| < 1.5 * 2^23 and whose multipliers lie in [0, 1]
+// (QconvDirectBand::small): the INT8 GEMM's single-precision form (avx2::small_round8 in
+// dw_requant_avx2.h says why the FMA rounds the exact product to round_half_even of it, or to a
+// value beyond 2^22 of its sign, which the clamp to [lo', hi'] - zp then takes as the exact value
+// would), 7 operations per 16 values where requant16 takes 14.
+inline __attribute__((always_inline)) __m128i requant16_small(__m512i acc, const float* mult, const Epilogue& e) {
+  const __m512 c = _mm512_set1_ps(static_cast<float>(kQconvDirectSmallAcc));
+  __m512i r = _mm512_castps_si512(_mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(mult), c));
+  r = _mm512_sub_epi32(r, _mm512_set1_epi32(0x4B400000));
+  r = _mm512_min_epi32(_mm512_max_epi32(r, e.lo_zp_i), e.hi_zp_i);
+  return _mm512_cvtepi32_epi8(_mm512_add_epi32(r, e.zp));
 }
 
 // One tile: NB blocks of 16 channels x the pixels R. The accumulators are named by the fold
@@ -79,7 +97,9 @@ void tile(int64_t taps, int64_t Cq, const uint8_t* const* px, const int32_t* off
   }
   auto store = [&](int b, __m512i acc, uint8_t* d) {
     acc = _mm512_add_epi32(acc, _mm512_loadu_si512(e.rowterm + 16 * b));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16 * b), requant16(acc, e.mult + 16 * b, e));
+    const __m128i bytes = e.small && e.small[b] ? requant16_small(acc, e.mult + 16 * b, e)
+                                                : requant16(acc, e.mult + 16 * b, e);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16 * b), bytes);
   };
   (store(0, a0[R], dst[R]), ...);
   if constexpr (NB > 1) (store(1, a1[R], dst[R]), ...);
@@ -159,9 +179,11 @@ void qconv_direct_vnni(const QconvDirectParams& p, const QconvDirectBand* bands,
   Epilogue e;
   e.lo_zp = _mm512_set1_pd(static_cast<double>(std::max(p.lo, p.qmin)) - p.zero_point);
   e.hi_zp = _mm512_set1_pd(static_cast<double>(std::min(p.hi, p.qmax)) - p.zero_point);
+  e.lo_zp_i = _mm512_set1_epi32(std::max(p.lo, p.qmin) - p.zero_point);
+  e.hi_zp_i = _mm512_set1_epi32(std::min(p.hi, p.qmax) - p.zero_point);
   e.zp = _mm512_set1_epi32(p.zero_point);
-  const uint8_t* px[kMaxPixels1];
-  uint8_t* dst[kMaxPixels1];
+  const uint8_t* px[kMaxPixels];
+  uint8_t* dst[kMaxPixels];
   for (int64_t mb = m0; mb < m1; mb += 16 * kMaxBlocks) {
     const int blocks = static_cast<int>(std::min<int64_t>(kMaxBlocks, (m1 - mb + 15) / 16));
     const int8_t* w = packed + mb / 16 * p.block_bytes;
@@ -171,14 +193,16 @@ void qconv_direct_vnni(const QconvDirectParams& p, const QconvDirectBand* bands,
       const int64_t n = b.rows * b.cols;
       if (n == 0) continue;
       e.rowterm = b.rowterm + mb;
+      e.small = b.small ? b.small + mb / 16 : nullptr;
       // Tiles of nearly equal sizes: 25 pixels are 5 x 5, not 7 + 7 + 7 + 4.
       const int64_t count = (n + max_pixels(blocks) - 1) / max_pixels(blocks), base = n / count, extra = n % count;
-      for (int64_t t = 0, k = 0; t < count; ++t) {
+      int64_t i = 0, j = 0;  // the band's next pixel (no division per pixel: small layers felt it)
+      for (int64_t t = 0; t < count; ++t) {
         const int T = static_cast<int>(base + (t < extra ? 1 : 0));
-        for (int r = 0; r < T; ++r, ++k) {
-          const int64_t i = k / b.cols, j = k % b.cols;
+        for (int r = 0; r < T; ++r) {
           px[r] = b.x + i * p.row_step + j * p.col_step;
           dst[r] = scratch + (b.out + i * p.ldo + j) * Mt + (mb - m0);
+          if (++j == b.cols) j = 0, ++i;
         }
         tile_fn(blocks, T)(b.taps, p.Cq, px, b.off, b.w_off, w, p.block_bytes, e, dst);
       }

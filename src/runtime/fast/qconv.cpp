@@ -353,9 +353,14 @@ class QConv : public FastOp {
     dpacked_.resize(static_cast<size_t>(kernels::qconv_direct_packed_bytes(g_.M, taps, C / 4)));
     kernels::qconv_direct_pack(g_.M, C, taps, q_.w.data(), dpacked_.data());
     tapsum_.assign(static_cast<size_t>(g_.M * taps), 0);
+    abssum_.assign(static_cast<size_t>(g_.M), 0);
     for (int64_t m = 0; m < g_.M; ++m)
       for (int64_t c = 0; c < C; ++c)
-        for (int64_t t = 0; t < taps; ++t) tapsum_[m * taps + t] += q_.w[(m * C + c) * taps + t];
+        for (int64_t t = 0; t < taps; ++t) {
+          const int8_t v = q_.w[(m * C + c) * taps + t];
+          tapsum_[m * taps + t] += v;
+          abssum_[m] += std::abs(static_cast<int64_t>(v));
+        }
     q_.w = {};
     Conv2d r = g_;
     if (in_h > 0 && in_w > 0 && fast::resolve_conv2d(&r, in_h, in_w)) plan_ = plan_direct(r);
@@ -378,6 +383,7 @@ class QConv : public FastOp {
     int64_t x0 = 0;                        // bytes: pixel (oh0, ow0)'s first tap in the image
     std::vector<int32_t> off, w_off;       // bytes: the taps, their weights in a packed block
     std::vector<int32_t> rowterm;          // [M]
+    std::vector<uint8_t> small;            // [M / 16]: QconvDirectBand::small
   };
   struct DirectPlan {
     int64_t H = -1, W = -1;
@@ -415,6 +421,13 @@ class QConv : public FastOp {
           const uint32_t bias = q_.bias_i32.empty() ? 0u : static_cast<uint32_t>(q_.bias_i32[m]);
           b.rowterm[m] = static_cast<int32_t>(bias - static_cast<uint32_t>(q_.x_zp) * sum);
         }
+        // |acc| <= 255 * sum |w| + |row term| (inputs in [0, 255]).
+        b.small.assign(static_cast<size_t>(g.M / 16), 1);
+        for (int64_t m = 0; m < g.M; ++m) {
+          const float mult = q_.multiplier[m];
+          const double bound = 255.0 * static_cast<double>(abssum_[m]) + std::abs(static_cast<double>(b.rowterm[m]));
+          if (!(mult >= 0.f && mult <= 1.f) || bound >= kernels::kQconvDirectSmallAcc) b.small[m / 16] = 0;
+        }
         plan.bands.push_back(std::move(b));
       }
     }
@@ -440,7 +453,7 @@ class QConv : public FastOp {
     auto* xh = static_cast<uint8_t*>(fast::scratch_bytes(3, static_cast<size_t>(N * image + 64)));
     const uint8_t zp = static_cast<uint8_t>(q_.x_zp);
     const int64_t in_rows = std::max<int64_t>(1, 1024 / g.W), in_chunks = (g.H + in_rows - 1) / in_rows;
-    pool.parallel_tasks(N * in_chunks, [&](int64_t task) {
+    auto copy_rows = [&](int64_t task) {
       const int64_t n = task / in_chunks, h0 = task % in_chunks * in_rows, h1 = std::min(g.H, h0 + in_rows);
       for (int64_t h = h0; h < h1; ++h) {
         uint8_t* row = xh + n * image + h * row_bytes;
@@ -448,7 +461,12 @@ class QConv : public FastOp {
         kernels::qconv_direct_hwc_vnni(x + n * C * HW + h * g.W, C, HW, g.W, C, row + plan->padl * C);
         std::memset(row + (plan->padl + g.W) * C, zp, static_cast<size_t>(plan->padr * C));
       }
-    });
+    };
+    if (N * image <= kDirectInlineCopy) {  // a few microseconds: not worth waking the pool
+      for (int64_t task = 0; task < N * in_chunks; ++task) copy_rows(task);
+    } else {
+      pool.parallel_tasks(N * in_chunks, copy_rows);
+    }
     const int64_t mt = std::min<int64_t>(M, 64), m_chunks = (M + mt - 1) / mt;
     int64_t rows = std::max<int64_t>(1, std::min(g.OH, kDirectScratchBudget / (g.OW * mt)));
     while (rows > 1 && m_chunks * N * ((g.OH + rows - 1) / rows) < 4 * pool.size()) rows = (rows + 1) / 2;
@@ -483,6 +501,7 @@ class QConv : public FastOp {
         b.off = t.off.data();
         b.w_off = t.w_off.data();
         b.rowterm = t.rowterm.data();
+        b.small = t.small.data();
         bands.push_back(b);
       }
       const int64_t Q = (r1 - r0) * g.OW;
@@ -493,6 +512,7 @@ class QConv : public FastOp {
     return true;
   }
   static constexpr int64_t kDirectScratchBudget = 128 * 1024;
+  static constexpr int64_t kDirectInlineCopy = 64 * 1024;  // bytes of HWC copy made on the calling thread
 
   // n quads of 4 bytes q at dst.
   static void fill_quads(uint8_t* dst, uint32_t q, int64_t n) {
@@ -555,6 +575,7 @@ class QConv : public FastOp {
   bool direct_ = false;               // run_direct; the weights in dpacked_
   std::vector<int8_t> dpacked_;       // qconv_direct_pack's layout
   std::vector<int32_t> tapsum_;       // [M][taps]: the sum of each channel's weights of each tap
+  std::vector<int64_t> abssum_;       // [M]: the sum of each channel's |weights|
   DirectPlan plan_;                   // the bands of the plane inferred at load
   bool shift_ = false;  // shifted-B path; the packed weights are then in [m][i][j][c4] order
   std::vector<int32_t> order_;  // [group][Cg]: the channel in each place of B's rows (shifted path, 1x1)
