@@ -1,6 +1,8 @@
 #include "quant/calibrate.h"
 
 #include <algorithm>
+#include <exception>
+#include <mutex>
 
 namespace octet::quant {
 
@@ -30,13 +32,28 @@ CalibrationSession::CalibrationSession(const Model& model, std::vector<std::stri
     if (!model_.graph.find_value(t)) throw Error(str_cat("calibration: the model has no tensor '", t, "'"));
     if (!index_.emplace(t, index_.size()).second)
       throw Error(str_cat("calibration: tensor '", t, "' is listed twice"));
+  }
+  calibrators_ = make_calibrators();
+  shard_count_ = engine_.pool().size();
+}
+
+CalibrationSession::Calibrators CalibrationSession::make_calibrators() const {
+  Calibrators cals;
+  for (size_t t = 0; t < tensors_.size(); ++t) {
     std::vector<std::unique_ptr<Calibrator>> per_method;
     for (const CalibrationMethod& m : methods_) per_method.push_back(make_calibrator(m));
-    calibrators_.push_back(std::move(per_method));
+    cals.push_back(std::move(per_method));
   }
+  return cals;
 }
 
 void CalibrationSession::observe(const std::map<std::string, Tensor>& feeds) {
+  run_batch(engine_, calibrators_, feeds);
+  ++batches_;
+}
+
+void CalibrationSession::run_batch(Engine& engine, Calibrators& calibrators,
+                                   const std::map<std::string, Tensor>& feeds) const {
   // Each tensor is observed as the engine computes it, while it is still in cache, and is then
   // freed as in any run; the range pass and the histograms' binning run on the engine's threads.
   std::vector<int> seen(tensors_.size(), 0);
@@ -48,20 +65,87 @@ void CalibrationSession::observe(const std::map<std::string, Tensor>& feeds) {
                           "; only float32 tensors are calibrated"));
     ++seen[it->second];
     if (v.numel() == 0) return;
-    const FiniteBatch b = finite_batch(v.data<float>(), v.numel(), name, &engine_.pool());
-    auto& cals = calibrators_[it->second];
+    const FiniteBatch b = finite_batch(v.data<float>(), v.numel(), name, &engine.pool());
+    auto& cals = calibrators[it->second];
     for (size_t m = 0; m < cals.size(); ++m) {
       if (binned_by_[m] < 0) cals[m]->observe(b);
       else static_cast<HistogramCalibrator&>(*cals[m]).copy_histogram_from(
           static_cast<const HistogramCalibrator&>(*cals[static_cast<size_t>(binned_by_[m])]));
     }
   };
-  engine_.run(feeds, RunOptions{}, on_value);
+  engine.run(feeds, RunOptions{}, on_value);
   for (size_t t = 0; t < tensors_.size(); ++t)
     if (seen[t] != 1)
       throw InternalError(str_cat("calibration: the engine handed over '", tensors_[t], "' ", seen[t],
                                   " times in one run (once expected)"));
-  ++batches_;
+}
+
+bool CalibrationSession::sharded(int64_t count) const {
+  const int threads = static_cast<int>(shard_count_);
+  const bool ema = std::any_of(methods_.begin(), methods_.end(),
+                               [](const CalibrationMethod& m) { return m.kind == CalibrationMethod::EmaMinMax; });
+  return threads > 1 && !ema && count >= kMinBatchesPerShard * threads;
+}
+
+void CalibrationSession::observe_batches(int64_t count, const std::function<Feeds(int64_t)>& batch,
+                                         const std::function<void(int64_t)>& done) {
+  if (!sharded(count)) {
+    for (int64_t i = 0; i < count; ++i) {
+      observe(batch(i));
+      if (done) done(i);
+    }
+    return;
+  }
+  struct Shard {
+    std::unique_ptr<Engine> engine;
+    Calibrators calibrators;
+  };
+  std::vector<Shard> shards(static_cast<size_t>(shard_count_));
+  for (Shard& sh : shards) {
+    EngineOptions o;
+    o.threads = 1;
+    o.observe.insert(tensors_.begin(), tensors_.end());
+    sh.engine = std::make_unique<Engine>(model_, o);
+    sh.calibrators = make_calibrators();
+  }
+  std::mutex mu;  // guards next, the error, batch() and done()
+  int64_t next = 0, error_batch = count;
+  std::exception_ptr error;
+  auto fail = [&](int64_t i) {  // under mu
+    if (i < error_batch) error_batch = i, error = std::current_exception();
+  };
+  engine_.pool().parallel_tasks(static_cast<int64_t>(shards.size()), [&](int64_t s) {
+    Shard& sh = shards[static_cast<size_t>(s)];
+    for (;;) {
+      int64_t i;
+      Feeds feeds;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (next >= error_batch) return;  // every batch taken, or one before it failed
+        i = next++;
+        try {
+          feeds = batch(i);
+        } catch (...) {
+          fail(i);
+          return;
+        }
+      }
+      try {
+        run_batch(*sh.engine, sh.calibrators, feeds);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        fail(i);
+        return;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      if (done) done(i);
+    }
+  });
+  if (error) std::rethrow_exception(error);
+  for (const Shard& sh : shards)  // in shard order; exact for these methods, so any order would do
+    for (size_t t = 0; t < tensors_.size(); ++t)
+      for (size_t m = 0; m < methods_.size(); ++m) calibrators_[t][m]->merge(*sh.calibrators[t][m]);
+  batches_ += count;
 }
 
 std::map<std::string, Range> CalibrationSession::ranges(size_t method_index) const {
@@ -79,7 +163,7 @@ void calibrate_on_dataset(CalibrationSession& session, const data::Dataset& data
     throw Error(str_cat("calibration with the data set '", data.name(), "' needs a model with one input; it has ",
                         g.inputs.size()));
   if (indices.empty()) throw Error(str_cat("calibration: no samples selected from '", data.name(), "'"));
-  if (batch < 1) throw Error(str_cat("calibration batch size must be at least 1, got ", batch));
+  if (batch < 0) throw Error(str_cat("calibration batch size must be at least 1 (0: automatic), got ", batch));
   const std::string& input = g.inputs[0];
   const TensorType& in = g.value(input).type;
   const Shape sample = data.sample_shape();
@@ -96,17 +180,27 @@ void calibrate_on_dataset(CalibrationSession& session, const data::Dataset& data
                           "' are ", shape_str(sample), " (batched: [B,", shape_str(sample).substr(1)));
     if (in.dims[0].is_known()) fixed_batch = in.dims[0].value;
   }
-  if (fixed_batch > 0) batch = fixed_batch;
   const int64_t n = static_cast<int64_t>(indices.size());
-  for (int64_t start = 0; start < n; start += batch) {
-    std::vector<int64_t> idx(indices.begin() + start, indices.begin() + std::min(n, start + batch));
-    // A fixed-batch model gets its last, short batch padded by repeating samples; the repeats
-    // are observed again, which leaves min/max unchanged and histograms slightly weighted.
-    while (fixed_batch > 0 && static_cast<int64_t>(idx.size()) < fixed_batch) idx.push_back(idx.back());
-    data::Batch b = data.get(idx);
-    session.observe({{input, b.inputs}});
-    if (progress) progress(std::min(n, start + batch), n);
-  }
+  if (batch == 0)  // shards: batches whose activations stay in a core's cache; else kWholeBatch
+    batch = session.sharded((n + kShardBatch - 1) / kShardBatch) ? kShardBatch : kWholeBatch;
+  if (fixed_batch > 0) batch = fixed_batch;
+  const int64_t count = (n + batch - 1) / batch;
+  int64_t samples_done = 0;
+  session.observe_batches(
+      count,
+      [&](int64_t i) {
+        const int64_t start = i * batch;
+        std::vector<int64_t> idx(indices.begin() + start, indices.begin() + std::min(n, start + batch));
+        // A fixed-batch model gets its last, short batch padded by repeating samples; the repeats
+        // are observed again, which leaves min/max unchanged and histograms slightly weighted.
+        while (fixed_batch > 0 && static_cast<int64_t>(idx.size()) < fixed_batch) idx.push_back(idx.back());
+        data::Batch b = data.get(idx);
+        return CalibrationSession::Feeds{{input, b.inputs}};
+      },
+      [&](int64_t i) {
+        samples_done += std::min(n, (i + 1) * batch) - i * batch;
+        if (progress) progress(samples_done, n);
+      });
 }
 
 }  // namespace octet::quant

@@ -1,6 +1,7 @@
 // CalibrationSession: observing each tensor as the engine computes it, with one range pass shared by
 // every method and the per-value work on the engine's threads, gives exactly the ranges of the
-// calibrators fed serially, tensor by tensor, from a run that kept every intermediate.
+// calibrators fed serially, tensor by tensor, from a run that kept every intermediate; batches
+// observed on concurrent shards give the ranges of observation in order, and its first error.
 #include "quant/calibrate.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ir/error.h"
@@ -99,6 +101,69 @@ TEST(CalibrationSession, NanInputAndBadTensorListsAreErrors) {
   }
   EXPECT_THROW(CalibrationSession(m, {"no_such_tensor"}, {parse_method("minmax")}), Error);
   EXPECT_THROW(CalibrationSession(m, {in, in}, {parse_method("minmax")}), Error);
+}
+
+// observe_batches on shards (one single-threaded engine and calibrator set per thread, merged at
+// the end) gives the very ranges of observe() over the same batches in order, for MinMax and the
+// histogram methods, whatever shard took which batch; done() reports each batch once. With EMA
+// among the methods the batches run in order on the session's engine.
+TEST(CalibrationSession, ShardedBatchesGiveTheRangesOfObservationInOrder) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  for (const char* name : {"resnet8", "vit-tiny"}) {
+    const Model m = prepared(name);
+    const StaticQuantPlan plan = plan_static(m, StaticQuantOptions{});
+    std::vector<CalibrationMethod> methods;
+    for (const char* n : {"minmax", "percentile:99.99", "entropy", "mse", "percentile:99.9"})
+      methods.push_back(parse_method(n));
+    const std::string in = m.graph.inputs[0];
+    std::vector<Tensor> batches;
+    for (int i = 0; i < 9; ++i) batches.push_back(zoo::sample_input(2 + i % 4, 40 + i));
+    CalibrationSession ordered(m, plan.activations, methods), shards(m, plan.activations, methods);
+    for (const Tensor& x : batches) ordered.observe({{in, x}});
+    std::vector<int> reported(batches.size(), 0);
+    shards.observe_batches(
+        static_cast<int64_t>(batches.size()),
+        [&](int64_t i) { return CalibrationSession::Feeds{{in, batches[static_cast<size_t>(i)]}}; },
+        [&](int64_t i) { ++reported[static_cast<size_t>(i)]; });
+    if (std::thread::hardware_concurrency() >= 2) EXPECT_TRUE(shards.sharded(9)) << name;
+    EXPECT_EQ(shards.batches(), 9);
+    for (int r : reported) EXPECT_EQ(r, 1);
+    for (size_t k = 0; k < methods.size(); ++k) {
+      const std::map<std::string, Range> got = shards.ranges(k), want = ordered.ranges(k);
+      for (const std::string& t : plan.activations) {
+        EXPECT_EQ(got.at(t).min, want.at(t).min) << name << " " << method_name(methods[k]) << " " << t;
+        EXPECT_EQ(got.at(t).max, want.at(t).max) << name << " " << method_name(methods[k]) << " " << t;
+        EXPECT_EQ(got.at(t).degenerate, want.at(t).degenerate);
+      }
+    }
+    CalibrationSession with_ema(m, plan.activations, {parse_method("minmax"), parse_method("ema")});
+    EXPECT_FALSE(with_ema.sharded(9));
+  }
+}
+
+// An Error in any batch stops observe_batches, which throws the error of the lowest batch index
+// (the one observation in order would have met first), be it the engine's or batch()'s own.
+TEST(CalibrationSession, ShardedBatchesThrowTheFirstBatchsError) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const Model m = prepared("resnet8");
+  const StaticQuantPlan plan = plan_static(m, StaticQuantOptions{});
+  const std::string in = m.graph.inputs[0];
+  for (int first_bad : {1, 4, 7}) {
+    CalibrationSession session(m, plan.activations, {parse_method("minmax"), parse_method("entropy")});
+    auto batch = [&](int64_t i) {
+      if (i == first_bad + 2) throw Error("batch unreadable");
+      Tensor x = zoo::sample_input(3, static_cast<uint32_t>(i));
+      if (i == first_bad) x.data<float>()[100] = std::numeric_limits<float>::quiet_NaN();
+      if (i == first_bad + 1) x.data<float>()[7] = std::numeric_limits<float>::infinity();
+      return CalibrationSession::Feeds{{in, x}};
+    };
+    try {
+      session.observe_batches(10, batch);
+      FAIL() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("has NaN at element 100"), std::string::npos) << first_bad << ": " << e.what();
+    }
+  }
 }
 
 }  // namespace

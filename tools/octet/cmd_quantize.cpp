@@ -45,7 +45,7 @@ struct QuantizeArgs {
   std::string image_options;
   int64_t calib_size = 512;
   uint32_t calib_seed = 1;
-  int64_t calib_batch = 64;
+  int64_t calib_batch = 0;  // automatic (quant::calibrate_on_dataset)
   std::string method = "minmax";
   bool compare_methods = false;
   std::vector<std::string> methods_to_compare = {"minmax", "ema", "percentile:99.99", "percentile:99.999",
@@ -450,7 +450,7 @@ void add_quantize(CLI::App& app, Command& out) {
   sub->add_option("--calib", a->calib, "Calibration data: fashion-mnist:train, npy:DIR, FILE.npz, images:DIR");
   sub->add_option("--calib-size", a->calib_size, "Calibration samples, a seeded random subset (default 512)");
   sub->add_option("--calib-seed", a->calib_seed, "Seed of the calibration subset (default 1)");
-  sub->add_option("--calib-batch", a->calib_batch, "Samples per engine run in calibration (default 64)");
+  sub->add_option("--calib-batch", a->calib_batch, "Samples per engine run in calibration (default 0: 16 where batches run on one engine per thread, else 64; EMA's ranges depend on it)");
   sub->add_option("--image-options", a->image_options,
                   "Image folder preprocessing: size=HxW&channels=3&mean=..&std=..&layout=nchw|nhwc&resize=bilinear|nearest");
   sub->add_option("--method", a->method,
