@@ -138,7 +138,12 @@ void CalibrationSession::observe_batches(int64_t count, const std::function<Feed
         return;
       }
       std::lock_guard<std::mutex> lock(mu);
-      if (done) done(i);
+      try {
+        if (done) done(i);
+      } catch (...) {
+        fail(i);
+        return;
+      }
     }
   });
   if (error) std::rethrow_exception(error);

@@ -45,9 +45,10 @@ class CalibrationSession {
   // do not depend on which shard saw which batch. A shard's layers need no synchronisation
   // between threads and its activations stay in its core's cache, where one engine on all
   // threads splits every layer of a whole batch (resnet8, 4,096 images: see the README).
-  // batch() and done(i) (batch i observed) are called one at a time, from the shards' threads. An
-  // Error stops the run: the one of the lowest batch index is thrown (the one observe() in order
-  // would have thrown); discard the session then, as after observe()'s.
+  // batch() and done(i) (batch i observed) are called one at a time, from the shards' threads (so
+  // a data set's loading is not concurrent). An exception from the engine, batch() or done()
+  // stops the run: the one of the lowest batch index is thrown (the one observe() in order would
+  // have thrown); discard the session then, as after observe()'s.
   using Feeds = std::map<std::string, Tensor>;
   void observe_batches(int64_t count, const std::function<Feeds(int64_t)>& batch,
                        const std::function<void(int64_t)>& done = {});

@@ -36,6 +36,7 @@ struct Case {
 };
 
 int64_t small_blocks = 0;  // (band, block) pairs flagged for the single-precision epilogue
+int64_t wide_small_blocks = 0;  // those with multipliers up to 1 and products past 2^22
 
 void run_case(const Case& c, uint32_t seed) {
   SCOPED_TRACE(::testing::Message() << "M=" << c.M << " Cq=" << c.Cq << " taps=" << c.taps << " grid " << c.rows << "x"
@@ -53,12 +54,18 @@ void run_case(const Case& c, uint32_t seed) {
   std::vector<int8_t> packed(static_cast<size_t>(qconv_direct_packed_bytes(c.M, c.taps, c.Cq)));
   qconv_direct_pack(c.M, C4, c.taps, w.data(), packed.data());
   // Multipliers above 1 only in every third block, so that the others may take the
-  // single-precision epilogue.
+  // single-precision epilogue; in the blocks after those, multipliers of 1, 1/2 and 1/4 (exact
+  // ties) or up to 1, with row terms that take products past 2^22.
   std::vector<float> mult(static_cast<size_t>(c.M));
   for (int64_t m = 0; m < c.M; ++m) {
-    const int kind = static_cast<int>(u(m / 16 % 3 == 2 ? 0 : 1, 9));
-    mult[static_cast<size_t>(m)] =
-        kind == 0 ? 1.75f : kind == 1 ? 1e-9f : std::uniform_real_distribution<float>(0.f, 2e-4f)(rng);
+    float& v = mult[static_cast<size_t>(m)];
+    if (m / 16 % 3 == 1) {
+      const int kind = static_cast<int>(u(0, 3));
+      v = kind == 0 ? 1.f : kind == 1 ? 0.5f : kind == 2 ? 0.25f : std::uniform_real_distribution<float>(0.f, 1.f)(rng);
+    } else {
+      const int kind = static_cast<int>(u(m / 16 % 3 == 2 ? 0 : 1, 9));
+      v = kind == 0 ? 1.75f : kind == 1 ? 1e-9f : std::uniform_real_distribution<float>(0.f, 2e-4f)(rng);
+    }
   }
   QconvDirectParams p;
   p.M = c.M;
@@ -91,7 +98,9 @@ void run_case(const Case& c, uint32_t seed) {
           off.push_back(static_cast<int32_t>(u(0, max_off_px) * C4));
           w_off.push_back(static_cast<int32_t>(t * c.Cq * 64));
         }
-      for (auto& v : rt) v = static_cast<int32_t>(u(0, 4) == 0 ? u(-2147483647 - 1, 2147483647) : u(-200000, 200000));
+      for (size_t m = 0; m < rt.size(); ++m)
+        rt[m] = static_cast<int32_t>(m / 16 % 3 == 1 ? u(-6000000, 6000000)
+                                     : u(0, 4) == 0 ? u(-2147483647 - 1, 2147483647) : u(-200000, 200000));
       // The single-precision epilogue where 255 * sum |w| over the band's taps + |row term| and
       // the multipliers allow it (as the engine decides).
       std::vector<uint8_t> small(static_cast<size_t>(c.M / 16), 1);
@@ -102,6 +111,7 @@ void run_case(const Case& c, uint32_t seed) {
         if (mult[static_cast<size_t>(m)] > 1.f || bound >= kQconvDirectSmallAcc) small[static_cast<size_t>(m / 16)] = 0;
       }
       small_blocks += std::count(small.begin(), small.end(), 1);
+      for (size_t b = 1; b < small.size(); b += 3) wide_small_blocks += small[b];
       offs.push_back(off);
       w_offs.push_back(w_off);
       rowterms.push_back(rt);
@@ -167,6 +177,7 @@ TEST(QconvDirectVnni, MatchesTwinOnRandomBands) {
     if (HasFailure()) return;
   }
   EXPECT_GT(small_blocks, 50) << "the single-precision epilogue was hardly exercised";
+  EXPECT_GT(wide_small_blocks, 10) << "multipliers near 1 hardly reached the single-precision epilogue";
 }
 
 TEST(QconvDirectVnni, ExtremeSumsWrapAsTheTwin) {

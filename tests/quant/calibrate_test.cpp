@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -116,8 +118,10 @@ TEST(CalibrationSession, ShardedBatchesGiveTheRangesOfObservationInOrder) {
     for (const char* n : {"minmax", "percentile:99.99", "entropy", "mse", "percentile:99.9"})
       methods.push_back(parse_method(n));
     const std::string in = m.graph.inputs[0];
+    // Enough batches for shards on this machine (the session's engine takes every core).
+    const int count = std::max(9, static_cast<int>(2 * std::thread::hardware_concurrency() + 1));
     std::vector<Tensor> batches;
-    for (int i = 0; i < 9; ++i) batches.push_back(zoo::sample_input(2 + i % 4, 40 + i));
+    for (int i = 0; i < count; ++i) batches.push_back(zoo::sample_input(2 + i % 4, 40 + i));
     CalibrationSession ordered(m, plan.activations, methods), shards(m, plan.activations, methods);
     for (const Tensor& x : batches) ordered.observe({{in, x}});
     std::vector<int> reported(batches.size(), 0);
@@ -125,8 +129,8 @@ TEST(CalibrationSession, ShardedBatchesGiveTheRangesOfObservationInOrder) {
         static_cast<int64_t>(batches.size()),
         [&](int64_t i) { return CalibrationSession::Feeds{{in, batches[static_cast<size_t>(i)]}}; },
         [&](int64_t i) { ++reported[static_cast<size_t>(i)]; });
-    if (std::thread::hardware_concurrency() >= 2) EXPECT_TRUE(shards.sharded(9)) << name;
-    EXPECT_EQ(shards.batches(), 9);
+    if (std::thread::hardware_concurrency() >= 2) EXPECT_TRUE(shards.sharded(count)) << name;
+    EXPECT_EQ(shards.batches(), count);
     for (int r : reported) EXPECT_EQ(r, 1);
     for (size_t k = 0; k < methods.size(); ++k) {
       const std::map<std::string, Range> got = shards.ranges(k), want = ordered.ranges(k);
@@ -137,7 +141,7 @@ TEST(CalibrationSession, ShardedBatchesGiveTheRangesOfObservationInOrder) {
       }
     }
     CalibrationSession with_ema(m, plan.activations, {parse_method("minmax"), parse_method("ema")});
-    EXPECT_FALSE(with_ema.sharded(9));
+    EXPECT_FALSE(with_ema.sharded(count));
   }
 }
 
@@ -148,8 +152,10 @@ TEST(CalibrationSession, ShardedBatchesThrowTheFirstBatchsError) {
   const Model m = prepared("resnet8");
   const StaticQuantPlan plan = plan_static(m, StaticQuantOptions{});
   const std::string in = m.graph.inputs[0];
-  for (int first_bad : {1, 4, 7}) {
+  const int count = std::max(10, static_cast<int>(2 * std::thread::hardware_concurrency() + 2));
+  for (int first_bad : {1, 4, count - 3}) {
     CalibrationSession session(m, plan.activations, {parse_method("minmax"), parse_method("entropy")});
+    if (std::thread::hardware_concurrency() >= 2) EXPECT_TRUE(session.sharded(count));
     auto batch = [&](int64_t i) {
       if (i == first_bad + 2) throw Error("batch unreadable");
       Tensor x = zoo::sample_input(3, static_cast<uint32_t>(i));
@@ -158,11 +164,26 @@ TEST(CalibrationSession, ShardedBatchesThrowTheFirstBatchsError) {
       return CalibrationSession::Feeds{{in, x}};
     };
     try {
-      session.observe_batches(10, batch);
+      session.observe_batches(count, batch);
       FAIL() << "no error";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("has NaN at element 100"), std::string::npos) << first_bad << ": " << e.what();
     }
+  }
+  // done() throwing for a batch before the first bad one: that is the error.
+  CalibrationSession session(m, plan.activations, {parse_method("minmax")});
+  auto batch = [&](int64_t i) {
+    Tensor x = zoo::sample_input(3, static_cast<uint32_t>(i));
+    if (i == 5) x.data<float>()[100] = std::numeric_limits<float>::quiet_NaN();
+    return CalibrationSession::Feeds{{in, x}};
+  };
+  try {
+    session.observe_batches(count, batch, [](int64_t i) {
+      if (i == 2) throw Error("progress failed");
+    });
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("progress failed"), std::string::npos) << e.what();
   }
 }
 

@@ -573,7 +573,8 @@ TEST(EngineQConv, ShiftedPathEqualsReferenceBitForBit) {
 // multiple of 16, symmetric weights and a quantized output run on the direct kernel where the
 // CPU has AVX-512 VNNI: ResNet-18's shapes (3x3 at strides 1 and 2, 7x7 planes of 64 channels and
 // more, whose tasks split the channels in chunks of 64 and the rows), padding 0 to 3 (bands with
-// no taps at all), dilation 2, 5x5 and 2x2 kernels, 1 to 3 images, input channels 4 to 128,
+// no taps at all), dilation 2 (with stride 2 too), stride 3, 5x5 and 2x2 kernels, 1 to 3 images,
+// input channels 4 to 128,
 // output channels 16 to 160 (1 to 4 weight blocks per tile), every input and output type, a
 // fused Relu, and input zero points that make the row terms differ between bands.
 TEST(EngineQConv, DirectPathEqualsReferenceBitForBit) {
@@ -587,8 +588,36 @@ TEST(EngineQConv, DirectPathEqualsReferenceBitForBit) {
       {3, 8, 9, 9, 32, 1, 5, 1, 2, 1, S, S, U, true, true},      {1, 12, 11, 13, 64, 1, 3, 1, 2, 2, U, S, S, false, true},
       {1, 4, 5, 5, 16, 1, 3, 1, 3, 1, U, S, U, false, true},     {2, 20, 8, 8, 80, 1, 2, 1, 0, 1, S, U, S, true, true},
       {1, 64, 28, 28, 128, 1, 3, 2, 1, 1, U, S, U, true, true},  {1, 16, 1, 1, 16, 1, 3, 1, 1, 1, U, S, U, false, true},
+      {1, 16, 15, 15, 32, 1, 3, 2, 2, 2, U, S, U, true, true},   {2, 8, 10, 9, 16, 1, 3, 3, 1, 1, S, S, S, false, true},
   };
   expect_engine_matches_reference(cases, 4242, 6000, "conv_u8s8_direct_");
+}
+
+// The direct path on an input plane unknown at load (symbolic H and W): the bands are planned at
+// each run, for whichever plane comes, with the reference's bits on two sizes.
+TEST(EngineQConv, DirectPathPlansAnUnknownPlaneAtRunTime) {
+  if (!kernels::qgemm_isa_supported(kernels::QgemmIsa::Avx512Vnni) ||
+      kernels::qgemm_default_isa() != kernels::QgemmIsa::Avx512Vnni)
+    GTEST_SKIP() << "no AVX-512 VNNI on this CPU (or OCTET_ISA set)";
+  const DType U = DType::UInt8, S = DType::Int8;
+  Model m = qconv_model({1, 32, 9, 9, 32, 1, 3, 1, 1, 1, U, S, U, true, true}, 77);
+  Value& in = m.graph.value("x");
+  in.type.dims[2] = Dim::symbol("H");
+  in.type.dims[3] = Dim::symbol("W");
+  m.graph.value("y").type = TensorType{};
+  infer_shapes(m);
+  std::mt19937 rng(5);
+  EngineOptions eo;
+  eo.threads = 2;
+  Engine engine(m, eo);
+  ASSERT_EQ(engine.layers().size(), 1u);
+  EXPECT_EQ(engine.layers()[0].kernel, "conv_u8s8_direct_avx512vnni");
+  for (int64_t hw : {7, 12}) {
+    Tensor x(U, {1, 32, hw, hw + 1});
+    for (int64_t j = 0; j < x.numel(); ++j) x.data<uint8_t>()[j] = static_cast<uint8_t>(rng());
+    const Tensor want = Executor(m).run({{"x", x}}).at("y");
+    EXPECT_TRUE(same_bits(engine.run({{"x", x}}).at("y"), want)) << hw;
+  }
 }
 
 // Plain 1x1 convolutions on planes under 16x16 with several images run several images per GEMM

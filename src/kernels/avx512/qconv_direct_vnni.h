@@ -7,11 +7,11 @@
 // their 3x3 taps in the padding besides (576 pixel-taps for 361), its 14x14 layers 224 for 196.
 // Here an accumulator holds 16 output channels of one pixel: per channel quad of a tap, the 4
 // input bytes of each of a tile's pixels are broadcast (one 4-byte load each), 16 x 4 packed
-// weight bytes are loaded per 16 channels, and vpdpbusd adds their products. A tile is up to 4
-// weight blocks (64 channels) x up to 7 pixels, 28 accumulators; its pixels may lie on different
-// output rows, so only real pixels are computed, and the taps in the padding are skipped by bands
-// (fast::plan_tap_bands), whose per-channel row term carries the zero-point correction of the taps
-// they keep. Measured alone on Zen 4 (7x7, 512 -> 512 channels, every tap): 235 G multiply-adds/s
+// weight bytes are loaded per 16 channels, and vpdpbusd adds their products. A tile is 4 weight
+// blocks (64 channels) x up to 7 pixels, 3 x 8, 2 x 12 or 1 x 8 (at most 28 accumulators); its
+// pixels may lie on different output rows, so only real pixels are computed, and the taps in the
+// padding are skipped by bands (the engine cuts them, QConv::plan_direct in runtime/fast/
+// qconv.cpp), whose per-channel row term carries the zero-point correction of the taps they read. Measured alone on Zen 4 (7x7, 512 -> 512 channels, every tap): 235 G multiply-adds/s
 // per core, the vpdpbusd peak.
 //
 // Input: the image in HWC-quad layout, x(h, w, c) at byte (h * ldw + w) * C4 + c with C4 = 4 Cq

@@ -435,9 +435,10 @@ class QConv : public FastOp {
     return plan;
   }
 
-  // Every image into the padded HWC-quad layout once (the calling thread's scratch slot 3, which
-  // the tasks, using slot 0 only, leave alone), then tasks of (64-channel chunk, image, output
-  // rows), those of one chunk consecutive so that a thread's next task reuses its weights in L2.
+  // Every image into the padded HWC-quad layout once (the calling thread's kSharedSlot), then
+  // tasks of (64-channel chunk, image, output rows), those of one chunk consecutive so that a
+  // thread's next task reuses its weights in L2. An input plane other than the one inferred at
+  // load (unknown there, or changed) is planned at every run (bands x M x taps additions).
   bool run_direct(const Conv2d& g, int64_t N, const uint8_t* x, Tensor& y, ThreadPool& pool) const {
     DirectPlan local;
     const DirectPlan* plan = &plan_;
@@ -448,7 +449,7 @@ class QConv : public FastOp {
     if (N == 0 || g.P() == 0) return true;
     if (plan->bands.empty()) return false;
     const int64_t C = g.C, M = g.M, HW = g.H * g.W, P = g.P(), row_bytes = plan->Wp * C, image = g.H * row_bytes;
-    auto* xh = static_cast<uint8_t*>(fast::scratch_bytes(3, static_cast<size_t>(N * image + 64)));
+    auto* xh = static_cast<uint8_t*>(fast::scratch_bytes(fast::kSharedSlot, static_cast<size_t>(N * image + 64)));
     const uint8_t zp = static_cast<uint8_t>(q_.x_zp);
     const int64_t in_rows = std::max<int64_t>(1, 1024 / g.W), in_chunks = (g.H + in_rows - 1) / in_rows;
     auto copy_rows = [&](int64_t task) {

@@ -8,10 +8,13 @@
 
 namespace octet::fast {
 
-constexpr int kScratchSlots = 5;
+constexpr int kScratchSlots = 6;
 // The slot an op fills on the calling thread, before it hands out tasks, with a converted copy of
 // its whole input that every task then reads (fast::as_u8); the tasks themselves use slots 0-3.
 constexpr int kInputSlot = 4;
+// The same for a buffer the op builds from that input for its tasks to read (the INT8 direct
+// convolution's HWC copy, qconv.cpp), which must survive the calling thread's own tasks.
+constexpr int kSharedSlot = 5;
 
 void* scratch_bytes(int slot, size_t bytes);
 inline float* scratch_floats(int slot, size_t n) { return static_cast<float*>(scratch_bytes(slot, n * sizeof(float))); }
