@@ -34,7 +34,6 @@ CalibrationSession::CalibrationSession(const Model& model, std::vector<std::stri
       throw Error(str_cat("calibration: tensor '", t, "' is listed twice"));
   }
   calibrators_ = make_calibrators();
-  shard_count_ = engine_.pool().size();
 }
 
 CalibrationSession::Calibrators CalibrationSession::make_calibrators() const {
@@ -81,7 +80,7 @@ void CalibrationSession::run_batch(Engine& engine, Calibrators& calibrators,
 }
 
 bool CalibrationSession::sharded(int64_t count) const {
-  const int threads = static_cast<int>(shard_count_);
+  const int threads = engine_.pool().size();
   const bool ema = std::any_of(methods_.begin(), methods_.end(),
                                [](const CalibrationMethod& m) { return m.kind == CalibrationMethod::EmaMinMax; });
   return threads > 1 && !ema && count >= kMinBatchesPerShard * threads;
@@ -100,7 +99,7 @@ void CalibrationSession::observe_batches(int64_t count, const std::function<Feed
     std::unique_ptr<Engine> engine;
     Calibrators calibrators;
   };
-  std::vector<Shard> shards(static_cast<size_t>(shard_count_));
+  std::vector<Shard> shards(static_cast<size_t>(engine_.pool().size()));
   for (Shard& sh : shards) {
     EngineOptions o;
     o.threads = 1;
@@ -118,29 +117,22 @@ void CalibrationSession::observe_batches(int64_t count, const std::function<Feed
     Shard& sh = shards[static_cast<size_t>(s)];
     for (;;) {
       int64_t i;
-      Feeds feeds;
       {
         std::lock_guard<std::mutex> lock(mu);
         if (next >= error_batch) return;  // every batch taken, or one before it failed
         i = next++;
-        try {
+      }
+      try {
+        Feeds feeds;
+        {
+          std::lock_guard<std::mutex> lock(mu);
           feeds = batch(i);
-        } catch (...) {
-          fail(i);
-          return;
         }
-      }
-      try {
         run_batch(*sh.engine, sh.calibrators, feeds);
-      } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
-        fail(i);
-        return;
-      }
-      std::lock_guard<std::mutex> lock(mu);
-      try {
         if (done) done(i);
       } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
         fail(i);
         return;
       }

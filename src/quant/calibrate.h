@@ -76,7 +76,6 @@ class CalibrationSession {
   std::vector<std::string> tensors_;
   std::vector<CalibrationMethod> methods_;
   Calibrators calibrators_;
-  int64_t shard_count_ = 1;  // the engine's threads: observe_batches' shards
   std::map<std::string, size_t> index_;  // tensor name -> its index in tensors_
   // Per method: the earlier method whose histogram it copies each batch, or -1 (it observes).
   std::vector<int> binned_by_;

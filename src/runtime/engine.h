@@ -109,6 +109,7 @@ class Engine {
   int64_t part_size(int64_t n) const { return batch_plan(n).part; }
   int threads() const { return pool_.size(); }
   ThreadPool& pool() { return pool_; }
+  const ThreadPool& pool() const { return pool_; }
 
  private:
   struct Step;

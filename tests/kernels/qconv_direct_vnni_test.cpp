@@ -182,7 +182,7 @@ TEST(QconvDirectVnni, MatchesTwinOnRandomBands) {
 
 TEST(QconvDirectVnni, ExtremeSumsWrapAsTheTwin) {
   if (!vnni()) GTEST_SKIP() << "no AVX-512 VNNI";
-  // Every weight -128 or 127 and inputs 255 over 40 quads and 9 taps: |sums| near 2^23; the row
+  // Every weight -128 or 127 and inputs 0 or 255 over 40 quads and 9 taps: |sums| up to 2^23; the row
   // terms near the int32 ends make the total wrap, which both sides must do alike.
   Case c{64, 40, 9, 7, 7, 9, 1, {1, 6}, {1, 6}, false, 0, 64, true};
   run_case(c, 7);

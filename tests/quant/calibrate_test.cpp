@@ -129,7 +129,9 @@ TEST(CalibrationSession, ShardedBatchesGiveTheRangesOfObservationInOrder) {
         static_cast<int64_t>(batches.size()),
         [&](int64_t i) { return CalibrationSession::Feeds{{in, batches[static_cast<size_t>(i)]}}; },
         [&](int64_t i) { ++reported[static_cast<size_t>(i)]; });
-    if (std::thread::hardware_concurrency() >= 2) EXPECT_TRUE(shards.sharded(count)) << name;
+    if (std::thread::hardware_concurrency() >= 2) {
+      EXPECT_TRUE(shards.sharded(count)) << name;
+    }
     EXPECT_EQ(shards.batches(), count);
     for (int r : reported) EXPECT_EQ(r, 1);
     for (size_t k = 0; k < methods.size(); ++k) {
@@ -155,7 +157,9 @@ TEST(CalibrationSession, ShardedBatchesThrowTheFirstBatchsError) {
   const int count = std::max(10, static_cast<int>(2 * std::thread::hardware_concurrency() + 2));
   for (int first_bad : {1, 4, count - 3}) {
     CalibrationSession session(m, plan.activations, {parse_method("minmax"), parse_method("entropy")});
-    if (std::thread::hardware_concurrency() >= 2) EXPECT_TRUE(session.sharded(count));
+    if (std::thread::hardware_concurrency() >= 2) {
+      EXPECT_TRUE(session.sharded(count));
+    }
     auto batch = [&](int64_t i) {
       if (i == first_bad + 2) throw Error("batch unreadable");
       Tensor x = zoo::sample_input(3, static_cast<uint32_t>(i));

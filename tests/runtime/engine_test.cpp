@@ -569,6 +569,13 @@ TEST(EngineQConv, ShiftedPathEqualsReferenceBitForBit) {
   expect_engine_matches_reference(cases, 321, 2000, "conv_u8s8_shift_qgemm_");
 }
 
+// Whether the engine's INT8 convolutions take the direct kernel: the CPU has AVX-512 VNNI and
+// OCTET_ISA does not force the AVX2 loop.
+bool direct_path_available() {
+  return kernels::qgemm_isa_supported(kernels::QgemmIsa::Avx512Vnni) &&
+         kernels::qgemm_default_isa() == kernels::QgemmIsa::Avx512Vnni;
+}
+
 // Group-1 convolutions with more than one tap, input channels a multiple of 4, output channels a
 // multiple of 16, symmetric weights and a quantized output run on the direct kernel where the
 // CPU has AVX-512 VNNI: ResNet-18's shapes (3x3 at strides 1 and 2, 7x7 planes of 64 channels and
@@ -578,9 +585,7 @@ TEST(EngineQConv, ShiftedPathEqualsReferenceBitForBit) {
 // output channels 16 to 160 (1 to 4 weight blocks per tile), every input and output type, a
 // fused Relu, and input zero points that make the row terms differ between bands.
 TEST(EngineQConv, DirectPathEqualsReferenceBitForBit) {
-  if (!kernels::qgemm_isa_supported(kernels::QgemmIsa::Avx512Vnni) ||
-      kernels::qgemm_default_isa() != kernels::QgemmIsa::Avx512Vnni)
-    GTEST_SKIP() << "no AVX-512 VNNI on this CPU (or OCTET_ISA set)";
+  if (!direct_path_available()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU (or OCTET_ISA set)";
   const DType U = DType::UInt8, S = DType::Int8;
   const std::vector<QConvCase> cases = {
       {1, 64, 7, 7, 64, 1, 3, 1, 1, 1, U, S, U, true, true},     {1, 128, 7, 7, 160, 1, 3, 1, 1, 1, S, S, S, false, true},
@@ -596,9 +601,7 @@ TEST(EngineQConv, DirectPathEqualsReferenceBitForBit) {
 // The direct path on an input plane unknown at load (symbolic H and W): the bands are planned at
 // each run, for whichever plane comes, with the reference's bits on two sizes.
 TEST(EngineQConv, DirectPathPlansAnUnknownPlaneAtRunTime) {
-  if (!kernels::qgemm_isa_supported(kernels::QgemmIsa::Avx512Vnni) ||
-      kernels::qgemm_default_isa() != kernels::QgemmIsa::Avx512Vnni)
-    GTEST_SKIP() << "no AVX-512 VNNI on this CPU (or OCTET_ISA set)";
+  if (!direct_path_available()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU (or OCTET_ISA set)";
   const DType U = DType::UInt8, S = DType::Int8;
   Model m = qconv_model({1, 32, 9, 9, 32, 1, 3, 1, 1, 1, U, S, U, true, true}, 77);
   Value& in = m.graph.value("x");

@@ -175,17 +175,18 @@ inline void transpose16_u8(const uint8_t* s, int64_t lds, int s_rows, int s_cols
 void qconv_direct_vnni(const QconvDirectParams& p, const QconvDirectBand* bands, int64_t nbands, int64_t Q,
                        const int8_t* packed, int64_t m0, int64_t m1, uint8_t* y, int64_t ldy, uint8_t* scratch) {
   if (m0 >= m1 || Q <= 0) return;
-  const int64_t Mt = (m1 - m0 + 15) / 16 * 16;  // the scratch's channels per pixel
+  const int64_t Mt = m1 - m0;  // the scratch's channels per pixel, a multiple of 16
+  const int32_t lo_zp = std::max(p.lo, p.qmin) - p.zero_point, hi_zp = std::min(p.hi, p.qmax) - p.zero_point;
   Epilogue e;
-  e.lo_zp = _mm512_set1_pd(static_cast<double>(std::max(p.lo, p.qmin)) - p.zero_point);
-  e.hi_zp = _mm512_set1_pd(static_cast<double>(std::min(p.hi, p.qmax)) - p.zero_point);
-  e.lo_zp_i = _mm512_set1_epi32(std::max(p.lo, p.qmin) - p.zero_point);
-  e.hi_zp_i = _mm512_set1_epi32(std::min(p.hi, p.qmax) - p.zero_point);
+  e.lo_zp = _mm512_set1_pd(lo_zp);
+  e.hi_zp = _mm512_set1_pd(hi_zp);
+  e.lo_zp_i = _mm512_set1_epi32(lo_zp);
+  e.hi_zp_i = _mm512_set1_epi32(hi_zp);
   e.zp = _mm512_set1_epi32(p.zero_point);
   const uint8_t* px[kMaxPixels];
   uint8_t* dst[kMaxPixels];
   for (int64_t mb = m0; mb < m1; mb += 16 * kMaxBlocks) {
-    const int blocks = static_cast<int>(std::min<int64_t>(kMaxBlocks, (m1 - mb + 15) / 16));
+    const int blocks = static_cast<int>(std::min<int64_t>(kMaxBlocks, (m1 - mb) / 16));
     const int8_t* w = packed + mb / 16 * p.block_bytes;
     e.mult = p.multiplier + mb;
     for (int64_t bi = 0; bi < nbands; ++bi) {
@@ -209,11 +210,10 @@ void qconv_direct_vnni(const QconvDirectParams& p, const QconvDirectBand* bands,
     }
   }
   // The pixel-major scratch into the channel planes of y, 16 x 16 bytes at a time.
-  for (int64_t c = 0; c < m1 - m0; c += 16)
+  for (int64_t c = 0; c < Mt; c += 16)
     for (int64_t q = 0; q < Q; q += 16) {
       const int n = static_cast<int>(std::min<int64_t>(16, Q - q));
-      transpose16_u8(scratch + q * Mt + c, Mt, n, static_cast<int>(std::min<int64_t>(16, m1 - m0 - c)),
-                     y + c * ldy + q, ldy, n);
+      transpose16_u8(scratch + q * Mt + c, Mt, n, 16, y + c * ldy + q, ldy, n);
     }
 }
 

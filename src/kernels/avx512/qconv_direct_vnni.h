@@ -78,7 +78,7 @@ inline int64_t qconv_direct_packed_bytes(int64_t M, int64_t taps, int64_t Cq) {
 }
 // Scratch of one call: the pixel-major bytes of its channels, transposed into y at the end.
 inline size_t qconv_direct_scratch_bytes(int64_t Q, int64_t m0, int64_t m1) {
-  return static_cast<size_t>((Q + 16) * ((m1 - m0 + 15) / 16 * 16));
+  return static_cast<size_t>((Q + 16) * (m1 - m0));
 }
 
 void qconv_direct_vnni(const QconvDirectParams& p, const QconvDirectBand* bands, int64_t nbands, int64_t Q,
