@@ -1,6 +1,7 @@
 // Softmax, Gelu and LayerNormalization for AVX2 + FMA; the contract and accuracy are in act_avx2.h.
 #include "kernels/avx2/act_avx2.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <immintrin.h>
@@ -8,6 +9,7 @@
 #include "kernels/avx2/store_lanes.h"
 
 #include <limits>
+#include <vector>
 
 namespace octet::kernels {
 namespace {
@@ -125,42 +127,56 @@ void gelu_f32_avx2(const float* x, int64_t n, float* y) {
 
 namespace {
 
-// Mean and population variance of R rows of n floats (row r at x + r * ld), each row summed in
-// double one element after another exactly as layernorm_ref's moments(): the same bits. The R
-// rows' chains are independent, so they overlap in the pipeline instead of each waiting on its
-// own add latency.
-template <int R>
-void row_moments(const float* x, int64_t ld, int64_t n, double* mean, double* var) {
-  double s[R] = {};
-  for (int64_t i = 0; i < n; ++i)
-    for (int r = 0; r < R; ++r) s[r] += static_cast<double>(x[r * ld + i]);
-  double m[R], q[R] = {};
-  for (int r = 0; r < R; ++r) m[r] = s[r] / static_cast<double>(n);
-  for (int64_t i = 0; i < n; ++i)
-    for (int r = 0; r < R; ++r) {
-      const double d = static_cast<double>(x[r * ld + i]) - m[r];
-      q[r] += d * d;
+// The sum over one row of x[j] (Sq = false) or of (x[j] - m)^2 (Sq = true), in double, in
+// layernorm_ref's striped order: partial sum p[4a + l] lives in lane l of acc[a], so 16 floats are
+// four 4-double steps into four independent accumulators, and the pairwise fold at the end is
+// p[i] += p[i + 8] (acc[0] + acc[2], acc[1] + acc[3]), + 4, + 2 (the two halves), + 1. Lanes past
+// the row's end add +0.0, which leaves a partial sum unchanged (none is ever -0.0).
+template <bool Sq>
+double striped_row_sum(const float* x, int64_t n, double m) {
+  const __m256d mv = _mm256_set1_pd(m);
+  auto term = [&mv](__m128 v4) {
+    __m256d v = _mm256_cvtps_pd(v4);
+    if (Sq) {
+      v = _mm256_sub_pd(v, mv);
+      v = _mm256_mul_pd(v, v);
     }
-  for (int r = 0; r < R; ++r) {
-    mean[r] = m[r];
-    var[r] = q[r] / static_cast<double>(n);
+    return v;
+  };
+  __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()};
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16)
+    for (int a = 0; a < 4; ++a) acc[a] = _mm256_add_pd(acc[a], term(_mm_loadu_ps(x + j + 4 * a)));
+  for (int a = 0; a < 4 && j + 4 * a < n; ++a) {
+    const int64_t c = n - j - 4 * a;
+    if (c >= 4) {
+      acc[a] = _mm256_add_pd(acc[a], term(_mm_loadu_ps(x + j + 4 * a)));
+    } else {
+      const __m128i lanes = _mm_cmpgt_epi32(_mm_set1_epi32(static_cast<int32_t>(c)), _mm_setr_epi32(0, 1, 2, 3));
+      const __m256d keep = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(lanes));
+      acc[a] = _mm256_add_pd(acc[a], _mm256_and_pd(keep, term(_mm_maskload_ps(x + j + 4 * a, lanes))));
+    }
   }
+  const __m256d half = _mm256_add_pd(_mm256_add_pd(acc[0], acc[2]), _mm256_add_pd(acc[1], acc[3]));
+  const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(half), _mm256_extractf128_pd(half, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
 }
 
-// y = float(((x - m) * inv) * scale + bias) for one row, in double as the twin's expression.
-void normalize_row(const float* xr, int64_t cols, double m, double inv, const float* scale, const float* bias,
+// y = float(((x - m) * inv) * scale + bias) for one row, in double as the twin's expression;
+// scale and bias already in double (bias nullptr: none).
+void normalize_row(const float* xr, int64_t cols, double m, double inv, const double* scale, const double* bias,
                    float* yr) {
   const __m256d mv = _mm256_set1_pd(m), iv = _mm256_set1_pd(inv);
   int64_t j = 0;
   for (; j + 4 <= cols; j += 4) {
     __m256d o = _mm256_mul_pd(_mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(xr + j)), mv), iv),
-                              _mm256_cvtps_pd(_mm_loadu_ps(scale + j)));
-    if (bias) o = _mm256_add_pd(o, _mm256_cvtps_pd(_mm_loadu_ps(bias + j)));
+                              _mm256_loadu_pd(scale + j));
+    if (bias) o = _mm256_add_pd(o, _mm256_loadu_pd(bias + j));
     _mm_storeu_ps(yr + j, _mm256_cvtpd_ps(o));
   }
   for (; j < cols; ++j) {
-    double o = (static_cast<double>(xr[j]) - m) * inv * static_cast<double>(scale[j]);
-    if (bias) o += static_cast<double>(bias[j]);
+    double o = (static_cast<double>(xr[j]) - m) * inv * scale[j];
+    if (bias) o += bias[j];
     yr[j] = static_cast<float>(o);
   }
 }
@@ -170,17 +186,25 @@ void normalize_row(const float* xr, int64_t cols, double m, double inv, const fl
 void layernorm_f32_avx2(int64_t rows, int64_t cols, const float* x, const float* scale, const float* bias,
                         double epsilon, float* y) {
   if (cols <= 0) return;
-  int64_t r = 0;
-  for (; r + 4 <= rows; r += 4) {  // all statistics of 4 rows before any row is written: y may alias x
-    double m[4], v[4];
-    row_moments<4>(x + r * cols, cols, cols, m, v);
-    for (int k = 0; k < 4; ++k)
-      normalize_row(x + (r + k) * cols, cols, m[k], 1.0 / std::sqrt(v[k] + epsilon), scale, bias, y + (r + k) * cols);
-  }
-  for (; r < rows; ++r) {
-    double m, v;
-    row_moments<1>(x + r * cols, cols, cols, &m, &v);
-    normalize_row(x + r * cols, cols, m, 1.0 / std::sqrt(v + epsilon), scale, bias, y + r * cols);
+  // The parameters in double once per call, not once per row.
+  std::vector<double> params(static_cast<size_t>(bias ? 2 * cols : cols));
+  for (int64_t j = 0; j < cols; ++j) params[static_cast<size_t>(j)] = static_cast<double>(scale[j]);
+  if (bias)
+    for (int64_t j = 0; j < cols; ++j) params[static_cast<size_t>(cols + j)] = static_cast<double>(bias[j]);
+  const double n = static_cast<double>(cols);
+  // Rows in groups of 8, each step for all 8 before the next, so that one row's chain of
+  // dependent steps (sum, mean, variance, square root) overlaps the others'; a group's statistics
+  // are all taken before any of its rows is written (y may alias x).
+  constexpr int64_t G = 8;
+  for (int64_t r0 = 0; r0 < rows; r0 += G) {
+    const int64_t g = std::min(G, rows - r0);
+    double m[G], inv[G];
+    for (int64_t k = 0; k < g; ++k) m[k] = striped_row_sum<false>(x + (r0 + k) * cols, cols, 0.0) / n;
+    for (int64_t k = 0; k < g; ++k) inv[k] = striped_row_sum<true>(x + (r0 + k) * cols, cols, m[k]) / n;
+    for (int64_t k = 0; k < g; ++k) inv[k] = 1.0 / std::sqrt(inv[k] + epsilon);
+    for (int64_t k = 0; k < g; ++k)
+      normalize_row(x + (r0 + k) * cols, cols, m[k], inv[k], params.data(), bias ? params.data() + cols : nullptr,
+                    y + (r0 + k) * cols);
   }
 }
 

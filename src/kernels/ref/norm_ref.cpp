@@ -69,13 +69,30 @@ void instancenorm_loops(int64_t N, int64_t C, int64_t S, const T* x, const T* sc
     }
 }
 
+// The sum of f(x[j]) over j < n in layer normalisation's order: element j goes to partial sum
+// j % kLayerNormLanes, and the 16 partial sums are then added pairwise (p[i] += p[i + 8], then
+// + 4, + 2, + 1). The AVX2 kernel keeps the partial sums in the lanes of its vectors, so this
+// order is what lets it vectorise a row and still give these bits.
+template <class T, class F>
+double striped_sum(const T* x, int64_t n, F f) {
+  double p[kLayerNormLanes] = {};
+  for (int64_t j = 0; j < n; ++j) p[j % kLayerNormLanes] += f(static_cast<double>(x[j]));
+  for (int w = kLayerNormLanes / 2; w >= 1; w /= 2)
+    for (int i = 0; i < w; ++i) p[i] += p[i + w];
+  return p[0];
+}
+
 template <class T>
 void layernorm_loops(int64_t rows, int64_t cols, const T* x, const T* scale, const T* bias,
                      double eps, T* y, T* mean_out, T* inv_std_out) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
-    double m, v;
-    moments(xr, cols, &m, &v);
+    const double n = static_cast<double>(cols);
+    const double m = cols > 0 ? striped_sum(xr, cols, [](double v) { return v; }) / n : 0.0;
+    const double v = cols > 0 ? striped_sum(xr, cols, [m](double e) {
+      const double d = e - m;
+      return d * d;
+    }) / n : 0.0;
     const double inv = 1.0 / std::sqrt(v + eps);
     for (int64_t j = 0; j < cols; ++j) {
       double o = (static_cast<double>(xr[j]) - m) * inv * static_cast<double>(scale[j]);

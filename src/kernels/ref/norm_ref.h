@@ -11,6 +11,8 @@
 
 namespace octet::kernels {
 
+constexpr int kLayerNormLanes = 16;
+
 // Y[n,c,s] = scale[c] * (X[n,c,s] - mean[c]) / sqrt(var[c] + epsilon) + bias[c]
 void batchnorm_nchw_ref(int64_t N, int64_t C, int64_t S, const float* x, const float* scale,
                         const float* bias, const float* mean, const float* var, double epsilon,
@@ -33,7 +35,9 @@ void instancenorm_nchw_ref(int64_t N, int64_t C, int64_t S, const double* x, con
                            const double* bias, double epsilon, double* y);
 
 // Per row r: m = mean(X[r,:]), inv = 1 / sqrt(popvar(X[r,:]) + epsilon),
-// Y[r,j] = (X[r,j] - m) * inv * scale[j] + bias[j]. bias may be nullptr (no bias); mean_out and
+// Y[r,j] = (X[r,j] - m) * inv * scale[j] + bias[j]. The row's sums (of x, then of (x - m)^2) are
+// taken over kLayerNormLanes interleaved partial sums (element j into partial sum j % 16), added
+// pairwise at the end: the order the vectorised kernel (layernorm_f32_avx2) keeps. bias may be nullptr (no bias); mean_out and
 // inv_std_out (nullptr to skip) receive m and inv per row.
 void layernorm_ref(int64_t rows, int64_t cols, const float* x, const float* scale,
                    const float* bias, double epsilon, float* y, float* mean_out,

@@ -1,5 +1,6 @@
 // The engine's float Softmax (rows along the last axis), exact Gelu and LayerNormalization on the
-// AVX2 kernels of kernels/avx2/act_avx2.h: the transformer ops between the matrix products. Rows
+// kernels of kernels/avx2/act_avx2.h (Softmax and Gelu on their AVX-512 builds where fast::act_zmm()
+// says so, kernels/avx512/act_zmm.h): the transformer ops between the matrix products. Rows
 // (Softmax, LayerNormalization) or contiguous ranges (Gelu) are split over the pool; each
 // element's result does not depend on the split. Anything else (other axes, other types, Gelu's
 // tanh form, broadcast LayerNormalization parameters) stays on the reference op.
@@ -7,6 +8,7 @@
 
 #include "kernels/avx2/act_avx2.h"
 #include "runtime/fast/fast_op.h"
+#include "runtime/fast/post_ops.h"
 
 namespace octet {
 namespace {
@@ -16,7 +18,7 @@ constexpr int64_t kGrain = 8192;  // elements per task: below this, threads cost
 class SoftmaxF32 : public FastOp {
  public:
   SoftmaxF32(int64_t axis, bool coerce_2d) : axis_(axis), coerce_2d_(coerce_2d) {}
-  std::string kernel() const override { return "softmax_f32_rows_avx2"; }
+  std::string kernel() const override { return std::string("softmax_f32_rows_") + fast::act_isa(); }
   std::string precision() const override { return "fp32"; }
 
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
@@ -34,7 +36,7 @@ class SoftmaxF32 : public FastOp {
     const float* xp = x.data<float>();
     float* yp = y.data<float>();
     pool.parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, n)), [&](int64_t b, int64_t e) {
-      kernels::softmax_rows_f32_avx2(xp + b * n, e - b, n, yp + b * n);
+      fast::softmax_rows(xp + b * n, e - b, n, yp + b * n);
     });
     out = std::move(y);
     return true;
@@ -47,7 +49,7 @@ class SoftmaxF32 : public FastOp {
 
 class GeluF32 : public FastOp {
  public:
-  std::string kernel() const override { return "gelu_f32_avx2"; }
+  std::string kernel() const override { return std::string("gelu_f32_") + fast::act_isa(); }
   std::string precision() const override { return "fp32"; }
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& x = *in[0];
@@ -55,7 +57,7 @@ class GeluF32 : public FastOp {
     Tensor y(DType::Float32, x.shape(), Tensor::Uninitialized{});
     const float* xp = x.data<float>();
     float* yp = y.data<float>();
-    pool.parallel_for(x.numel(), kGrain, [&](int64_t b, int64_t e) { kernels::gelu_f32_avx2(xp + b, e - b, yp + b); });
+    pool.parallel_for(x.numel(), kGrain, [&](int64_t b, int64_t e) { fast::gelu(xp + b, e - b, yp + b); });
     out = std::move(y);
     return true;
   }

@@ -3,6 +3,8 @@
 #include <limits>
 
 #include "kernels/avx2/act_avx2.h"
+#include "kernels/avx2/qgemm_avx2.h"
+#include "kernels/avx512/act_zmm.h"
 #include "runtime/fast/fast_op.h"
 
 namespace octet {
@@ -14,6 +16,25 @@ const Tensor* float_initializer(const Graph& g, const std::string& name) {
 }
 
 }  // namespace
+
+namespace fast {
+
+bool act_zmm() {
+  static const bool zmm = kernels::qgemm_default_isa() == kernels::QgemmIsa::Avx512Vnni;
+  return zmm;
+}
+
+void gelu(const float* x, int64_t n, float* y) {
+  if (act_zmm()) kernels::gelu_f32_zmm(x, n, y);
+  else kernels::gelu_f32_avx2(x, n, y);
+}
+
+void softmax_rows(const float* x, int64_t rows, int64_t n, float* y) {
+  if (act_zmm()) kernels::softmax_rows_f32_zmm(x, rows, n, y);
+  else kernels::softmax_rows_f32_avx2(x, rows, n, y);
+}
+
+}  // namespace fast
 
 bool PostOps::describe(const Graph& g, int64_t opset, const Node& n, const std::string& x, PostOp* op) {
   if (!n.domain.empty() || n.outputs.size() != 1 || n.inputs.empty()) return false;
@@ -104,10 +125,10 @@ void PostOps::apply(float* y, int64_t rows, int64_t cols, size_t first) const {
         kernels::add_clamp_f32_avx2(y, nullptr, n, op.lo, op.hi, y);
         break;
       case PostOp::Kind::Gelu:
-        kernels::gelu_f32_avx2(y, n, y);
+        fast::gelu(y, n, y);
         break;
       case PostOp::Kind::Softmax:
-        kernels::softmax_rows_f32_avx2(y, rows, cols, y);
+        fast::softmax_rows(y, rows, cols, y);
         break;
     }
   }

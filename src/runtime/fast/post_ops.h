@@ -4,8 +4,8 @@
 // MatMul -> Mul(scale) -> Softmax). The engine (runtime/engine.cpp) builds the chain; the fast
 // ops of fast/matmul_f32.cpp run it.
 //
-// Exactness: Gelu and Softmax run the kernels the unfused nodes' fast ops run (gelu_f32_avx2,
-// softmax_rows_f32_avx2), whose per-element (per-row for Softmax) result does not depend on where
+// Exactness: Gelu and Softmax run the kernels the unfused nodes' fast ops run (fast::gelu,
+// fast::softmax_rows below), whose per-element (per-row for Softmax) result does not depend on where
 // a block starts; the others are one IEEE operation per element (add_clamp_f32_avx2,
 // scalar_op_f32_avx2), as the unfused node computes it on whichever path it takes (fast op or
 // reference). So the fused output equals the unfused engine's bit for bit; a bias or clamp folded
@@ -41,6 +41,19 @@ struct PostOp {
   // the last one, the only case fused.
   int64_t axis = -1;
 };
+
+namespace fast {
+
+// Gelu and Softmax on the kernels this CPU runs fastest, one choice for the process: the AVX-512
+// builds (kernels/avx512/act_zmm.h) where the INT8 GEMM takes its AVX-512 VNNI loop
+// (kernels::qgemm_default_isa(), so OCTET_ISA=avx2 selects AVX2 here too), else the AVX2 ones
+// (kernels/avx2/act_avx2.h). The fused chains and the unfused nodes' fast ops both call these.
+bool act_zmm();
+inline const char* act_isa() { return act_zmm() ? "avx512" : "avx2"; }
+void gelu(const float* x, int64_t n, float* y);
+void softmax_rows(const float* x, int64_t rows, int64_t n, float* y);
+
+}  // namespace fast
 
 class PostOps {
  public:

@@ -1,0 +1,225 @@
+// Softmax and Gelu on zmm registers, each chain step issued for several vectors at once; see
+// act_zmm.h (and act_avx2.h for the methods and their accuracy).
+#include "kernels/avx512/act_zmm.h"
+
+// GCC 12's AVX-512 intrinsics (max, min, masked compares, ...) start from a self-initialised
+// "undefined" vector, which -Wuninitialized reports wherever they are inlined (GCC bug 105593,
+// Debian's GCC 12.2 has it); the warning is about the header, not this code.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <algorithm>
+#include <limits>
+
+namespace octet::kernels {
+namespace {
+
+// Lanes j < count (0 <= count <= 16).
+inline __mmask16 first_lanes(int64_t count) {
+  return static_cast<__mmask16>((1u << static_cast<unsigned>(count)) - 1u);
+}
+
+// e^x in place for U vectors, each step for all U before the next (the act_avx2.cpp method:
+// Cody-Waite reduction with ln2 in two parts, Cephes' degree-6 polynomial, 2^n in the exponent
+// bits; below -87.3 the result is 0, above 88.3 it is e^88.3, NaN stays NaN).
+template <int U>
+inline __attribute__((always_inline)) void exp_each(__m512* x) {
+  const __m512 lo = _mm512_set1_ps(-87.3f), hi = _mm512_set1_ps(88.3f);
+  __mmask16 keep[U];
+  __m512 n[U], r[U], p[U];
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) keep[j] = _mm512_cmp_ps_mask(x[j], lo, _CMP_NLT_UQ);  // not below lo (NaN kept)
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) x[j] = _mm512_min_ps(hi, _mm512_max_ps(lo, x[j]));  // a NaN x stays NaN
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j)
+    n[j] = _mm512_roundscale_ps(_mm512_mul_ps(x[j], _mm512_set1_ps(1.44269504088896341f)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) r[j] = _mm512_fnmadd_ps(n[j], _mm512_set1_ps(0.693359375f), x[j]);
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) r[j] = _mm512_fnmadd_ps(n[j], _mm512_set1_ps(-2.12194440e-4f), r[j]);
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500e-4f), r[j], _mm512_set1_ps(1.3981999507e-3f));
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(p[j], r[j], _mm512_set1_ps(8.3334519073e-3f));
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(p[j], r[j], _mm512_set1_ps(4.1665795894e-2f));
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(p[j], r[j], _mm512_set1_ps(1.6666665459e-1f));
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(p[j], r[j], _mm512_set1_ps(5.0000001201e-1f));
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j)
+    p[j] = _mm512_fmadd_ps(p[j], _mm512_mul_ps(r[j], r[j]), _mm512_add_ps(r[j], _mm512_set1_ps(1.f)));
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) {
+    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n[j]), _mm512_set1_epi32(127)), 23);
+    x[j] = _mm512_maskz_mul_ps(keep[j], p[j], _mm512_castsi512_ps(e));
+  }
+}
+
+// Gelu of U vectors in place: 0.5 x erfc(-x / sqrt 2), erfc from the Chebyshev fit of Numerical
+// Recipes on z = |x| / sqrt 2 and erfc(-z) = 2 - erfc(z) (as gelu_ps in act_avx2.cpp).
+template <int U>
+inline __attribute__((always_inline)) void gelu_each(__m512* x) {
+  __m512 z[U], t[U], p[U];
+  __mmask16 neg[U];
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) {
+    const __m512 u = _mm512_mul_ps(x[j], _mm512_set1_ps(-0.70710678118654752f));  // erfc's argument
+    neg[j] = _mm512_cmp_ps_mask(u, _mm512_setzero_ps(), _CMP_LT_OQ);
+    z[j] = _mm512_abs_ps(u);
+  }
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j)
+    t[j] = _mm512_div_ps(_mm512_set1_ps(1.f), _mm512_fmadd_ps(z[j], _mm512_set1_ps(0.5f), _mm512_set1_ps(1.f)));
+  static constexpr float kFit[] = {-0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f,
+                                   -0.18628806f, 0.09678418f, 0.37409196f, 1.00002368f, -1.26551223f};
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(_mm512_set1_ps(0.17087277f), t[j], _mm512_set1_ps(kFit[0]));
+#pragma GCC unroll 16
+  for (int c = 1; c < 9; ++c)
+#pragma GCC unroll 16
+    for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(p[j], t[j], _mm512_set1_ps(kFit[c]));
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) p[j] = _mm512_fnmadd_ps(z[j], z[j], p[j]);
+  exp_each<U>(p);
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) {
+    const __m512 r = _mm512_mul_ps(t[j], p[j]);  // erfc(z), z >= 0
+    const __m512 erfc = _mm512_mask_sub_ps(r, neg[j], _mm512_set1_ps(2.f), r);
+    x[j] = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x[j]), erfc);
+  }
+}
+
+// Softmax of R rows of n floats (16 (V - 1) < n <= 16 V) held in V zmm registers each: the row's
+// maximum, R V exps interleaved, the sum, one division per row.
+template <int V, int R>
+void softmax_short(const float* x, int64_t n, float* y) {
+  constexpr int U = V * R;
+  const __mmask16 tail = first_lanes(n - 16 * (V - 1));
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 v[U];
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) {
+    const float* p = x + (j / V) * n + 16 * (j % V);
+    v[j] = j % V == V - 1 ? _mm512_mask_loadu_ps(ninf, tail, p) : _mm512_loadu_ps(p);  // the tail's lanes: -inf
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    __m512 m = v[r * V];
+#pragma GCC unroll 16
+    for (int k = 1; k < V; ++k) m = _mm512_max_ps(m, v[r * V + k]);
+    m = _mm512_set1_ps(_mm512_reduce_max_ps(m));  // a NaN here or in the row makes the row NaN below
+#pragma GCC unroll 16
+    for (int k = 0; k < V; ++k) v[r * V + k] = _mm512_sub_ps(v[r * V + k], m);
+  }
+  exp_each<U>(v);  // -inf lanes (the tail's padding, where the max is finite) give 0
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    __m512 s = v[r * V];
+#pragma GCC unroll 16
+    for (int k = 1; k < V; ++k) s = _mm512_add_ps(s, v[r * V + k]);
+    const __m512 inv = _mm512_set1_ps(1.f / _mm512_reduce_add_ps(s));
+#pragma GCC unroll 16
+    for (int k = 0; k < V; ++k) {
+      float* p = y + r * n + 16 * k;
+      const __m512 o = _mm512_mul_ps(v[r * V + k], inv);
+      if (k == V - 1) _mm512_mask_storeu_ps(p, tail, o);
+      else _mm512_storeu_ps(p, o);
+    }
+  }
+}
+
+// Rows of any length in three passes (maximum; exps stored and summed, four vectors a step;
+// scaling), for rows longer than the short kernels take.
+void softmax_long(const float* x, int64_t rows, int64_t n, float* y) {
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const int64_t full = n / 16 * 16;
+  const __mmask16 tail = first_lanes(n - full);
+  for (int64_t r = 0; r < rows; ++r, x += n, y += n) {
+    __m512 mv[4] = {ninf, ninf, ninf, ninf};
+    int64_t i = 0;
+    for (; i + 64 <= full; i += 64)
+      for (int j = 0; j < 4; ++j) mv[j] = _mm512_max_ps(mv[j], _mm512_loadu_ps(x + i + 16 * j));
+    for (; i < full; i += 16) mv[0] = _mm512_max_ps(mv[0], _mm512_loadu_ps(x + i));
+    if (tail) mv[1] = _mm512_max_ps(mv[1], _mm512_mask_loadu_ps(ninf, tail, x + full));
+    const __m512 m = _mm512_set1_ps(
+        _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(mv[0], mv[1]), _mm512_max_ps(mv[2], mv[3]))));
+    __m512 sv[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (i = 0; i + 64 <= full; i += 64) {
+      __m512 e[4];
+      for (int j = 0; j < 4; ++j) e[j] = _mm512_sub_ps(_mm512_loadu_ps(x + i + 16 * j), m);
+      exp_each<4>(e);
+      for (int j = 0; j < 4; ++j) {
+        _mm512_storeu_ps(y + i + 16 * j, e[j]);
+        sv[j] = _mm512_add_ps(sv[j], e[j]);
+      }
+    }
+    for (; i < full; i += 16) {
+      __m512 e = _mm512_sub_ps(_mm512_loadu_ps(x + i), m);
+      exp_each<1>(&e);
+      _mm512_storeu_ps(y + i, e);
+      sv[0] = _mm512_add_ps(sv[0], e);
+    }
+    if (tail) {
+      __m512 e = _mm512_sub_ps(_mm512_mask_loadu_ps(ninf, tail, x + full), m);
+      exp_each<1>(&e);
+      _mm512_mask_storeu_ps(y + full, tail, e);
+      sv[1] = _mm512_add_ps(sv[1], _mm512_maskz_mov_ps(tail, e));
+    }
+    const __m512 inv = _mm512_set1_ps(
+        1.f / _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(sv[0], sv[1]), _mm512_add_ps(sv[2], sv[3]))));
+    for (i = 0; i < full; i += 16) _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_loadu_ps(y + i), inv));
+    if (tail) _mm512_mask_storeu_ps(y + full, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, y + full), inv));
+  }
+}
+
+// R rows at a time through softmax_short<V, R>, the rest one by one.
+template <int V, int R>
+void softmax_rows_short(const float* x, int64_t rows, int64_t n, float* y) {
+  int64_t r = 0;
+  for (; r + R <= rows; r += R) softmax_short<V, R>(x + r * n, n, y + r * n);
+  for (; r < rows; ++r) softmax_short<V, 1>(x + r * n, n, y + r * n);
+}
+
+}  // namespace
+
+void softmax_rows_f32_zmm(const float* x, int64_t rows, int64_t n, float* y) {
+  if (n <= 0) return;
+  // Rows of up to 128 floats in registers, about 8 vectors in flight: 8 rows of up to 16 floats,
+  // 4 of up to 32, 2 of up to 64, then one row of 5 to 8 vectors.
+  switch ((n + 15) / 16) {
+    case 1: return softmax_rows_short<1, 8>(x, rows, n, y);
+    case 2: return softmax_rows_short<2, 4>(x, rows, n, y);
+    case 3: return softmax_rows_short<3, 2>(x, rows, n, y);
+    case 4: return softmax_rows_short<4, 2>(x, rows, n, y);
+    case 5: return softmax_rows_short<5, 1>(x, rows, n, y);
+    case 6: return softmax_rows_short<6, 1>(x, rows, n, y);
+    case 7: return softmax_rows_short<7, 1>(x, rows, n, y);
+    case 8: return softmax_rows_short<8, 1>(x, rows, n, y);
+    default: return softmax_long(x, rows, n, y);
+  }
+}
+
+void gelu_f32_zmm(const float* x, int64_t n, float* y) {
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    __m512 v[4];
+    for (int j = 0; j < 4; ++j) v[j] = _mm512_loadu_ps(x + i + 16 * j);
+    gelu_each<4>(v);
+    for (int j = 0; j < 4; ++j) _mm512_storeu_ps(y + i + 16 * j, v[j]);
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = first_lanes(std::min<int64_t>(16, n - i));
+    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    gelu_each<1>(&v);
+    _mm512_mask_storeu_ps(y + i, m, v);
+  }
+}
+
+}  // namespace octet::kernels
