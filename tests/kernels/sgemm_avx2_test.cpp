@@ -15,6 +15,7 @@
 // Clamping is 1-Lipschitz, so it cannot enlarge an error. A dropped or doubled product (|a b| ~
 // sum|a b| / K) exceeds tol for every K here (K^2 < 2^24 / 2).
 #include "kernels/avx2/sgemm_avx2.h"
+#include "kernels/avx512/sgemm_narrow_zmm.h"
 
 #include <gtest/gtest.h>
 
@@ -541,6 +542,48 @@ TEST(SgemmAvx2, RowsKernelMatchesTheReferenceAndThePackedBits) {
       }
     }
   }
+}
+
+// sgemm_narrow_zmm (kernels/avx512/sgemm_narrow_zmm.h: whole rows of C in registers, AVX-512):
+// against the exact value and the twin (check_block's tolerance), nothing written outside the
+// requested rows, B packed from a transposed view too, every narrow width from 1 to 64 where the
+// narrow tiles win (each row-tile height 2 to 6 and each masked last vector), row ranges that end
+// inside a tile, and the rows kernel's bits for the same product and epilogue (the engine
+// switched attention's scores to it on that promise).
+TEST(SgemmNarrowZmm, MatchesTheReferenceAndTheRowsKernelsBits) {
+  SKIP_WITHOUT_AVX2();
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512vl")) GTEST_SKIP() << "no AVX-512 VL";
+  const uint32_t seed = kBaseSeed + 60000;
+  uint32_t idx = 0;
+  int64_t tried = 0;
+  for (int64_t N = 1; N <= kSgemmNarrowMaxN; ++N) {
+    if (!sgemm_narrow_wins(N)) continue;
+    for (int64_t K : {1, 16, 49}) {
+      const int64_t M = 13 + N % 7;
+      const Layout la{K + 2, 1, "row-major ld+2"}, lc{N + 3, 1, "row-major ld+3"};
+      const Layout lb = idx % 2 ? Layout{N, 1, "row-major"} : Layout{1, K, "transposed"};
+      Case c{M, N, K, la, lb, lc, epilogues()[idx % 4], seed + idx};
+      ++idx;
+      SCOPED_TRACE(c.str());
+      Problem p = make_problem(c);
+      std::vector<float> packed(static_cast<size_t>(K * sgemm_narrow_ld(N)));
+      sgemm_narrow_pack_b(K, N, p.b.data(), lb.rs, lb.cs, packed.data());
+      const int64_t ext = extent(M, N, lc);
+      CBuffer whole(ext), rows(ext);
+      sgemm_narrow_zmm(N, K, p.a.data(), la.rs, packed.data(), whole.c(), lc.rs, p.ep, 0, M);
+      ASSERT_TRUE(check_block(p, whole, 0, M, 0, N));
+      if (N >= 2) {
+        sgemm_rows_avx2(N, K, p.a.data(), la.rs, p.pb.data() + 1, rows.c(), lc.rs, p.ep, 0, M, 0, N);
+        ASSERT_EQ(0, std::memcmp(rows.buf.data(), whole.buf.data(), whole.buf.size() * sizeof(float)))
+            << "differs from sgemm_rows_avx2";
+      }
+      CBuffer part(ext);  // rows 3 .. M - 2: a range that starts and ends inside tiles
+      sgemm_narrow_zmm(N, K, p.a.data(), la.rs, packed.data(), part.c(), lc.rs, p.ep, 3, M - 2);
+      ASSERT_TRUE(check_block(p, part, 3, M - 2, 0, N));
+      ++tried;
+    }
+  }
+  EXPECT_EQ(tried, 3 * 32);  // N % 16 in 1..8 for N <= 64: 32 widths
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "runtime/engine.h"
 #include "runtime/executor.h"
 #include "runtime/fast/fast_op.h"
+#include "kernels/avx512/sgemm_narrow_zmm.h"
 #include "runtime/fast/post_ops.h"
 #include "runtime/shape_inference.h"
 
@@ -41,6 +42,8 @@ TEST(EngineTransformerOps, MatMulOfTwoRuntimeOperandsBroadcastsBatchDims) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   const std::vector<std::pair<Shape, Shape>> cases = {
       {{2, 3, 65, 16}, {2, 3, 16, 65}},  // attention scores
+      {{2, 3, 49, 16}, {2, 3, 16, 49}},  // attention scores on 7 x 7 patches: the narrow tiles
+      {{1, 2, 9, 300}, {1, 2, 300, 40}},  // narrow, K past the rows kernel's limit
       {{2, 3, 5, 7}, {3, 7, 4}},         // B broadcast over the leading dim
       {{5, 7}, {2, 7, 9}},               // A broadcast
       {{1, 3, 4, 6}, {2, 1, 6, 5}},      // both broadcast
@@ -58,7 +61,10 @@ TEST(EngineTransformerOps, MatMulOfTwoRuntimeOperandsBroadcastsBatchDims) {
     EngineOptions eo;
     eo.threads = 2;
     Engine e(m, eo);
-    EXPECT_EQ(e.layers()[0].kernel, "matmul_f32_dyn_sgemm_6x16_avx2");
+    const int64_t N = sb.back();
+    EXPECT_EQ(e.layers()[0].kernel, fast::act_zmm() && N >= 2 && kernels::sgemm_narrow_wins(N)
+                                        ? "matmul_f32_dyn_narrow_avx512"
+                                        : "matmul_f32_dyn_sgemm_6x16_avx2");
     const Tensor got = e.run({{"a", a}, {"b", b}}).at(out);
     ASSERT_EQ(got.shape(), want.shape());
     const int64_t K = sa.back();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/avx2/sgemm_avx2.h"
+#include "kernels/avx512/sgemm_narrow_zmm.h"
 #include "runtime/fast/fast_op.h"
 #include "runtime/fast/post_ops.h"
 #include "runtime/fast/scratch.h"
@@ -109,12 +110,19 @@ class MatMulF32 : public FastOp {
 // B [..., K, N] with numpy broadcasting of the batch dims. Per product B is packed into 16-column
 // panels; A is read in place by sgemm_rows_avx2 (K <= kRowsMaxK, N >= 2), or else packed into
 // 6-row panels for the packed SGEMM (each task packing only its rows of A); C is written row-major.
-// Tasks are (batch matrix, block of rows of C). The profile names both paths
-// matmul_f32_dyn_sgemm_6x16_avx2.
+// A narrow B (N % 16 in 1..8, N <= 64: attention's 49 x 49 scores) whose width is known at load
+// takes the AVX-512 narrow tiles instead where fast::act_zmm() holds (kernels/avx512/
+// sgemm_narrow_zmm.h: the rows kernel's bits, fewer wasted columns). Tasks are (batch matrix,
+// block of rows of C). The profile names the paths matmul_f32_dyn_sgemm_6x16_avx2 and
+// matmul_f32_dyn_narrow_avx512.
 class MatMulDynF32 : public FastOp {
  public:
-  explicit MatMulDynF32(PostOps post) : post_(std::move(post)) {}
-  std::string kernel() const override { return "matmul_f32_dyn_sgemm_6x16_avx2"; }
+  // narrow_n: B's last dim as inferred at load when the narrow AVX-512 tiles take it
+  // (sgemm_narrow_wins, fast::act_zmm()), else -1; a run whose N differs takes the 6x16 tiles.
+  MatMulDynF32(PostOps post, int64_t narrow_n) : post_(std::move(post)), narrow_n_(narrow_n) {}
+  std::string kernel() const override {
+    return narrow_n_ > 0 ? "matmul_f32_dyn_narrow_avx512" : "matmul_f32_dyn_sgemm_6x16_avx2";
+  }
   std::string precision() const override { return "fp32"; }
 
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
@@ -153,8 +161,10 @@ class MatMulDynF32 : public FastOp {
     float* yp = y.data<float>();
     kernels::SgemmEpilogue ep;
     const size_t first = epilogue_prefix(post_, &ep.bias_col, &ep);
-    // Rows of A in place for short K (one K block in both kernels, so the same bits).
+    // Rows of A in place for short K (one K block in both kernels, so the same bits); a narrow B
+    // on the narrow tiles (for short K the rows kernel's bits; rows of A read in place for any K).
     const bool rows = K <= kRowsMaxK && N >= 2;
+    const bool narrow = N == narrow_n_;
     const int64_t MR = kernels::kSgemmMR;
     const int64_t per = std::min((pool.size() + batches - 1) / batches, (M + MR - 1) / MR);
     const int64_t m_block = ((M + per - 1) / per + MR - 1) / MR * MR, m_blocks = (M + m_block - 1) / m_block;
@@ -167,9 +177,16 @@ class MatMulDynF32 : public FastOp {
         ob += idx * sb[i];
       }
       const int64_t m0 = t % m_blocks * m_block, m1 = std::min(M, m0 + m_block);
+      float* c = yp + (t / m_blocks * M + m0) * N;
+      if (narrow) {
+        float* pb = fast::scratch_floats(1, static_cast<size_t>(K * kernels::sgemm_narrow_ld(N)));
+        kernels::sgemm_narrow_pack_b(K, N, bp + ob, N, 1, pb);
+        kernels::sgemm_narrow_zmm(N, K, ap + oa + m0 * K, K, pb, c, N, ep, 0, m1 - m0);
+        post_.apply(c, m1 - m0, N, first);
+        return;
+      }
       float* pb = fast::scratch_floats(1, kernels::sgemm_packed_b_floats(K, N));
       kernels::sgemm_pack_b_avx2(K, N, bp + ob, N, 1, 0, N, pb);
-      float* c = yp + (t / m_blocks * M + m0) * N;
       if (rows) {
         kernels::sgemm_rows_avx2(N, K, ap + oa + m0 * K, K, pb, c, N, ep, 0, m1 - m0, 0, N);
       } else {
@@ -185,6 +202,7 @@ class MatMulDynF32 : public FastOp {
 
  private:
   PostOps post_;
+  int64_t narrow_n_;
 };
 
 // The fused nodes: the engine's chain, or the clamp alone (ctx.act_min / act_max) from a caller
@@ -213,8 +231,12 @@ std::unique_ptr<FastOp> make_matmul_f32(const FastOpContext& ctx) {
   const Node& node = ctx.node;
   if (!node.domain.empty() || node.inputs.size() < 2) return nullptr;
   const Tensor* w = float_constant(ctx, 1);
-  if (node.op_type == "MatMul" && !constant_input(ctx, 1) && !constant_input(ctx, 0))
-    return std::make_unique<MatMulDynF32>(post_ops(ctx));
+  if (node.op_type == "MatMul" && !constant_input(ctx, 1) && !constant_input(ctx, 0)) {
+    const Value* b = ctx.graph.find_value(node.inputs[1]);
+    const int64_t n = b && b->type.has_shape && !b->type.dims.empty() ? b->type.dims.back().value : -1;
+    const bool narrow = fast::act_zmm() && n >= 2 && kernels::sgemm_narrow_wins(n);
+    return std::make_unique<MatMulDynF32>(post_ops(ctx), narrow ? n : -1);
+  }
   if (!w || w->rank() != 2) return nullptr;
   if (node.op_type == "MatMul") {
     return std::make_unique<MatMulF32>(w->dim(0), w->dim(1), w->data<float>(), w->dim(1), 1, nullptr,
