@@ -1,6 +1,7 @@
-// The 2-D transpose of 32-bit elements (kernels/avx2/permute_avx2.h) against its twin
-// transpose_2d_b32_ref: sizes around the 8x8 block, leading dimensions wider than the rows, and
-// random bit patterns (NaN payloads included), which must come out unchanged; elements outside the
+// The 2-D transpose and the row gather of 32-bit elements (kernels/avx2/permute_avx2.h) against
+// their twins transpose_2d_b32_ref and gather_rows_b32_ref: sizes around the 8x8 block and the
+// 8-element step, leading dimensions wider than the rows, rows gathered in any order, and random
+// bit patterns (NaN payloads included), which must come out unchanged; elements outside the
 // destination's rows stay untouched.
 #include "kernels/avx2/permute_avx2.h"
 
@@ -30,6 +31,25 @@ TEST(PermuteAvx2, Transpose2dEqualsTheReference) {
         transpose_2d_b32_ref(rows, cols, src.data(), lds, want.data(), ldd);
         ASSERT_EQ(got, want) << rows << " x " << cols << ", pad " << pad;
       }
+    }
+  }
+}
+
+TEST(PermuteAvx2, GatherRowsEqualsTheReference) {
+  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP();
+  std::mt19937 rng(23);
+  for (int64_t rows : {0, 1, 5, 40}) {
+    for (int64_t len : {1, 3, 8, 9, 16, 23}) {
+      const int64_t lds = len + 5;  // source rows at a wider pitch, taken in a shuffled order
+      std::vector<uint32_t> src(static_cast<size_t>(40 * lds));
+      for (auto& v : src) v = rng();
+      src[1] = 0x7fc01234u;  // a NaN with a payload
+      std::vector<int64_t> off(static_cast<size_t>(rows));
+      for (int64_t i = 0; i < rows; ++i) off[static_cast<size_t>(i)] = (i * 7 % 40) * lds + (i % 3);
+      std::vector<uint32_t> got(static_cast<size_t>(rows * len + 9), 0xdeadbeefu), want = got;
+      gather_rows_b32_avx2(rows, len, src.data(), off.data(), got.data());
+      gather_rows_b32_ref(rows, len, src.data(), off.data(), want.data());
+      ASSERT_EQ(got, want) << rows << " rows of " << len;
     }
   }
 }

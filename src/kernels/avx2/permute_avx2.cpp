@@ -1,4 +1,4 @@
-// 2-D transpose of 32-bit elements; the contract is in permute_avx2.h.
+// 2-D transpose and row gather of 32-bit elements; the contracts are in permute_avx2.h.
 #include "kernels/avx2/permute_avx2.h"
 
 #include <immintrin.h>
@@ -21,6 +21,21 @@ void transpose_2d_b32_avx2(int64_t rows, int64_t cols, const uint32_t* src, int6
   }
   for (int64_t i = rows8; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) dst[j * ldd + i] = src[i * lds + j];
+}
+
+void gather_rows_b32_avx2(int64_t rows, int64_t len, const uint32_t* src, const int64_t* off, uint32_t* dst) {
+  const int64_t len8 = len - len % 8;
+  const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(len - len8)),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  for (int64_t i = 0; i < rows; ++i, dst += len) {
+    const uint32_t* s = src + off[i];
+    int64_t j = 0;
+    for (; j < len8; j += 8)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + j), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + j)));
+    if (j < len)
+      _mm256_maskstore_epi32(reinterpret_cast<int*>(dst + j), tail,
+                             _mm256_maskload_epi32(reinterpret_cast<const int*>(s + j), tail));
+  }
 }
 
 }  // namespace octet::kernels

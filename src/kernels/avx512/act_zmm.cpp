@@ -23,8 +23,8 @@ inline __mmask16 first_lanes(int64_t count) {
 }
 
 // e^x in place for U vectors, each step for all U before the next (the act_avx2.cpp method:
-// Cody-Waite reduction with ln2 in two parts, Cephes' degree-6 polynomial, 2^n in the exponent
-// bits; below -87.3 the result is 0, above 88.3 it is e^88.3, NaN stays NaN).
+// Cody-Waite reduction with ln2 in two parts, Cephes' degree-6 polynomial, times 2^n; below
+// -87.3 the result is 0, above 88.3 it is e^88.3, NaN stays NaN).
 template <int U>
 inline __attribute__((always_inline)) void exp_each(__m512* x) {
   const __m512 lo = _mm512_set1_ps(-87.3f), hi = _mm512_set1_ps(88.3f);
@@ -55,11 +55,10 @@ inline __attribute__((always_inline)) void exp_each(__m512* x) {
 #pragma GCC unroll 16
   for (int j = 0; j < U; ++j)
     p[j] = _mm512_fmadd_ps(p[j], _mm512_mul_ps(r[j], r[j]), _mm512_add_ps(r[j], _mm512_set1_ps(1.f)));
+  // p 2^n in one vscalefps: the exact product the AVX2 kernel forms from the exponent bits of n
+  // (n in [-126, 127] after the clamp), so the same bits.
 #pragma GCC unroll 16
-  for (int j = 0; j < U; ++j) {
-    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n[j]), _mm512_set1_epi32(127)), 23);
-    x[j] = _mm512_maskz_mul_ps(keep[j], p[j], _mm512_castsi512_ps(e));
-  }
+  for (int j = 0; j < U; ++j) x[j] = _mm512_maskz_scalef_ps(keep[j], p[j], n[j]);
 }
 
 // Gelu of U vectors in place: 0.5 x erfc(-x / sqrt 2), erfc from the Chebyshev fit of Numerical

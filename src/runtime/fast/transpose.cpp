@@ -1,7 +1,8 @@
 // The engine's Transpose for 32-bit elements (float32, int32, uint32), split over the pool. The
 // permutation is first reduced: dims of size 1 dropped, and neighbouring output dims that are also
 // neighbours in the input merged. What is left is either
-//   - a permutation that keeps the innermost dimension: contiguous rows copied in place, or
+//   - a permutation that keeps the innermost dimension: contiguous rows gathered into place
+//     (gather_rows_b32_avx2), or
 //   - one that moves it: for every index of the other dims, a 2-D transpose between the output's
 //     innermost dim and the output dim that is innermost in the input
 //     (kernels/avx2/permute_avx2.h, 8x8 blocks in registers).
@@ -84,7 +85,10 @@ class Transpose32 : public FastOp {
       const int64_t rows = n / sz[last], len = sz[last];
       pool.parallel_for(rows, std::max<int64_t>(1, kGrain / len), [&](int64_t b, int64_t e) {
         // The first row's index by division, the next ones by an odometer over the outer dims
-        // (output rows are consecutive, so only the input offset needs it).
+        // (output rows are consecutive, so only the input offset needs it); the rows' input
+        // offsets are gathered kChunk at a time and copied by the kernel.
+        constexpr int64_t kChunk = 256;
+        int64_t off[kChunk];
         std::vector<int64_t> idx(last);
         for (size_t d = last, o = static_cast<size_t>(b); d-- > 0;) {
           idx[d] = static_cast<int64_t>(o % static_cast<size_t>(sz[d]));
@@ -92,14 +96,18 @@ class Transpose32 : public FastOp {
         }
         int64_t io = 0;
         for (size_t d = 0; d < last; ++d) io += idx[d] * st[d];
-        for (int64_t row = b; row < e; ++row) {
-          std::memcpy(y + row * len, x + io, static_cast<size_t>(len) * 4);
-          for (size_t d = last; d-- > 0;) {
-            io += st[d];
-            if (++idx[d] < sz[d]) break;
-            io -= st[d] * sz[d];
-            idx[d] = 0;
+        for (int64_t row0 = b; row0 < e; row0 += kChunk) {
+          const int64_t count = std::min(kChunk, e - row0);
+          for (int64_t i = 0; i < count; ++i) {
+            off[i] = io;
+            for (size_t d = last; d-- > 0;) {
+              io += st[d];
+              if (++idx[d] < sz[d]) break;
+              io -= st[d] * sz[d];
+              idx[d] = 0;
+            }
           }
+          kernels::gather_rows_b32_avx2(count, len, x, off, y + row0 * len);
         }
       });
       return;
