@@ -246,11 +246,13 @@ void convert_f16_f32_f16c(const uint16_t* x, int64_t n, float* y) {
 
 int64_t minmax_finite_f32_avx2(const float* x, int64_t n, float* lo, float* hi) {
   if (n < 32) return minmax_finite_f32(x, n, lo, hi);
-  // |v| >= inf or unordered (NaN) marks a bad element; the lanes' flags are or-ed and looked at
-  // once at the end, where the reference finds the first bad index.
-  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), inf = _mm256_set1_ps(INFINITY);
+  // A bad element (an infinity or a NaN) is the one whose v * 0 is NaN: each vector is added times
+  // 0 into one of four sums (one FMA each), which stay +-0 while every element is finite and turn
+  // NaN for good at the first bad one; looked at once at the end, where the reference finds the
+  // first bad index.
+  const __m256 zero = _mm256_setzero_ps();
   __m256 l0 = _mm256_loadu_ps(x), l1 = l0, l2 = l0, l3 = l0, h0 = l0, h1 = l0, h2 = l0, h3 = l0;
-  __m256 bad = _mm256_setzero_ps();
+  __m256 z0 = zero, z1 = zero, z2 = zero, z3 = zero;
   auto step = [&](const float* p) {
     const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8), c = _mm256_loadu_ps(p + 16),
                  d = _mm256_loadu_ps(p + 24);
@@ -262,18 +264,16 @@ int64_t minmax_finite_f32_avx2(const float* x, int64_t n, float* lo, float* hi) 
     h1 = _mm256_max_ps(h1, b);
     h2 = _mm256_max_ps(h2, c);
     h3 = _mm256_max_ps(h3, d);
-    const __m256 ab = _mm256_max_ps(_mm256_and_ps(a, abs_mask), _mm256_and_ps(b, abs_mask));
-    const __m256 cd = _mm256_max_ps(_mm256_and_ps(c, abs_mask), _mm256_and_ps(d, abs_mask));
-    // max_ps returns its second operand when either is NaN, so test each operand pair's NaN too.
-    bad = _mm256_or_ps(bad, _mm256_cmp_ps(ab, inf, _CMP_NLT_UQ));
-    bad = _mm256_or_ps(bad, _mm256_cmp_ps(cd, inf, _CMP_NLT_UQ));
-    bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, b, _CMP_UNORD_Q));
-    bad = _mm256_or_ps(bad, _mm256_cmp_ps(c, d, _CMP_UNORD_Q));
+    z0 = _mm256_fmadd_ps(a, zero, z0);
+    z1 = _mm256_fmadd_ps(b, zero, z1);
+    z2 = _mm256_fmadd_ps(c, zero, z2);
+    z3 = _mm256_fmadd_ps(d, zero, z3);
   };
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) step(x + i);
   if (i < n) step(x + n - 32);  // the last 32, overlapping: min and max do not mind repeats
-  if (_mm256_movemask_ps(bad) != 0) return minmax_finite_f32(x, n, lo, hi);
+  const __m256 z = _mm256_add_ps(_mm256_add_ps(z0, z1), _mm256_add_ps(z2, z3));
+  if (_mm256_movemask_ps(_mm256_cmp_ps(z, z, _CMP_UNORD_Q)) != 0) return minmax_finite_f32(x, n, lo, hi);
   const __m256 l = _mm256_min_ps(_mm256_min_ps(l0, l1), _mm256_min_ps(l2, l3));
   const __m256 h = _mm256_max_ps(_mm256_max_ps(h0, h1), _mm256_max_ps(h2, h3));
   alignas(32) float lv[8], hv[8];
