@@ -205,6 +205,7 @@ TEST(EngineTransformerOps, TransposeEqualsTheReference) {
       {{3000, 3, 4}, {0, 2, 1}},      {{40, 3, 900}, {0, 2, 1}},      {{1, 1, 1}, {2, 0, 1}},
       {{4, 0, 5}, {2, 1, 0}},         {{}, {}},                       {{2, 100, 600}, {0, 2, 1}},
       {{2, 600, 100}, {0, 2, 1}},  // blocks of 60,000: cut into pieces along the columns, the rows
+      {{40, 6, 5, 4}, {2, 1, 0, 3}}, {{3, 50, 7, 16}, {2, 0, 1, 3}},  // row gathers: carries, chunks
   };
   for (DType t : {DType::Float32, DType::Int32, DType::UInt32, DType::UInt8, DType::Int64}) {
     for (const Case& c : cases) {

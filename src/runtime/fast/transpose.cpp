@@ -96,15 +96,22 @@ class Transpose32 : public FastOp {
         }
         int64_t io = 0;
         for (size_t d = 0; d < last; ++d) io += idx[d] * st[d];
+        const size_t in = last - 1;  // the innermost outer dim: runs of its rows need no carry
         for (int64_t row0 = b; row0 < e; row0 += kChunk) {
           const int64_t count = std::min(kChunk, e - row0);
-          for (int64_t i = 0; i < count; ++i) {
-            off[i] = io;
-            for (size_t d = last; d-- > 0;) {
-              io += st[d];
-              if (++idx[d] < sz[d]) break;
+          for (int64_t i = 0; i < count;) {
+            const int64_t run = std::min(count - i, sz[in] - idx[in]);
+            for (int64_t k = 0; k < run; ++k) off[i + k] = io + k * st[in];
+            i += run;
+            io += run * st[in];
+            idx[in] += run;
+            for (size_t d = last; d-- > 0 && idx[d] == sz[d];) {  // carry into the outer dims
               io -= st[d] * sz[d];
               idx[d] = 0;
+              if (d > 0) {
+                io += st[d - 1];
+                ++idx[d - 1];
+              }
             }
           }
           kernels::gather_rows_b32_avx2(count, len, x, off, y + row0 * len);
