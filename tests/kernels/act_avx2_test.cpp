@@ -140,8 +140,22 @@ TEST(ActZmm, GeluEqualsTheAvx2KernelBitForBit) {
 // counts around the 8-row group, offsets that make the mean large against the spread, constant rows, rows where
 // values up to 2^70 cancel in pairs around small ones (another summation order gives another
 // mean), with and without bias, and in place (y aliasing x).
-TEST(ActAvx2, LayerNormEqualsTheReferenceBitForBit) {
-  if (!avx2()) GTEST_SKIP();
+// One build of the LayerNormalization kernel.
+struct LayerNormBuild {
+  const char* name;
+  bool (*available)();
+  void (*run)(int64_t, int64_t, const float*, const float*, const float*, double, float*);
+};
+
+class LayerNormKernels : public ::testing::TestWithParam<LayerNormBuild> {
+ protected:
+  void SetUp() override {
+    if (!GetParam().available()) GTEST_SKIP() << GetParam().name << " is not on this CPU";
+  }
+};
+
+TEST_P(LayerNormKernels, EqualsTheReferenceBitForBit) {
+  const auto layernorm = GetParam().run;
   std::mt19937 rng(41);
   auto same = [](const std::vector<float>& a, const std::vector<float>& b) {
     return std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -167,11 +181,11 @@ TEST(ActAvx2, LayerNormEqualsTheReferenceBitForBit) {
           for (auto& v : scale) v = u(rng);
           for (auto& v : bias) v = u(rng);
           const float* b = with_bias ? bias.data() : nullptr;
-          layernorm_f32_avx2(rows, cols, x.data(), scale.data(), b, 1e-5, y.data());
+          layernorm(rows, cols, x.data(), scale.data(), b, 1e-5, y.data());
           layernorm_ref(rows, cols, x.data(), scale.data(), b, 1e-5, want.data(), nullptr, nullptr);
           ASSERT_TRUE(same(y, want)) << "cols " << cols << " rows " << rows << " offset " << offset;
           std::vector<float> inplace = x;
-          layernorm_f32_avx2(rows, cols, inplace.data(), scale.data(), b, 1e-5, inplace.data());
+          layernorm(rows, cols, inplace.data(), scale.data(), b, 1e-5, inplace.data());
           ASSERT_TRUE(same(inplace, want)) << "in place, cols " << cols << " rows " << rows;
         }
       }
@@ -182,11 +196,16 @@ TEST(ActAvx2, LayerNormEqualsTheReferenceBitForBit) {
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7);
   x[5] = std::numeric_limits<float>::quiet_NaN();
   x[20 + 19] = std::numeric_limits<float>::infinity();
-  layernorm_f32_avx2(3, 20, x.data(), s.data(), nullptr, 1e-5, y.data());
+  layernorm(3, 20, x.data(), s.data(), nullptr, 1e-5, y.data());
   layernorm_ref(3, 20, x.data(), s.data(), nullptr, 1e-5, want.data(), nullptr, nullptr);
   for (size_t i = 0; i < 40; ++i) EXPECT_TRUE(std::isnan(y[i]) && std::isnan(want[i])) << i;
   for (size_t i = 40; i < 60; ++i) EXPECT_EQ(y[i], want[i]) << i;
 }
+
+INSTANTIATE_TEST_SUITE_P(Builds, LayerNormKernels,
+                         ::testing::Values(LayerNormBuild{"avx2", avx2, layernorm_f32_avx2},
+                                           LayerNormBuild{"avx512", avx512, layernorm_f32_zmm}),
+                         [](const ::testing::TestParamInfo<LayerNormBuild>& i) { return std::string(i.param.name); });
 
 }  // namespace
 }  // namespace octet::kernels

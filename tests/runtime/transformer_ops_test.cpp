@@ -136,11 +136,12 @@ TEST(EngineTransformerOps, LayerNormalizationMatchesTheReference) {
     int64_t axis;
     std::vector<int64_t> param;  // Scale and B shape
     bool bias, mean_out;
-    const char* kernel;
+    std::string kernel;
   };
+  const std::string fast_ln = std::string("layernorm_f32_") + fast::act_isa();
   const std::vector<Case> cases = {
-      {-1, {24}, true, false, "layernorm_f32_avx2"},      {-1, {1, 24}, false, false, "layernorm_f32_avx2"},
-      {2, {3, 24}, true, false, "layernorm_f32_avx2"},     {-2, {1, 24}, true, false, "reference"},  // broadcast
+      {-1, {24}, true, false, fast_ln},  {-1, {1, 24}, false, false, fast_ln},
+      {2, {3, 24}, true, false, fast_ln}, {-2, {1, 24}, true, false, "reference"},  // broadcast
       {-1, {24}, true, true, "reference"},
   };
   for (const Case& c : cases) {

@@ -1,6 +1,7 @@
-// Float Softmax (along contiguous rows) and exact Gelu on AVX-512 F (zmm registers): the same
-// methods as the AVX2 kernels of kernels/avx2/act_avx2.h, whose header states them and their
-// accuracy, with the same reference twins (softmax_ref, gelu_erf_ref).
+// Float Softmax (along contiguous rows), exact Gelu and LayerNormalization on AVX-512 F (zmm
+// registers): the same methods as the AVX2 kernels of kernels/avx2/act_avx2.h, whose header states
+// them and their accuracy, with the same reference twins (softmax_ref, gelu_erf_ref,
+// layernorm_ref).
 //
 // Why a second build: these are long chains of dependent multiply-adds per vector (Gelu's erfc
 // fit, a division and an exp: about 45 instructions, 130 cycles of latency). On AMD Zen 4 the
@@ -25,5 +26,10 @@ void softmax_rows_f32_zmm(const float* x, int64_t rows, int64_t n, float* y);
 
 // y[i] = Gelu(x[i]), approximate = "none". y may alias x.
 void gelu_f32_zmm(const float* x, int64_t n, float* y);
+
+// layernorm_f32_avx2's contract (act_avx2.h) on zmm registers: bit for bit as layernorm_ref, the
+// striped partial sums in two 8-double accumulators, 8 columns a step in the normalisation.
+void layernorm_f32_zmm(int64_t rows, int64_t cols, const float* x, const float* scale, const float* bias,
+                       double epsilon, float* y);
 
 }  // namespace octet::kernels

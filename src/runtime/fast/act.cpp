@@ -1,12 +1,13 @@
 // The engine's float Softmax (rows along the last axis), exact Gelu and LayerNormalization on the
-// kernels of kernels/avx2/act_avx2.h (Softmax and Gelu on their AVX-512 builds where fast::act_zmm()
-// says so, kernels/avx512/act_zmm.h): the transformer ops between the matrix products. Rows
+// kernels of kernels/avx2/act_avx2.h (on their AVX-512 builds where fast::act_zmm() says so,
+// kernels/avx512/act_zmm.h): the transformer ops between the matrix products. Rows
 // (Softmax, LayerNormalization) or contiguous ranges (Gelu) are split over the pool; each
 // element's result does not depend on the split. Anything else (other axes, other types, Gelu's
 // tanh form, broadcast LayerNormalization parameters) stays on the reference op.
 #include <algorithm>
 
 #include "kernels/avx2/act_avx2.h"
+#include "kernels/avx512/act_zmm.h"
 #include "runtime/fast/fast_op.h"
 #include "runtime/fast/post_ops.h"
 
@@ -69,7 +70,7 @@ class GeluF32 : public FastOp {
 class LayerNormF32 : public FastOp {
  public:
   LayerNormF32(int64_t axis, double epsilon) : axis_(axis), epsilon_(epsilon) {}
-  std::string kernel() const override { return "layernorm_f32_avx2"; }
+  std::string kernel() const override { return std::string("layernorm_f32_") + fast::act_isa(); }
   std::string precision() const override { return "fp32"; }
 
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
@@ -91,7 +92,8 @@ class LayerNormF32 : public FastOp {
     const float* bp = bias ? bias->data<float>() : nullptr;
     float* yp = y.data<float>();
     pool.parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, cols)), [&](int64_t b, int64_t e) {
-      kernels::layernorm_f32_avx2(e - b, cols, xp + b * cols, sp, bp, epsilon_, yp + b * cols);
+      if (fast::act_zmm()) kernels::layernorm_f32_zmm(e - b, cols, xp + b * cols, sp, bp, epsilon_, yp + b * cols);
+      else kernels::layernorm_f32_avx2(e - b, cols, xp + b * cols, sp, bp, epsilon_, yp + b * cols);
     });
     out = std::move(y);
     return true;
