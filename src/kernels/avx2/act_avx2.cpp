@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 
+#include "kernels/avx2/layernorm_groups.h"
 #include "kernels/avx2/store_lanes.h"
 
 #include <limits>
@@ -133,7 +134,7 @@ namespace {
 // p[i] += p[i + 8] (acc[0] + acc[2], acc[1] + acc[3]), + 4, + 2 (the two halves), + 1. Lanes past
 // the row's end add +0.0, which leaves a partial sum unchanged (none is ever -0.0).
 template <bool Sq>
-double striped_row_sum(const float* x, int64_t n, double m) {
+inline __attribute__((always_inline)) double striped_row_sum(const float* x, int64_t n, double m) {
   const __m256d mv = _mm256_set1_pd(m);
   auto term = [&mv](__m128 v4) {
     __m256d v = _mm256_cvtps_pd(v4);
@@ -164,8 +165,8 @@ double striped_row_sum(const float* x, int64_t n, double m) {
 
 // y = float(((x - m) * inv) * scale + bias) for one row, in double as the twin's expression;
 // scale and bias already in double (bias nullptr: none).
-void normalize_row(const float* xr, int64_t cols, double m, double inv, const double* scale, const double* bias,
-                   float* yr) {
+inline __attribute__((always_inline)) void normalize_row(const float* xr, int64_t cols, double m, double inv,
+                                                        const double* scale, const double* bias, float* yr) {
   const __m256d mv = _mm256_set1_pd(m), iv = _mm256_set1_pd(inv);
   int64_t j = 0;
   for (; j + 4 <= cols; j += 4) {
@@ -185,27 +186,14 @@ void normalize_row(const float* xr, int64_t cols, double m, double inv, const do
 
 void layernorm_f32_avx2(int64_t rows, int64_t cols, const float* x, const float* scale, const float* bias,
                         double epsilon, float* y) {
-  if (cols <= 0) return;
-  // The parameters in double once per call, not once per row.
-  std::vector<double> params(static_cast<size_t>(bias ? 2 * cols : cols));
-  for (int64_t j = 0; j < cols; ++j) params[static_cast<size_t>(j)] = static_cast<double>(scale[j]);
-  if (bias)
-    for (int64_t j = 0; j < cols; ++j) params[static_cast<size_t>(cols + j)] = static_cast<double>(bias[j]);
-  const double n = static_cast<double>(cols);
-  // Rows in groups of 8, each step for all 8 before the next, so that one row's chain of
-  // dependent steps (sum, mean, variance, square root) overlaps the others'; a group's statistics
-  // are all taken before any of its rows is written (y may alias x).
-  constexpr int64_t G = 8;
-  for (int64_t r0 = 0; r0 < rows; r0 += G) {
-    const int64_t g = std::min(G, rows - r0);
-    double m[G], inv[G];
-    for (int64_t k = 0; k < g; ++k) m[k] = striped_row_sum<false>(x + (r0 + k) * cols, cols, 0.0) / n;
-    for (int64_t k = 0; k < g; ++k) inv[k] = striped_row_sum<true>(x + (r0 + k) * cols, cols, m[k]) / n;
-    for (int64_t k = 0; k < g; ++k) inv[k] = 1.0 / std::sqrt(inv[k] + epsilon);
-    for (int64_t k = 0; k < g; ++k)
-      normalize_row(x + (r0 + k) * cols, cols, m[k], inv[k], params.data(), bias ? params.data() + cols : nullptr,
-                    y + (r0 + k) * cols);
-  }
+  layernorm_groups(
+      rows, cols, x, scale, bias, epsilon, y,
+      [](const float* xr, int64_t n, double m, bool squares) {
+        return squares ? striped_row_sum<true>(xr, n, m) : striped_row_sum<false>(xr, n, m);
+      },
+      [](const float* xr, int64_t n, double m, double inv, const double* sd, const double* bd, float* yr) {
+        normalize_row(xr, n, m, inv, sd, bd, yr);
+      });
 }
 
 }  // namespace octet::kernels

@@ -12,9 +12,9 @@
 #pragma GCC diagnostic pop
 
 #include <algorithm>
-#include <cmath>
 #include <limits>
-#include <vector>
+
+#include "kernels/avx2/layernorm_groups.h"
 
 namespace octet::kernels {
 namespace {
@@ -229,7 +229,7 @@ namespace {
 // p[0..7] in the lanes of a0, p[8..15] in a1, 16 floats a step; the fold p[i] += p[i + 8]
 // (a0 + a1), + 4 (the halves), + 2, + 1. Masked-off lanes add +0.0.
 template <bool Sq>
-double striped_row_sum_zmm(const float* x, int64_t n, double m) {
+inline __attribute__((always_inline)) double striped_row_sum_zmm(const float* x, int64_t n, double m) {
   const __m512d mv = _mm512_set1_pd(m);
   __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
   auto add = [&](__m512d& a, __m512d v, __mmask8 k) {
@@ -260,37 +260,26 @@ double striped_row_sum_zmm(const float* x, int64_t n, double m) {
 
 void layernorm_f32_zmm(int64_t rows, int64_t cols, const float* x, const float* scale, const float* bias,
                        double epsilon, float* y) {
-  if (cols <= 0) return;
-  std::vector<double> params(static_cast<size_t>(bias ? 2 * cols : cols));
-  for (int64_t j = 0; j < cols; ++j) params[static_cast<size_t>(j)] = static_cast<double>(scale[j]);
-  if (bias)
-    for (int64_t j = 0; j < cols; ++j) params[static_cast<size_t>(cols + j)] = static_cast<double>(bias[j]);
-  const double* sd = params.data();
-  const double* bd = bias ? params.data() + cols : nullptr;
-  const double n = static_cast<double>(cols);
   const int64_t full = cols / 8 * 8;
   const __mmask8 tail = static_cast<__mmask8>((1u << (cols - full)) - 1u);
-  constexpr int64_t G = 8;  // rows a group, each step for all of them (as layernorm_f32_avx2)
-  for (int64_t r0 = 0; r0 < rows; r0 += G) {
-    const int64_t g = std::min(G, rows - r0);
-    double m[G], inv[G];
-    for (int64_t k = 0; k < g; ++k) m[k] = striped_row_sum_zmm<false>(x + (r0 + k) * cols, cols, 0.0) / n;
-    for (int64_t k = 0; k < g; ++k) inv[k] = striped_row_sum_zmm<true>(x + (r0 + k) * cols, cols, m[k]) / n;
-    for (int64_t k = 0; k < g; ++k) inv[k] = 1.0 / std::sqrt(inv[k] + epsilon);
-    for (int64_t k = 0; k < g; ++k) {  // float(((x - m) * inv) * scale + bias) in double, 8 a step
-      const float* xr = x + (r0 + k) * cols;
-      float* yr = y + (r0 + k) * cols;
-      const __m512d mv = _mm512_set1_pd(m[k]), iv = _mm512_set1_pd(inv[k]);
-      auto row8 = [&](int64_t j, __mmask8 lanes) {
-        __m512d o = _mm512_mul_pd(_mm512_mul_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, xr + j)), mv), iv),
-                                  _mm512_maskz_loadu_pd(lanes, sd + j));
-        if (bd) o = _mm512_add_pd(o, _mm512_maskz_loadu_pd(lanes, bd + j));
-        _mm256_mask_storeu_ps(yr + j, lanes, _mm512_cvtpd_ps(o));
-      };
-      for (int64_t j = 0; j < full; j += 8) row8(j, 0xff);
-      if (tail) row8(full, tail);
-    }
-  }
+  layernorm_groups(
+      rows, cols, x, scale, bias, epsilon, y,
+      [](const float* xr, int64_t n, double m, bool squares) {
+        return squares ? striped_row_sum_zmm<true>(xr, n, m) : striped_row_sum_zmm<false>(xr, n, m);
+      },
+      [&](const float* xr, int64_t n, double m, double inv, const double* sd, const double* bd, float* yr) {
+        // float(((x - m) * inv) * scale + bias) in double, 8 columns a step
+        const __m512d mv = _mm512_set1_pd(m), iv = _mm512_set1_pd(inv);
+        auto eight = [&](int64_t j, __mmask8 lanes) {
+          __m512d o = _mm512_mul_pd(
+              _mm512_mul_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, xr + j)), mv), iv),
+              _mm512_maskz_loadu_pd(lanes, sd + j));
+          if (bd) o = _mm512_add_pd(o, _mm512_maskz_loadu_pd(lanes, bd + j));
+          _mm256_mask_storeu_ps(yr + j, lanes, _mm512_cvtpd_ps(o));
+        };
+        for (int64_t j = 0; j < n - n % 8; j += 8) eight(j, 0xff);
+        if (tail) eight(full, tail);
+      });
 }
 
 }  // namespace octet::kernels
