@@ -235,26 +235,32 @@ void qglobal_avgpool_avx2(int64_t channels, int64_t spatial, const X* x, const Q
   // and in float, and vmulps rounds the product as the scalar multiply does (no FMA here).
   const __m256i zpv = _mm256_set1_epi32(p.x_zp);
   const __m256 sc = _mm256_set1_ps(p.x_scale);
-  for (int64_t c = 0; c < channels; ++c) {
-    const X* xc = x + c * spatial;
-    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  // Four channels a step, their sums interleaved: one channel's chain of dependent adds alone
+  // (spatial / 8 of them, then the lanes' fold) left the pipelines mostly idle.
+  constexpr int64_t G = 4;
+  for (int64_t c0 = 0; c0 < channels; c0 += G) {
+    const int64_t g = std::min(G, channels - c0);
+    __m256d lo[G], hi[G];
+    for (int64_t k = 0; k < G; ++k) lo[k] = hi[k] = _mm256_setzero_pd();
     int64_t i = 0;
-    for (; i + 8 <= spatial; i += 8) {
-      const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(xc + i));
-      const __m256i q = kSigned ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
-      const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, zpv)), sc);
-      lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-      hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    for (; i + 8 <= spatial; i += 8)
+      for (int64_t k = 0; k < g; ++k) {
+        const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + (c0 + k) * spatial + i));
+        const __m256i q = kSigned ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+        const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, zpv)), sc);
+        lo[k] = _mm256_add_pd(lo[k], _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        hi[k] = _mm256_add_pd(hi[k], _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+      }
+    for (int64_t k = 0; k < g; ++k) {
+      const X* xc = x + (c0 + k) * spatial;
+      double tail = 0;
+      for (int64_t t = i; t < spatial; ++t)
+        tail += static_cast<double>(static_cast<float>(static_cast<int32_t>(xc[t]) - p.x_zp) * p.x_scale);
+      const __m256d s4 = _mm256_add_pd(lo[k], hi[k]);  // any order: the sum is exact
+      const __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
+      const double sum = _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2))) + tail;
+      y[c0 + k] = static_cast<Y>(qglobal_avgpool_finish(sum, spatial, p));
     }
-    double tail = 0;
-    for (; i < spatial; ++i)
-      tail += static_cast<double>(static_cast<float>(static_cast<int32_t>(xc[i]) - p.x_zp) * p.x_scale);
-    alignas(32) double lanes[8];
-    _mm256_store_pd(lanes, lo);
-    _mm256_store_pd(lanes + 4, hi);
-    double sum = tail;
-    for (double l : lanes) sum += l;
-    y[c] = static_cast<Y>(qglobal_avgpool_finish(sum, spatial, p));
   }
 }
 
