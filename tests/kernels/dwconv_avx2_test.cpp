@@ -11,6 +11,7 @@
 // misalignment, filled with garbage, with a guard after it. Random tests print their seeds.
 // Multi-channel tests check that per-plane calls reproduce the grouped (group == C) references.
 #include "kernels/avx2/dwconv_avx2.h"
+#include "kernels/avx512/dwconv_vbmi.h"
 
 #include <gtest/gtest.h>
 
@@ -533,6 +534,87 @@ TEST(DwConvAvx2, EmptyOutputWritesNothing) {
   const float x[16] = {}, w[9] = {};
   dwconv_f32_avx2(p, x, w, 1.f, -kInf, kInf, static_cast<float*>(h.y()), h.scratch());
   h.check_guards();
+}
+
+// dwconv3x3_u8s8_vbmi (kernels/avx512/dwconv_vbmi.h: pixels in the lanes, vpermb + vpdpbusd)
+// against the twin, every byte: planes whose rows share a vector (7x7: 2 rows, 4x4: 4 rows), rows
+// of exactly 16 and of more (several vectors a row), strides 1 to 3, dilation 2, asymmetric and
+// zero padding, out_h/out_w that end before the input does, u8 and s8 outputs with and without a
+// fused clamp, extreme input zero points and weights, multipliers above 1, ties, and a bias that
+// takes the double-precision requantization instead of the single-precision one; a shape
+// whose window would pass 64 bytes is refused by the plan; a nonzero weight zero point or a base
+// too large for int32 by prepare.
+TEST(DwConvVbmi, U8S8EqualsTheReference) {
+  if (!dwconv3x3_vbmi_supported()) GTEST_SKIP() << "no AVX-512 VNNI + VBMI";
+  std::mt19937 rng(77);
+  struct Shape {
+    int64_t ih, iw, oh, ow, sh, sw, dh, dw, pt, pl;
+  };
+  const std::vector<Shape> shapes = {
+      {7, 7, 7, 7, 1, 1, 1, 1, 1, 1},      {14, 14, 14, 14, 1, 1, 1, 1, 1, 1}, {28, 28, 14, 14, 2, 2, 1, 1, 1, 1},
+      {14, 14, 7, 7, 2, 2, 1, 1, 1, 1},    {4, 4, 4, 4, 1, 1, 1, 1, 1, 1},     {16, 16, 16, 16, 1, 1, 1, 1, 1, 1},
+      {40, 37, 40, 37, 1, 1, 1, 1, 1, 1},  {56, 56, 28, 28, 2, 2, 1, 1, 0, 0}, {9, 11, 5, 4, 2, 3, 1, 1, 2, 0},
+      {12, 12, 8, 8, 1, 1, 2, 2, 0, 0},    {10, 20, 6, 9, 2, 2, 1, 1, 1, 2},  {3, 3, 1, 1, 1, 1, 1, 1, 0, 0},
+      {8, 8, 10, 10, 1, 1, 1, 1, 2, 2},
+  };
+  std::uniform_int_distribution<int> u8(0, 255), s8(-128, 127);
+  int64_t planes = 0;
+  for (const Shape& sp : shapes) {
+    DwConvParams p;
+    p.in_h = sp.ih, p.in_w = sp.iw, p.out_h = sp.oh, p.out_w = sp.ow, p.kernel_h = p.kernel_w = 3;
+    p.stride_h = sp.sh, p.stride_w = sp.sw, p.dilation_h = sp.dh, p.dilation_w = sp.dw, p.pad_top = sp.pt,
+    p.pad_left = sp.pl;
+    const DwVbmiPlan plan = dwconv3x3_vbmi_plan(p);
+    ASSERT_TRUE(plan.ok) << sp.ih << "x" << sp.iw;
+    std::vector<uint8_t> scratch(dwconv3x3_vbmi_scratch_size(plan));
+    for (int trial = 0; trial < 7; ++trial) {
+      std::vector<uint8_t> x(static_cast<size_t>(p.in_h * p.in_w));
+      for (auto& v : x) v = static_cast<uint8_t>(trial == 1 ? 255 : u8(rng));
+      std::vector<int8_t> w(9);
+      for (auto& v : w) v = static_cast<int8_t>(trial == 1 ? -128 : s8(rng));
+      const int32_t x_zp = trial == 2 ? 0 : trial == 1 ? 255 : u8(rng);
+      // trial 6: a bias too large for the single-precision form (|acc| >= 1.5 * 2^23): the double one
+      const int32_t bias = trial == 3 ? 0 : trial == 6 ? (rng() % 2 ? 20000000 : -20000000)
+                                                        : static_cast<int32_t>(rng() % 200001) - 100000;
+      DwQOutput o;
+      o.kind = trial % 2 ? DwQOutKind::S8 : DwQOutKind::U8;
+      o.qmin = o.kind == DwQOutKind::S8 ? -128 : 0;
+      o.qmax = o.kind == DwQOutKind::S8 ? 127 : 255;
+      o.lo = trial == 4 ? o.qmin + 20 : o.qmin;
+      o.hi = trial == 4 ? o.qmax - 30 : o.qmax;
+      o.zero_point = o.kind == DwQOutKind::S8 ? s8(rng) : u8(rng);
+      o.multiplier = trial == 5   ? 1.5f
+                     : trial == 3 ? 0.5f
+                     : trial == 6 ? std::ldexp(1.f + (rng() % 1000) / 1000.f, -17)
+                                  : std::ldexp(1.f + (rng() % 1000) / 1000.f, -9);
+      DwVbmiChannel ch;
+      ASSERT_TRUE(dwconv3x3_vbmi_prepare(x_zp, w.data(), 0, bias, o, &ch));
+      const std::vector<int32_t> acc = qdwconv_s32_plane_ref(p, x, x_zp, w, 0, bias);
+      std::vector<uint8_t> y(static_cast<size_t>(p.out_h * p.out_w) + 16, 0xa5);
+      for (auto& v : scratch) v = static_cast<uint8_t>(rng());  // its contents do not matter
+      dwconv3x3_u8s8_vbmi(p, plan, x.data(), x_zp, &ch, 1, y.data(), scratch.data());
+      for (size_t i = 0; i < acc.size(); ++i) {
+        const int32_t want = qout_ref(acc[i], o);
+        const int32_t got = o.kind == DwQOutKind::S8 ? static_cast<int8_t>(y[i]) : y[i];
+        ASSERT_EQ(got, want) << sp.ih << "x" << sp.iw << " -> " << sp.oh << "x" << sp.ow << " trial " << trial
+                             << " pixel " << i;
+      }
+      for (size_t i = acc.size(); i < y.size(); ++i) ASSERT_EQ(y[i], 0xa5) << "written past the plane";
+      ++planes;
+    }
+  }
+  EXPECT_EQ(planes, static_cast<int64_t>(shapes.size()) * 7);
+  DwConvParams wide;  // stride 5 along rows: 15 * 5 + 2 > 63, no vector fits
+  wide.in_h = wide.in_w = 80, wide.out_h = wide.out_w = 16, wide.kernel_h = wide.kernel_w = 3;
+  wide.stride_h = wide.stride_w = 5;
+  EXPECT_FALSE(dwconv3x3_vbmi_plan(wide).ok);
+  const std::vector<int8_t> w(9, 100);
+  DwVbmiChannel ch;
+  DwQOutput o;
+  EXPECT_FALSE(dwconv3x3_vbmi_prepare(10, w.data(), 3, 0, o, &ch)) << "weight zero point";
+  EXPECT_FALSE(dwconv3x3_vbmi_prepare(255, w.data(), 0, 2147000000, o, &ch)) << "base near the int32 limit";
+  o.kind = DwQOutKind::F32;
+  EXPECT_FALSE(dwconv3x3_vbmi_prepare(10, w.data(), 0, 0, o, &ch)) << "float output";
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "ir/builder.h"
 #include "ir/file_util.h"
 #include "kernels/avx2/qgemm_avx2.h"
+#include "kernels/avx512/dwconv_vbmi.h"
 #include "onnx/model_io.h"
 #include "passes/fold_batchnorm.h"
 #include "passes/fold_constants.h"
@@ -737,6 +738,23 @@ TEST(EngineQConv, DepthwiseChannelBlocksEqualReferenceBitForBit) {
       {1, 40, 5, 3, 40, 40, 3, 3, 1, 1, S, S, S, true},
   };
   expect_engine_matches_reference(cases, 654, 3000, "dwconv3x3_u8s8_cb8_");
+}
+
+// Depthwise 3x3 with symmetric weights where the CPU has AVX-512 VNNI and VBMI: every channel on
+// the pixel-lane kernel (kernels/avx512/dwconv_vbmi.h), blocks of 8 and the channels left over;
+// rows that share a vector (7x7), stride 2, dilation 2, no padding, both output types, a fused
+// Relu, several images. Elsewhere the same cases run on the channel-lane kernel.
+TEST(EngineQConv, DepthwiseSymmetricEqualsReferenceBitForBit) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const DType U = DType::UInt8, S = DType::Int8;
+  const std::vector<QConvCase> cases = {
+      {2, 16, 7, 7, 16, 16, 3, 1, 1, 1, U, S, U, true, true},    {3, 13, 14, 14, 13, 13, 3, 2, 1, 1, U, S, S, false, true},
+      {2, 24, 9, 11, 24, 24, 3, 1, 2, 2, S, S, U, false, true},  {1, 16, 28, 28, 16, 16, 3, 2, 0, 1, U, S, U, true, true},
+      {1, 40, 20, 37, 40, 40, 3, 1, 1, 1, S, S, S, true, true},
+  };
+  const bool vbmi = kernels::dwconv3x3_vbmi_supported() &&
+                    kernels::qgemm_default_isa() == kernels::QgemmIsa::Avx512Vnni;
+  expect_engine_matches_reference(cases, 655, 3000, vbmi ? "dwconv3x3_u8s8_vbmi_" : "dwconv3x3_u8s8_cb8_");
 }
 
 TEST(Engine, ProfileNamesKernelsAndFusedActivations) {

@@ -13,6 +13,7 @@
 
 #include "kernels/avx2/dwconv_avx2.h"
 #include "kernels/avx2/dwconv_cb8_avx2.h"
+#include "kernels/avx512/dwconv_vbmi.h"
 #include "kernels/avx2/qgemm_avx2.h"
 #include "kernels/avx512/qconv_direct_vnni.h"
 #include "kernels/ref/qconv_direct_ref.h"
@@ -33,7 +34,8 @@ class QConv : public FastOp {
   QConv(const Conv2d& g, fast::QLayer layer, int64_t in_h, int64_t in_w) : g_(g), q_(std::move(layer)) {
     const int64_t K = g.K();
     if (g.depthwise() && g.Cg() == 1) {  // direct kernels read q_.w as is
-      plan_channel_blocks();
+      plan_vbmi(in_h, in_w);
+      if (vbmi_.empty()) plan_channel_blocks();
       return;
     }
     if (directable(g, q_, isa_)) {
@@ -95,6 +97,7 @@ class QConv : public FastOp {
   std::string kernel() const override {
     if (direct_) return "conv_u8s8_direct_avx512vnni";
     if (packed_.empty()) {
+      if (!vbmi_.empty()) return "dwconv3x3_u8s8_vbmi_avx512";
       if (cb8_.empty()) return "dwconv_u8s8_avx2";
       // The output loop of the first block (blocks of one layer normally share their form).
       return cb8_.front().prepared.vnni ? "dwconv3x3_u8s8_cb8_avx512vnni" : "dwconv3x3_u8s8_cb8_avx2";
@@ -525,6 +528,26 @@ class QConv : public FastOp {
     for (int64_t i = 0; i < n; ++i) std::memcpy(dst + 4 * i, &q, 4);
   }
 
+  // 3x3 depthwise with a quantized output on a CPU with AVX-512 VNNI and VBMI, where the INT8 GEMM
+  // takes its VNNI loop: every channel on the pixel-lane kernel (kernels/avx512/dwconv_vbmi.h)
+  // when every channel fits it (symmetric weights, a base within int32, a finite multiplier).
+  // The plane inferred at load must fit it (dwconv3x3_vbmi_plan); a run on a plane that does not
+  // takes the planes' AVX2 kernel.
+  void plan_vbmi(int64_t in_h, int64_t in_w) {
+    if (g_.kh != 3 || g_.kw != 3 || !q_.quantized || isa_ != kernels::QgemmIsa::Avx512Vnni ||
+        !kernels::dwconv3x3_vbmi_supported() || in_h <= 0 || in_w <= 0)
+      return;
+    Conv2d g = g_;
+    if (!fast::resolve_conv2d(&g, in_h, in_w) || !kernels::dwconv3x3_vbmi_plan(fast::dw_params(g)).ok) return;
+    std::vector<kernels::DwVbmiChannel> chans(static_cast<size_t>(g_.M));
+    for (int64_t c = 0; c < g_.M; ++c)
+      if (!kernels::dwconv3x3_vbmi_prepare(q_.x_zp, q_.w.data() + c * 9, q_.w_zp[static_cast<size_t>(c)],
+                                           q_.bias_i32.empty() ? 0 : q_.bias_i32[static_cast<size_t>(c)],
+                                           q_.dw_output(c), &chans[static_cast<size_t>(c)]))
+        return;
+    vbmi_ = std::move(chans);
+  }
+
   // 3x3 depthwise with a quantized output runs 8 channels at a time on the channel-lane kernel
   // (dwconv_cb8_avx2.h) wherever the 8 multipliers are finite (its precondition); the channels
   // left over (M % 8) and any block with a non-finite multiplier run plane by plane.
@@ -551,6 +574,20 @@ class QConv : public FastOp {
     const kernels::DwConvParams p = fast::dw_params(g);
     const size_t elem = y.dtype() == DType::Float32 ? 4 : 1;
     auto* yb = static_cast<uint8_t*>(y.raw());
+    if (!vbmi_.empty()) {
+      const kernels::DwVbmiPlan plan = kernels::dwconv3x3_vbmi_plan(p);
+      auto planes = [&](int64_t n, int64_t c, int64_t count) {
+        const int64_t t = n * g.M + c;
+        kernels::dwconv3x3_u8s8_vbmi(p, plan, x + t * g.H * g.W, q_.x_zp, vbmi_.data() + c, count, yb + t * g.P(),
+                                     fast::scratch_bytes(2, kernels::dwconv3x3_vbmi_scratch_size(plan)));
+      };
+      auto vplane = [&](int64_t n, int64_t c) { planes(n, c, 1); };
+      auto vblock = [&](int64_t n, int64_t c0) { planes(n, c0, 8); };
+      if (plan.ok) {
+        fast::parallel_channel_blocks(pool, N, g.M, g.M / 8, vblock, vplane);
+        return;
+      }
+    }
     auto plane = [&](int64_t n, int64_t c) {
       const int64_t t = n * g.M + c;
       kernels::dwconv_u8s8_avx2(p, x + t * g.H * g.W, q_.x_zp, q_.w.data() + c * g.kh * g.kw, q_.w_zp[c],
@@ -591,6 +628,7 @@ class QConv : public FastOp {
   fast::QLayer q_;
   std::vector<std::vector<uint8_t>> packed_;
   std::vector<Block8> cb8_;    // depthwise 3x3, quantized output: the 8-channel blocks
+  std::vector<kernels::DwVbmiChannel> vbmi_;  // depthwise 3x3 on the pixel-lane kernel: every channel
 };
 
 }  // namespace
