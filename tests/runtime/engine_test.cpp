@@ -559,7 +559,7 @@ TEST(EngineQConv, ShiftedPathEqualsReferenceBitForBit) {
   const std::vector<QConvCase> cases = {
       {2, 16, 14, 14, 17, 1, 3, 1, 1, 1, U, S, U, true, true},   {2, 16, 14, 14, 33, 1, 3, 2, 1, 1, U, S, U, true, true},
       {2, 16, 14, 14, 32, 1, 3, 1, 1, 1, U, S, F, true, true},
-      {1, 16, 14, 14, 32, 1, 1, 2, 1, 1, U, S, S, false, true},  {1, 8, 9, 11, 12, 2, 3, 1, 2, 2, S, S, F, true, true},
+      {1, 16, 14, 14, 33, 1, 1, 2, 1, 1, U, S, S, false, true},  {1, 8, 9, 11, 12, 2, 3, 1, 2, 2, S, S, F, true, true},
       {3, 12, 7, 7, 10, 1, 5, 1, 2, 1, U, U, U, false, true},    {1, 64, 4, 4, 33, 1, 3, 1, 1, 1, U, S, S, false, true},
       {1, 4, 10, 3, 7, 1, 3, 3, 2, 1, S, S, U, true, true},      {2, 8, 6, 6, 5, 1, 1, 1, 1, 1, U, S, F, false, true},
       // Channels per group not a multiple of 4, padded with zero weights: an RGB 7x7/2 stem, 3
@@ -577,7 +577,7 @@ bool direct_path_available() {
          kernels::qgemm_default_isa() == kernels::QgemmIsa::Avx512Vnni;
 }
 
-// Group-1 convolutions with more than one tap, input channels a multiple of 4, output channels a
+// Group-1 convolutions with more than one tap (or 1x1 on small planes), input channels a multiple of 4, output channels a
 // multiple of 16, symmetric weights and a quantized output run on the direct kernel where the
 // CPU has AVX-512 VNNI: ResNet-18's shapes (3x3 at strides 1 and 2, 7x7 planes of 64 channels and
 // more, whose tasks split the channels in chunks of 64 and the rows), padding 0 to 3 (bands with
@@ -595,6 +595,9 @@ TEST(EngineQConv, DirectPathEqualsReferenceBitForBit) {
       {1, 4, 5, 5, 16, 1, 3, 1, 3, 1, U, S, U, false, true},     {2, 20, 8, 8, 80, 1, 2, 1, 0, 1, S, U, S, true, true},
       {1, 64, 28, 28, 128, 1, 3, 2, 1, 1, U, S, U, true, true},  {1, 16, 1, 1, 16, 1, 3, 1, 1, 1, U, S, U, false, true},
       {1, 16, 15, 15, 32, 1, 3, 2, 2, 2, U, S, U, true, true},   {2, 8, 10, 9, 16, 1, 3, 3, 1, 1, S, S, S, false, true},
+      // 1x1 on output planes of at most 100 pixels: stride 1, stride 2, padding 1.
+      {2, 32, 7, 7, 64, 1, 1, 1, 0, 1, U, S, U, true, true},     {1, 16, 14, 14, 32, 1, 1, 2, 0, 1, S, S, S, false, true},
+      {1, 24, 8, 8, 48, 1, 1, 1, 1, 1, U, S, U, false, true},
   };
   expect_engine_matches_reference(cases, 4242, 6000, "conv_u8s8_direct_");
 }
@@ -674,7 +677,7 @@ TEST(EngineQConv, StridedPointwiseImagesPerGemmEqualReferenceBitForBit) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   const DType U = DType::UInt8, S = DType::Int8, F = DType::Undefined;
   const std::vector<QConvCase> sym = {
-      {13, 16, 14, 14, 32, 1, 1, 2, 0, 1, U, S, U, true, true},  {6, 32, 15, 13, 20, 1, 1, 2, 0, 1, S, S, S, false, true},
+      {13, 16, 14, 14, 40, 1, 1, 2, 0, 1, U, S, U, true, true},  {6, 32, 15, 13, 20, 1, 1, 2, 0, 1, S, S, S, false, true},
       {5, 8, 9, 10, 12, 1, 1, 3, 0, 1, U, S, F, false, true},
   };
   const std::vector<QConvCase> asym = {
@@ -693,7 +696,7 @@ TEST(EngineQConv, StridedPointwiseImagesPerGemmEqualReferenceBitForBit) {
   expect_engine_matches_reference(sym, 654, 3000, "conv_u8s8_1x1_qgemm_");
   expect_engine_matches_reference(asym, 655, 3000, "conv_u8s8_1x1_qgemm_");
   const std::vector<QConvCase> one_image = {
-      {1, 16, 14, 14, 32, 1, 1, 2, 0, 1, U, S, S, false, true},  {1, 12, 9, 9, 8, 1, 1, 2, 0, 1, U, S, U, true, true},
+      {1, 16, 14, 14, 40, 1, 1, 2, 0, 1, U, S, S, false, true},  {1, 12, 9, 9, 8, 1, 1, 2, 0, 1, U, S, U, true, true},
       {1, 16, 14, 14, 24, 1, 1, 2, 0, 1, U, S, U, true},
   };
   expect_engine_matches_reference(one_image, 656, 3100, "conv_u8s8_1x1_qgemm_");
