@@ -1,20 +1,12 @@
-// Softmax and Gelu on zmm registers, each chain step issued for several vectors at once; see
-// act_zmm.h (and act_avx2.h for the methods and their accuracy).
+// Softmax, Gelu and LayerNorm on zmm registers, each chain step issued for several vectors (or
+// rows) at once; see act_zmm.h (and act_avx2.h for the methods and their accuracy).
 #include "kernels/avx512/act_zmm.h"
-
-// GCC 12's AVX-512 intrinsics (max, min, masked compares, ...) start from a self-initialised
-// "undefined" vector, which -Wuninitialized reports wherever they are inlined (GCC bug 105593,
-// Debian's GCC 12.2 has it); the warning is about the header, not this code.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <limits>
 
 #include "kernels/avx2/layernorm_groups.h"
+#include "kernels/avx512/immintrin_avx512.h"
 
 namespace octet::kernels {
 namespace {

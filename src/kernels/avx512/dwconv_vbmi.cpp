@@ -1,19 +1,12 @@
 // Depthwise 3x3 INT8 with output pixels in the lanes (vpermb + vpdpbusd); see dwconv_vbmi.h.
 #include "kernels/avx512/dwconv_vbmi.h"
 
-// GCC 12's AVX-512 intrinsics start from a self-initialised "undefined" vector, which
-// -Wuninitialized reports where they are inlined (GCC bug 105593); the warning is about the header.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 
+#include "kernels/avx512/immintrin_avx512.h"  // before dw_requant_avx2.h, which includes <immintrin.h>
 #include "kernels/avx2/dw_requant_avx2.h"
 
 namespace octet::kernels {
