@@ -32,7 +32,10 @@ namespace octet::kernels {
 namespace {
 
 bool avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-bool avx512() { return avx2() && __builtin_cpu_supports("avx512f"); }
+bool avx512() {
+  return avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512bw");
+}
 
 // One build of the Softmax and Gelu kernels.
 struct ActBuild {

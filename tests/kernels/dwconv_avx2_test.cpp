@@ -541,7 +541,8 @@ TEST(DwConvAvx2, EmptyOutputWritesNothing) {
 // of exactly 16 and of more (several vectors a row), strides 1 to 3, dilation 2, asymmetric and
 // zero padding, out_h/out_w that end before the input does, u8 and s8 outputs with and without a
 // fused clamp, extreme input zero points and weights, multipliers above 1, ties, and a bias that
-// takes the double-precision requantization instead of the single-precision one; a shape
+// takes the double-precision requantization instead of the single-precision one, three planes in
+// one call with a negative multiplier among them; a shape
 // whose window would pass 64 bytes is refused by the plan; a nonzero weight zero point or a base
 // too large for int32 by prepare.
 TEST(DwConvVbmi, U8S8EqualsTheReference) {
@@ -558,7 +559,6 @@ TEST(DwConvVbmi, U8S8EqualsTheReference) {
       {8, 8, 10, 10, 1, 1, 1, 1, 2, 2},
   };
   std::uniform_int_distribution<int> u8(0, 255), s8(-128, 127);
-  int64_t planes = 0;
   for (const Shape& sp : shapes) {
     DwConvParams p;
     p.in_h = sp.ih, p.in_w = sp.iw, p.out_h = sp.oh, p.out_w = sp.ow, p.kernel_h = p.kernel_w = 3;
@@ -600,10 +600,35 @@ TEST(DwConvVbmi, U8S8EqualsTheReference) {
                              << " pixel " << i;
       }
       for (size_t i = acc.size(); i < y.size(); ++i) ASSERT_EQ(y[i], 0xa5) << "written past the plane";
-      ++planes;
     }
+    // Three planes in one call (the padding written once, the rows replaced plane by plane), each
+    // with its own weights, bias and multiplier (one negative: the double form).
+    const int64_t in = p.in_h * p.in_w, on = p.out_h * p.out_w;
+    const int32_t x_zp = u8(rng);
+    std::vector<uint8_t> x(static_cast<size_t>(3 * in)), y(static_cast<size_t>(3 * on) + 16, 0xa5);
+    for (auto& v : x) v = static_cast<uint8_t>(u8(rng));
+    std::vector<DwVbmiChannel> chans(3);
+    std::vector<std::vector<int8_t>> ws(3, std::vector<int8_t>(9));
+    std::vector<DwQOutput> outs(3);
+    std::vector<int32_t> biases(3);
+    for (int c = 0; c < 3; ++c) {
+      for (auto& v : ws[c]) v = static_cast<int8_t>(s8(rng));
+      biases[c] = static_cast<int32_t>(rng() % 20001) - 10000;
+      outs[c].zero_point = u8(rng);
+      outs[c].multiplier = c == 2 ? -0.004f : std::ldexp(1.f + c, -10);
+      ASSERT_TRUE(dwconv3x3_vbmi_prepare(x_zp, ws[c].data(), 0, biases[c], outs[c], &chans[c]));
+    }
+    EXPECT_FALSE(chans[2].small) << "a negative multiplier takes the double form";
+    dwconv3x3_u8s8_vbmi(p, plan, x.data(), x_zp, chans.data(), 3, y.data(), scratch.data());
+    for (int c = 0; c < 3; ++c) {
+      const std::vector<uint8_t> xc(x.begin() + c * in, x.begin() + (c + 1) * in);
+      const std::vector<int32_t> acc = qdwconv_s32_plane_ref(p, xc, x_zp, ws[c], 0, biases[c]);
+      for (int64_t i = 0; i < on; ++i)
+        ASSERT_EQ(y[static_cast<size_t>(c * on + i)], qout_ref(acc[static_cast<size_t>(i)], outs[c]))
+            << sp.ih << "x" << sp.iw << " plane " << c << " pixel " << i;
+    }
+    for (size_t i = static_cast<size_t>(3 * on); i < y.size(); ++i) ASSERT_EQ(y[i], 0xa5) << "written past the planes";
   }
-  EXPECT_EQ(planes, static_cast<int64_t>(shapes.size()) * 7);
   DwConvParams wide;  // stride 5 along rows: 15 * 5 + 2 > 63, no vector fits
   wide.in_h = wide.in_w = 80, wide.out_h = wide.out_w = 16, wide.kernel_h = wide.kernel_w = 3;
   wide.stride_h = wide.stride_w = 5;

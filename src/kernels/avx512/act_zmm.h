@@ -11,9 +11,9 @@
 // fills the pipelines: Gelu 123 -> 62 us per 100,352 floats on that CPU.
 //
 // Results against the AVX2 kernels: Gelu and the exp are lane for lane the same operations, so the
-// same bits. Softmax sums its exps over 16 lanes (a tree over the row's vectors, then across
+// same bits. Softmax sums its exps over 16 lanes (the row's vectors added in turn, then across
 // lanes) instead of 8: within the same bound of the exact value, not the same bits.
-// CPU: AVX-512 F; callers check first (the engine uses them where the INT8 GEMM takes its AVX-512
+// CPU: AVX-512 F, VL and BW; callers check first (the engine uses them where the INT8 GEMM takes its AVX-512
 // VNNI loop, so OCTET_ISA=avx2 selects the AVX2 kernels for all of them).
 #pragma once
 

@@ -43,7 +43,8 @@ struct DwVbmiPlan {
 };
 DwVbmiPlan dwconv3x3_vbmi_plan(const DwConvParams& p);
 
-// Bytes of scratch for a plan (the padded plane and 64 bytes of slack).
+// Bytes of scratch for a plan (the padded plane, 64 bytes of slack for the last windows, and room
+// to align it to 64 bytes).
 size_t dwconv3x3_vbmi_scratch_size(const DwVbmiPlan& plan);
 
 // One channel's constants: the accumulator's start, the weights as 3 packed rows of 4 bytes.
@@ -62,7 +63,16 @@ bool dwconv3x3_vbmi_prepare(int32_t x_zp, const int8_t* w, int32_t w_zp, int32_t
                             DwVbmiChannel* ch);
 
 // True when the running CPU has what this kernel executes (AVX-512 F, BW, VL, VNNI and VBMI).
-bool dwconv3x3_vbmi_supported();
+// Inline here, so that the check runs in the caller's code, not in the VBMI-compiled file.
+inline bool dwconv3x3_vbmi_supported() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
+         __builtin_cpu_supports("avx512vbmi");
+#else
+  return false;
+#endif
+}
 
 // `count` consecutive channel planes: plane c's y (out_h x out_w bytes, dense, at y + c * out_h *
 // out_w) from its x (in_h x in_w bytes, dense, at x + c * in_h * in_w) with ch[c], a plan for p.

@@ -118,7 +118,8 @@ class MatMulF32 : public FastOp {
 class MatMulDynF32 : public FastOp {
  public:
   // narrow_n: B's last dim as inferred at load when the narrow AVX-512 tiles take it
-  // (sgemm_narrow_wins, fast::act_zmm()), else -1; a run whose N differs takes the 6x16 tiles.
+  // (sgemm_narrow_wins, K <= kRowsMaxK, fast::act_zmm()), else -1; a run whose N differs, or whose
+  // K is longer, takes the 6x16 tiles (the profile keeps the name chosen at load).
   MatMulDynF32(PostOps post, int64_t narrow_n) : post_(std::move(post)), narrow_n_(narrow_n) {}
   std::string kernel() const override {
     return narrow_n_ > 0 ? "matmul_f32_dyn_narrow_avx512" : "matmul_f32_dyn_sgemm_6x16_avx2";
@@ -162,9 +163,9 @@ class MatMulDynF32 : public FastOp {
     kernels::SgemmEpilogue ep;
     const size_t first = epilogue_prefix(post_, &ep.bias_col, &ep);
     // Rows of A in place for short K (one K block in both kernels, so the same bits); a narrow B
-    // on the narrow tiles (for short K the rows kernel's bits; rows of A read in place for any K).
+    // on the narrow tiles (the rows kernel's bits).
     const bool rows = K <= kRowsMaxK && N >= 2;
-    const bool narrow = N == narrow_n_;
+    const bool narrow = rows && N == narrow_n_;
     const int64_t MR = kernels::kSgemmMR;
     const int64_t per = std::min((pool.size() + batches - 1) / batches, (M + MR - 1) / MR);
     const int64_t m_block = ((M + per - 1) / per + MR - 1) / MR * MR, m_blocks = (M + m_block - 1) / m_block;
@@ -232,9 +233,13 @@ std::unique_ptr<FastOp> make_matmul_f32(const FastOpContext& ctx) {
   if (!node.domain.empty() || node.inputs.size() < 2) return nullptr;
   const Tensor* w = float_constant(ctx, 1);
   if (node.op_type == "MatMul" && !constant_input(ctx, 1) && !constant_input(ctx, 0)) {
-    const Value* b = ctx.graph.find_value(node.inputs[1]);
-    const int64_t n = b && b->type.has_shape && !b->type.dims.empty() ? b->type.dims.back().value : -1;
-    const bool narrow = fast::act_zmm() && n >= 2 && kernels::sgemm_narrow_wins(n);
+    auto last_dim = [&](const std::string& name) {
+      const Value* v = ctx.graph.find_value(name);
+      return v && v->type.has_shape && !v->type.dims.empty() ? v->type.dims.back().value : int64_t{-1};
+    };
+    // K within the rows kernel's reach too: beyond it the 6x16 path blocks K (other bits).
+    const int64_t n = last_dim(node.inputs[1]), k = last_dim(node.inputs[0]);
+    const bool narrow = fast::act_zmm() && n >= 2 && kernels::sgemm_narrow_wins(n) && k >= 1 && k <= kRowsMaxK;
     return std::make_unique<MatMulDynF32>(post_ops(ctx), narrow ? n : -1);
   }
   if (!w || w->rank() != 2) return nullptr;

@@ -35,7 +35,7 @@ class QConv : public FastOp {
     const int64_t K = g.K();
     if (g.depthwise() && g.Cg() == 1) {  // direct kernels read q_.w as is
       plan_vbmi(in_h, in_w);
-      if (vbmi_.empty()) plan_channel_blocks();
+      plan_channel_blocks();  // also the fallback of a run whose plane the pixel-lane kernel refuses
       return;
     }
     if (directable(g, q_, isa_) && (g.kh * g.kw > 1 || small_pointwise(g, in_h, in_w))) {
@@ -543,7 +543,7 @@ class QConv : public FastOp {
   // takes its VNNI loop: every channel on the pixel-lane kernel (kernels/avx512/dwconv_vbmi.h)
   // when every channel fits it (symmetric weights, a base within int32, a finite multiplier).
   // The plane inferred at load must fit it (dwconv3x3_vbmi_plan); a run on a plane that does not
-  // takes the planes' AVX2 kernel.
+  // takes the channel-lane kernel (the profile keeps the name chosen at load).
   void plan_vbmi(int64_t in_h, int64_t in_w) {
     if (g_.kh != 3 || g_.kw != 3 || !q_.quantized || isa_ != kernels::QgemmIsa::Avx512Vnni ||
         !kernels::dwconv3x3_vbmi_supported() || in_h <= 0 || in_w <= 0)
