@@ -1,7 +1,6 @@
 // Softmax, Gelu and LayerNormalization for AVX2 + FMA; the contract and accuracy are in act_avx2.h.
 #include "kernels/avx2/act_avx2.h"
 
-#include <algorithm>
 #include <cmath>
 
 #include <immintrin.h>
@@ -10,7 +9,6 @@
 #include "kernels/avx2/store_lanes.h"
 
 #include <limits>
-#include <vector>
 
 namespace octet::kernels {
 namespace {

@@ -75,8 +75,7 @@ bool dwconv3x3_vbmi_prepare(int32_t x_zp, const int8_t* w, int32_t w_zp, int32_t
   ch->lo = std::min(std::max(out.qmin, out.lo), out.hi);  // the two clamps composed
   ch->hi = std::min(std::max(out.qmax, out.lo), out.hi);
   const int64_t most = std::abs(base) + 9 * 255 * 128;  // |acc| at most
-  ch->small = out.multiplier >= 0.f && out.multiplier <= 1.f && std::abs(out.zero_point) <= 255 &&
-              static_cast<double>(most) < avx2::kSmallAccBound;
+  ch->small = avx2::rn_applies(out.multiplier, out.zero_point) && static_cast<double>(most) < avx2::kSmallAccBound;
   return true;
 }
 
@@ -91,8 +90,7 @@ struct Vectors {
   __m512i idx, w0, w1, w2, base;
   int64_t row1, row2;
   __m512 mult_s;
-  __m256i zp16;   // small form: the zero point in int16 lanes
-  __m256i zero16;  // small form, u8: the lower bound taken before vpmovuswb (packus's)
+  __m256i zp16;  // small form: the zero point in int16 lanes
   __m128i lo8, hi8;
   __m512d mult_d, lo_d, hi_d;
   __m512i zp32;
@@ -101,7 +99,7 @@ struct Vectors {
       : idx(_mm512_loadu_si512(plan.idx)), w0(_mm512_set1_epi32(ch.rows[0])), w1(_mm512_set1_epi32(ch.rows[1])),
         w2(_mm512_set1_epi32(ch.rows[2])), base(_mm512_set1_epi32(ch.base)), row1(r1), row2(r2),
         mult_s(_mm512_set1_ps(ch.multiplier)), zp16(_mm256_set1_epi16(static_cast<int16_t>(ch.zero_point))),
-        zero16(_mm256_setzero_si256()), lo8(_mm_set1_epi8(static_cast<char>(ch.lo))),
+        lo8(_mm_set1_epi8(static_cast<char>(ch.lo))),
         hi8(_mm_set1_epi8(static_cast<char>(ch.hi))), mult_d(_mm512_set1_pd(static_cast<double>(ch.multiplier))),
         lo_d(_mm512_set1_pd(static_cast<double>(int64_t{ch.lo} - ch.zero_point))),
         hi_d(_mm512_set1_pd(static_cast<double>(int64_t{ch.hi} - ch.zero_point))),
@@ -132,8 +130,9 @@ struct Vectors {
                                   _mm512_set1_epi32(0x4B400000));
       for (int i = 0; i < kU; ++i)
         if (i < u) {
-          const __m256i h = _mm256_adds_epi16(_mm512_cvtsepi32_epi16(r[i]), zp16);  // sat16(sat16(r) + zp)
-          bytes[i] = kSigned ? _mm256_cvtsepi16_epi8(h) : _mm256_cvtusepi16_epi8(_mm256_max_epi16(h, zero16));
+          // sat16(sat16(r) + zp), then to 8 bits as packs / packus would (u8: negatives to 0 first)
+          const __m256i h = _mm256_adds_epi16(_mm512_cvtsepi32_epi16(r[i]), zp16);
+          bytes[i] = kSigned ? _mm256_cvtsepi16_epi8(h) : _mm256_cvtusepi16_epi8(_mm256_max_epi16(h, _mm256_setzero_si256()));
         }
     } else {
       for (int i = 0; i < kU; ++i)

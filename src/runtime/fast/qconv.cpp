@@ -13,8 +13,8 @@
 
 #include "kernels/avx2/dwconv_avx2.h"
 #include "kernels/avx2/dwconv_cb8_avx2.h"
-#include "kernels/avx512/dwconv_vbmi.h"
 #include "kernels/avx2/qgemm_avx2.h"
+#include "kernels/avx512/dwconv_vbmi.h"
 #include "kernels/avx512/qconv_direct_vnni.h"
 #include "kernels/ref/qconv_direct_ref.h"
 #include "kernels/ref/quantize_ref.h"
