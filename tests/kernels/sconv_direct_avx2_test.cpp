@@ -4,8 +4,9 @@
 // has), random channel and pixel counts that leave partial 16-channel blocks and tiles of 1-6
 // pixels spanning rows, rows of up to 30 pixels (the AVX-512 runs of 4-24, which must give the
 // AVX2 tiles' bits), one-pixel bands over up to 5 blocks, row and column steps of strided
-// convolutions, random and convolution-shaped tap offsets, bands of no taps, bias and clamp
-// epilogues, channel sub-ranges [m0, m1), and no write outside the rows and pixels the contract
+// convolutions, random and convolution-shaped tap offsets, bands of no taps, bias, residual and
+// clamp epilogues (the residual read from a buffer that ends at its last element, so that a read
+// past Q shows under AddressSanitizer), channel sub-ranges [m0, m1), and no write outside the rows and pixels the contract
 // names (the kernel stores whole vectors where the range has room, so the check runs at every
 // range end).
 //
@@ -42,6 +43,7 @@ struct Case {
   bool bias;
   float lo, hi;
   int64_t m0, m1;
+  bool sum = false;  // a residual added before the clamp
 };
 
 int multi_pass_cases = 0;  // cases whose scratch takes more than one pass
@@ -91,6 +93,12 @@ void run_case(const Case& c, uint32_t seed) {
   for (auto& v : x) v = dist(rng);
   for (auto& v : w) v = dist(rng);
   for (auto& v : bias) v = dist(rng);
+  const int64_t ldc = c.rows * c.ldo + 3;
+  // The residual: rows [0, M) of ldc floats for the twin; the kernel's copy holds rows [m0, m1)
+  // and ends at the last one's column Q.
+  std::vector<float> sum_full(static_cast<size_t>(c.M * ldc));
+  for (auto& v : sum_full) v = 4.f * dist(rng);
+  std::vector<float> sum_kernel(sum_full.begin() + c.m0 * ldc, sum_full.begin() + (c.m1 - 1) * ldc + c.rows * c.ldo);
   for (size_t i = 0; i < bands.size(); ++i) {
     bands[i].x = x.data() + taps[i].base;
     bands[i].off = taps[i].off.data();
@@ -104,12 +112,12 @@ void run_case(const Case& c, uint32_t seed) {
   p.row_step = c.row_step;
   p.col_step = c.col_step;
   p.bias = c.bias ? bias.data() : nullptr;
+  p.sum = c.sum ? sum_kernel.data() : nullptr;
   p.lo = c.lo;
   p.hi = c.hi;
 
   std::vector<float> packed(sconv_direct_packed_floats(c.M, c.packed_K) + 1);
   sconv_direct_pack_avx2(c.M, c.packed_K, w.data(), c.packed_K, packed.data() + 1);  // +1: not 32-byte aligned
-  const int64_t ldc = p.Q + 3;
   std::vector<float> got(static_cast<size_t>((c.m1 - c.m0 + 1) * ldc), kSentinel);
   if (c.rows > 1 && p.Q * ((c.m1 - c.m0 + 15) / 16 * 16) > kSconvDirectScratchBudget) {
     ++multi_pass_cases;
@@ -128,7 +136,9 @@ void run_case(const Case& c, uint32_t seed) {
                     c.m1, aligned);
   ASSERT_EQ(std::memcmp(avx2.data(), got.data(), got.size() * sizeof(float)), 0) << "AVX2 tiles and zmm runs differ";
   std::vector<float> ref(static_cast<size_t>(c.M * ldc), kSentinel);
-  sconv_direct_ref(p, bands.data(), static_cast<int64_t>(bands.size()), w.data(), ref.data(), ldc);
+  SconvDirectParams pr = p;
+  pr.sum = c.sum ? sum_full.data() : nullptr;
+  sconv_direct_ref(pr, bands.data(), static_cast<int64_t>(bands.size()), w.data(), ref.data(), ldc);
 
   for (const SconvDirectBand& b : bands)
     for (int64_t i = 0; i < b.rows; ++i)
@@ -144,6 +154,7 @@ void run_case(const Case& c, uint32_t seed) {
             mag += std::fabs(prod);
           }
           if (c.bias) exact += bias[m], mag += std::fabs(bias[m]);
+          if (c.sum) exact += sum_full[m * ldc + q], mag += std::fabs(sum_full[m * ldc + q]);
           exact = std::min<double>(c.hi, std::max<double>(c.lo, exact));
           const double tol = (b.K + 4) * std::ldexp(1.0, -24) * mag;
           const float g = got[(m - c.m0) * ldc + q];
@@ -180,6 +191,12 @@ TEST(SconvDirectAvx2, MatchesReferenceOnAwkwardShapes) {
       {64, 20, 60, 12, 12, 1, {1, 23, 59}, {1, 11}, false, true, -INFINITY, INFINITY, 0, 64},
       {40, 9, 130, 9, 9, 1, {1, 129}, {1, 8}, true, true, 0.f, INFINITY, 0, 40},
       {50, 30, 60, 12, 12, 1, {1, 30, 59}, {1, 11}, false, true, 0.f, INFINITY, 16, 50},  // m0 > 0, partial block
+      // Residual blocks: resnet8's stage-1 second layer (+ Add + Relu), a 7x7 one without Relu,
+      // and odd widths whose last 8-pixel group is partial.
+      {16, 144, 28, 28, 28, 1, {1, 27}, {1, 27}, true, true, 0.f, INFINITY, 0, 16, true},
+      {64, 576, 7, 7, 7, 1, {1, 6}, {1, 6}, true, true, -INFINITY, INFINITY, 0, 64, true},
+      {50, 30, 5, 13, 13, 1, {1, 4}, {1, 12}, false, true, 0.f, 6.f, 16, 50, true},
+      {40, 9, 130, 9, 9, 1, {1, 129}, {1, 8}, true, false, 0.f, INFINITY, 0, 40, true},
   };
   for (int i = 0; i < 200; ++i) {
     Case c;
@@ -199,11 +216,12 @@ TEST(SconvDirectAvx2, MatchesReferenceOnAwkwardShapes) {
     c.hi = rng() % 2 ? INFINITY : 0.4f;
     c.m0 = std::uniform_int_distribution<int64_t>(0, (c.M - 1) / 16)(rng) * 16;
     c.m1 = std::uniform_int_distribution<int64_t>(c.m0 + 1, c.M)(rng);
+    c.sum = rng() % 2;
     cases.push_back(c);
   }
   multi_pass_cases = 0;
   for (const Case& c : cases) run_case(c, seed++);
-  EXPECT_GE(multi_pass_cases, 3) << "the fixed multi-pass cases";
+  EXPECT_GE(multi_pass_cases, 4) << "the fixed multi-pass cases";
 }
 
 TEST(SconvDirectAvx2, NaNPropagatesThroughTheClamp) {

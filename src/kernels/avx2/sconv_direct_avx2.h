@@ -21,10 +21,12 @@
 // the channels past M zero.
 //
 // Computes, for channels m in [m0, m1) and output pixels q in [0, Q), with q pixel (i, j) of band b:
-//   c[(m - m0) * ldc + q] = clamp(sum_k w(m, row(k)) * b.x[b.off[k] + i * row_step + j * col_step] + bias[m], lo, hi)
-// (bias may be null; NaN propagates through the clamp; the clamp is skipped when lo = -inf and
-// hi = +inf). Accumulation: float32, one FMA per product (one rounding), each element summing its
-// band's K products in k order from 0, then the bias added. Against sconv_direct_ref (product and
+//   c[(m - m0) * ldc + q] = clamp(sum_k w(m, row(k)) * b.x[b.off[k] + i * row_step + j * col_step] + bias[m]
+//                                 + sum[(m - m0) * ldc + q], lo, hi)
+// (bias and sum may be null; NaN propagates through the clamp; the clamp is skipped when lo = -inf
+// and hi = +inf). Accumulation: float32, one FMA per product (one rounding), each element summing
+// its band's K products in k order from 0, then the bias added, then sum's element (each addition
+// rounded: what a Conv with bias followed by an Add node computes). Against sconv_direct_ref (product and
 // sum rounded separately) results differ by rounding only: both are within (K + 1) * 2^-24 *
 // sum_k |w x| of the exact value. An element's arithmetic depends on its band's taps only, not on
 // m0, m1, Q or the band's size.
@@ -33,7 +35,7 @@
 // and the bands cover every q in [0, Q) exactly once, each within ldo columns (b.out % ldo + b.cols
 // <= ldo); each band's x is readable at off[k] + i * row_step + j * col_step;
 // each w_off[k] is 16 * a row below packed_K, and without w_off K <= packed_K; ldc >= Q and c has
-// m1 - m0 rows of ldc floats; scratch holds sconv_direct_scratch_floats(Q, ldo, m0, m1) floats, 32-byte
+// m1 - m0 rows of ldc floats, and so has sum where given; scratch holds sconv_direct_scratch_floats(Q, ldo, m0, m1) floats, 32-byte
 // aligned; c aliases nothing else. CPU: AVX2 + FMA (sgemm_avx2_supported()).
 #pragma once
 
@@ -60,6 +62,9 @@ struct SconvDirectParams {
   int64_t ldo = 1;                     // output pixels between a band's rows
   int64_t row_step = 1, col_step = 1;  // input floats between a band's rows, between its columns
   const float* bias = nullptr;         // [M] or null
+  // A residual in c's layout (element (m - m0) * ldc + q of the call's c is sum's at the same
+  // offset), added after the bias and before the clamp: a Conv -> Add -> Relu block's Add. Or null.
+  const float* sum = nullptr;
   float lo = -INFINITY, hi = INFINITY;
   bool allow_zmm = true;               // false: the AVX2 tiles even on an AVX-512 CPU (the same bits)
 };

@@ -13,6 +13,7 @@ void sconv_direct_ref(const SconvDirectParams& p, const SconvDirectBand* bands, 
           float s = 0.f;
           for (int64_t k = 0; k < b.K; ++k) s += w[m * p.packed_K + (b.w_off ? b.w_off[k] / 16 : k)] * xq[b.off[k]];
           if (p.bias) s += p.bias[m];
+          if (p.sum) s += p.sum[m * ldc + b.out + i * p.ldo + j];
           s = p.lo > s ? p.lo : s;
           s = p.hi < s ? p.hi : s;
           c[m * ldc + b.out + i * p.ldo + j] = s;

@@ -2,9 +2,11 @@
 // plain loops over an unpacked [M, packed_K] weight matrix. For m in [0, M) and pixel (i, j) of
 // each band b:
 //   c[m * ldc + b.out + i * ldo + j] =
-//       clamp(bias[m] + sum_k w[m * packed_K + row(k)] * b.x[b.off[k] + i * row_step + j * col_step], lo, hi),
+//       clamp(bias[m] + sum_k w[m * packed_K + row(k)] * b.x[b.off[k] + i * row_step + j * col_step]
+//             + sum[m * ldc + b.out + i * ldo + j], lo, hi),
 //   row(k) = b.w_off ? b.w_off[k] / 16 : k,
-// summed in k order from 0 with each product and sum rounded to float, then the bias added; the
+// summed in k order from 0 with each product and sum rounded to float, then the bias added, then
+// the residual p.sum (when not null, in c's layout); the
 // clamp is max(lo, .) then min(hi, .), a NaN staying NaN.
 #pragma once
 
