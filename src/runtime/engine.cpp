@@ -17,14 +17,17 @@ namespace octet {
 struct Engine::Step {
   const Node* node = nullptr;
   const OpDef* def = nullptr;
-  // Nodes fused into the fast op (skipped as nodes): a Relu/Clip, or after a float MatMul/Gemm a
-  // chain of element-wise nodes (post_ops.h), each reading the one before.
+  // Nodes fused into the fast op (skipped as nodes): a Relu/Clip, or after a float Conv an Add of
+  // a residual then maybe a Relu/Clip, or after a float MatMul/Gemm a chain of element-wise nodes
+  // (post_ops.h), each reading the one before.
   std::vector<const Node*> chain;
   std::vector<const OpDef*> chain_defs;
   std::vector<int> chain_out;  // slot of each chain node's output; the step's result is the last
   PostOps post;
   std::unique_ptr<FastOp> fast;
-  std::vector<int> in;        // slots of node inputs, -1 when absent
+  // Slots of node inputs, -1 when absent; then, for a fused residual Add, the residual's (the fast
+  // op's extra input, which the node's reference op does not see).
+  std::vector<int> in;
   std::vector<int> out;       // slots of node outputs (-1 when absent or fused away)
   std::vector<int> frees;     // slots whose last reader is this step
 };
@@ -55,6 +58,31 @@ bool float_product(const Node& n) {  // fast ops that apply a whole chain of ele
   return n.domain.empty() && (n.op_type == "MatMul" || n.op_type == "Gemm");
 }
 
+// The residual when `add` is an Add of a float Conv's output y and another value r that a
+// residual block adds to it: r computed at run time by a node before the Conv (or a graph input),
+// so that it exists when the Conv runs, and inferred as float of y's shape where both are known.
+// The fast op checks the shapes again at run time and declines (the nodes then run one by one).
+bool conv_residual(const Graph& g, const Node& conv, const Node& add, const std::string& y,
+                   const std::set<std::string>& computed, std::string* residual) {
+  if (!conv.domain.empty() || conv.op_type != "Conv" || !add.domain.empty() || add.op_type != "Add" ||
+      add.inputs.size() != 2 || add.outputs.size() != 1)
+    return false;
+  const std::string& r = add.inputs[0] == y ? add.inputs[1] : add.inputs[0];
+  if (r.empty() || r == y || (add.inputs[0] != y && add.inputs[1] != y) || !computed.count(r)) return false;
+  const Value* rv = g.find_value(r);
+  const Value* yv = g.find_value(y);
+  if (!rv || rv->initializer || !yv) return false;
+  if (rv->type.dtype != DType::Undefined && rv->type.dtype != DType::Float32) return false;
+  if (rv->type.has_shape && yv->type.has_shape) {
+    if (rv->type.dims.size() != yv->type.dims.size()) return false;
+    for (size_t i = 0; i < rv->type.dims.size(); ++i)
+      if (rv->type.dims[i].is_known() && yv->type.dims[i].is_known() && rv->type.dims[i] != yv->type.dims[i])
+        return false;
+  }
+  *residual = r;
+  return true;
+}
+
 }  // namespace
 
 Engine::Engine(const Model& model, const EngineOptions& options)
@@ -74,6 +102,7 @@ Engine::Engine(const Model& model, const EngineOptions& options)
       if (!in.empty()) readers[in].push_back(n.get());
   std::set<std::string> graph_outputs(g.outputs.begin(), g.outputs.end());
   std::set<const Node*> absorbed;
+  std::set<std::string> computed(g.inputs.begin(), g.inputs.end());  // values of the nodes visited so far
   const bool fast_ok = fast_kernels_available();
 
   for (const auto& up : g.nodes) {
@@ -84,6 +113,7 @@ Engine::Engine(const Model& model, const EngineOptions& options)
     s.def = reg.find(n.op_type, n.domain);
     OCTET_CHECK(s.def, "op vanished from registry: ", n.op_type);
     float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+    std::string residual;  // a fused Add's other input
     if (fast_ok && options.fuse_activations && float_output_op(n) && n.outputs.size() == 1) {
       // Follow the output while it is read by exactly one node, is neither observed nor a graph
       // output, and that node is an activation (or, after a product, any post op).
@@ -107,7 +137,10 @@ Engine::Engine(const Model& model, const EngineOptions& options)
           const bool shape_free = op.kind == PostOp::Kind::Clamp || op.kind == PostOp::Kind::Gelu;
           if (!(product_shape.empty() ? shape_free : PostOps::fits(op, product_shape))) break;
           s.post.push(op);
-        } else if (!s.chain.empty() || next.inputs[0] != y || !activation_bounds(g, next, &lo, &hi)) {
+        } else if (s.chain.empty() && conv_residual(g, n, next, y, computed, &residual)) {
+          // the Add: the op adds the residual before its clamp
+        } else if (s.chain.size() != (residual.empty() ? 0u : 1u) || next.inputs[0] != y ||
+                   !activation_bounds(g, next, &lo, &hi)) {
           break;
         }
         s.chain.push_back(&next);
@@ -118,21 +151,29 @@ Engine::Engine(const Model& model, const EngineOptions& options)
     if (fast_ok) {
       FastOpContext ctx{n, g, model.default_opset(), lo, hi, options.onednn};
       if (float_product(n)) ctx.post = &s.post;
+      ctx.residual = !residual.empty();
       s.fast = make_fast(ctx);
     }
     if (!s.fast) {  // no fast op: the chain's nodes stay nodes of their own
       s.chain.clear();
       s.chain_defs.clear();
       s.post = PostOps();
+      residual.clear();
     }
     for (const auto& in : n.inputs) s.in.push_back(in.empty() ? -1 : slot(in));
+    if (!residual.empty()) {  // the fast op's input kResidualInput, after the Conv's (absent ones -1)
+      s.in.resize(kResidualInput, -1);
+      s.in.push_back(slot(residual));
+    }
     for (const auto& o : n.outputs) s.out.push_back(o.empty() ? -1 : slot(o));
     EngineLayer layer;
     layer.node = n.name;
     layer.op_type = n.domain.empty() ? n.op_type : n.domain + "." + n.op_type;
     layer.kernel = s.fast ? s.fast->kernel() : "reference";
     layer.precision = s.fast ? s.fast->precision() : "";
+    for (const auto& o : n.outputs) computed.insert(o);
     for (const Node* c : s.chain) {
+      computed.insert(c->outputs[0]);
       absorbed.insert(c);
       s.chain_out.push_back(slot(c->outputs[0]));
       layer.fused.push_back(c->name);
@@ -340,6 +381,7 @@ std::map<std::string, Tensor> Engine::run_plan(const std::map<std::string, Tenso
       }
     }
     if (!done) {
+      inputs.resize(s.node->inputs.size());  // without a fused Add's residual
       OpContext ctx{*s.node, opset, std::move(inputs), {}};
       ctx.outputs.resize(s.node->outputs.size());
       s.def->run(ctx);

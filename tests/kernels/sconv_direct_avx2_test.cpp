@@ -135,6 +135,20 @@ void run_case(const Case& c, uint32_t seed) {
   sconv_direct_avx2(p2, bands.data(), static_cast<int64_t>(bands.size()), packed.data() + 1, avx2.data(), ldc, c.m0,
                     c.m1, aligned);
   ASSERT_EQ(std::memcmp(avx2.data(), got.data(), got.size() * sizeof(float)), 0) << "AVX2 tiles and zmm runs differ";
+  if (c.sum) {  // the residual and the clamp after the sum: the bits of the kernel without them, then an add
+    SconvDirectParams pn = p;
+    pn.sum = nullptr;
+    pn.lo = -INFINITY;
+    pn.hi = INFINITY;
+    std::vector<float> plain(got.size(), kSentinel);
+    sconv_direct_avx2(pn, bands.data(), static_cast<int64_t>(bands.size()), packed.data() + 1, plain.data(), ldc, c.m0,
+                      c.m1, aligned);
+    for (int64_t m = c.m0; m < c.m1; ++m)
+      for (int64_t q = 0; q < p.Q; ++q) {
+        const float v = std::min(c.hi, std::max(c.lo, plain[(m - c.m0) * ldc + q] + sum_full[m * ldc + q]));
+        ASSERT_EQ(got[(m - c.m0) * ldc + q], v) << "m=" << m << " q=" << q << ": not the unfused add's bits";
+      }
+  }
   std::vector<float> ref(static_cast<size_t>(c.M * ldc), kSentinel);
   SconvDirectParams pr = p;
   pr.sum = c.sum ? sum_full.data() : nullptr;

@@ -176,8 +176,9 @@ void run_band(const SconvDirectParams& p, const SconvDirectBand& b, const float*
 }
 
 // Bias (when `bias`), the transpose of block bl's scratch [Q8][16] into channel rows [0, mr) of c
-// (8 pixels at a time, the last group's stores cut at Q), the residual `sum` (c's layout, or null)
-// and the clamp.
+// (8 pixels at a time, the last group's stores cut at Q), the residual `sum` (c's layout; kSum)
+// and the clamp. Every loop over r[] has constant bounds, so that r stays in registers.
+template <bool kSum>
 void store_block(const float* sb, const float* bias16, bool bias, const float* sum, bool clamp, __m256 lo,
                  __m256 hi, int64_t mr, int64_t Q, float* c, int64_t ldc) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -189,22 +190,22 @@ void store_block(const float* sb, const float* bias16, bool bias, const float* s
       for (int p = 0; p < 8; ++p) {
         __m256 v = _mm256_load_ps(sb + (q + p) * MR + 8 * h);
         if (bias) v = _mm256_add_ps(v, b);
+        if (!kSum && clamp) v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));  // lo/hi first: NaN stays NaN
         r[p] = v;
       }
       avx2::transpose8x8_ps(r);  // r[l]: channel 8h + l, pixels q.. in the lanes
       float* row = c + 8 * h * ldc + q;
       const int64_t n = std::min<int64_t>(8, Q - q);
-      if (sum) {
+      if (kSum) {  // rows past ls and lanes past Q are neither read nor stored
         const float* srow = sum + 8 * h * ldc + q;
-        if (n == 8) {
-          for (int64_t l = 0; l < ls; ++l) r[l] = _mm256_add_ps(r[l], _mm256_loadu_ps(srow + l * ldc));
-        } else {  // the lanes past Q are neither read nor stored
-          const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(n)), lane);
-          for (int64_t l = 0; l < ls; ++l) r[l] = _mm256_add_ps(r[l], _mm256_maskload_ps(srow + l * ldc, mask));
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(n)), lane);
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; ++l) {
+          if (l < ls)
+            r[l] = _mm256_add_ps(r[l], n == 8 ? _mm256_loadu_ps(srow + l * ldc) : _mm256_maskload_ps(srow + l * ldc, mask));
+          if (clamp) r[l] = _mm256_min_ps(hi, _mm256_max_ps(lo, r[l]));
         }
       }
-      if (clamp)  // lo/hi first: NaN stays NaN
-        for (int l = 0; l < 8; ++l) r[l] = _mm256_min_ps(hi, _mm256_max_ps(lo, r[l]));
       if (n == 8 && ls == 8) {
 #pragma GCC unroll 8
         for (int l = 0; l < 8; ++l) _mm256_storeu_ps(row + l * ldc, r[l]);
@@ -259,7 +260,11 @@ void sconv_direct_avx2(const SconvDirectParams& p, const SconvDirectBand* bands,
       // whatever the scratch held (a NaN, a denormal's slow path) out of the arithmetic.
       std::fill(sb + q * MR, sb + q8 * MR, 0.f);
       const int64_t at = (m - m0) * ldc + r0 * p.ldo;
-      store_block(sb, bias16, p.bias != nullptr, p.sum ? p.sum + at : nullptr, clamp, lo, hi, mr, q, c + at, ldc);
+      if (p.sum) {
+        store_block<true>(sb, bias16, p.bias != nullptr, p.sum + at, clamp, lo, hi, mr, q, c + at, ldc);
+      } else {
+        store_block<false>(sb, bias16, p.bias != nullptr, nullptr, clamp, lo, hi, mr, q, c + at, ldc);
+      }
     }
   }
 }

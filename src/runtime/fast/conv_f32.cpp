@@ -16,6 +16,10 @@
 //     kernels remaining for what oneDNN declines and for output planes under 14x14 with K <= 576,
 //     which run on the direct kernel (decided at load where the input plane's size is known
 //     then, else per run; the profile names what ran).
+// A residual Add after the convolution (and the Relu/Clip after that), fused by the engine: the
+// direct kernel adds the residual in its epilogue before the clamp; on the other paths one pass
+// over the output adds it and clamps (add_clamp_f32_avx2). Either way each element is the float
+// sum (conv + bias) + residual, clamped: what the unfused nodes compute, bit for bit.
 // Work is split into (image, group, pixel or row chunk, channel block) tasks over the pool.
 #include <algorithm>
 #include <cmath>
@@ -24,6 +28,7 @@
 
 #include "kernels/avx2/dwconv_avx2.h"
 #include "kernels/avx2/dwconv_cb8_avx2.h"
+#include "kernels/avx2/eltwise_avx2.h"
 #include "kernels/avx2/sconv_direct_avx2.h"
 #include "kernels/avx2/sconv_shift_avx2.h"
 #include "kernels/avx2/sgemm_avx2.h"
@@ -40,9 +45,16 @@ using fast::Conv2d;
 class ConvF32 : public FastOp {
  public:
   // in_h, in_w: the input plane as shape inference left it on the graph, -1 where unknown.
-  ConvF32(const Conv2d& g, const Tensor& w, const Tensor* b, float lo, float hi, bool onednn, int64_t in_h,
-          int64_t in_w)
-      : g_(g), lo_(lo), hi_(hi) {
+  // residual: the engine fused an Add of a residual after it, [lo, hi] then being the clamp after
+  // that Add.
+  ConvF32(const Conv2d& g, const Tensor& w, const Tensor* b, float lo, float hi, bool residual, bool onednn,
+          int64_t in_h, int64_t in_w)
+      : g_(g),
+        lo_(residual ? -INFINITY : lo),
+        hi_(residual ? INFINITY : hi),
+        residual_(residual),
+        sum_lo_(lo),
+        sum_hi_(hi) {
     const bool direct_ok = g.plain_1x1() && g.K() <= kMaxShiftK && g.Mg() % kernels::kSconvDirectMR == 0 &&
                            in_h > 0 && in_w > 0 && (in_h * in_w < fast::kSmallPlane || g.K() <= kShortK);
     const int64_t panel_rows = (g.Mg() + kernels::kSgemmMR - 1) / kernels::kSgemmMR * kernels::kSgemmMR;
@@ -57,7 +69,7 @@ class ConvF32 : public FastOp {
     Conv2d known = g;
     const bool small = in_h > 0 && in_w > 0 && small_plane_capable(g) && fast::resolve_conv2d(&known, in_h, in_w) &&
                        known.P() < kOnednnMinPixels;
-    if (onednn && use_onednn(g_) && !small) onednn_ = fast::OnednnConv::make(g, wp, bias_.data(), lo, hi);
+    if (onednn && use_onednn(g_) && !small) onednn_ = fast::OnednnConv::make(g, wp, bias_.data(), lo_, hi_);
     if (g_.depthwise() && g_.Cg() == 1) {
       dw_weights_.assign(wp, wp + w.numel());
     } else if (!onednn_ || small_plane_capable(g_)) {  // with oneDNN: for small planes
@@ -90,6 +102,10 @@ class ConvF32 : public FastOp {
     if (!fast::resolve_conv2d(&g, x.dim(2), x.dim(3))) return false;
     const int64_t N = x.dim(0), P = g.P();
     Tensor y(DType::Float32, {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
+    const Tensor* r = residual_ && in.size() > kResidualInput ? in[kResidualInput] : nullptr;
+    if (residual_ && (!r || r->dtype() != DType::Float32 || r->shape() != y.shape())) return false;
+    const float* rp = r ? r->data<float>() : nullptr;
+    bool summed = false;  // the residual is in y
     const float* xp = x.data<float>();
     float* yp = y.data<float>();
     const bool small = onednn_ && small_plane_capable(g) && g.P() < kOnednnMinPixels;
@@ -105,7 +121,8 @@ class ConvF32 : public FastOp {
     } else if (shift_1x1_ && run_1x1_shift(g, N, xp, yp, pool)) {
       // done (else: offsets past int32, the packed SGEMM below: packed_ is in its layout)
     } else if (direct(g)) {
-      if (!run_direct(g, N, xp, yp, pool)) return false;
+      if (!run_direct(g, N, xp, rp, yp, pool)) return false;
+      summed = true;
     } else if (shifted(g)) {
       if (!run_shifted(g, N, xp, yp, pool)) return false;
     } else {
@@ -115,6 +132,11 @@ class ConvF32 : public FastOp {
         const fast::ConvSplit::Task t = s.task(task, g.group);
         compute(g, xp + (t.n * g.C + t.gi * g.Cg()) * g.H * g.W, t.gi, yp + (t.n * g.M + t.gi * g.Mg()) * P, t.p0,
                 t.p1, t.m0, t.m1);
+      });
+    }
+    if (rp && !summed) {
+      pool.parallel_for(y.numel(), kAddGrain, [&](int64_t b, int64_t e) {
+        kernels::add_clamp_f32_avx2(yp + b, rp + b, e - b, sum_lo_, sum_hi_, yp + b);
       });
     }
     out = std::move(y);
@@ -311,7 +333,8 @@ class ConvF32 : public FastOp {
   // only those inside the input, so no padded copy is built and no zero is multiplied (resnet8
   // FP32 batch 32, 1 thread: the copies took 11% of its time, the padding taps 8% of its
   // multiply-adds). The kernel writes each band's output pixels in place.
-  bool run_direct(const Conv2d& g, int64_t N, const float* x, float* y, ThreadPool& pool) const {
+  // r: the fused residual ([N, M, OH, OW], added before the clamp), or null.
+  bool run_direct(const Conv2d& g, int64_t N, const float* x, const float* r, float* y, ThreadPool& pool) const {
     const int64_t Mg = g.Mg(), K = g.K(), images = N * g.group;
     if (images == 0 || g.P() == 0 || Mg == 0) return true;  // nothing to compute
     std::vector<fast::TapBand> planned;
@@ -351,10 +374,15 @@ class ConvF32 : public FastOp {
       kernels::SconvDirectParams tp = p;
       tp.Q = (t.r1 - t.r0) * g.OW;
       tp.bias = bias_.data() + t.gi * Mg;
+      const int64_t at = (t.n * g.M + t.gi * Mg) * g.P() + t.m0 * g.P() + t.r0 * g.OW;  // the task's first output
+      if (r) {
+        tp.sum = r + at;
+        tp.lo = sum_lo_;
+        tp.hi = sum_hi_;
+      }
       float* scratch = fast::scratch_floats(0, kernels::sconv_direct_scratch_floats(tp.Q, tp.ldo, t.m0, t.m1));
-      float* yg = y + (t.n * g.M + t.gi * Mg) * g.P();
-      kernels::sconv_direct_avx2(tp, kb.data(), static_cast<int64_t>(kb.size()), packed_[t.gi].data(),
-                                 yg + t.m0 * g.P() + t.r0 * g.OW, g.P(), t.m0, t.m1, scratch);
+      kernels::sconv_direct_avx2(tp, kb.data(), static_cast<int64_t>(kb.size()), packed_[t.gi].data(), y + at, g.P(),
+                                 t.m0, t.m1, scratch);
     });
     return true;
   }
@@ -381,7 +409,11 @@ class ConvF32 : public FastOp {
   }
 
   Conv2d g_;
-  float lo_, hi_;
+  float lo_, hi_;  // the convolution's own clamp (none when a residual follows)
+  // A fused residual Add, and the clamp after it (the Relu/Clip that followed the Add).
+  bool residual_ = false;
+  float sum_lo_, sum_hi_;
+  static constexpr int64_t kAddGrain = 16384;  // elements per task of the residual pass (as eltwise.cpp's Add)
   // A plain 1x1 on the direct kernel (see direct()): a plane known at load, small or with K <=
   // kShortK, 16-lane channel blocks, and grouped or of 16 or 32 channels.
   bool direct_1x1_ = false;
@@ -422,7 +454,8 @@ std::unique_ptr<FastOp> make_conv_f32(const FastOpContext& ctx) {
   if (b && b->numel() != g.M) return nullptr;
   int64_t in_h, in_w;
   fast::inferred_plane(ctx.graph, node, &in_h, &in_w);
-  return std::make_unique<ConvF32>(g, *w->initializer, b, ctx.act_min, ctx.act_max, ctx.onednn, in_h, in_w);
+  return std::make_unique<ConvF32>(g, *w->initializer, b, ctx.act_min, ctx.act_max, ctx.residual, ctx.onednn, in_h,
+                                   in_w);
 }
 
 }  // namespace octet

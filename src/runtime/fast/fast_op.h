@@ -47,7 +47,13 @@ struct FastOpContext {
   // Float MatMul / Gemm: the element-wise nodes after it that the op applies to its output (the
   // engine then skips them; post_ops.h), in place of act_min / act_max. nullptr: none.
   const PostOps* post = nullptr;
+  // Float Conv: the engine fused the Add of a residual after it (a residual block's Conv -> Add,
+  // then act_min / act_max from the Relu/Clip after the Add, if any): run() gets the residual as
+  // input kResidualInput (after X, W and B, B nullptr when absent) and returns
+  // clamp(conv + bias + residual); or declines.
+  bool residual = false;
 };
+constexpr size_t kResidualInput = 3;
 
 // Each returns nullptr when the node is outside what its fast op covers.
 std::unique_ptr<FastOp> make_conv_f32(const FastOpContext& ctx);       // Conv
