@@ -139,9 +139,13 @@ Engine::Engine(const Model& model, const EngineOptions& options)
           s.post.push(op);
         } else if (s.chain.empty() && conv_residual(g, n, next, y, computed, &residual)) {
           // the Add: the op adds the residual before its clamp
-        } else if (s.chain.size() != (residual.empty() ? 0u : 1u) || next.inputs[0] != y ||
-                   !activation_bounds(g, next, &lo, &hi)) {
-          break;
+        } else {
+          float act_lo, act_hi;  // activation_bounds may write them before it says no
+          if (s.chain.size() != (residual.empty() ? 0u : 1u) || next.inputs[0] != y ||
+              !activation_bounds(g, next, &act_lo, &act_hi))
+            break;
+          lo = act_lo;
+          hi = act_hi;
         }
         s.chain.push_back(&next);
         s.chain_defs.push_back(reg.find(next.op_type, next.domain));

@@ -91,8 +91,9 @@ void ThreadPool::parallel_tasks(int64_t tasks, const std::function<void(int64_t)
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (claimed_size_ < tasks) {  // no worker is inside work() between jobs
-      claimed_size_ = std::max<int64_t>(tasks, 2 * claimed_size_);
-      claimed_.reset(new std::atomic<uint8_t>[static_cast<size_t>(claimed_size_)]);
+      const int64_t size = std::max<int64_t>(tasks, 2 * claimed_size_);
+      claimed_.reset(new std::atomic<uint8_t>[static_cast<size_t>(size)]);  // the size only once allocated
+      claimed_size_ = size;
     }
     for (int64_t t = 0; t < tasks; ++t) claimed_[static_cast<size_t>(t)].store(0, std::memory_order_relaxed);
     job_ = &fn;

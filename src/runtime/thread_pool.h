@@ -49,7 +49,8 @@ class ThreadPool {
   void worker_loop(int index);
   // Runs thread `index`'s block of the job, then any unclaimed task; records the first error.
   void work(int index, const std::function<void(int64_t)>& fn, int64_t tasks);
-  // A load first, so that a thread looking over the others' blocks only reads their flags' lines.
+  // A load first, so that a thread looking over the others' blocks does not write a flag that
+  // is taken already.
   bool claim(int64_t task) {
     std::atomic<uint8_t>& f = claimed_[static_cast<size_t>(task)];
     return f.load(std::memory_order_relaxed) == 0 && f.exchange(1, std::memory_order_acq_rel) == 0;

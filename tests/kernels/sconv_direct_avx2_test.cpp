@@ -266,6 +266,17 @@ TEST(SconvDirectAvx2, NaNPropagatesThroughTheClamp) {
   EXPECT_EQ(c[4], 1.5f);
   EXPECT_EQ(c[8], 1.5f);
   EXPECT_EQ(c[9], kSentinel);
+  // A NaN in the residual too, and the residual's other values pulled below lo.
+  std::vector<float> sum(9, -10.f);
+  sum[6] = std::nanf("");
+  p.sum = sum.data();
+  std::fill(c.begin(), c.end(), kSentinel);
+  sconv_direct_avx2(p, &b, 1, packed.data(), c.data(), 16, 0, 1, scratch);
+  EXPECT_EQ(c[0], 0.f);  // 2 - 10 clamped to lo
+  EXPECT_TRUE(std::isnan(c[2]) && std::isnan(c[3])) << "the input's NaN";
+  EXPECT_TRUE(std::isnan(c[6])) << "the residual's NaN";
+  EXPECT_EQ(c[8], 0.f);
+  EXPECT_EQ(c[9], kSentinel);
 }
 
 }  // namespace

@@ -54,15 +54,30 @@ TEST(ThreadPool, UnevenTasksAreTakenOverAndStillRunOnce) {
 }
 
 TEST(ThreadPool, CallerRunsTaskZeroWhenNothingIsTakenOver) {
-  // Each thread's first task is its own block's first; task 0 is the caller's.
-  ThreadPool pool(4);
-  for (int rep = 0; rep < 10; ++rep) {
+  // Task 0 is the caller's block, which it claims right after waking the worker; the worker could
+  // only take it after 50 ms of its own task.
+  ThreadPool pool(2);
+  for (int rep = 0; rep < 3; ++rep) {
     std::thread::id first;
-    pool.parallel_tasks(4, [&](int64_t t) {
+    pool.parallel_tasks(2, [&](int64_t t) {
       if (t == 0) first = std::this_thread::get_id();
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // long enough that no one finishes early
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     });
     EXPECT_EQ(first, std::this_thread::get_id());
+  }
+}
+
+TEST(ThreadPool, CallerSleepsUntilASlowWorkerIsDone) {
+  // The worker's task outlasts the caller's spin (about 100 us), so the caller sleeps on the
+  // condition variable and the worker wakes it.
+  ThreadPool pool(2);
+  for (int rep = 0; rep < 20; ++rep) {
+    std::atomic<int> runs{0};
+    pool.parallel_tasks(2, [&](int64_t t) {
+      if (t == 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      runs.fetch_add(1);
+    });
+    EXPECT_EQ(runs.load(), 2);
   }
 }
 
