@@ -221,3 +221,68 @@ TEST(EngineConvResidual, AResidualOfAnotherShapeRunsOnTheNodes) {
 
 }  // namespace
 }  // namespace octet
+
+namespace octet {
+namespace {
+
+// A batch split into parts (concurrent, one after another) with a fused residual, an observer on
+// the residual, and keep_intermediates: the unfused engine's bits every time; the observed
+// residual and the kept values are those of the unfused run.
+TEST(EngineConvResidual, SplitBatchesObserversAndKeptValuesGiveTheUnfusedBits) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  B g("split", 17);
+  const std::string x = g.input("x", DType::Float32, {-1, 16, 12, 12});
+  const std::string branch = g.op("Relu", {x}, {}, "branch");
+  const std::string y = g.op("Conv", {x, g.initializer("w", testing::random_float({16, 16, 3, 3}, 16))},
+                             {{"pads", B::ints({1, 1, 1, 1})}}, "conv");
+  const std::string add = g.op("Add", {y, branch}, {}, "add");
+  g.output(g.op("Relu", {add}, {}, "relu"));
+  Model m = g.build();
+  infer_shapes(m);
+  const std::string out = m.graph.outputs[0];
+  const std::map<std::string, Tensor> feeds = {{"x", testing::random_float({6, 16, 12, 12}, 17)}};
+  EngineOptions uo;
+  uo.threads = 2;
+  uo.fuse_activations = false;
+  uo.micro_batch = -1;
+  RunOptions keep;
+  keep.keep_intermediates = true;
+  const auto want = Engine(m, uo).run(feeds, keep);
+  int concurrent_runs = 0;
+  for (int64_t micro : {1, 2, 3, -1})
+    for (bool concurrent : {true, false}) {
+      SCOPED_TRACE(::testing::Message() << "micro_batch " << micro << " concurrent " << concurrent);
+      EngineOptions eo;
+      eo.threads = 2;
+      eo.micro_batch = micro;
+      eo.batch_parallel = concurrent;
+      eo.profile = true;
+      Engine e(m, eo);
+      const Engine::BatchPlan plan = e.batch_plan(6);
+      concurrent_runs += plan.concurrent;
+      if (micro > 0) {
+        EXPECT_GT(plan.parts, 1) << "split";
+      } else {
+        EXPECT_EQ(plan.parts, 1);
+      }
+      EXPECT_EQ(fused_of(e, "conv"), (std::vector<std::string>{"add", "relu"}));
+      EXPECT_TRUE(same_bits(e.run(feeds).at(out), want.at(out)));
+      EXPECT_EQ(kernel_of(e, "conv"), "conv_f32_direct_6x16_avx2");
+      std::map<std::string, Tensor> seen;
+      EngineOptions oo = eo;
+      oo.observe = {branch};
+      Engine observed(m, oo);
+      EXPECT_EQ(fused_of(observed, "conv"), (std::vector<std::string>{"add", "relu"})) << "the residual may be observed";
+      const auto got = observed.run(feeds, RunOptions{}, [&](const std::string& name, const Tensor& v) { seen[name] = v; });
+      EXPECT_TRUE(same_bits(got.at(out), want.at(out)));
+      ASSERT_TRUE(seen.count(branch));
+      EXPECT_TRUE(same_bits(seen.at(branch), want.at(branch)));
+      const auto kept = Engine(m, eo).run(feeds, keep);
+      EXPECT_TRUE(same_bits(kept.at(out), want.at(out)));
+      EXPECT_TRUE(same_bits(kept.at(branch), want.at(branch)));
+    }
+  EXPECT_GE(concurrent_runs, 2) << "concurrent parts ran";
+}
+
+}  // namespace
+}  // namespace octet
