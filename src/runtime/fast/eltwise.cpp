@@ -9,6 +9,7 @@
 #include "ir/error.h"
 #include "kernels/avx2/eltwise_avx2.h"
 #include "runtime/fast/fast_op.h"
+#include "runtime/fast/qadd.h"
 
 namespace octet {
 namespace {
@@ -160,57 +161,24 @@ namespace {
 // octet.QLinearAdd on two 8-bit tensors of one shape (a broadcast goes to the reference op).
 class QAdd : public FastOp {
  public:
-  QAdd(const kernels::QAddParams& p, DType a, DType b, DType y) : p_(p), a_(a), b_(b), y_(y) {
-    recip_ = dispatch([&](auto* ap, auto* bp, auto* yp) {
-      return kernels::qadd_recip_exact<std::remove_pointer_t<decltype(ap)>, std::remove_pointer_t<decltype(bp)>,
-                                       std::remove_pointer_t<decltype(yp)>>(p_);
-    });
-  }
-  std::string kernel() const override {
-    auto t = [](DType d) { return d == DType::UInt8 ? "u8" : "s8"; };
-    return str_cat(recip_ ? "qadd_recip_" : "qadd_", t(a_), t(b_), "_", t(y_), "_avx2");
-  }
+  explicit QAdd(const fast::QAddKernel& k) : k_(k) {}
+  std::string kernel() const override { return k_.name(); }
   std::string precision() const override { return "int8"; }
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor& a = *in[0];
     const Tensor& b = *in[3];
-    if (a.dtype() != a_ || b.dtype() != b_ || a.shape() != b.shape()) return false;
-    Tensor y(y_, a.shape(), Tensor::Uninitialized{});
-    pool.parallel_for(a.numel(), kGrain, [&](int64_t lo, int64_t hi) { run_range(a, b, y, lo, hi); });
+    if (a.dtype() != k_.a_type() || b.dtype() != k_.b_type() || a.shape() != b.shape()) return false;
+    Tensor y(k_.y_type(), a.shape(), Tensor::Uninitialized{});
+    const auto* ap = static_cast<const uint8_t*>(a.raw());
+    const auto* bp = static_cast<const uint8_t*>(b.raw());
+    auto* yp = static_cast<uint8_t*>(y.raw());
+    pool.parallel_for(a.numel(), kGrain, [&](int64_t lo, int64_t hi) { k_.run(ap + lo, bp + lo, hi - lo, yp + lo); });
     out = std::move(y);
     return true;
   }
 
  private:
-  void run_range(const Tensor& a, const Tensor& b, Tensor& y, int64_t lo, int64_t hi) const {
-    dispatch([&](auto* ap, auto* bp, auto* yp) {
-      using A = std::remove_pointer_t<decltype(ap)>;
-      using B = std::remove_pointer_t<decltype(bp)>;
-      using Y = std::remove_pointer_t<decltype(yp)>;
-      const A* x0 = a.data<A>() + lo;
-      const B* x1 = b.data<B>() + lo;
-      Y* out = y.data<Y>() + lo;
-      if (recip_) kernels::qadd_recip_avx2(p_, x0, x1, hi - lo, out);
-      else kernels::qadd_avx2(p_, x0, x1, hi - lo, out);
-      return true;
-    });
-  }
-
-  // f(A*, B*, Y*) with null pointers of the three element types.
-  template <class F>
-  bool dispatch(F f) const {
-    auto with_y = [&](auto* ap, auto* bp) {
-      return y_ == DType::UInt8 ? f(ap, bp, static_cast<uint8_t*>(nullptr)) : f(ap, bp, static_cast<int8_t*>(nullptr));
-    };
-    auto with_b = [&](auto* ap) {
-      return b_ == DType::UInt8 ? with_y(ap, static_cast<uint8_t*>(nullptr)) : with_y(ap, static_cast<int8_t*>(nullptr));
-    };
-    return a_ == DType::UInt8 ? with_b(static_cast<uint8_t*>(nullptr)) : with_b(static_cast<int8_t*>(nullptr));
-  }
-
-  kernels::QAddParams p_;
-  DType a_, b_, y_;
-  bool recip_ = false;  // qadd_recip_avx2 gives qadd_value's every output for p_ (checked at load)
+  fast::QAddKernel k_;
 };
 
 }  // namespace
@@ -223,18 +191,9 @@ std::unique_ptr<FastOp> make_qadd(const FastOpContext& ctx) {
   if (!av || !bv || av->initializer || bv->initializer) return nullptr;
   // A broadcast known at load goes to the reference op (and the profile says so).
   if (av->type.has_shape && bv->type.has_shape && av->type.dims != bv->type.dims) return nullptr;
-  kernels::QAddParams p;
-  DType a = av->type.dtype, b = bv->type.dtype, y = DType::Undefined;
-  DType a_zp_type = a, b_zp_type = b;
-  if (!const_qparams(ctx, 1, a, &p.a_scale, &p.a_zp, &a_zp_type) || a_zp_type != a) return nullptr;
-  if (!const_qparams(ctx, 4, b, &p.b_scale, &p.b_zp, &b_zp_type) || b_zp_type != b) return nullptr;
-  if (!const_qparams(ctx, 6, DType::UInt8, &p.y_scale, &p.y_zp, &y)) return nullptr;
-  p.qmin = y == DType::UInt8 ? 0 : -128;
-  p.qmax = y == DType::UInt8 ? 255 : 127;
-  p.lo = n.attr_float("act_min", -std::numeric_limits<float>::infinity());
-  p.hi = n.attr_float("act_max", std::numeric_limits<float>::infinity());
-  if (std::isnan(p.lo) || std::isnan(p.hi) || p.lo > p.hi) return nullptr;  // the reference op reports it
-  return std::make_unique<QAdd>(p, a, b, y);
+  fast::QAddKernel k;
+  if (!fast::QAddKernel::read(ctx, &k)) return nullptr;
+  return std::make_unique<QAdd>(k);
 }
 
 std::unique_ptr<FastOp> make_eltwise(const FastOpContext& ctx) {
