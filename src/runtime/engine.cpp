@@ -58,21 +58,31 @@ bool float_product(const Node& n) {  // fast ops that apply a whole chain of ele
   return n.domain.empty() && (n.op_type == "MatMul" || n.op_type == "Gemm");
 }
 
-// The residual when `add` is an Add of a float Conv's output y and another value r that a
-// residual block adds to it: r computed at run time by a node before the Conv (or a graph input),
-// so that it exists when the Conv runs, and inferred as float of y's shape where both are known.
-// The fast op checks the shapes again at run time and declines (the nodes then run one by one).
+bool qconv_node(const Node& n) { return n.domain == "octet" && n.op_type == "QLinearConv"; }
+
+// The residual when `add` adds a convolution's output y and another value r, as a residual block
+// does: a float Conv's Add, or an octet.QLinearConv's octet.QLinearAdd (y one of its two
+// operands, inputs 0 and 3). r must be computed at run time by a node before the Conv (or be a
+// graph input), so that it exists when the Conv runs, and not contradict y's inferred shape (or
+// type, for a float Add). The fast op checks the shapes again at run time and declines (the nodes
+// then run one by one), or refuses the Add at load (the engine then fuses nothing).
 bool conv_residual(const Graph& g, const Node& conv, const Node& add, const std::string& y,
                    const std::set<std::string>& computed, std::string* residual) {
-  if (!conv.domain.empty() || conv.op_type != "Conv" || !add.domain.empty() || add.op_type != "Add" ||
-      add.inputs.size() != 2 || add.outputs.size() != 1)
+  size_t first = 0, second = 1;  // the operands' input indices
+  if (conv.domain.empty() && conv.op_type == "Conv" && add.domain.empty() && add.op_type == "Add" &&
+      add.inputs.size() == 2) {
+  } else if (qconv_node(conv) && add.domain == "octet" && add.op_type == "QLinearAdd" && add.inputs.size() >= 7) {
+    second = 3;
+  } else {
     return false;
-  const std::string& r = add.inputs[0] == y ? add.inputs[1] : add.inputs[0];
-  if (r.empty() || r == y || (add.inputs[0] != y && add.inputs[1] != y) || !computed.count(r)) return false;
+  }
+  if (add.outputs.size() != 1 || (add.inputs[first] != y && add.inputs[second] != y)) return false;
+  const std::string& r = add.inputs[first] == y ? add.inputs[second] : add.inputs[first];
+  if (r.empty() || r == y || !computed.count(r)) return false;
   const Value* rv = g.find_value(r);
   const Value* yv = g.find_value(y);
   if (!rv || rv->initializer || !yv) return false;
-  if (rv->type.dtype != DType::Undefined && rv->type.dtype != DType::Float32) return false;
+  if (second == 1 && rv->type.dtype != DType::Undefined && rv->type.dtype != DType::Float32) return false;
   if (rv->type.has_shape && yv->type.has_shape) {
     if (rv->type.dims.size() != yv->type.dims.size()) return false;
     for (size_t i = 0; i < rv->type.dims.size(); ++i)
@@ -114,7 +124,8 @@ Engine::Engine(const Model& model, const EngineOptions& options)
     OCTET_CHECK(s.def, "op vanished from registry: ", n.op_type);
     float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
     std::string residual;  // a fused Add's other input
-    if (fast_ok && options.fuse_activations && float_output_op(n) && n.outputs.size() == 1) {
+    const Node* residual_add = nullptr;
+    if (fast_ok && options.fuse_activations && (float_output_op(n) || qconv_node(n)) && n.outputs.size() == 1) {
       // Follow the output while it is read by exactly one node, is neither observed nor a graph
       // output, and that node is an activation (or, after a product, any post op).
       std::string y = n.outputs[0];
@@ -138,7 +149,9 @@ Engine::Engine(const Model& model, const EngineOptions& options)
           if (!(product_shape.empty() ? shape_free : PostOps::fits(op, product_shape))) break;
           s.post.push(op);
         } else if (s.chain.empty() && conv_residual(g, n, next, y, computed, &residual)) {
-          // the Add: the op adds the residual before its clamp
+          residual_add = &next;  // the op adds the residual (before its clamp)
+        } else if (qconv_node(n)) {
+          break;  // an integer convolution takes its residual add only
         } else {
           float act_lo, act_hi;  // activation_bounds may write them before it says no
           if (s.chain.size() != (residual.empty() ? 0u : 1u) || next.inputs[0] != y ||
@@ -155,8 +168,16 @@ Engine::Engine(const Model& model, const EngineOptions& options)
     if (fast_ok) {
       FastOpContext ctx{n, g, model.default_opset(), lo, hi, options.onednn};
       if (float_product(n)) ctx.post = &s.post;
-      ctx.residual = !residual.empty();
+      ctx.residual_add = residual_add;
       s.fast = make_fast(ctx);
+      if (!s.fast && residual_add) {  // the op cannot take the Add: fuse nothing into it
+        s.chain.clear();
+        s.chain_defs.clear();
+        residual.clear();
+        FastOpContext plain{n, g, model.default_opset(), -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::infinity(), options.onednn};
+        s.fast = make_fast(plain);
+      }
     }
     if (!s.fast) {  // no fast op: the chain's nodes stay nodes of their own
       s.chain.clear();
@@ -165,8 +186,8 @@ Engine::Engine(const Model& model, const EngineOptions& options)
       residual.clear();
     }
     for (const auto& in : n.inputs) s.in.push_back(in.empty() ? -1 : slot(in));
-    if (!residual.empty()) {  // the fast op's input kResidualInput, after the Conv's (absent ones -1)
-      s.in.resize(kResidualInput, -1);
+    if (!residual.empty()) {  // the fast op's input residual_input(n), after the Conv's (absent ones -1)
+      s.in.resize(residual_input(n), -1);
       s.in.push_back(slot(residual));
     }
     for (const auto& o : n.outputs) s.out.push_back(o.empty() ? -1 : slot(o));

@@ -113,12 +113,13 @@ TEST_P(EngineZoo, Int8EqualsReferenceBitForBitOnTrainedModel) {
   EngineOptions eo;
   eo.threads = 2;
   Engine engine(q, eo);
-  // Every fused integer layer runs on an INT8 kernel, none on the reference.
+  // Every fused integer layer runs on an INT8 kernel, none on the reference (a residual add fused
+  // into the convolution before it counts as its own layer here).
   int int8_layers = 0;
   for (const auto& l : engine.layers()) {
     if (l.op_type.rfind("octet.", 0) == 0) {
       EXPECT_EQ(l.precision, "int8") << l.node << " runs " << l.kernel;
-      ++int8_layers;
+      int8_layers += 1 + static_cast<int>(l.fused.size());
     }
   }
   EXPECT_EQ(int8_layers, stats.fused_conv + stats.fused_matmul + stats.fused_add + stats.fused_pool);
@@ -1035,6 +1036,105 @@ TEST(EngineQAdd, UnquantizedResidualAddIsLeftInFloatAndReported) {
   p2.run(half);
   ASSERT_EQ(p2.stats().left_in_float.size(), 1u);
   EXPECT_NE(p2.stats().left_in_float[0].find("not a per-tensor INT8/UINT8 DequantizeLinear"), std::string::npos);
+}
+
+// An octet.QLinearAdd after an octet.QLinearConv, fused into it (the engine's residual add): on
+// the direct kernel each task adds the rows it wrote, on the other paths one pass adds the whole
+// output; either way the reference executor's bits (and the unfused engine's), on 1 and 2 threads,
+// with the convolution's output as either operand and both 8-bit types. An add whose output
+// scale is a graph input has no fast kernel: nothing is fused, the convolution still runs on its
+// INT8 kernel and the add on the reference op.
+TEST(EngineQAdd, ResidualAddFusedIntoTheConvolutionEqualsTheReference) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const DType U = DType::UInt8, S = DType::Int8;
+  struct Case {
+    QConvCase conv;
+    bool conv_first;
+    DType r_type;
+    bool runtime_scale = false;  // the add's output scale a graph input
+  };
+  const std::vector<Case> cases = {
+      {{1, 16, 14, 14, 16, 1, 3, 1, 1, 1, U, S, U, true, true}, true, U},    // direct on AVX-512 VNNI
+      {{2, 16, 9, 9, 32, 1, 3, 2, 1, 1, U, S, U, false, true}, false, S},   // direct, strided
+      {{2, 16, 14, 14, 17, 1, 3, 1, 1, 1, U, S, U, true, true}, true, U},   // shifted
+      {{1, 16, 6, 7, 9, 1, 1, 1, 2, 1, U, S, S, false}, false, U},          // im2col
+      {{2, 8, 7, 6, 17, 1, 1, 1, 0, 1, U, S, U, false}, true, S},           // 1x1
+      {{2, 24, 5, 5, 24, 24, 3, 1, 1, 1, U, S, U, true}, true, U},          // depthwise
+      {{1, 6, 10, 3, 4, 1, 3, 3, 2, 1, S, S, S, true}, false, S},           // int8 everything
+      {{1, 16, 8, 8, 16, 1, 3, 1, 1, 1, U, S, U, false, true}, true, U, true},  // not fused
+  };
+  std::mt19937 rng(77);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    const QConvCase& t = c.conv;
+    Model m = qconv_model(t, 3000 + static_cast<uint32_t>(i));
+    const int64_t OH = (t.h + 2 * t.pad - t.dilation * (t.k - 1) - 1) / t.stride + 1;
+    const int64_t OW = (t.w + 2 * t.pad - t.dilation * (t.k - 1) - 1) / t.stride + 1;
+    const Shape ys = {t.n, t.m, OH, OW};
+    Graph& g = m.graph;
+    g.inputs.push_back("r");
+    g.get_or_add_value("r").type = TensorType::of(c.r_type, ys);
+    auto scalar = [&](const std::string& name, Tensor v) {
+      g.get_or_add_value(name).initializer = v;
+      g.get_or_add_value(name).type = TensorType::of(v.dtype(), v.shape());
+    };
+    scalar("rs", Tensor::scalar<float>(0.043f));
+    scalar("rz", c.r_type == U ? Tensor::scalar<uint8_t>(131) : Tensor::scalar<int8_t>(3));
+    if (c.runtime_scale) {
+      g.inputs.push_back("as");
+      g.get_or_add_value("as").type = TensorType::of(DType::Float32, {});
+    } else {
+      scalar("as", Tensor::scalar<float>(0.061f));
+    }
+    scalar("az", t.y_type == S ? Tensor::scalar<int8_t>(-7) : Tensor::scalar<uint8_t>(9));
+    Node add;
+    add.name = "qadd";
+    add.op_type = "QLinearAdd";
+    add.domain = "octet";
+    const std::vector<std::string> conv_side = {"y", "ys", "yz"};
+    const std::vector<std::string> r_side = {"r", "rs", "rz"};
+    add.inputs = c.conv_first ? conv_side : r_side;
+    const auto& second = c.conv_first ? r_side : conv_side;
+    add.inputs.insert(add.inputs.end(), second.begin(), second.end());
+    add.inputs.insert(add.inputs.end(), {"as", "az"});
+    add.outputs = {"sum"};
+    add.attrs["act_min"] = B::f(0.f);
+    g.add_node(add);
+    g.get_or_add_value("sum");
+    g.outputs = {"sum"};
+    g.topo_sort();
+    infer_shapes(m);
+    Tensor x(t.x_type, {t.n, t.c, t.h, t.w});
+    for (int64_t j = 0; j < x.numel(); ++j) static_cast<uint8_t*>(x.raw())[j] = static_cast<uint8_t>(rng());
+    Tensor r(c.r_type, ys);
+    for (int64_t j = 0; j < r.numel(); ++j) static_cast<uint8_t*>(r.raw())[j] = static_cast<uint8_t>(rng());
+    std::map<std::string, Tensor> feeds = {{"x", x}, {"r", r}};
+    if (c.runtime_scale) feeds["as"] = Tensor::scalar<float>(0.061f);
+    const Tensor want = Executor(m).run(feeds).at("sum");
+    if (c.runtime_scale) {
+      EngineOptions eo;
+      eo.threads = 2;
+      Engine e(m, eo);
+      ASSERT_EQ(e.layers().size(), 2u) << "case " << i;
+      EXPECT_TRUE(e.layers()[0].fused.empty()) << "case " << i;
+      EXPECT_EQ(e.layers()[0].precision, "int8") << "case " << i;
+      EXPECT_EQ(e.layers()[1].kernel, "reference") << "case " << i;
+      EXPECT_TRUE(same_bits(e.run(feeds).at("sum"), want)) << "case " << i;
+      continue;
+    }
+    for (int threads : {1, 2}) {
+      EngineOptions eo;
+      eo.threads = threads;
+      eo.profile = true;
+      Engine e(m, eo);
+      ASSERT_EQ(e.layers().size(), 1u) << "case " << i;
+      EXPECT_EQ(e.layers()[0].fused, std::vector<std::string>{"qadd"}) << "case " << i;
+      EXPECT_TRUE(same_bits(e.run(feeds).at("sum"), want)) << "case " << i << " threads " << threads;
+      EXPECT_NE(e.layers()[0].kernel, "reference") << "case " << i << ": the fast op declined";
+      eo.fuse_activations = false;
+      EXPECT_TRUE(same_bits(Engine(m, eo).run(feeds).at("sum"), want)) << "case " << i << " unfused";
+    }
+  }
 }
 
 // The reference op's checks: a missing y_scale, a zero scale and a non-scalar zero point are

@@ -102,7 +102,7 @@ class ConvF32 : public FastOp {
     if (!fast::resolve_conv2d(&g, x.dim(2), x.dim(3))) return false;
     const int64_t N = x.dim(0), P = g.P();
     Tensor y(DType::Float32, {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
-    const Tensor* r = residual_ && in.size() > kResidualInput ? in[kResidualInput] : nullptr;
+    const Tensor* r = residual_ && in.size() > 3 ? in[3] : nullptr;  // residual_input(Conv)
     if (residual_ && (!r || r->dtype() != DType::Float32 || r->shape() != y.shape())) return false;
     const float* rp = r ? r->data<float>() : nullptr;
     bool summed = false;  // the residual is in y
@@ -454,7 +454,7 @@ std::unique_ptr<FastOp> make_conv_f32(const FastOpContext& ctx) {
   if (b && b->numel() != g.M) return nullptr;
   int64_t in_h, in_w;
   fast::inferred_plane(ctx.graph, node, &in_h, &in_w);
-  return std::make_unique<ConvF32>(g, *w->initializer, b, ctx.act_min, ctx.act_max, ctx.residual, ctx.onednn, in_h,
+  return std::make_unique<ConvF32>(g, *w->initializer, b, ctx.act_min, ctx.act_max, ctx.residual_add != nullptr, ctx.onednn, in_h,
                                    in_w);
 }
 

@@ -47,13 +47,16 @@ struct FastOpContext {
   // Float MatMul / Gemm: the element-wise nodes after it that the op applies to its output (the
   // engine then skips them; post_ops.h), in place of act_min / act_max. nullptr: none.
   const PostOps* post = nullptr;
-  // Float Conv: the engine fused the Add of a residual after it (a residual block's Conv -> Add,
-  // then act_min / act_max from the Relu/Clip after the Add, if any): run() gets the residual as
-  // input kResidualInput (after X, W and B, B nullptr when absent) and returns
-  // clamp(conv + bias + residual); or declines.
-  bool residual = false;
+  // Conv or octet.QLinearConv: the residual block's Add after it that the engine fuses (a float
+  // Add, then act_min / act_max from the Relu/Clip after it, if any; or an octet.QLinearAdd, its
+  // clamp in its attributes). run() gets the residual as input residual_input(node) (after the
+  // node's own, absent ones nullptr) and returns the Add's result, or declines. An op that cannot
+  // take this Add returns nullptr, and the engine fuses nothing. Null: none.
+  const Node* residual_add = nullptr;
 };
-constexpr size_t kResidualInput = 3;
+// Where a fused residual add's other operand comes in a convolution's inputs: after X, W, B of a
+// Conv (3), after the nine of an octet.QLinearConv (9).
+inline size_t residual_input(const Node& conv) { return conv.op_type == "QLinearConv" ? 9 : 3; }
 
 // Each returns nullptr when the node is outside what its fast op covers.
 std::unique_ptr<FastOp> make_conv_f32(const FastOpContext& ctx);       // Conv

@@ -20,6 +20,7 @@
 #include "kernels/ref/quantize_ref.h"
 #include "runtime/fast/conv2d.h"
 #include "runtime/fast/fast_op.h"
+#include "runtime/fast/qadd.h"
 #include "runtime/fast/qparams.h"
 #include "runtime/fast/scratch.h"
 
@@ -31,7 +32,12 @@ using fast::Conv2d;
 class QConv : public FastOp {
  public:
   // in_h, in_w: the input plane inferred at load, -1 where unknown.
-  QConv(const Conv2d& g, fast::QLayer layer, int64_t in_h, int64_t in_w) : g_(g), q_(std::move(layer)) {
+  // add: a residual add fused after it (the engine's octet.QLinearAdd; conv_first: the
+  // convolution's output is the Add's first operand), or null.
+  QConv(const Conv2d& g, fast::QLayer layer, int64_t in_h, int64_t in_w, const fast::QAddKernel* add = nullptr,
+        bool conv_first = true)
+      : g_(g), q_(std::move(layer)), add_(add ? *add : fast::QAddKernel()), fused_add_(add != nullptr),
+        conv_first_(conv_first) {
     const int64_t K = g.K();
     if (g.depthwise() && g.Cg() == 1) {  // direct kernels read q_.w as is
       plan_vbmi(in_h, in_w);
@@ -122,9 +128,17 @@ class QConv : public FastOp {
     const int64_t N = x.dim(0), P = g.P();
     const uint8_t* xp = fast::as_u8(x);
     Tensor y(q_.out_type(), {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
+    // The fused residual add's other operand (input residual_input(QLinearConv)).
+    const Tensor* r = fused_add_ && in.size() > 9 ? in[9] : nullptr;
+    if (fused_add_ && (!r || r->dtype() != (conv_first_ ? add_.b_type() : add_.a_type()) || r->shape() != y.shape()))
+      return false;
+    // The residual's bytes as they are (the add reads each operand in its own type; as_u8 would
+    // reuse the buffer that holds an INT8 input's conversion).
+    const uint8_t* rp = r ? static_cast<const uint8_t*>(r->raw()) : nullptr;
     const int64_t per = multi_image_ok() ? fast::pointwise_images_per_gemm(g, N, pool.size()) : 1;
     if (direct_) {
-      if (!run_direct(g, N, xp, y, pool)) return false;
+      if (!run_direct(g, N, xp, rp, y, pool)) return false;
+      rp = nullptr;  // added by each task
     } else if (packed_.empty()) {
       run_depthwise(g, N, xp, y, pool);
     } else if (per > 1) {
@@ -144,6 +158,10 @@ class QConv : public FastOp {
                 t.m0, t.m1);
       });
       q_.clamp_float_output(y, pool);  // the GEMM's F32 output has no clamp; the depthwise kernel's has
+    }
+    if (rp) {  // the residual add over the whole output, in place
+      auto* yp = static_cast<uint8_t*>(y.raw());
+      pool.parallel_for(y.numel(), kAddGrain, [&](int64_t b, int64_t e) { add_range(yp, rp, b, e - b); });
     }
     out = std::move(y);
     return true;
@@ -453,7 +471,9 @@ class QConv : public FastOp {
   // tasks of (64-channel chunk, image, output rows), those of one chunk consecutive so that a
   // thread's next task reuses its weights in L2. An input plane other than the one inferred at
   // load (unknown there, or changed) is planned at every run (bands x M x taps additions).
-  bool run_direct(const Conv2d& g, int64_t N, const uint8_t* x, Tensor& y, ThreadPool& pool) const {
+  // r: the fused residual add's other operand (y's shape), added by each task to the rows it
+  // wrote while they are in its cache; or null.
+  bool run_direct(const Conv2d& g, int64_t N, const uint8_t* x, const uint8_t* r, Tensor& y, ThreadPool& pool) const {
     DirectPlan local;
     const DirectPlan* plan = &plan_;
     if (plan_.H != g.H || plan_.W != g.W) {
@@ -528,9 +548,19 @@ class QConv : public FastOp {
       auto* scratch = static_cast<uint8_t*>(fast::scratch_bytes(0, kernels::qconv_direct_scratch_bytes(Q, m0, m1)));
       kernels::qconv_direct_vnni(p, bands.data(), static_cast<int64_t>(bands.size()), Q, dpacked_.data(), m0, m1,
                                  yb + (n * M + m0) * P + r0 * g.OW, P, scratch);
+      if (r)
+        for (int64_t m = m0; m < m1; ++m) add_range(yb, r, (n * M + m) * P + r0 * g.OW, Q);
     });
     return true;
   }
+
+  // Elements [at, at + len) of the convolution's output y become the fused residual add's results
+  // (y is either operand; the add reads each step's inputs before storing).
+  void add_range(uint8_t* y, const uint8_t* r, int64_t at, int64_t len) const {
+    if (conv_first_) add_.run(y + at, r + at, len, y + at);
+    else add_.run(r + at, y + at, len, y + at);
+  }
+  static constexpr int64_t kAddGrain = 16384;  // bytes per task of the add over a whole output (as QAdd's)
   static constexpr int64_t kDirectScratchBudget = 128 * 1024;
   static constexpr int64_t kDirectInlineCopy = 64 * 1024;  // bytes of HWC copy made on the calling thread
 
@@ -637,6 +667,9 @@ class QConv : public FastOp {
   bool phase_rows_ = false;     // run_phase_rows; the weights packed in k_order_
   std::vector<int32_t> k_order_;  // phase_rows_: the k (of all of K) in each place of B's rows
   fast::QLayer q_;
+  fast::QAddKernel add_;     // the fused residual add (fused_add_)
+  bool fused_add_ = false;
+  bool conv_first_ = true;   // the convolution's output is the add's first operand
   std::vector<std::vector<uint8_t>> packed_;
   std::vector<Block8> cb8_;    // depthwise 3x3, quantized output: the 8-channel blocks
   std::vector<kernels::DwVbmiChannel> vbmi_;  // depthwise 3x3 on the pixel-lane kernel: every channel
@@ -655,7 +688,16 @@ std::unique_ptr<FastOp> make_qconv(const FastOpContext& ctx) {
   if (!fast::read_qlayer(ctx, g.M, g.K(), /*weight_rows_are_channels=*/true, &layer)) return nullptr;
   int64_t in_h, in_w;
   fast::inferred_plane(ctx.graph, node, &in_h, &in_w);
-  return std::make_unique<QConv>(g, std::move(layer), in_h, in_w);
+  if (!ctx.residual_add) return std::make_unique<QConv>(g, std::move(layer), in_h, in_w);
+  // A fused residual add: an octet.QLinearAdd with a fast kernel, on an 8-bit output of this type.
+  const Node& add = *ctx.residual_add;
+  FastOpContext add_ctx{add, ctx.graph, ctx.opset, -std::numeric_limits<float>::infinity(),
+                        std::numeric_limits<float>::infinity(), ctx.onednn};
+  fast::QAddKernel k;
+  if (!layer.quantized || !fast::QAddKernel::read(add_ctx, &k)) return nullptr;
+  const bool conv_first = add.inputs[0] == node.outputs[0];
+  if ((conv_first ? k.a_type() : k.b_type()) != layer.out_type()) return nullptr;
+  return std::make_unique<QConv>(g, std::move(layer), in_h, in_w, &k, conv_first);
 }
 
 }  // namespace octet
