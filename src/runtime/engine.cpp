@@ -18,8 +18,8 @@ struct Engine::Step {
   const Node* node = nullptr;
   const OpDef* def = nullptr;
   // Nodes fused into the fast op (skipped as nodes): a Relu/Clip, or after a float Conv an Add of
-  // a residual then maybe a Relu/Clip, or after a float MatMul/Gemm a chain of element-wise nodes
-  // (post_ops.h), each reading the one before.
+  // a residual then maybe a Relu/Clip, or after an octet.QLinearConv its octet.QLinearAdd, or after
+  // a float MatMul/Gemm a chain of element-wise nodes (post_ops.h), each reading the one before.
   std::vector<const Node*> chain;
   std::vector<const OpDef*> chain_defs;
   std::vector<int> chain_out;  // slot of each chain node's output; the step's result is the last
@@ -68,14 +68,11 @@ bool qconv_node(const Node& n) { return n.domain == "octet" && n.op_type == "QLi
 // then run one by one), or refuses the Add at load (the engine then fuses nothing).
 bool conv_residual(const Graph& g, const Node& conv, const Node& add, const std::string& y,
                    const std::set<std::string>& computed, std::string* residual) {
-  size_t first = 0, second = 1;  // the operands' input indices
-  if (conv.domain.empty() && conv.op_type == "Conv" && add.domain.empty() && add.op_type == "Add" &&
-      add.inputs.size() == 2) {
-  } else if (qconv_node(conv) && add.domain == "octet" && add.op_type == "QLinearAdd" && add.inputs.size() >= 7) {
-    second = 3;
-  } else {
-    return false;
-  }
+  const bool float_add = conv.domain.empty() && conv.op_type == "Conv" && add.domain.empty() &&
+                         add.op_type == "Add" && add.inputs.size() == 2;
+  const bool int8_add = qconv_node(conv) && add.domain == "octet" && add.op_type == "QLinearAdd" && add.inputs.size() >= 7;
+  if ((!float_add && !int8_add) || conv.inputs.size() > residual_input(conv)) return false;
+  const size_t first = 0, second = float_add ? 1 : 3;  // the operands' input indices
   if (add.outputs.size() != 1 || (add.inputs[first] != y && add.inputs[second] != y)) return false;
   const std::string& r = add.inputs[first] == y ? add.inputs[second] : add.inputs[first];
   if (r.empty() || r == y || !computed.count(r)) return false;

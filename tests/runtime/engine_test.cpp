@@ -115,12 +115,20 @@ TEST_P(EngineZoo, Int8EqualsReferenceBitForBitOnTrainedModel) {
   Engine engine(q, eo);
   // Every fused integer layer runs on an INT8 kernel, none on the reference (a residual add fused
   // into the convolution before it counts as its own layer here).
-  int int8_layers = 0;
+  int int8_layers = 0, fused_adds = 0;
   for (const auto& l : engine.layers()) {
     if (l.op_type.rfind("octet.", 0) == 0) {
       EXPECT_EQ(l.precision, "int8") << l.node << " runs " << l.kernel;
       int8_layers += 1 + static_cast<int>(l.fused.size());
+      fused_adds += l.op_type == "octet.QLinearConv" ? static_cast<int>(l.fused.size()) : 0;
     }
+  }
+  // Every residual add of a ResNet or MobileNet block goes into the convolution before it.
+  if (GetParam() == "resnet8") {
+    EXPECT_EQ(fused_adds, 3);
+  }
+  if (GetParam() == "mobilenetv2-tiny") {
+    EXPECT_EQ(fused_adds, 2);
   }
   EXPECT_EQ(int8_layers, stats.fused_conv + stats.fused_matmul + stats.fused_add + stats.fused_pool);
   // The ResNet and MobileNet residual adds and global pools (whose results feed quantized layers)
@@ -1052,14 +1060,17 @@ TEST(EngineQAdd, ResidualAddFusedIntoTheConvolutionEqualsTheReference) {
     bool conv_first;
     DType r_type;
     bool runtime_scale = false;  // the add's output scale a graph input
+    bool no_bias = false;        // the convolution without its bias input (8 inputs)
   };
   const std::vector<Case> cases = {
       {{1, 16, 14, 14, 16, 1, 3, 1, 1, 1, U, S, U, true, true}, true, U},    // direct on AVX-512 VNNI
+      {{1, 16, 7, 7, 96, 1, 3, 1, 1, 1, U, S, U, true, true}, false, U, false, true},  // direct, 2 chunks, no bias
       {{2, 16, 9, 9, 32, 1, 3, 2, 1, 1, U, S, U, false, true}, false, S},   // direct, strided
       {{2, 16, 14, 14, 17, 1, 3, 1, 1, 1, U, S, U, true, true}, true, U},   // shifted
       {{1, 16, 6, 7, 9, 1, 1, 1, 2, 1, U, S, S, false}, false, U},          // im2col
       {{2, 8, 7, 6, 17, 1, 1, 1, 0, 1, U, S, U, false}, true, S},           // 1x1
       {{2, 24, 5, 5, 24, 24, 3, 1, 1, 1, U, S, U, true}, true, U},          // depthwise
+      {{2, 24, 9, 9, 24, 24, 3, 1, 1, 1, U, S, U, false, true}, false, U},  // depthwise, pixel lanes (VBMI)
       {{1, 6, 10, 3, 4, 1, 3, 3, 2, 1, S, S, S, true}, false, S},           // int8 everything
       {{1, 16, 8, 8, 16, 1, 3, 1, 1, 1, U, S, U, false, true}, true, U, true},  // not fused
   };
@@ -1068,6 +1079,7 @@ TEST(EngineQAdd, ResidualAddFusedIntoTheConvolutionEqualsTheReference) {
     const Case& c = cases[i];
     const QConvCase& t = c.conv;
     Model m = qconv_model(t, 3000 + static_cast<uint32_t>(i));
+    if (c.no_bias) m.graph.nodes[0]->inputs.pop_back();
     const int64_t OH = (t.h + 2 * t.pad - t.dilation * (t.k - 1) - 1) / t.stride + 1;
     const int64_t OW = (t.w + 2 * t.pad - t.dilation * (t.k - 1) - 1) / t.stride + 1;
     const Shape ys = {t.n, t.m, OH, OW};
@@ -1134,6 +1146,56 @@ TEST(EngineQAdd, ResidualAddFusedIntoTheConvolutionEqualsTheReference) {
       eo.fuse_activations = false;
       EXPECT_TRUE(same_bits(Engine(m, eo).run(feeds).at("sum"), want)) << "case " << i << " unfused";
     }
+  }
+}
+
+// A fused residual whose shape is not known at load, fed with one that broadcasts: the
+// convolution's fast op declines the run, and the convolution and the add run on the reference
+// ops (the reference executor's bits); a run with the full shape stays on the fused kernel.
+TEST(EngineQAdd, FusedResidualOfAnotherShapeRunsOnTheReferenceOps) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const DType U = DType::UInt8, S = DType::Int8;
+  Model m = qconv_model({1, 16, 8, 8, 16, 1, 3, 1, 1, 1, U, S, U, true, true}, 4000);
+  Graph& g = m.graph;
+  g.inputs.push_back("r");
+  TensorType rt;
+  rt.dtype = U;
+  rt.has_shape = true;
+  rt.dims = {Dim::known(1), Dim::known(16), Dim::symbol("h"), Dim::symbol("w")};
+  g.get_or_add_value("r").type = rt;
+  for (const auto& [name, v] : std::map<std::string, Tensor>{{"rs", Tensor::scalar<float>(0.043f)},
+                                                             {"rz", Tensor::scalar<uint8_t>(131)},
+                                                             {"as", Tensor::scalar<float>(0.061f)},
+                                                             {"az", Tensor::scalar<uint8_t>(9)}}) {
+    g.get_or_add_value(name).initializer = v;
+    g.get_or_add_value(name).type = TensorType::of(v.dtype(), v.shape());
+  }
+  Node add;
+  add.name = "qadd";
+  add.op_type = "QLinearAdd";
+  add.domain = "octet";
+  add.inputs = {"y", "ys", "yz", "r", "rs", "rz", "as", "az"};
+  add.outputs = {"sum"};
+  g.add_node(add);
+  g.get_or_add_value("sum");
+  g.outputs = {"sum"};
+  g.topo_sort();
+  infer_shapes(m);
+  EngineOptions eo;
+  eo.threads = 2;
+  eo.profile = true;
+  Engine e(m, eo);
+  ASSERT_EQ(e.layers().size(), 1u);
+  EXPECT_EQ(e.layers()[0].fused, std::vector<std::string>{"qadd"});
+  std::mt19937 rng(5);
+  Tensor x(U, {1, 16, 8, 8});
+  for (int64_t j = 0; j < x.numel(); ++j) x.data<uint8_t>()[j] = static_cast<uint8_t>(rng());
+  for (const Shape& rs : {Shape{1, 16, 8, 8}, Shape{1, 16, 1, 1}}) {
+    Tensor r(U, rs);
+    for (int64_t j = 0; j < r.numel(); ++j) r.data<uint8_t>()[j] = static_cast<uint8_t>(rng());
+    const std::map<std::string, Tensor> feeds = {{"x", x}, {"r", r}};
+    EXPECT_TRUE(same_bits(e.run(feeds).at("sum"), Executor(m).run(feeds).at("sum"))) << shape_str(rs);
+    EXPECT_EQ(e.layers()[0].kernel == "reference", rs[2] == 1) << shape_str(rs) << ": " << e.layers()[0].kernel;
   }
 }
 

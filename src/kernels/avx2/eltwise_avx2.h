@@ -27,6 +27,8 @@ void dequantize_s8_f32_avx2(const int8_t* x, int64_t n, float scale, int32_t zp,
 // y[i] = qadd_value(a[i], b[i], p) (kernels/ref/quantize_ref.h: the quantized residual add), the
 // same float operations in the same order (vcvtdq2ps, vmulps, vaddps, max/min with NaN kept, then
 // quantize as above), so equal bit for bit. A, B, Y are uint8_t or int8_t; p.qmin/qmax the Y range.
+// y may be a or b (of the same type): each step reads its inputs before it stores (a fused
+// convolution adds its residual in place, runtime/fast/qadd.h).
 template <class A, class B, class Y>
 void qadd_avx2(const QAddParams& p, const A* a, const B* b, int64_t n, Y* y);
 // qadd_avx2 in fewer operations, exact only for the parameters qadd_recip_exact accepts: the

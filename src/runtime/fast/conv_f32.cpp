@@ -454,8 +454,8 @@ std::unique_ptr<FastOp> make_conv_f32(const FastOpContext& ctx) {
   if (b && b->numel() != g.M) return nullptr;
   int64_t in_h, in_w;
   fast::inferred_plane(ctx.graph, node, &in_h, &in_w);
-  return std::make_unique<ConvF32>(g, *w->initializer, b, ctx.act_min, ctx.act_max, ctx.residual_add != nullptr, ctx.onednn, in_h,
-                                   in_w);
+  const bool residual = ctx.residual_add != nullptr;
+  return std::make_unique<ConvF32>(g, *w->initializer, b, ctx.act_min, ctx.act_max, residual, ctx.onednn, in_h, in_w);
 }
 
 }  // namespace octet
