@@ -79,7 +79,7 @@ bool conv_residual(const Graph& g, const Node& conv, const Node& add, const std:
   const Value* rv = g.find_value(r);
   const Value* yv = g.find_value(y);
   if (!rv || rv->initializer || !yv) return false;
-  if (second == 1 && rv->type.dtype != DType::Undefined && rv->type.dtype != DType::Float32) return false;
+  if (float_add && rv->type.dtype != DType::Undefined && rv->type.dtype != DType::Float32) return false;
   if (rv->type.has_shape && yv->type.has_shape) {
     if (rv->type.dims.size() != yv->type.dims.size()) return false;
     for (size_t i = 0; i < rv->type.dims.size(); ++i)

@@ -135,7 +135,7 @@ class ConvF32 : public FastOp {
       });
     }
     if (rp && !summed) {
-      pool.parallel_for(y.numel(), kAddGrain, [&](int64_t b, int64_t e) {
+      pool.parallel_for(y.numel(), kEltwiseGrain, [&](int64_t b, int64_t e) {
         kernels::add_clamp_f32_avx2(yp + b, rp + b, e - b, sum_lo_, sum_hi_, yp + b);
       });
     }
@@ -413,7 +413,6 @@ class ConvF32 : public FastOp {
   // A fused residual Add, and the clamp after it (the Relu/Clip that followed the Add).
   bool residual_ = false;
   float sum_lo_, sum_hi_;
-  static constexpr int64_t kAddGrain = 16384;  // elements per task of the residual pass (as eltwise.cpp's Add)
   // A plain 1x1 on the direct kernel (see direct()): a plane known at load, small or with K <=
   // kShortK, 16-lane channel blocks, and grouped or of 16 or 32 channels.
   bool direct_1x1_ = false;

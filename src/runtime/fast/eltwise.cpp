@@ -14,7 +14,7 @@
 namespace octet {
 namespace {
 
-constexpr int64_t kGrain = 16384;  // elements per task: below this, threads cost more than they save
+constexpr int64_t kGrain = kEltwiseGrain;
 
 // Per-tensor scale and 8-bit zero point of a QuantizeLinear / DequantizeLinear; false otherwise.
 bool qparams(const FastOpContext& ctx, float* scale, int32_t* zp, DType* type) {

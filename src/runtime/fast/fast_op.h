@@ -54,6 +54,9 @@ struct FastOpContext {
   // take this Add returns nullptr, and the engine fuses nothing. Null: none.
   const Node* residual_add = nullptr;
 };
+// Elements (or bytes) per task of an element-wise pass (an Add, a QLinearAdd, a fused residual's
+// pass over a convolution's output): below this, threads cost more than they save.
+constexpr int64_t kEltwiseGrain = 16384;
 // Where a fused residual add's other operand comes in a convolution's inputs: after X, W, B of a
 // Conv (3), after the nine of an octet.QLinearConv (9).
 inline size_t residual_input(const Node& conv) { return conv.op_type == "QLinearConv" ? 9 : 3; }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "kernels/avx2/dwconv_avx2.h"
@@ -33,11 +34,10 @@ class QConv : public FastOp {
  public:
   // in_h, in_w: the input plane inferred at load, -1 where unknown.
   // add: a residual add fused after it (the engine's octet.QLinearAdd; conv_first: the
-  // convolution's output is the Add's first operand), or null.
-  QConv(const Conv2d& g, fast::QLayer layer, int64_t in_h, int64_t in_w, const fast::QAddKernel* add = nullptr,
-        bool conv_first = true)
-      : g_(g), q_(std::move(layer)), add_(add ? *add : fast::QAddKernel()), fused_add_(add != nullptr),
-        conv_first_(conv_first) {
+  // convolution's output is the Add's first operand), or none.
+  QConv(const Conv2d& g, fast::QLayer layer, int64_t in_h, int64_t in_w,
+        std::optional<fast::QAddKernel> add = std::nullopt, bool conv_first = true)
+      : g_(g), q_(std::move(layer)), add_(std::move(add)), conv_first_(conv_first) {
     const int64_t K = g.K();
     if (g.depthwise() && g.Cg() == 1) {  // direct kernels read q_.w as is
       plan_vbmi(in_h, in_w);
@@ -129,8 +129,8 @@ class QConv : public FastOp {
     const uint8_t* xp = fast::as_u8(x);
     Tensor y(q_.out_type(), {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
     // The fused residual add's other operand (input residual_input(QLinearConv)).
-    const Tensor* r = fused_add_ && in.size() > 9 ? in[9] : nullptr;
-    if (fused_add_ && (!r || r->dtype() != (conv_first_ ? add_.b_type() : add_.a_type()) || r->shape() != y.shape()))
+    const Tensor* r = add_ && in.size() > 9 ? in[9] : nullptr;
+    if (add_ && (!r || r->dtype() != (conv_first_ ? add_->b_type() : add_->a_type()) || r->shape() != y.shape()))
       return false;
     // The residual's bytes as they are (the add reads each operand in its own type; as_u8 would
     // reuse the buffer that holds an INT8 input's conversion).
@@ -161,7 +161,7 @@ class QConv : public FastOp {
     }
     if (rp) {  // the residual add over the whole output, in place
       auto* yp = static_cast<uint8_t*>(y.raw());
-      pool.parallel_for(y.numel(), kAddGrain, [&](int64_t b, int64_t e) { add_range(yp, rp, b, e - b); });
+      pool.parallel_for(y.numel(), kEltwiseGrain, [&](int64_t b, int64_t e) { add_range(yp, rp, b, e - b); });
     }
     out = std::move(y);
     return true;
@@ -557,10 +557,9 @@ class QConv : public FastOp {
   // Elements [at, at + len) of the convolution's output y become the fused residual add's results
   // (y is either operand; the add reads each step's inputs before storing).
   void add_range(uint8_t* y, const uint8_t* r, int64_t at, int64_t len) const {
-    if (conv_first_) add_.run(y + at, r + at, len, y + at);
-    else add_.run(r + at, y + at, len, y + at);
+    if (conv_first_) add_->run(y + at, r + at, len, y + at);
+    else add_->run(r + at, y + at, len, y + at);
   }
-  static constexpr int64_t kAddGrain = 16384;  // bytes per task of the add over a whole output (as QAdd's)
   static constexpr int64_t kDirectScratchBudget = 128 * 1024;
   static constexpr int64_t kDirectInlineCopy = 64 * 1024;  // bytes of HWC copy made on the calling thread
 
@@ -667,8 +666,7 @@ class QConv : public FastOp {
   bool phase_rows_ = false;     // run_phase_rows; the weights packed in k_order_
   std::vector<int32_t> k_order_;  // phase_rows_: the k (of all of K) in each place of B's rows
   fast::QLayer q_;
-  fast::QAddKernel add_;     // the fused residual add (fused_add_)
-  bool fused_add_ = false;
+  std::optional<fast::QAddKernel> add_;  // a fused residual add
   bool conv_first_ = true;   // the convolution's output is the add's first operand
   std::vector<std::vector<uint8_t>> packed_;
   std::vector<Block8> cb8_;    // depthwise 3x3, quantized output: the 8-channel blocks
@@ -697,7 +695,7 @@ std::unique_ptr<FastOp> make_qconv(const FastOpContext& ctx) {
   if (!layer.quantized || !fast::QAddKernel::read(add_ctx, &k)) return nullptr;
   const bool conv_first = add.inputs[0] == node.outputs[0];
   if ((conv_first ? k.a_type() : k.b_type()) != layer.out_type()) return nullptr;
-  return std::make_unique<QConv>(g, std::move(layer), in_h, in_w, &k, conv_first);
+  return std::make_unique<QConv>(g, std::move(layer), in_h, in_w, k, conv_first);
 }
 
 }  // namespace octet
