@@ -607,6 +607,10 @@ TEST(EngineQConv, DirectPathEqualsReferenceBitForBit) {
       // 1x1 on output planes of at most 100 pixels: stride 1, stride 2, padding 1.
       {2, 32, 7, 7, 64, 1, 1, 1, 0, 1, U, S, U, true, true},     {1, 16, 14, 14, 32, 1, 1, 2, 0, 1, S, S, S, false, true},
       {1, 24, 8, 8, 48, 1, 1, 1, 1, 1, U, S, U, false, true},
+      // At most 64 output channels, each task builds the input rows it reads: a plane cut in
+      // row chunks on 1 thread too (each with its halo rows), and a 2x2 kernel with padding 3,
+      // whose first and last output rows read no input row at all.
+      {1, 16, 64, 64, 64, 1, 3, 1, 1, 1, U, S, U, true, true},   {1, 8, 6, 6, 16, 1, 2, 1, 3, 1, U, S, U, false, true},
   };
   expect_engine_matches_reference(cases, 4242, 6000, "conv_u8s8_direct_");
 }

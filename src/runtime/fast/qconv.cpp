@@ -467,10 +467,16 @@ class QConv : public FastOp {
     return plan;
   }
 
-  // Every image into the padded HWC-quad layout once (the calling thread's kSharedSlot), then
-  // tasks of (64-channel chunk, image, output rows), those of one chunk consecutive so that a
-  // thread's next task reuses its weights in L2. An input plane other than the one inferred at
-  // load (unknown there, or changed) is planned at every run (bands x M x taps additions).
+  // Tasks of (64-channel chunk, image, output rows), those of one chunk consecutive so that a
+  // thread's next task reuses its weights in L2, on the input in the padded HWC-quad layout.
+  // Where the channels are one chunk, each task builds the rows its outputs read itself (its
+  // own rows and a halo), in its own buffer: the rows a thread wrote in the layer before are then
+  // read from its own cache, and no thread waits for one copy of the whole image (resnet8 INT8 on
+  // 2 threads had spent 15% of a 16-channel layer's time there, and the other core then read half
+  // of that copy from the first one's cache). With more chunks, their tasks share one copy of
+  // every image (the calling thread's kSharedSlot), which takes the pool when it is large.
+  // An input plane other than the one inferred at load (unknown there, or changed) is planned at
+  // every run (bands x M x taps additions).
   // r: the fused residual add's other operand (y's shape), added by each task to the rows it
   // wrote while they are in its cache; or null.
   bool run_direct(const Conv2d& g, int64_t N, const uint8_t* x, const uint8_t* r, Tensor& y, ThreadPool& pool) const {
@@ -483,24 +489,28 @@ class QConv : public FastOp {
     if (N == 0 || g.P() == 0) return true;
     if (plan->bands.empty()) return false;
     const int64_t C = g.C, M = g.M, HW = g.H * g.W, P = g.P(), row_bytes = plan->Wp * C, image = g.H * row_bytes;
-    auto* xh = static_cast<uint8_t*>(fast::scratch_bytes(fast::kSharedSlot, static_cast<size_t>(N * image + 64)));
     const uint8_t zp = static_cast<uint8_t>(q_.x_zp);
-    const int64_t in_rows = std::max<int64_t>(1, 1024 / g.W), in_chunks = (g.H + in_rows - 1) / in_rows;
-    auto copy_rows = [&](int64_t task) {
-      const int64_t n = task / in_chunks, h0 = task % in_chunks * in_rows, h1 = std::min(g.H, h0 + in_rows);
-      for (int64_t h = h0; h < h1; ++h) {
-        uint8_t* row = xh + n * image + h * row_bytes;
-        std::memset(row, zp, static_cast<size_t>(plan->padl * C));
-        kernels::qconv_direct_hwc_vnni(x + n * C * HW + h * g.W, C, HW, g.W, C, row + plan->padl * C);
-        std::memset(row + (plan->padl + g.W) * C, zp, static_cast<size_t>(plan->padr * C));
-      }
+    auto copy_row = [&](int64_t n, int64_t h, uint8_t* row) {  // input row h of image n
+      std::memset(row, zp, static_cast<size_t>(plan->padl * C));
+      kernels::qconv_direct_hwc_vnni(x + n * C * HW + h * g.W, C, HW, g.W, C, row + plan->padl * C);
+      std::memset(row + (plan->padl + g.W) * C, zp, static_cast<size_t>(plan->padr * C));
     };
-    if (N * image <= kDirectInlineCopy) {  // a few microseconds: not worth waking the pool
-      for (int64_t task = 0; task < N * in_chunks; ++task) copy_rows(task);
-    } else {
-      pool.parallel_tasks(N * in_chunks, copy_rows);
-    }
     const int64_t mt = std::min<int64_t>(M, 64), m_chunks = (M + mt - 1) / mt;
+    const bool own_rows = m_chunks == 1;
+    uint8_t* xh = nullptr;  // the shared copy: image n's row h at xh + n * image + h * row_bytes
+    if (!own_rows) {
+      xh = static_cast<uint8_t*>(fast::scratch_bytes(fast::kSharedSlot, static_cast<size_t>(N * image + 64)));
+      const int64_t in_rows = std::max<int64_t>(1, 1024 / g.W), in_chunks = (g.H + in_rows - 1) / in_rows;
+      auto copy_rows = [&](int64_t task) {
+        const int64_t n = task / in_chunks, h0 = task % in_chunks * in_rows, h1 = std::min(g.H, h0 + in_rows);
+        for (int64_t h = h0; h < h1; ++h) copy_row(n, h, xh + n * image + h * row_bytes);
+      };
+      if (N * image <= kDirectInlineCopy) {  // a few microseconds: not worth waking the pool
+        for (int64_t task = 0; task < N * in_chunks; ++task) copy_rows(task);
+      } else {
+        pool.parallel_tasks(N * in_chunks, copy_rows);
+      }
+    }
     // Row chunks: as few as the scratch budget allows, but enough for one task per thread, in a
     // count of tasks that the threads share evenly where the rows allow. Fewer, larger tasks won
     // at batch 1 (resnet8 INT8, 2 threads, p50: 0.072 ms with at least 4 tasks per thread, 0.067
@@ -528,12 +538,26 @@ class QConv : public FastOp {
     pool.parallel_tasks(m_chunks * N * row_chunks, [&](int64_t task) {
       const int64_t mc = task / (N * row_chunks), n = task / row_chunks % N, rc = task % row_chunks;
       const int64_t m0 = mc * mt, m1 = std::min(M, m0 + mt), r0 = rc * rows, r1 = std::min(g.OH, r0 + rows);
+      // Image n's rows: in + in_off + h * row_bytes is row h's first byte (own_rows: the buffer
+      // holds rows [h0, h1), those the output rows [r0, r1) read).
+      const uint8_t* in = nullptr;
+      int64_t in_off = 0;
+      if (!own_rows) {
+        in = xh + n * image;
+      } else {
+        const int64_t h0 = std::max<int64_t>(0, r0 * g.sh - g.pt);
+        const int64_t h1 = std::min(g.H, (r1 - 1) * g.sh - g.pt + (g.kh - 1) * g.dh + 1);
+        auto* buf = static_cast<uint8_t*>(fast::scratch_bytes(1, static_cast<size_t>(std::max<int64_t>(0, h1 - h0) * row_bytes + 64)));
+        for (int64_t h = h0; h < h1; ++h) copy_row(n, h, buf + (h - h0) * row_bytes);
+        in = buf;
+        in_off = -h0 * row_bytes;
+      }
       std::vector<kernels::QconvDirectBand> bands;
       for (const DirectBand& t : plan->bands) {  // each band's rows inside [r0, r1)
         const int64_t lo = std::max(r0, t.oh0), hi = std::min(r1, t.oh1);
         if (lo >= hi || t.ow0 == t.ow1) continue;
         kernels::QconvDirectBand b;
-        b.x = xh + n * image + t.x0 + (lo - t.oh0) * p.row_step;
+        b.x = t.off.empty() ? in : in + (in_off + t.x0 + (lo - t.oh0) * p.row_step);  // a band without taps reads nothing
         b.rows = hi - lo;
         b.cols = t.ow1 - t.ow0;
         b.out = (lo - r0) * g.OW + t.ow0;
