@@ -285,6 +285,33 @@ TEST(EltwiseAvx2, QAddHandWorkedValues) {
   EXPECT_EQ(y[8], 3);
 }
 
+// In place (y is a or b, as a fused convolution's residual add runs) on lengths whose tails run
+// on a padded copy: the same values as into a separate output.
+TEST(EltwiseAvx2, QAddInPlaceEqualsQAddValueOnEveryTail) {
+  if (!avx2()) GTEST_SKIP();
+  std::mt19937 rng(29);
+  for (int trial = 0; trial < 40; ++trial) {
+    const QAddParams p = random_qadd_params<uint8_t, uint8_t, uint8_t>(rng, trial, false);
+    const bool recip = qadd_recip_exact<uint8_t, uint8_t, uint8_t>(p);
+    const int64_t n = 1 + trial % 20 + (trial / 20) * 49;
+    std::vector<uint8_t> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+    for (auto& v : a) v = random_byte<uint8_t>(rng);
+    for (auto& v : b) v = random_byte<uint8_t>(rng);
+    std::vector<uint8_t> ya = a, yb = b;
+    if (recip) {
+      qadd_recip_avx2(p, ya.data(), b.data(), n, ya.data());
+      qadd_recip_avx2(p, a.data(), yb.data(), n, yb.data());
+    } else {
+      qadd_avx2(p, ya.data(), b.data(), n, ya.data());
+      qadd_avx2(p, a.data(), yb.data(), n, yb.data());
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(static_cast<int>(ya[i]), qadd_value(a[i], b[i], p)) << "trial " << trial << " n " << n << " i " << i;
+      ASSERT_EQ(static_cast<int>(yb[i]), qadd_value(a[i], b[i], p)) << "trial " << trial << " n " << n << " i " << i;
+    }
+  }
+}
+
 // Calibration's one-pass range (minmax_finite_f32): the AVX2 kernel against the plain loop on
 // every length to 100 and a few long ones (the overlapping last step), values that include both
 // zeros, subnormals and extremes, and a NaN or an infinity placed at the start, the middle, inside

@@ -604,9 +604,10 @@ TEST(EngineQConv, DirectPathEqualsReferenceBitForBit) {
       {1, 4, 5, 5, 16, 1, 3, 1, 3, 1, U, S, U, false, true},     {2, 20, 8, 8, 80, 1, 2, 1, 0, 1, S, U, S, true, true},
       {1, 64, 28, 28, 128, 1, 3, 2, 1, 1, U, S, U, true, true},  {1, 16, 1, 1, 16, 1, 3, 1, 1, 1, U, S, U, false, true},
       {1, 16, 15, 15, 32, 1, 3, 2, 2, 2, U, S, U, true, true},   {2, 8, 10, 9, 16, 1, 3, 3, 1, 1, S, S, S, false, true},
-      // 1x1 on output planes of at most 100 pixels: stride 1, stride 2, padding 1.
+      // 1x1 on output planes of at most 100 pixels: stride 1, stride 2, padding 1; strided ones
+      // on up to 256 (14x14 here, resnet8's shortcut, which adds per whole plane on 1 thread).
       {2, 32, 7, 7, 64, 1, 1, 1, 0, 1, U, S, U, true, true},     {1, 16, 14, 14, 32, 1, 1, 2, 0, 1, S, S, S, false, true},
-      {1, 24, 8, 8, 48, 1, 1, 1, 1, 1, U, S, U, false, true},
+      {1, 24, 8, 8, 48, 1, 1, 1, 1, 1, U, S, U, false, true},    {2, 16, 28, 28, 32, 1, 1, 2, 0, 1, U, S, U, false, true},
       // At most 64 output channels, each task builds the input rows it reads: a plane cut in
       // row chunks on 1 thread too (each with its halo rows), and a 2x2 kernel with padding 3,
       // whose first and last output rows read no input row at all.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <type_traits>
@@ -85,18 +86,29 @@ void qadd_avx2(const QAddParams& p, const A* a, const B* b, int64_t n, Y* y) {
   const __m256 yz = _mm256_set1_ps(static_cast<float>(p.y_zp));
   const __m256 lo = _mm256_set1_ps(p.lo), hi = _mm256_set1_ps(p.hi);
   const __m256 qmin = _mm256_set1_ps(static_cast<float>(p.qmin)), qmax = _mm256_set1_ps(static_cast<float>(p.qmax));
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 fa = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(a + i), az)), as);
-    const __m256 fb = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(b + i), bz)), bs);
+  auto step = [&](const A* a8, const B* b8, Y* y8) {  // 8 outputs
+    const __m256 fa = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(a8), az)), as);
+    const __m256 fb = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(b8), bz)), bs);
     // The clamp with the sum second: max/min return the second operand on NaN, so NaN stays.
     const __m256 s = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(fa, fb)));
     const __m256i q = _mm256_cvtps_epi32(quantize8(s, ys, yz, qmin, qmax));
     const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
     const __m128i bytes = std::is_same<Y, uint8_t>::value ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), bytes);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(y8), bytes);
+  };
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) step(a + i, b + i, y + i);
+  if (i < n) {  // the tail: one more step on a padded copy (a fused residual add's channel rows
+                // are often 49 or 98 bytes, whose tails one by one had cost as much as the rest)
+    A ta[8] = {};
+    B tb[8] = {};
+    Y ty[8];
+    const size_t rest = static_cast<size_t>(n - i);
+    std::memcpy(ta, a + i, rest * sizeof(A));
+    std::memcpy(tb, b + i, rest * sizeof(B));
+    step(ta, tb, ty);
+    std::memcpy(y + i, ty, rest * sizeof(Y));
   }
-  for (; i < n; ++i) y[i] = static_cast<Y>(qadd_value(a[i], b[i], p));
 }
 
 namespace {
@@ -129,7 +141,16 @@ void qadd_recip_avx2(const QAddParams& p, const A* a, const B* b, int64_t n, Y* 
     const __m128i bytes = std::is_same<Y, uint8_t>::value ? _mm_packus_epi16(w0, w1) : _mm_packs_epi16(w0, w1);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), bytes);
   }
-  if (i < n) qadd_avx2(p, a + i, b + i, n - i, y + i);  // the tail exactly as the reference
+  if (i < n) {  // the tail: one more step on a padded copy (this kernel is exact on every pair)
+    A ta[16] = {};
+    B tb[16] = {};
+    Y ty[16];
+    const size_t rest = static_cast<size_t>(n - i);
+    std::memcpy(ta, a + i, rest * sizeof(A));
+    std::memcpy(tb, b + i, rest * sizeof(B));
+    qadd_recip_avx2(p, ta, tb, 16, ty);
+    std::memcpy(y + i, ty, rest * sizeof(Y));
+  }
 }
 
 template <class A, class B, class Y>

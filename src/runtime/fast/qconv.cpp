@@ -369,12 +369,18 @@ class QConv : public FastOp {
   // pixels inferred at load: there its tiles beat the GEMM's set-up (mobilenetv2-tiny INT8, 1
   // thread, batch 1, its 7x7 layers: 96 -> 32 channels 3.2 -> 1.8 us, 32 -> 128 4.3 -> 2.7,
   // 48 -> 128 5.0 -> 3.5), while from 14x14 on the GEMM is as fast or faster (24 -> 96 at 14x14
-  // 6.2 against 7.1 us, 16 -> 64 at 28x28 10.1 against 15.9).
+  // 6.2 against 7.1 us, 16 -> 64 at 28x28 10.1 against 15.9). A strided one (ResNet's
+  // downsampling shortcuts), whose input the GEMM path must first gather, up to
+  // kDirectStridedPointwiseMax: 1 thread, batch 1, resnet8's 16 -> 32 on 14x14 5.9 -> 4.5 us
+  // (batch 32: 0.177 -> 0.133 ms), ResNet-18's 128 -> 256 on 14x14 88-100 -> 66-76 us, while its
+  // 64 -> 128 on 28x28 is no faster (92-104 against 103-106 us).
   static constexpr int64_t kDirectPointwiseMax = 100;
+  static constexpr int64_t kDirectStridedPointwiseMax = 256;
   static bool small_pointwise(const Conv2d& g, int64_t in_h, int64_t in_w) {
     if (in_h <= 0 || in_w <= 0) return false;
     Conv2d r = g;
-    return fast::resolve_conv2d(&r, in_h, in_w) && r.OH * r.OW <= kDirectPointwiseMax;
+    if (!fast::resolve_conv2d(&r, in_h, in_w)) return false;
+    return r.OH * r.OW <= (r.sh > 1 || r.sw > 1 ? kDirectStridedPointwiseMax : kDirectPointwiseMax);
   }
 
   // Packs the weights for the direct kernel, sums each (channel, tap)'s weights for the row terms,
@@ -572,8 +578,11 @@ class QConv : public FastOp {
       auto* scratch = static_cast<uint8_t*>(fast::scratch_bytes(0, kernels::qconv_direct_scratch_bytes(Q, m0, m1)));
       kernels::qconv_direct_vnni(p, bands.data(), static_cast<int64_t>(bands.size()), Q, dpacked_.data(), m0, m1,
                                  yb + (n * M + m0) * P + r0 * g.OW, P, scratch);
-      if (r)
+      if (r && Q == P) {  // whole planes: the channels' rows are one run
+        add_range(yb, r, (n * M + m0) * P, (m1 - m0) * P);
+      } else if (r) {
         for (int64_t m = m0; m < m1; ++m) add_range(yb, r, (n * M + m) * P + r0 * g.OW, Q);
+      }
     });
     return true;
   }
