@@ -502,7 +502,7 @@ Model qconv_model(const QConvCase& t, uint32_t seed) {
   return m;
 }
 
-// Runs each case's model on the engine (1 and 2 threads) and the reference executor on the same
+// Runs each case's model on the engine (1, 2 and 3 threads) and the reference executor on the same
 // random input: the layer must run on a kernel whose name starts with `kernel_prefix`, with the
 // reference's bits. Case i's weights come from seed seed_base + i.
 void expect_engine_matches_reference(const std::vector<QConvCase>& cases, uint32_t input_seed, uint32_t seed_base,
@@ -515,7 +515,7 @@ void expect_engine_matches_reference(const std::vector<QConvCase>& cases, uint32
     Tensor x(t.x_type, {t.n, t.c, t.h, t.w});
     for (int64_t j = 0; j < x.numel(); ++j) static_cast<uint8_t*>(x.raw())[j] = static_cast<uint8_t>(rng());
     const Tensor want = Executor(m).run({{"x", x}}).at("y");
-    for (int threads : {1, 2}) {
+    for (int threads : {1, 2, 3}) {
       EngineOptions eo;
       eo.threads = threads;
       Engine engine(m, eo);
@@ -609,9 +609,9 @@ TEST(EngineQConv, DirectPathEqualsReferenceBitForBit) {
       {2, 32, 7, 7, 64, 1, 1, 1, 0, 1, U, S, U, true, true},     {1, 16, 14, 14, 32, 1, 1, 2, 0, 1, S, S, S, false, true},
       {1, 24, 8, 8, 48, 1, 1, 1, 1, 1, U, S, U, false, true},    {2, 16, 28, 28, 32, 1, 1, 2, 0, 1, U, S, U, false, true},
       // At most 64 output channels, each task builds the input rows it reads: a plane cut in
-      // row chunks on 1 thread too (each with its halo rows), and a 2x2 kernel with padding 3,
-      // whose first and last output rows read no input row at all.
-      {1, 16, 64, 64, 64, 1, 3, 1, 1, 1, U, S, U, true, true},   {1, 8, 6, 6, 16, 1, 2, 1, 3, 1, U, S, U, false, true},
+      // row chunks on 1 thread too (each with its halo rows), and a 2x2 kernel with padding 6,
+      // whose first and last 5 output rows read no input row at all (on 3 threads, whole tasks).
+      {1, 16, 64, 64, 64, 1, 3, 1, 1, 1, U, S, U, true, true},   {1, 64, 4, 4, 64, 1, 2, 1, 6, 1, U, S, U, false, true},
   };
   expect_engine_matches_reference(cases, 4242, 6000, "conv_u8s8_direct_");
 }

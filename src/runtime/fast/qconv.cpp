@@ -521,7 +521,9 @@ class QConv : public FastOp {
     // count of tasks that the threads share evenly where the rows allow. Fewer, larger tasks won
     // at batch 1 (resnet8 INT8, 2 threads, p50: 0.072 ms with at least 4 tasks per thread, 0.067
     // with 2, 0.064 with 1: its layers take 5-13 us, a task's set-up and a hand-over count).
-    const int64_t threads = pool.size(), per_chunk = m_chunks * N;
+    // A convolution of under kDirectSerialMacs runs as one task on the calling thread.
+    const int64_t macs = N * g.P() * M * g.C * g.kh * g.kw;
+    const int64_t threads = macs < kDirectSerialMacs ? 1 : pool.size(), per_chunk = m_chunks * N;
     int64_t chunks = std::max((g.OH * g.OW * mt + kDirectScratchBudget - 1) / kDirectScratchBudget,
                               (threads + per_chunk - 1) / per_chunk);
     while (chunks < g.OH && per_chunk * chunks < 4 * threads && per_chunk * chunks % threads != 0) ++chunks;
@@ -594,6 +596,12 @@ class QConv : public FastOp {
     else add_->run(r + at, y + at, len, y + at);
   }
   static constexpr int64_t kDirectScratchBudget = 128 * 1024;
+  // Below this many multiply-adds the second thread costs more than it saves: resnet8's 1x1
+  // shortcuts (100,352 each; 2.4 and 4.5 us on 1 thread) took 6 us on 2, and the whole model on
+  // 2 threads, batch 1, p50, went 0.062 -> 0.057-0.058 ms (0.126 -> 0.110 in this machine's slow
+  // 2-thread mode) with them on one; mobilenetv2-tiny, whose direct 1x1 layers have 150,528 to
+  // 301,056, was the same either way (at a limit of 310,000 too).
+  static constexpr int64_t kDirectSerialMacs = 256 * 1024;
   static constexpr int64_t kDirectInlineCopy = 64 * 1024;  // bytes of HWC copy made on the calling thread
 
   // n quads of 4 bytes q at dst.
