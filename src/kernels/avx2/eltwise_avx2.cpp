@@ -77,6 +77,20 @@ inline __m256i widen8(const Q* x) {  // 8 bytes -> 8 int32
   return std::is_same<Q, uint8_t>::value ? _mm256_cvtepu8_epi32(raw) : _mm256_cvtepi8_epi32(raw);
 }
 
+// The last rest < W elements of an element-wise kernel whose step computes W outputs: step(a, b,
+// y) on copies of them padded with zeros, then the first rest outputs stored. The inputs are
+// copied before anything is stored, so y may be a or b.
+template <int W, class A, class B, class Y, class Step>
+void padded_tail(const A* a, const B* b, int64_t rest, Y* y, Step step) {
+  A ta[W] = {};
+  B tb[W] = {};
+  Y ty[W];
+  std::memcpy(ta, a, static_cast<size_t>(rest) * sizeof(A));
+  std::memcpy(tb, b, static_cast<size_t>(rest) * sizeof(B));
+  step(ta, tb, ty);
+  std::memcpy(y, ty, static_cast<size_t>(rest) * sizeof(Y));
+}
+
 }  // namespace
 
 template <class A, class B, class Y>
@@ -98,17 +112,9 @@ void qadd_avx2(const QAddParams& p, const A* a, const B* b, int64_t n, Y* y) {
   };
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) step(a + i, b + i, y + i);
-  if (i < n) {  // the tail: one more step on a padded copy (a fused residual add's channel rows
-                // are often 49 or 98 bytes, whose tails one by one had cost as much as the rest)
-    A ta[8] = {};
-    B tb[8] = {};
-    Y ty[8];
-    const size_t rest = static_cast<size_t>(n - i);
-    std::memcpy(ta, a + i, rest * sizeof(A));
-    std::memcpy(tb, b + i, rest * sizeof(B));
-    step(ta, tb, ty);
-    std::memcpy(y + i, ty, rest * sizeof(Y));
-  }
+  // The tail on a padded copy: a fused residual add's channel rows are often 49 or 98 bytes, whose
+  // tails one element at a time had cost as much as the rest.
+  if (i < n) padded_tail<8>(a + i, b + i, n - i, y + i, step);
 }
 
 namespace {
@@ -141,16 +147,9 @@ void qadd_recip_avx2(const QAddParams& p, const A* a, const B* b, int64_t n, Y* 
     const __m128i bytes = std::is_same<Y, uint8_t>::value ? _mm_packus_epi16(w0, w1) : _mm_packs_epi16(w0, w1);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), bytes);
   }
-  if (i < n) {  // the tail: one more step on a padded copy (this kernel is exact on every pair)
-    A ta[16] = {};
-    B tb[16] = {};
-    Y ty[16];
-    const size_t rest = static_cast<size_t>(n - i);
-    std::memcpy(ta, a + i, rest * sizeof(A));
-    std::memcpy(tb, b + i, rest * sizeof(B));
-    qadd_recip_avx2(p, ta, tb, 16, ty);
-    std::memcpy(y + i, ty, rest * sizeof(Y));
-  }
+  // The tail on a padded copy (this kernel is exact on every pair, padding included).
+  if (i < n)
+    padded_tail<16>(a + i, b + i, n - i, y + i, [&](const A* ta, const B* tb, Y* ty) { qadd_recip_avx2(p, ta, tb, 16, ty); });
 }
 
 template <class A, class B, class Y>
