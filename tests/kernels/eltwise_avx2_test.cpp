@@ -285,31 +285,49 @@ TEST(EltwiseAvx2, QAddHandWorkedValues) {
   EXPECT_EQ(y[8], 3);
 }
 
-// In place (y is a or b, as a fused convolution's residual add runs) on lengths whose tails run
-// on a padded copy: the same values as into a separate output.
+// In place (y is a or b, as a fused convolution's residual add runs), on every length from 1 to
+// 40 (each tail of the 8- and 16-wide loops, run as one step on a padded copy) and a fused add's
+// channel rows of 49 and 98: qadd_avx2 always, qadd_recip_avx2 where its parameters are accepted;
+// y aliasing a where Y is A's type, b where it is B's.
+template <class A, class B, class Y>
+void check_qadd_in_place(uint32_t seed) {
+  std::mt19937 rng(seed);
+  using Kernel = void (*)(const QAddParams&, const A*, const B*, int64_t, Y*);
+  for (int trial = 0; trial < 12; ++trial) {
+    const QAddParams p = random_qadd_params<A, B, Y>(rng, trial, trial % 2 == 1);
+    std::vector<Kernel> kernels = {qadd_avx2<A, B, Y>};
+    if (qadd_recip_exact<A, B, Y>(p)) kernels.push_back(qadd_recip_avx2<A, B, Y>);
+    std::vector<int64_t> lengths = {49, 98};
+    for (int64_t n = 1; n <= 40; ++n) lengths.push_back(n);
+    for (Kernel kernel : kernels)
+      for (int64_t n : lengths) {
+        std::vector<A> a(static_cast<size_t>(n));
+        std::vector<B> b(static_cast<size_t>(n));
+        for (auto& v : a) v = random_byte<A>(rng);
+        for (auto& v : b) v = random_byte<B>(rng);
+        std::vector<Y> got;
+        if constexpr (std::is_same_v<A, Y>) {
+          got.assign(a.begin(), a.end());
+          kernel(p, got.data(), b.data(), n, got.data());
+        } else {
+          static_assert(std::is_same_v<B, Y>, "y aliases one operand");
+          got.assign(b.begin(), b.end());
+          kernel(p, a.data(), got.data(), n, got.data());
+        }
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_EQ(static_cast<int>(got[i]), qadd_value(a[i], b[i], p))
+              << "seed " << seed << " trial " << trial << " n " << n << " i " << i
+              << (kernel == kernels[0] ? " qadd_avx2" : " qadd_recip_avx2");
+      }
+  }
+}
+
 TEST(EltwiseAvx2, QAddInPlaceEqualsQAddValueOnEveryTail) {
   if (!avx2()) GTEST_SKIP();
-  std::mt19937 rng(29);
-  for (int trial = 0; trial < 40; ++trial) {
-    const QAddParams p = random_qadd_params<uint8_t, uint8_t, uint8_t>(rng, trial, false);
-    const bool recip = qadd_recip_exact<uint8_t, uint8_t, uint8_t>(p);
-    const int64_t n = 1 + trial % 20 + (trial / 20) * 49;
-    std::vector<uint8_t> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
-    for (auto& v : a) v = random_byte<uint8_t>(rng);
-    for (auto& v : b) v = random_byte<uint8_t>(rng);
-    std::vector<uint8_t> ya = a, yb = b;
-    if (recip) {
-      qadd_recip_avx2(p, ya.data(), b.data(), n, ya.data());
-      qadd_recip_avx2(p, a.data(), yb.data(), n, yb.data());
-    } else {
-      qadd_avx2(p, ya.data(), b.data(), n, ya.data());
-      qadd_avx2(p, a.data(), yb.data(), n, yb.data());
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      ASSERT_EQ(static_cast<int>(ya[i]), qadd_value(a[i], b[i], p)) << "trial " << trial << " n " << n << " i " << i;
-      ASSERT_EQ(static_cast<int>(yb[i]), qadd_value(a[i], b[i], p)) << "trial " << trial << " n " << n << " i " << i;
-    }
-  }
+  check_qadd_in_place<uint8_t, uint8_t, uint8_t>(29);
+  check_qadd_in_place<int8_t, uint8_t, int8_t>(30);
+  check_qadd_in_place<uint8_t, int8_t, int8_t>(31);
+  check_qadd_in_place<int8_t, int8_t, int8_t>(32);
 }
 
 // Calibration's one-pass range (minmax_finite_f32): the AVX2 kernel against the plain loop on

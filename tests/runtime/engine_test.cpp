@@ -605,7 +605,7 @@ TEST(EngineQConv, DirectPathEqualsReferenceBitForBit) {
       {1, 64, 28, 28, 128, 1, 3, 2, 1, 1, U, S, U, true, true},  {1, 16, 1, 1, 16, 1, 3, 1, 1, 1, U, S, U, false, true},
       {1, 16, 15, 15, 32, 1, 3, 2, 2, 2, U, S, U, true, true},   {2, 8, 10, 9, 16, 1, 3, 3, 1, 1, S, S, S, false, true},
       // 1x1 on output planes of at most 100 pixels: stride 1, stride 2, padding 1; strided ones
-      // on up to 256 (14x14 here, resnet8's shortcut, which adds per whole plane on 1 thread).
+      // on up to 256 (14x14 here, the shape of resnet8's shortcut).
       {2, 32, 7, 7, 64, 1, 1, 1, 0, 1, U, S, U, true, true},     {1, 16, 14, 14, 32, 1, 1, 2, 0, 1, S, S, S, false, true},
       {1, 24, 8, 8, 48, 1, 1, 1, 1, 1, U, S, U, false, true},    {2, 16, 28, 28, 32, 1, 1, 2, 0, 1, U, S, U, false, true},
       // At most 64 output channels, each task builds the input rows it reads: a plane cut in
@@ -1071,6 +1071,8 @@ TEST(EngineQAdd, ResidualAddFusedIntoTheConvolutionEqualsTheReference) {
       {{1, 16, 14, 14, 16, 1, 3, 1, 1, 1, U, S, U, true, true}, true, U},    // direct on AVX-512 VNNI
       {{1, 16, 7, 7, 96, 1, 3, 1, 1, 1, U, S, U, true, true}, false, U, false, true},  // direct, 2 chunks, no bias
       {{2, 16, 9, 9, 32, 1, 3, 2, 1, 1, U, S, U, false, true}, false, S},   // direct, strided
+      // direct, strided 1x1 on 14x14 (resnet8's shortcut): whole planes per task on 1 thread
+      {{2, 16, 28, 28, 32, 1, 1, 2, 0, 1, U, S, U, false, true}, true, U},
       {{2, 16, 14, 14, 17, 1, 3, 1, 1, 1, U, S, U, true, true}, true, U},   // shifted
       {{1, 16, 6, 7, 9, 1, 1, 1, 2, 1, U, S, S, false}, false, U},          // im2col
       {{2, 8, 7, 6, 17, 1, 1, 1, 0, 1, U, S, U, false}, true, S},           // 1x1
@@ -1139,7 +1141,7 @@ TEST(EngineQAdd, ResidualAddFusedIntoTheConvolutionEqualsTheReference) {
       EXPECT_TRUE(same_bits(e.run(feeds).at("sum"), want)) << "case " << i;
       continue;
     }
-    for (int threads : {1, 2}) {
+    for (int threads : {1, 2, 3}) {
       EngineOptions eo;
       eo.threads = threads;
       eo.profile = true;

@@ -521,9 +521,10 @@ class QConv : public FastOp {
     // count of tasks that the threads share evenly where the rows allow. Fewer, larger tasks won
     // at batch 1 (resnet8 INT8, 2 threads, p50: 0.072 ms with at least 4 tasks per thread, 0.067
     // with 2, 0.064 with 1: its layers take 5-13 us, a task's set-up and a hand-over count).
-    // A convolution of under kDirectSerialMacs runs as one task on the calling thread.
-    const int64_t macs = N * g.P() * M * g.C * g.kh * g.kw;
-    const int64_t threads = macs < kDirectSerialMacs ? 1 : pool.size(), per_chunk = m_chunks * N;
+    // A convolution of under kDirectSerialMacs runs all its tasks on the calling thread, its rows
+    // uncut.
+    const bool serial = N * g.P() * M * g.C * g.kh * g.kw < kDirectSerialMacs;
+    const int64_t threads = serial ? 1 : pool.size(), per_chunk = m_chunks * N;
     int64_t chunks = std::max((g.OH * g.OW * mt + kDirectScratchBudget - 1) / kDirectScratchBudget,
                               (threads + per_chunk - 1) / per_chunk);
     while (chunks < g.OH && per_chunk * chunks < 4 * threads && per_chunk * chunks % threads != 0) ++chunks;
@@ -543,7 +544,7 @@ class QConv : public FastOp {
     p.lo = q_.lo;
     p.hi = q_.hi;
     auto* yb = static_cast<uint8_t*>(y.raw());
-    pool.parallel_tasks(m_chunks * N * row_chunks, [&](int64_t task) {
+    auto run_task = [&](int64_t task) {
       const int64_t mc = task / (N * row_chunks), n = task / row_chunks % N, rc = task % row_chunks;
       const int64_t m0 = mc * mt, m1 = std::min(M, m0 + mt), r0 = rc * rows, r1 = std::min(g.OH, r0 + rows);
       // Image n's rows: in + in_off + h * row_bytes is row h's first byte (own_rows: the buffer
@@ -585,7 +586,12 @@ class QConv : public FastOp {
       } else if (r) {
         for (int64_t m = m0; m < m1; ++m) add_range(yb, r, (n * M + m) * P + r0 * g.OW, Q);
       }
-    });
+    };
+    if (serial) {
+      for (int64_t task = 0; task < m_chunks * N * row_chunks; ++task) run_task(task);
+    } else {
+      pool.parallel_tasks(m_chunks * N * row_chunks, run_task);
+    }
     return true;
   }
 
