@@ -102,7 +102,7 @@ class ConvF32 : public FastOp {
     if (!fast::resolve_conv2d(&g, x.dim(2), x.dim(3))) return false;
     const int64_t N = x.dim(0), P = g.P();
     Tensor y(DType::Float32, {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
-    const Tensor* r = residual_ && in.size() > 3 ? in[3] : nullptr;  // residual_input(Conv)
+    const Tensor* r = residual_ && in.size() > kConvResidualInput ? in[kConvResidualInput] : nullptr;
     if (residual_ && (!r || r->dtype() != DType::Float32 || r->shape() != y.shape())) return false;
     const float* rp = r ? r->data<float>() : nullptr;
     bool summed = false;  // the residual is in y

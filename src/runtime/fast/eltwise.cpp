@@ -14,8 +14,6 @@
 namespace octet {
 namespace {
 
-constexpr int64_t kGrain = kEltwiseGrain;
-
 // Per-tensor scale and 8-bit zero point of a QuantizeLinear / DequantizeLinear; false otherwise.
 bool qparams(const FastOpContext& ctx, float* scale, int32_t* zp, DType* type) {
   const Node& n = ctx.node;
@@ -33,7 +31,7 @@ class Quantize : public FastOp {
     if (x.dtype() != DType::Float32) return false;
     Tensor y(type_, x.shape(), Tensor::Uninitialized{});
     const float* xp = x.data<float>();
-    pool.parallel_for(x.numel(), kGrain, [&](int64_t b, int64_t e) {
+    pool.parallel_for(x.numel(), kEltwiseGrain, [&](int64_t b, int64_t e) {
       if (type_ == DType::UInt8) kernels::quantize_f32_u8_avx2(xp + b, e - b, scale_, zp_, 0, 255, y.data<uint8_t>() + b);
       else kernels::quantize_f32_s8_avx2(xp + b, e - b, scale_, zp_, -128, 127, y.data<int8_t>() + b);
     });
@@ -57,7 +55,7 @@ class Dequantize : public FastOp {
     if (x.dtype() != type_) return false;
     Tensor y(DType::Float32, x.shape(), Tensor::Uninitialized{});
     float* yp = y.data<float>();
-    pool.parallel_for(x.numel(), kGrain, [&](int64_t b, int64_t e) {
+    pool.parallel_for(x.numel(), kEltwiseGrain, [&](int64_t b, int64_t e) {
       if (type_ == DType::UInt8) kernels::dequantize_u8_f32_avx2(x.data<uint8_t>() + b, e - b, scale_, zp_, yp + b);
       else kernels::dequantize_s8_f32_avx2(x.data<int8_t>() + b, e - b, scale_, zp_, yp + b);
     });
@@ -95,11 +93,11 @@ class AddClamp : public FastOp {
     const float* bp = b ? b->data<float>() : nullptr;
     float* yp = y.data<float>();
     if (row > 0) {
-      pool.parallel_for(a->numel() / row, std::max<int64_t>(1, kGrain / row), [&](int64_t s, int64_t e) {
+      pool.parallel_for(a->numel() / row, std::max<int64_t>(1, kEltwiseGrain / row), [&](int64_t s, int64_t e) {
         for (int64_t r = s; r < e; ++r) kernels::add_clamp_f32_avx2(ap + r * row, bp, row, lo_, hi_, yp + r * row);
       });
     } else {
-      pool.parallel_for(a->numel(), kGrain, [&](int64_t s, int64_t e) {
+      pool.parallel_for(a->numel(), kEltwiseGrain, [&](int64_t s, int64_t e) {
         kernels::add_clamp_f32_avx2(ap + s, bp ? bp + s : nullptr, e - s, lo_, hi_, yp + s);
       });
     }
@@ -142,7 +140,7 @@ class ScalarArith : public FastOp {
     Tensor y(DType::Float32, a.shape(), Tensor::Uninitialized{});
     const float* ap = a.data<float>();
     float* yp = y.data<float>();
-    pool.parallel_for(a.numel(), kGrain,
+    pool.parallel_for(a.numel(), kEltwiseGrain,
                       [&](int64_t b, int64_t e) { kernels::scalar_op_f32_avx2(ap + b, e - b, s_, op_, yp + b); });
     out = std::move(y);
     return true;
@@ -172,7 +170,7 @@ class QAdd : public FastOp {
     const auto* ap = static_cast<const uint8_t*>(a.raw());
     const auto* bp = static_cast<const uint8_t*>(b.raw());
     auto* yp = static_cast<uint8_t*>(y.raw());
-    pool.parallel_for(a.numel(), kGrain, [&](int64_t lo, int64_t hi) { k_.run(ap + lo, bp + lo, hi - lo, yp + lo); });
+    pool.parallel_for(a.numel(), kEltwiseGrain, [&](int64_t lo, int64_t hi) { k_.run(ap + lo, bp + lo, hi - lo, yp + lo); });
     out = std::move(y);
     return true;
   }

@@ -58,8 +58,11 @@ struct FastOpContext {
 // pass over a convolution's output): below this, threads cost more than they save.
 constexpr int64_t kEltwiseGrain = 16384;
 // Where a fused residual add's other operand comes in a convolution's inputs: after X, W, B of a
-// Conv (3), after the nine of an octet.QLinearConv (9).
-inline size_t residual_input(const Node& conv) { return conv.op_type == "QLinearConv" ? 9 : 3; }
+// Conv, after the nine of an octet.QLinearConv.
+constexpr size_t kConvResidualInput = 3, kQConvResidualInput = 9;
+inline size_t residual_input(const Node& conv) {
+  return conv.op_type == "QLinearConv" ? kQConvResidualInput : kConvResidualInput;
+}
 
 // Each returns nullptr when the node is outside what its fast op covers.
 std::unique_ptr<FastOp> make_conv_f32(const FastOpContext& ctx);       // Conv

@@ -128,8 +128,8 @@ class QConv : public FastOp {
     const int64_t N = x.dim(0), P = g.P();
     const uint8_t* xp = fast::as_u8(x);
     Tensor y(q_.out_type(), {N, g.M, g.OH, g.OW}, Tensor::Uninitialized{});
-    // The fused residual add's other operand (input residual_input(QLinearConv)).
-    const Tensor* r = add_ && in.size() > 9 ? in[9] : nullptr;
+    // The fused residual add's other operand.
+    const Tensor* r = add_ && in.size() > kQConvResidualInput ? in[kQConvResidualInput] : nullptr;
     if (add_ && (!r || r->dtype() != (conv_first_ ? add_->b_type() : add_->a_type()) || r->shape() != y.shape()))
       return false;
     // The residual's bytes as they are (the add reads each operand in its own type; as_u8 would
