@@ -1,5 +1,6 @@
 #include "io/npy.h"
 
+#include <algorithm>
 #include <cstring>
 #include <regex>
 
@@ -38,24 +39,52 @@ std::string descr_for(DType t) {
 
 }  // namespace
 
-Tensor parse_npy(const std::string& bytes, const std::string& file) {
-  if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0)
-    throw Error(str_cat(file, ": not a .npy file (bad magic)"));
-  const uint8_t major = static_cast<uint8_t>(bytes[6]);
-  size_t header_len, header_start;
+namespace {
+
+// Reads up to n bytes, fewer only at the end of the stream; returns the count.
+size_t read_full(const NpyReader& read, void* dst, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    const size_t r = read(static_cast<char*>(dst) + got, n - got);
+    if (r == 0) break;
+    got += r;
+  }
+  return got;
+}
+
+// The header dictionary; grows only as the stream delivers bytes, so a header length field of
+// gigabytes in a short file costs nothing.
+std::string read_header(const NpyReader& read, size_t header_len, const std::string& file) {
+  std::string header;
+  while (header.size() < header_len) {
+    const size_t want = std::min<size_t>(header_len - header.size(), size_t{1} << 16);
+    const size_t at = header.size();
+    header.resize(at + want);
+    const size_t got = read_full(read, header.data() + at, want);
+    header.resize(at + got);
+    if (got < want) throw Error(str_cat(file, ": truncated .npy header"));
+  }
+  return header;
+}
+
+}  // namespace
+
+Tensor read_npy(const NpyReader& read, const std::string& file) {
+  unsigned char prefix[12];
+  const size_t got = read_full(read, prefix, 10);
+  if (got < 10 || std::memcmp(prefix, "\x93NUMPY", 6) != 0) throw Error(str_cat(file, ": not a .npy file (bad magic)"));
+  const uint8_t major = prefix[6];
+  size_t header_len;
   if (major == 1) {
-    header_len = static_cast<uint8_t>(bytes[8]) | (static_cast<uint8_t>(bytes[9]) << 8);
-    header_start = 10;
+    header_len = prefix[8] | (prefix[9] << 8);
   } else if (major == 2 || major == 3) {
-    if (bytes.size() < 12) throw Error(str_cat(file, ": truncated .npy header"));
+    if (read_full(read, prefix + 10, 2) < 2) throw Error(str_cat(file, ": truncated .npy header"));
     header_len = 0;
-    for (int i = 0; i < 4; ++i) header_len |= static_cast<size_t>(static_cast<uint8_t>(bytes[8 + i])) << (8 * i);
-    header_start = 12;
+    for (int i = 0; i < 4; ++i) header_len |= static_cast<size_t>(prefix[8 + i]) << (8 * i);
   } else {
     throw Error(str_cat(file, ": unsupported .npy format version ", int(major)));
   }
-  if (header_len > bytes.size() - header_start) throw Error(str_cat(file, ": truncated .npy header"));
-  const std::string header = bytes.substr(header_start, header_len);
+  const std::string header = read_header(read, header_len, file);
 
   std::smatch m;
   static const std::regex descr_re(R"('descr'\s*:\s*'([^']*)')");
@@ -76,19 +105,37 @@ Tensor parse_npy(const std::string& bytes, const std::string& file) {
     if (num.size() > 18) throw Error(str_cat(file, ": .npy dimension ", num, " is too large"));
     shape.push_back(std::stoll(num));
   }
-  Tensor t(dt, shape);  // checks negative dims and overflow
-  const size_t data_start = header_start + header_len;
-  const size_t have = bytes.size() - data_start;
+  // Checks negative dimensions and overflow. Every byte is overwritten by the data below or the
+  // tensor is dropped with an error, so no zero fill first.
+  Tensor t(dt, shape, Tensor::Uninitialized{});
+  // The data straight into the tensor, then one probe for bytes past what the shape needs (all
+  // counted, for the message).
+  size_t have = read_full(read, t.raw(), t.nbytes());
+  if (have == t.nbytes()) {
+    char rest[4096];
+    for (size_t r; (r = read_full(read, rest, sizeof rest)) > 0;) have += r;
+  }
   if (have != t.nbytes())
     throw Error(str_cat(file, ": holds ", have, " bytes of data but shape ", shape_str(shape), " of ",
                         dtype_short_name(dt), " needs ", t.nbytes()));
-  if (t.nbytes()) std::memcpy(t.raw(), bytes.data() + data_start, t.nbytes());
   if (dt == DType::Bool) {
     const uint8_t* p = static_cast<const uint8_t*>(t.raw());
     for (int64_t i = 0; i < t.numel(); ++i)
       if (p[i] > 1) throw Error(str_cat(file, ": bool element ", i, " has value ", int(p[i])));
   }
   return t;
+}
+
+Tensor parse_npy(const std::string& bytes, const std::string& file) {
+  size_t at = 0;
+  return read_npy(
+      [&](void* dst, size_t n) {
+        const size_t k = std::min(n, bytes.size() - at);
+        std::memcpy(dst, bytes.data() + at, k);
+        at += k;
+        return k;
+      },
+      file);
 }
 
 Tensor load_npy(const std::string& path) { return parse_npy(read_file(path), path); }

@@ -261,6 +261,13 @@ TEST(Npz, RejectsBadArchivesNamingFileAndMember) {
   Tensor nan = in3.clone();
   nan.data<float>()[5] = std::nanf("");
   expect_error([&] { open_npz(write_npz({{"inputs", nan}})); }, {"inputs.npy", "element 5", "not finite"});
+  // Past the first blocks of the vectorized test, and the first of two: +Inf at 9000, NaN at 9001.
+  Tensor big(DType::Float32, {3, 4000});
+  big.data<float>()[9000] = INFINITY;
+  big.data<float>()[9001] = std::nanf("");
+  expect_error([&] { open_npz(write_npz({{"inputs", big}})); }, {"inputs.npy", "value inf at element 9000", "not finite"});
+  big.data<float>()[9000] = -INFINITY;
+  expect_error([&] { open_npz(write_npz({{"inputs", big}})); }, {"inputs.npy", "element 9000", "not finite"});
   expect_error([&] { open_npz(write_npz({{"inputs", Tensor::from_vector<double>({2}, {1.0, 1e39})}})); },
                {"inputs.npy", "element 1", "float32's range"});
   expect_error([&] { open_npz(write_npz({{"inputs", Tensor::from_vector<double>({2}, {INFINITY, 1.0})}})); },
