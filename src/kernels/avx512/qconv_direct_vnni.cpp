@@ -198,10 +198,13 @@ void qconv_direct_vnni(const QconvDirectParams& p, const QconvDirectBand* bands,
       // Tiles of nearly equal sizes: 25 pixels are 5 x 5, not 7 + 7 + 7 + 4.
       const int64_t count = (n + max_pixels(blocks) - 1) / max_pixels(blocks), base = n / count, extra = n % count;
       int64_t i = 0, j = 0;  // the band's next pixel (no division per pixel: small layers felt it)
+      // A band without taps reads no input: its pixels' pointers stay at b.x, never formed
+      // outside the input (b.x may be any pointer into it there).
+      const int64_t row_step = b.taps ? p.row_step : 0, col_step = b.taps ? p.col_step : 0;
       for (int64_t t = 0; t < count; ++t) {
         const int T = static_cast<int>(base + (t < extra ? 1 : 0));
         for (int r = 0; r < T; ++r) {
-          px[r] = b.x + i * p.row_step + j * p.col_step;
+          px[r] = b.x + i * row_step + j * col_step;
           dst[r] = scratch + (b.out + i * p.ldo + j) * Mt + (mb - m0);
           if (++j == b.cols) j = 0, ++i;
         }
