@@ -257,6 +257,8 @@ TEST(EngineConvF32, OwnKernelsOnRandomGeometriesMatchTheReference) {
       {1, 6, 16, 16, 12, 3, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, true},     // 3 groups of 4: SGEMM
       {1, 2, 3, 3, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, false},     // 9 pixels: 6 + 3
       {1, 64, 9, 9, 16, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, true},      // 64 channels, K = 576
+      {1, 4, 5, 6, 16, 1, 2, 2, 1, 1, 1, 1, {6, 6, 6, 6}, true, false},      // bands wholly in the padding: no taps
+      {2, 3, 3, 4, 20, 1, 2, 3, 2, 1, 1, 1, {5, 4, 6, 7}, false, true},      // the same, strided, asym pads
       // Large enough to split into row bands and channel blocks (m0 > 0) over the threads.
       {1, 34, 24, 24, 48, 1, 3, 3, 2, 2, 1, 1, {0, 0, 0, 0}, true, false},   // in place, stride 2, K = 306
       {2, 30, 20, 20, 40, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, true},   // padded, K = 270

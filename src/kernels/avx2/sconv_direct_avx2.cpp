@@ -120,6 +120,9 @@ void run_band(const SconvDirectParams& p, const SconvDirectBand& b, const float*
               int64_t b1, float* scratch, int64_t q8, bool zmm) {
   const int64_t block = MR * p.packed_K, n = b.rows * b.cols;
   if (n == 0) return;
+  // A band without taps reads no input: its pixels' pointers stay at b.x, never formed outside
+  // the input (b.x may be any pointer into it there).
+  const int64_t row_step = b.K ? p.row_step : 0, col_step = b.K ? p.col_step : 0;
   if (n == 1) {  // one pixel: up to 4 blocks per pass
     for (int64_t bl = b0; bl < b1; bl += 4) {
       const int64_t nb = std::min<int64_t>(4, b1 - bl);
@@ -133,7 +136,7 @@ void run_band(const SconvDirectParams& p, const SconvDirectBand& b, const float*
     }
     return;
   }
-  if (zmm && (p.col_step == 1 || p.col_step == 2) && b.cols >= kSconvZmmMinRun) {  // rows in AVX-512 runs
+  if (zmm && b.K > 0 && (p.col_step == 1 || p.col_step == 2) && b.cols >= kSconvZmmMinRun) {  // rows in AVX-512 runs
     for (int64_t bl = b0; bl < b1;) {
       const int64_t nb = b1 - bl >= 2 ? 2 : 1, widest = nb == 2 ? kSconvZmmMaxRun2 : kSconvZmmMaxRun1;
       // Runs of nearly equal length: ceil(cols / widest) of them, the first cols % runs one longer.
@@ -144,7 +147,7 @@ void run_band(const SconvDirectParams& p, const SconvDirectBand& b, const float*
           const int64_t len = shorter + (r < longer ? 1 : 0), q = b.out + i * p.ldo + j;
           float* const out[2] = {scratch + (bl * q8 + q) * MR, scratch + ((bl + nb - 1) * q8 + q) * MR};
           sconv_direct_run_zmm(len, p.col_step, nb, b.K, w, block, b.w_off, b.off,
-                               b.x + i * p.row_step + j * p.col_step, out);
+                               b.x + i * row_step + j * col_step, out);
           j += len;
         }
       bl += nb;
@@ -162,7 +165,7 @@ void run_band(const SconvDirectParams& p, const SconvDirectBand& b, const float*
       const float* xp[PR];
       float* out[PR];
       for (int64_t r = 0; r < len; ++r) {
-        xp[r] = b.x + i * p.row_step + j * p.col_step;
+        xp[r] = b.x + i * row_step + j * col_step;
         out[r] = sb + (b.out + i * p.ldo + j) * MR;
         if (++j == b.cols) {
           j = 0;
@@ -243,7 +246,7 @@ void sconv_direct_avx2(const SconvDirectParams& p, const SconvDirectBand* bands,
       const int64_t i0 = std::max<int64_t>(0, r0 - first), i1 = std::min(b.rows, r1 - first);
       if (i0 >= i1) continue;
       SconvDirectBand part = b;  // its rows in this pass
-      part.x = b.x + i0 * p.row_step;
+      part.x = b.K ? b.x + i0 * p.row_step : b.x;
       part.rows = i1 - i0;
       part.out = b.out + (i0 - r0) * p.ldo;
       if (b.w_off) {

@@ -362,7 +362,7 @@ class ConvF32 : public FastOp {
         const int64_t r0 = std::max(b.oh0, t.r0), r1 = std::min(b.oh1, t.r1);
         if (r0 >= r1) continue;
         kernels::SconvDirectBand k;
-        k.x = xg + b.x0 + (r0 - b.oh0) * p.row_step;
+        k.x = b.off.empty() ? xg : xg + b.x0 + (r0 - b.oh0) * p.row_step;  // a band without taps reads nothing
         k.rows = r1 - r0;
         k.cols = b.ow1 - b.ow0;
         k.out = (r0 - t.r0) * g.OW + b.ow0;
