@@ -227,6 +227,8 @@ Engine::Engine(const Model& model, const EngineOptions& options)
   bool invariant = true;
   for (const auto& st : steps_) invariant = invariant && (!st.fast || st.fast->batch_invariant());
   if (options_.micro_batch >= 0 && invariant) split_bytes_ = batch_split_bytes(model);
+  // batch_invariant() is false only for the steps that hold oneDNN primitives.
+  adaptive_ = options_.adaptive_threads && pool_.size() > 1 && invariant && !options_.profile;
 }
 
 Engine::BatchPlan Engine::batch_plan(int64_t n) const {
@@ -284,10 +286,21 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
   const BatchPlan plan = n > 1 && !observer && !options.keep_intermediates ? batch_plan(n) : BatchPlan{n, 1, false};
   std::vector<PassProfile> passes(options_.profile ? static_cast<size_t>(std::max<int64_t>(plan.parts, 1)) : 0);
   if (plan.parts <= 1) {
-    auto out = run_plan(feeds, options, observer, pool_, passes.empty() ? nullptr : &passes[0]);
-    record(passes, 1);
+    if (!adaptive_) {
+      ++runs_;
+      auto out = run_plan(feeds, options, observer, pool_, passes.empty() ? nullptr : &passes[0]);
+      record(passes, 1);
+      return out;
+    }
+    const bool one = choice_.next_is_one(n);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto out = run_plan(feeds, options, observer, one ? serial_ : pool_, nullptr);
+    choice_.record(n, one, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ++runs_;
+    one_thread_runs_ += one ? 1 : 0;
     return out;
   }
+  ++runs_;
   checker_.check_feeds(feeds);  // the whole batch, so that errors name its shapes
   std::vector<int64_t> first(static_cast<size_t>(plan.parts) + 1, 0);  // part i: samples [first[i], first[i + 1])
   for (int64_t i = 0; i < plan.parts; ++i) first[i + 1] = first[i] + n / plan.parts + (i < n % plan.parts ? 1 : 0);

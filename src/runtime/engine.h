@@ -18,6 +18,7 @@
 
 #include "ir/graph.h"
 #include "runtime/executor.h"
+#include "runtime/thread_choice.h"
 #include "runtime/thread_pool.h"
 
 namespace octet {
@@ -47,6 +48,12 @@ struct EngineOptions {
   // shares must be even within kMaxImbalance. Otherwise, or with false, the parts (if any) run one
   // after another, each step split across the threads.
   bool batch_parallel = true;
+  // With more than one thread, a run of the whole batch (not split) may take one thread instead
+  // of the pool where that has been faster for its batch size: the engine keeps a running mean
+  // of both and now and then times the one it is not using (runtime/thread_choice.h). Any split
+  // gives the same bits, so only the time changes. Not for plans with oneDNN steps (oneDNN keeps
+  // its own threads) or with profile; false: always the pool.
+  bool adaptive_threads = true;
 };
 
 // Activation bytes per thread that an automatically sized part aims to stay within: a little
@@ -108,6 +115,9 @@ class Engine {
   // Samples per part for a batch of n (n itself when the run is not split).
   int64_t part_size(int64_t n) const { return batch_plan(n).part; }
   int threads() const { return pool_.size(); }
+  // Runs since construction, and how many of them took one thread (adaptive_threads).
+  int64_t runs() const { return runs_; }
+  int64_t one_thread_runs() const { return one_thread_runs_; }
   ThreadPool& pool() { return pool_; }
   const ThreadPool& pool() const { return pool_; }
 
@@ -136,6 +146,9 @@ class Engine {
   std::vector<const std::string*> observed_;  // per slot: its name if in options_.observe, else nullptr
   int num_slots_ = 0;
   int64_t split_bytes_ = 0;  // batch_split_bytes(model): 0 when the batch must not be split
+  bool adaptive_ = false;    // adaptive_threads applies: more than one thread, no oneDNN step, no profile
+  ThreadChoice choice_;
+  int64_t runs_ = 0, one_thread_runs_ = 0;
 };
 
 }  // namespace octet

@@ -79,6 +79,20 @@ def test_bench_profile_names_int8_and_fp32_kernels(octet, tmp_path):
     assert "reference executor" in out
 
 
+def test_bench_reports_the_runs_that_took_one_thread(octet):
+    # Adaptive threads: the first probe of one thread follows 4 warm-up runs of the pool, so 10
+    # runs with no warm-up include it; --fixed-threads and a profile never take one thread.
+    model = REPO / "models" / "lenet" / "model.onnx"
+    common = ["--batch", "1", "--warmup", "0", "--iterations", "10", "--json", "--threads", "2"]
+    rc, out, err = octet("bench", model, *common)
+    assert rc == 0, err
+    assert json.loads(out)["one_thread_runs"] >= 1
+    for extra in (["--fixed-threads"], ["--profile"]):
+        rc, out, err = octet("bench", model, *common, *extra)
+        assert rc == 0, err
+        assert json.loads(out)["one_thread_runs"] == 0, extra
+
+
 @pytest.mark.parametrize("args, message", [
     (["--batch", "0"], "--batch 0 must be in 1..65536"),
     (["--threads", "-1"], "--threads -1 must be in 0..1024"),

@@ -97,6 +97,36 @@ TEST_P(EngineZoo, FloatMatchesReferenceAndThreadCountsAgree) {
   EXPECT_TRUE(same_bits(y1, y2)) << "1 and 2 threads must give the same bits";
 }
 
+// EngineOptions::adaptive_threads: runs that take one thread (a probe at least, after the warm-up
+// runs) give the bits of an engine held to its pool; the engine counts them; fixed threads, a
+// profile or one thread never take the choice.
+TEST_P(EngineZoo, AdaptiveRunsGiveTheFixedThreadsBits) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  Model m = zoo::make_model(GetParam(), 7);
+  infer_shapes(m);
+  const Tensor x = zoo::sample_input(1, 3);
+  const std::string in = m.graph.inputs[0], out = m.graph.outputs[0];
+  EngineOptions fixed;
+  fixed.threads = 2;
+  fixed.adaptive_threads = false;
+  Engine held(m, fixed);
+  const Tensor want = held.run({{in, x}}).at(out);
+  EngineOptions adaptive;
+  adaptive.threads = 2;
+  Engine e(m, adaptive);
+  const int64_t runs = ThreadChoice::kWarmRuns + 2 * ThreadChoice::kProbeRare;
+  for (int64_t i = 0; i < runs; ++i) ASSERT_TRUE(same_bits(e.run({{in, x}}).at(out), want)) << GetParam() << " run " << i;
+  EXPECT_EQ(e.runs(), runs);
+  EXPECT_GE(e.one_thread_runs(), 1) << GetParam() << ": the first probe of one thread follows the warm-up";
+  for (int64_t i = 0; i < 8; ++i) held.run({{in, x}});
+  EXPECT_EQ(held.one_thread_runs(), 0);
+  EngineOptions profiled = adaptive;
+  profiled.profile = true;
+  Engine p(m, profiled);
+  for (int64_t i = 0; i < 8; ++i) p.run({{in, x}});
+  EXPECT_EQ(p.one_thread_runs(), 0);
+}
+
 TEST_P(EngineZoo, Int8EqualsReferenceBitForBitOnTrainedModel) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   const std::string path = join_path(OCTET_SOURCE_DIR, "models/" + GetParam() + "/model.onnx");

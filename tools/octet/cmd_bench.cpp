@@ -24,6 +24,7 @@ struct BenchArgs {
   std::string model;
   int64_t batch = 1;
   int threads = 0;
+  bool fixed_threads = false;
   int64_t warmup = 5;
   int64_t iterations = 0;  // 0: as many as fit in min_seconds (at least 10)
   double min_seconds = 2.0;
@@ -81,6 +82,7 @@ int run_bench(const BenchArgs& a) {
   ro.onednn = !a.no_onednn;
   ro.micro_batch = a.micro_batch;
   ro.batch_parallel = !a.no_batch_parallel;
+  ro.adaptive_threads = !a.fixed_threads;
   ModelRunner runner(m, ro);
   warn_left_in_float(runner);
   const auto feeds = random_feeds(m, a.batch, a.seed);
@@ -88,6 +90,8 @@ int run_bench(const BenchArgs& a) {
   using Clock = std::chrono::steady_clock;
   for (int64_t i = 0; i < a.warmup; ++i) runner.run(feeds);
   if (runner.engine()) runner.engine()->reset_profile();
+  const int64_t runs0 = runner.engine() ? runner.engine()->runs() : 0;
+  const int64_t one0 = runner.engine() ? runner.engine()->one_thread_runs() : 0;
   std::vector<double> ms;
   const auto start = Clock::now();
   for (int64_t i = 0;; ++i) {
@@ -99,6 +103,9 @@ int run_bench(const BenchArgs& a) {
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   }
   const double mean = std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
+  // Timed runs that the engine gave one thread (EngineOptions::adaptive_threads).
+  const int64_t one_runs = runner.engine() ? runner.engine()->one_thread_runs() - one0 : 0;
+  const int64_t engine_runs = runner.engine() ? runner.engine()->runs() - runs0 : 0;
   const double throughput = static_cast<double>(a.batch) * 1000.0 / mean;
   const std::vector<EngineLayer> layers = runner.engine() && a.profile ? runner.engine()->layers() : std::vector<EngineLayer>{};
   double layer_total = 0;
@@ -112,6 +119,7 @@ int run_bench(const BenchArgs& a) {
     j["threads"] = runner.engine() ? runner.engine()->threads() : 1;
     j["batch_part"] = plan.part;
     j["batch_parts_concurrent"] = plan.concurrent;
+    j["one_thread_runs"] = one_runs;
     j["batch"] = a.batch;
     j["iterations"] = ms.size();
     j["latency_ms"] = {{"mean", mean}, {"p50", percentile(ms, 50)}, {"p90", percentile(ms, 90)},
@@ -132,8 +140,10 @@ int run_bench(const BenchArgs& a) {
       plan.part < a.batch ? str_cat(" (run in ", plan.parts, " parts of up to ", plan.part, " samples",
                                     plan.concurrent ? ", one per thread at a time)" : ", one after another)")
                           : "";
+  const std::string adaptive =
+      one_runs > 0 ? str_cat(" (", one_runs, " of ", engine_runs, " timed runs on one thread: faster here)") : "";
   std::cout << "model:      " << a.model << "\n"
-            << "runner:     " << runner.describe() << "\n"
+            << "runner:     " << runner.describe() << adaptive << "\n"
             << "batch:      " << a.batch << parts << ", " << ms.size() << " timed runs after " << a.warmup
             << " warm-up\n"
             << std::fixed << std::setprecision(3) << "latency ms: mean " << mean << "  p50 " << percentile(ms, 50)
@@ -173,6 +183,9 @@ void add_bench(CLI::App& app, Command& out) {
   sub->add_flag("--profile", args->profile, "Per-layer table: time, share, precision, kernel, fused nodes");
   sub->add_flag("--reference", args->reference, "Run on the reference executor (the model as written)");
   sub->add_flag("--no-onednn", args->no_onednn, "FP32 convolutions on octet's own kernels, not oneDNN's");
+  sub->add_flag("--fixed-threads", args->fixed_threads,
+                "Every run on all --threads (default: a run of the whole batch takes one thread where the engine "
+                "has measured that to be faster)");
   sub->add_option("--micro-batch", args->micro_batch,
                   "Samples per pass when the engine splits a batch (0: sized to the caches, the default; -1: never split)");
   sub->add_flag("--no-batch-parallel", args->no_batch_parallel,

@@ -25,6 +25,7 @@ ModelRunner::ModelRunner(const Model& model, const RunnerOptions& options) {
   eo.onednn = options.onednn;
   eo.micro_batch = options.micro_batch;
   eo.batch_parallel = options.batch_parallel;
+  eo.adaptive_threads = options.adaptive_threads;
   // The engine runs a prepared copy: Q/DQ lowered to integer ops first (before constant folding,
   // which would turn the INT8 weights back into float), then constants and BatchNormalization
   // folded, as any inference engine does at load.

@@ -21,6 +21,7 @@ struct RunnerOptions {
   bool onednn = true;    // FP32 convolutions on oneDNN where built with it (EngineOptions::onednn)
   int64_t micro_batch = 0;  // EngineOptions::micro_batch: 0 automatic, > 0 samples per part, < 0 off
   bool batch_parallel = true;  // EngineOptions::batch_parallel: parts of a split batch run concurrently
+  bool adaptive_threads = true;  // EngineOptions::adaptive_threads: one thread where that is faster
 };
 
 class ModelRunner {

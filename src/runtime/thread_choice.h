@@ -1,0 +1,57 @@
+// The engine's choice between its thread pool and one thread for whole-batch runs
+// (EngineOptions::adaptive_threads), as a policy over measured run times: no clock here, so that
+// it can be tested with made-up times.
+//
+// Why: a second thread pays off only where the two cores exchange cache lines cheaply. On this
+// project's 2-vCPU VM the vCPUs sometimes sit far apart (a line passed back and forth takes 320
+// instead of 55 ns per round trip, for seconds at a time), and then resnet8 FP32 at batch 1 took
+// 0.205 ms on 2 threads against 0.172 on one. Since every kernel gives the same bits on any split
+// of its work, the engine may take whichever is faster now.
+//
+// Per batch size: the first kWarmRuns runs take the pool (the last one's time is its first mean:
+// the first runs of a size allocate and plan), the next one thread once;
+// after that the faster of the two so far, timing the other every kProbeEvery runs
+// (kProbeRare when it was more than kClear times slower), so that a change in the machine is
+// followed within a few hundred runs. The mean of the choice in use moves by 1 - kKeep of each
+// run, the other's by half of each probe (probes are rare). The pool's first run after one-thread
+// runs is not counted: the workers are asleep by then (they spin about 100 us), and waking them
+// is not what the pool costs in a stream of runs; so a probe of the pool takes two runs.
+#pragma once
+
+#include <cstdint>
+#include <map>
+
+namespace octet {
+
+class ThreadChoice {
+ public:
+  static constexpr int64_t kWarmRuns = 4;
+  static constexpr int64_t kProbeEvery = 16, kProbeRare = 64;
+  static constexpr double kClear = 1.3;
+  static constexpr double kKeep = 0.9;
+
+  // Whether the next run of batch size n takes one thread (else the pool).
+  bool next_is_one(int64_t n);
+  // What that run took.
+  void record(int64_t n, bool one, double ms);
+  // The means so far (0: none yet), for tests and reports.
+  double pool_ms(int64_t n) const { return at(n).pool_ms; }
+  double one_ms(int64_t n) const { return at(n).one_ms; }
+
+ private:
+  struct State {
+    double pool_ms = 0, one_ms = 0;
+    int64_t runs = 0;
+    bool one = false;    // one thread was faster so far
+    int pool_probe = 0;  // runs left of a probe of the pool
+    bool last_one = false;  // the last run took one thread
+  };
+  const State& at(int64_t n) const {
+    static const State none;
+    const auto it = states_.find(n);
+    return it == states_.end() ? none : it->second;
+  }
+  std::map<int64_t, State> states_;
+};
+
+}  // namespace octet
