@@ -21,7 +21,11 @@ configurations of (slowest round / fastest round), the noise the ratios are to b
 ("-" with one round).
 
     .venv/bin/python bench/engine_vs_onnxruntime.py [--models resnet8,mobilenetv2-tiny,resnet18]
-        [--batches 1,32] [--threads 2] [--min-seconds 2] [--rounds 3] [--json out.json]
+        [--batches 1,32] [--threads 2] [--min-seconds 2] [--rounds 3] [--fixed-threads] [--json out.json]
+
+octet runs with its default adaptive threads (a run of the whole batch may take one thread where
+the engine measured that to be faster; onnxruntime has no such choice): the last line says how
+many of octet's timed runs did, per model file and batch. --fixed-threads holds octet to --threads.
 
 The numbers are measurements of this machine at the time of the run; nothing is cached.
 """
@@ -53,10 +57,21 @@ def run(cmd: list) -> str:
     return proc.stdout
 
 
+# octet bench runs with adaptive threads unless --fixed-threads is given: a run of the whole batch
+# may take one thread where the engine measured that to be faster. ONE_THREAD counts, per model
+# file and batch, the timed runs that did and all timed runs, for the report.
+FIXED_THREADS = False
+ONE_THREAD: dict = {}
+
+
 def octet_ms(model: Path, batch: int, threads: int, min_seconds: float) -> float:
     out = run([OCTET, "bench", model, "--batch", batch, "--threads", threads, "--min-seconds", min_seconds,
-               "--json"])
-    return json.loads(out)["latency_ms"]["p50"]
+               "--json", *(["--fixed-threads"] if FIXED_THREADS else [])])
+    r = json.loads(out)
+    label = f"{model.parent.name} fp32" if model.name == "model.onnx" else model.stem  # resnet8.int8
+    ones, total = ONE_THREAD.get((label, batch), (0, 0))
+    ONE_THREAD[(label, batch)] = (ones + r["one_thread_runs"], total + r["iterations"])
+    return r["latency_ms"]["p50"]
 
 
 def ort_ms(model: Path, batch: int, threads: int, min_seconds: float) -> float:
@@ -108,7 +123,11 @@ def main() -> int:
     ap.add_argument("--min-seconds", type=float, default=2.0)
     ap.add_argument("--rounds", type=int, default=3, help="alternated rounds per batch size (median taken)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--fixed-threads", action="store_true",
+                    help="octet bench --fixed-threads: every octet run on all --threads (default: adaptive)")
     args = ap.parse_args()
+    global FIXED_THREADS
+    FIXED_THREADS = args.fixed_threads
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
     if not OCTET.exists():
@@ -149,8 +168,11 @@ def main() -> int:
                 print(f"{name:<18} {batch:>5} {r['octet_fp32']:>11.3f} {r['octet_int8']:>11.3f} "
                       f"{r['int8_speedup']:>6.2f}x {r['ort_fp32']:>9.3f} {r['ort_int8']:>9.3f} "
                       f"{r['fp32_vs_ort']:>10.2f} {r['int8_vs_ort']:>10.2f} {spread}", flush=True)
+    took = [f"{m} batch {b} {100 * o / t:.0f}%" for (m, b), (o, t) in ONE_THREAD.items() if o]
+    print("octet runs that took one thread (adaptive threads): " + (", ".join(took) if took else "none"))
     if args.json:
-        args.json.write_text(json.dumps(dict(machine=info, rows=rows), indent=1))
+        args.json.write_text(json.dumps(dict(machine=info, rows=rows, one_thread_runs=[
+            dict(model=m, batch=b, one_thread=o, runs=t) for (m, b), (o, t) in ONE_THREAD.items()]), indent=1))
     return 0
 
 

@@ -286,18 +286,17 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
   const BatchPlan plan = n > 1 && !observer && !options.keep_intermediates ? batch_plan(n) : BatchPlan{n, 1, false};
   std::vector<PassProfile> passes(options_.profile ? static_cast<size_t>(std::max<int64_t>(plan.parts, 1)) : 0);
   if (plan.parts <= 1) {
+    ++runs_;
     if (!adaptive_) {
-      ++runs_;
       auto out = run_plan(feeds, options, observer, pool_, passes.empty() ? nullptr : &passes[0]);
       record(passes, 1);
       return out;
     }
     const bool one = choice_.next_is_one(n);
+    one_thread_runs_ += one ? 1 : 0;
     const auto t0 = std::chrono::steady_clock::now();
     auto out = run_plan(feeds, options, observer, one ? serial_ : pool_, nullptr);
     choice_.record(n, one, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    ++runs_;
-    one_thread_runs_ += one ? 1 : 0;
     return out;
   }
   ++runs_;

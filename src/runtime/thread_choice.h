@@ -8,14 +8,17 @@
 // 0.205 ms on 2 threads against 0.172 on one. Since every kernel gives the same bits on any split
 // of its work, the engine may take whichever is faster now.
 //
-// Per batch size: the first kWarmRuns runs take the pool (the last one's time is its first mean:
-// the first runs of a size allocate and plan), the next one thread once;
-// after that the faster of the two so far, timing the other every kProbeEvery runs
-// (kProbeRare when it was more than kClear times slower), so that a change in the machine is
-// followed within a few hundred runs. The mean of the choice in use moves by 1 - kKeep of each
-// run, the other's by half of each probe (probes are rare). The pool's first run after one-thread
-// runs is not counted: the workers are asleep by then (they spin about 100 us), and waking them
-// is not what the pool costs in a stream of runs; so a probe of the pool takes two runs.
+// Per batch size: the first kWarmRuns runs take the pool and the next kWarmRuns one thread (the
+// last of each gives its first mean: the first runs of a size allocate and plan, and one thread
+// may need larger buffers than its share of the pool did); after that the faster of the two so
+// far, timing the other every kProbeEvery runs, or, when it was more than kClear times slower,
+// every kProbeCost * (ratio - 1) runs (between kProbeRare and kProbeMax), so that probing costs
+// about 1% of the time however many threads the pool has (a one-thread run on 16 cores is ~16
+// pool runs), while a change in the machine is still followed within a few hundred runs. The
+// mean of the choice in use moves by 1 - kKeep of each run, the other's by half of each probe.
+// The pool's first run after one-thread runs (of any batch size) is not counted: the workers are
+// asleep by then (they spin about 100 us), and waking them is not what the pool costs in a
+// stream of runs; so a probe of the pool takes two runs.
 #pragma once
 
 #include <cstdint>
@@ -25,9 +28,9 @@ namespace octet {
 
 class ThreadChoice {
  public:
-  static constexpr int64_t kWarmRuns = 4;
-  static constexpr int64_t kProbeEvery = 16, kProbeRare = 64;
-  static constexpr double kClear = 1.3;
+  static constexpr int64_t kWarmRuns = 2;
+  static constexpr int64_t kProbeEvery = 16, kProbeRare = 64, kProbeMax = 4096;
+  static constexpr double kClear = 1.3, kProbeCost = 100;
   static constexpr double kKeep = 0.9;
 
   // Whether the next run of batch size n takes one thread (else the pool).
@@ -41,17 +44,20 @@ class ThreadChoice {
  private:
   struct State {
     double pool_ms = 0, one_ms = 0;
-    int64_t runs = 0;
-    bool one = false;    // one thread was faster so far
-    int pool_probe = 0;  // runs left of a probe of the pool
-    bool last_one = false;  // the last run took one thread
+    int64_t runs = 0;        // decisions made for this size
+    int64_t next_probe = 0;  // the run from which the choice not in use is timed again
+    bool one = false;        // one thread was faster so far
+    int pool_probe = 0;      // runs left of a probe of the pool
   };
   const State& at(int64_t n) const {
     static const State none;
     const auto it = states_.find(n);
     return it == states_.end() ? none : it->second;
   }
+  // Runs between probes of the choice not in use, from the means.
+  static int64_t probe_interval(const State& s);
   std::map<int64_t, State> states_;
+  bool last_one_ = false;  // the engine's last run took one thread
 };
 
 }  // namespace octet

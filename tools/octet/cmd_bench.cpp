@@ -141,7 +141,7 @@ int run_bench(const BenchArgs& a) {
                                     plan.concurrent ? ", one per thread at a time)" : ", one after another)")
                           : "";
   const std::string adaptive =
-      one_runs > 0 ? str_cat(" (", one_runs, " of ", engine_runs, " timed runs on one thread: faster here)") : "";
+      one_runs > 0 ? str_cat(" (", one_runs, " of ", engine_runs, " timed runs on one thread: adaptive threads)") : "";
   std::cout << "model:      " << a.model << "\n"
             << "runner:     " << runner.describe() << adaptive << "\n"
             << "batch:      " << a.batch << parts << ", " << ms.size() << " timed runs after " << a.warmup
