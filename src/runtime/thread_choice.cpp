@@ -35,10 +35,10 @@ void ThreadChoice::record(int64_t n, bool one, double ms) {
   } else if (!woke) {
     double& mean = one ? s.one_ms : s.pool_ms;
     const double keep = mean == 0 ? 0 : one == s.one ? kKeep : 0.5;  // 0: a warm-up run threw
-    mean = keep * mean + (1 - keep) * ms;
+    mean = keep * mean + (1 - keep) * (mean == 0 ? ms : std::min(ms, kOutlier * mean));
   }
   if (s.runs >= 2 * kWarmRuns) {
-    s.one = s.one_ms < s.pool_ms;
+    s.one = s.one_ms * (s.one ? 1.0 : kPoolBias) < s.pool_ms;
     if (s.runs == 2 * kWarmRuns) s.next_probe = s.runs + probe_interval(s);
   }
 }

@@ -15,7 +15,11 @@
 // every kProbeCost * (ratio - 1) runs (between kProbeRare and kProbeMax), so that probing costs
 // about 1% of the time however many threads the pool has (a one-thread run on 16 cores is ~16
 // pool runs), while a change in the machine is still followed within a few hundred runs. The
-// mean of the choice in use moves by 1 - kKeep of each run, the other's by half of each probe.
+// mean of the choice in use moves by 1 - kKeep of each run, the other's by half of each probe,
+// each time capped at kOutlier times the mean (a run the VM preempted would otherwise move a mean
+// of 0.1 ms by as much as 0.1 ms; a real change still gets through in a few runs). One thread
+// takes over only when kPoolBias times its mean is below the pool's (the pool is what the user
+// asked for, and near-equal means would otherwise flip on noise).
 // The pool's first run after one-thread runs (of any batch size) is not counted: the workers are
 // asleep by then (they spin about 100 us), and waking them is not what the pool costs in a
 // stream of runs; so a probe of the pool takes two runs.
@@ -32,6 +36,7 @@ class ThreadChoice {
   static constexpr int64_t kProbeEvery = 16, kProbeRare = 64, kProbeMax = 4096;
   static constexpr double kClear = 1.3, kProbeCost = 100;
   static constexpr double kKeep = 0.9;
+  static constexpr double kOutlier = 1.5, kPoolBias = 1.05;
 
   // Whether the next run of batch size n takes one thread (else the pool).
   bool next_is_one(int64_t n);

@@ -90,6 +90,26 @@ TEST(ThreadChoice, ThePoolsWakingRunIsNotCounted) {
   EXPECT_NEAR(c.pool_ms(1), 1.0, 0.01);
 }
 
+TEST(ThreadChoice, PreemptedRunsAndNearTiesLeaveThePool) {
+  // Every 10th pool run preempted (20x its time): capped at kOutlier times the mean, they do not
+  // make the pool look slower than one thread at 1.1.
+  ThreadChoice c;
+  int64_t ones = 0;
+  for (int64_t i = 0; i < 2000; ++i) {
+    const bool one = c.next_is_one(1);
+    ones += one ? 1 : 0;
+    c.record(1, one, one ? 1.1 : i % 10 == 9 ? 20.0 : 1.0);
+  }
+  EXPECT_LT(ones, 2000 / ThreadChoice::kProbeEvery + ThreadChoice::kWarmRuns + 1) << "probes only";
+  // One thread 2% faster: within kPoolBias, the pool stays.
+  ThreadChoice d;
+  EXPECT_LE(drive(d, 1, 2000, 1.0, 0.98), 2000 / ThreadChoice::kProbeEvery + ThreadChoice::kWarmRuns + 1);
+  // A real change still gets through: the pool goes from 1.0 to 2.0 (each run capped at 1.5x
+  // the mean, the mean climbs in a few runs) and one thread at 1.5 takes over.
+  drive(d, 1, 100, 2.0, 1.5);
+  EXPECT_GT(drive(d, 1, 640, 2.0, 1.5), 640 - 2 * 640 / ThreadChoice::kProbeEvery - 1);
+}
+
 TEST(ThreadChoice, BatchSizesAreKeptApart) {
   ThreadChoice c;
   drive(c, 1, 200, 2.0, 1.5);   // batch 1: one thread faster
