@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
-#include <cstring>
 #include <map>
 #include <memory>
 
 #include "data/dataset.h"
 #include "io/npy.h"
 #include "ir/file_util.h"
+#include "kernels/avx2/eltwise_avx2.h"
 
 namespace octet::data {
 
@@ -100,26 +100,6 @@ std::string array_list(const std::vector<std::string>& names) {
   return out;
 }
 
-// The index of the first NaN or infinity in p[0, n), or -1. Blocks of 4096 are tested with an
-// OR of exponent-field tests, which the compiler vectorizes (an early exit per element would not
-// be), and only a block that holds one is searched.
-int64_t first_not_finite(const float* p, int64_t n) {
-  constexpr int64_t kBlock = 4096;
-  for (int64_t b = 0; b < n; b += kBlock) {
-    const int64_t e = std::min(n, b + kBlock);
-    uint32_t any = 0;
-    for (int64_t i = b; i < e; ++i) {
-      uint32_t u;
-      std::memcpy(&u, p + i, sizeof u);
-      any |= static_cast<uint32_t>((u & 0x7f800000u) == 0x7f800000u);
-    }
-    if (any)
-      for (int64_t i = b; i < e; ++i)
-        if (!std::isfinite(p[i])) return i;
-  }
-  return -1;
-}
-
 // Float32 samples: float32 checked finite, uint8 kept (InMemoryDataset scales it), float64
 // converted after checking every value is finite and within float32's range.
 Tensor checked_samples(Tensor t, const std::string& where) {
@@ -128,7 +108,8 @@ Tensor checked_samples(Tensor t, const std::string& where) {
   if (t.dtype() == DType::UInt8) return t;
   if (t.dtype() == DType::Float32) {
     const float* p = t.data<float>();
-    const int64_t bad = first_not_finite(p, t.numel());
+    float lo, hi;
+    const int64_t bad = kernels::minmax_finite_f32_best(p, t.numel(), &lo, &hi);
     if (bad >= 0) throw Error(str_cat(where, ": sample value ", p[bad], " at element ", bad, " is not finite"));
     return t;
   }

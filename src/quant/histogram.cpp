@@ -28,12 +28,6 @@ int smallest_covering_exponent(double m, int num_bins) {
   return k;
 }
 
-// minmax_finite_f32 on the AVX2 kernel where the CPU has it: the first bad index, or -1.
-int64_t minmax_finite(const float* x, int64_t n, float* lo, float* hi) {
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  return avx2 ? kernels::minmax_finite_f32_avx2(x, n, lo, hi) : kernels::minmax_finite_f32(x, n, lo, hi);
-}
-
 [[noreturn]] void throw_not_finite(float v, int64_t i, const std::string& tensor_name) {
   const char* what = std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
   throw Error(str_cat("tensor '", tensor_name, "' has ", what, " at element ", i,
@@ -44,7 +38,7 @@ int64_t minmax_finite(const float* x, int64_t n, float* lo, float* hi) {
 
 void finite_range(const float* x, int64_t n, const std::string& tensor_name, float* lo, float* hi) {
   OCTET_CHECK(n >= 1, "finite_range of an empty batch");
-  const int64_t bad = minmax_finite(x, n, lo, hi);
+  const int64_t bad = kernels::minmax_finite_f32_best(x, n, lo, hi);
   if (bad >= 0) throw_not_finite(x[bad], bad, tensor_name);
 }
 
@@ -121,7 +115,7 @@ FiniteBatch finite_batch(const float* x, int64_t n, const std::string& tensor_na
   int64_t bad = -1;  // the smallest bad index over all pieces
   pool->parallel_for(n, kParallelGrain, [&](int64_t i0, int64_t i1) {
     float lo, hi;
-    const int64_t k = minmax_finite(x + i0, i1 - i0, &lo, &hi);
+    const int64_t k = kernels::minmax_finite_f32_best(x + i0, i1 - i0, &lo, &hi);
     std::lock_guard<std::mutex> lock(mu);
     if (k >= 0) {
       if (bad < 0 || i0 + k < bad) bad = i0 + k;

@@ -285,8 +285,8 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
   }
   const BatchPlan plan = n > 1 && !observer && !options.keep_intermediates ? batch_plan(n) : BatchPlan{n, 1, false};
   std::vector<PassProfile> passes(options_.profile ? static_cast<size_t>(std::max<int64_t>(plan.parts, 1)) : 0);
+  ++runs_;
   if (plan.parts <= 1) {
-    ++runs_;
     if (!adaptive_) {
       auto out = run_plan(feeds, options, observer, pool_, passes.empty() ? nullptr : &passes[0]);
       record(passes, 1);
@@ -299,7 +299,6 @@ std::map<std::string, Tensor> Engine::run(const std::map<std::string, Tensor>& f
     choice_.record(n, one, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     return out;
   }
-  ++runs_;
   checker_.check_feeds(feeds);  // the whole batch, so that errors name its shapes
   std::vector<int64_t> first(static_cast<size_t>(plan.parts) + 1, 0);  // part i: samples [first[i], first[i + 1])
   for (int64_t i = 0; i < plan.parts; ++i) first[i + 1] = first[i] + n / plan.parts + (i < n % plan.parts ? 1 : 0);

@@ -90,7 +90,6 @@ int run_bench(const BenchArgs& a) {
   using Clock = std::chrono::steady_clock;
   for (int64_t i = 0; i < a.warmup; ++i) runner.run(feeds);
   if (runner.engine()) runner.engine()->reset_profile();
-  const int64_t runs0 = runner.engine() ? runner.engine()->runs() : 0;
   const int64_t one0 = runner.engine() ? runner.engine()->one_thread_runs() : 0;
   std::vector<double> ms;
   const auto start = Clock::now();
@@ -105,7 +104,6 @@ int run_bench(const BenchArgs& a) {
   const double mean = std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
   // Timed runs that the engine gave one thread (EngineOptions::adaptive_threads).
   const int64_t one_runs = runner.engine() ? runner.engine()->one_thread_runs() - one0 : 0;
-  const int64_t engine_runs = runner.engine() ? runner.engine()->runs() - runs0 : 0;
   const double throughput = static_cast<double>(a.batch) * 1000.0 / mean;
   const std::vector<EngineLayer> layers = runner.engine() && a.profile ? runner.engine()->layers() : std::vector<EngineLayer>{};
   double layer_total = 0;
@@ -141,7 +139,7 @@ int run_bench(const BenchArgs& a) {
                                     plan.concurrent ? ", one per thread at a time)" : ", one after another)")
                           : "";
   const std::string adaptive =
-      one_runs > 0 ? str_cat(" (", one_runs, " of ", engine_runs, " timed runs on one thread: adaptive threads)") : "";
+      one_runs > 0 ? str_cat(" (", one_runs, " of ", ms.size(), " timed runs on one thread: adaptive threads)") : "";
   std::cout << "model:      " << a.model << "\n"
             << "runner:     " << runner.describe() << adaptive << "\n"
             << "batch:      " << a.batch << parts << ", " << ms.size() << " timed runs after " << a.warmup

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "kernels/ref/quantize_ref.h"
+#include "kernels/ref/reduce_ref.h"
 
 namespace octet::kernels {
 
@@ -71,5 +72,12 @@ void convert_f16_f32_f16c(const uint16_t* x, int64_t n, float* y);
 // minmax_finite_f32 (kernels/ref/reduce_ref.h) on 32 floats per step: the same result, bit for
 // bit (min and max of finite floats do not depend on the order; zeros come out as +0).
 int64_t minmax_finite_f32_avx2(const float* x, int64_t n, float* lo, float* hi);
+
+// minmax_finite_f32 on the AVX2 kernel where the CPU has AVX2, else on the reference: the index
+// of the first NaN or infinity, or -1 with *lo and *hi set. Callable on any CPU.
+inline int64_t minmax_finite_f32_best(const float* x, int64_t n, float* lo, float* hi) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  return avx2 ? minmax_finite_f32_avx2(x, n, lo, hi) : minmax_finite_f32(x, n, lo, hi);
+}
 
 }  // namespace octet::kernels
