@@ -137,6 +137,32 @@ TEST(OpsNnNorm, LayerNorm) {
   expect_near(oh[0], out[0].cast(DType::Float16), 2e-3f);
 }
 
+// stash_type sets the statistics' precision: float by default, double with 11. Values 10,000 +
+// 0.001 k have a spread near the float ulp of their mean, so only the double statistics give the
+// exact normalisation (a float mean is off by a sizeable part of the spread).
+TEST(OpsNnNorm, LayerNormStashTypeSetsThePrecision) {
+  std::vector<float> v;
+  for (int k = 0; k < 8; ++k) v.push_back(10000.f + 0.0009765625f * static_cast<float>(k * k % 5));
+  Tensor x = Tensor::from_vector<float>({1, 8}, v);
+  Tensor s = Tensor::from_vector<float>({8}, std::vector<float>(8, 1.f));
+  double m = 0, var = 0;
+  for (float e : v) m += e;
+  m /= 8;
+  for (float e : v) var += (e - m) * (e - m);
+  const double inv = 1 / std::sqrt(var / 8 + 1e-5);
+  auto max_err = [&](const Tensor& y) {
+    double err = 0;
+    for (int j = 0; j < 8; ++j) err = std::max(err, std::fabs(y.data<float>()[j] - (v[static_cast<size_t>(j)] - m) * inv));
+    return err;
+  };
+  auto d = run_op(make_node("LayerNormalization", {"x", "s"}, {"y", "mean"}, {{"stash_type", attr_int(11)}}), {x, s}, 17);
+  EXPECT_EQ(d[1].dtype(), DType::Float64);
+  EXPECT_LT(max_err(d[0]), 1e-6);
+  auto f = run_op(make_node("LayerNormalization", {"x", "s"}, {"y", "mean"}), {x, s}, 17);
+  EXPECT_EQ(f[1].dtype(), DType::Float32);
+  EXPECT_GT(max_err(f[0]), 1e-3) << "float statistics of values near 1e4 lose part of a 0.004 spread";
+}
+
 TEST(OpsNnNorm, LayerNormErrors) {
   Tensor x(DType::Float32, {2, 3});
   Node n = make_node("LayerNormalization", {"x", "s"}, {"y"});

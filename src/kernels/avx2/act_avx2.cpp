@@ -126,57 +126,58 @@ void gelu_f32_avx2(const float* x, int64_t n, float* y) {
 
 namespace {
 
-// The sum over one row of x[j] (Sq = false) or of (x[j] - m)^2 (Sq = true), in double, in
-// layernorm_ref's striped order: partial sum p[4a + l] lives in lane l of acc[a], so 16 floats are
-// four 4-double steps into four independent accumulators, and the pairwise fold at the end is
-// p[i] += p[i + 8] (acc[0] + acc[2], acc[1] + acc[3]), + 4, + 2 (the two halves), + 1. Lanes past
-// the row's end add +0.0, which leaves a partial sum unchanged (none is ever -0.0).
+// The sum over one row of x[j] (Sq = false) or of (x[j] - m)^2 (Sq = true), in float, in
+// layernorm_ref's striped order: partial sum p[l] lives in lane l of a0 and p[8 + l] in lane l of
+// a1, so 16 floats are one step of each, and the pairwise fold at the end is p[i] += p[i + 8]
+// (a0 + a1), + 4 (the two halves), + 2, + 1. Lanes past the row's end add +0.0, which leaves a
+// partial sum unchanged (none is ever -0.0: each starts at +0.0).
 template <bool Sq>
-inline __attribute__((always_inline)) double striped_row_sum(const float* x, int64_t n, double m) {
-  const __m256d mv = _mm256_set1_pd(m);
-  auto term = [&mv](__m128 v4) {
-    __m256d v = _mm256_cvtps_pd(v4);
+inline __attribute__((always_inline)) float striped_row_sum(const float* x, int64_t n, float m) {
+  const __m256 mv = _mm256_set1_ps(m);
+  auto term = [&mv](__m256 v) {
     if (Sq) {
-      v = _mm256_sub_pd(v, mv);
-      v = _mm256_mul_pd(v, v);
+      v = _mm256_sub_ps(v, mv);
+      v = _mm256_mul_ps(v, v);
     }
     return v;
   };
-  __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()};
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
   int64_t j = 0;
-  for (; j + 16 <= n; j += 16)
-    for (int a = 0; a < 4; ++a) acc[a] = _mm256_add_pd(acc[a], term(_mm_loadu_ps(x + j + 4 * a)));
-  for (int a = 0; a < 4 && j + 4 * a < n; ++a) {
-    const int64_t c = n - j - 4 * a;
-    if (c >= 4) {
-      acc[a] = _mm256_add_pd(acc[a], term(_mm_loadu_ps(x + j + 4 * a)));
-    } else {
-      const __m128i lanes = _mm_cmpgt_epi32(_mm_set1_epi32(static_cast<int32_t>(c)), _mm_setr_epi32(0, 1, 2, 3));
-      const __m256d keep = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(lanes));
-      acc[a] = _mm256_add_pd(acc[a], _mm256_and_pd(keep, term(_mm_maskload_ps(x + j + 4 * a, lanes))));
+  for (; j + 16 <= n; j += 16) {
+    a0 = _mm256_add_ps(a0, term(_mm256_loadu_ps(x + j)));
+    a1 = _mm256_add_ps(a1, term(_mm256_loadu_ps(x + j + 8)));
+  }
+  if (j < n) {
+    const int64_t c = n - j;
+    const __m256i k0 = lane_mask(std::min<int64_t>(c, 8));
+    a0 = _mm256_add_ps(a0, _mm256_and_ps(_mm256_castsi256_ps(k0), term(_mm256_maskload_ps(x + j, k0))));
+    if (c > 8) {
+      const __m256i k1 = lane_mask(c - 8);
+      a1 = _mm256_add_ps(a1, _mm256_and_ps(_mm256_castsi256_ps(k1), term(_mm256_maskload_ps(x + j + 8, k1))));
     }
   }
-  const __m256d half = _mm256_add_pd(_mm256_add_pd(acc[0], acc[2]), _mm256_add_pd(acc[1], acc[3]));
-  const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(half), _mm256_extractf128_pd(half, 1));
-  return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
+  const __m256 s8 = _mm256_add_ps(a0, a1);
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
 }
 
-// y = float(((x - m) * inv) * scale + bias) for one row, in double as the twin's expression;
-// scale and bias already in double (bias nullptr: none).
-inline __attribute__((always_inline)) void normalize_row(const float* xr, int64_t cols, double m, double inv,
-                                                        const double* scale, const double* bias, float* yr) {
-  const __m256d mv = _mm256_set1_pd(m), iv = _mm256_set1_pd(inv);
+// y = ((x - m) * inv) * scale + bias for one row, rounded step by step as the twin (bias nullptr:
+// none).
+inline __attribute__((always_inline)) void normalize_row(const float* xr, int64_t cols, float m, float inv,
+                                                        const float* scale, const float* bias, float* yr) {
+  const __m256 mv = _mm256_set1_ps(m), iv = _mm256_set1_ps(inv);
   int64_t j = 0;
-  for (; j + 4 <= cols; j += 4) {
-    __m256d o = _mm256_mul_pd(_mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(xr + j)), mv), iv),
-                              _mm256_loadu_pd(scale + j));
-    if (bias) o = _mm256_add_pd(o, _mm256_loadu_pd(bias + j));
-    _mm_storeu_ps(yr + j, _mm256_cvtpd_ps(o));
+  for (; j + 8 <= cols; j += 8) {
+    __m256 o = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + j), mv), iv), _mm256_loadu_ps(scale + j));
+    if (bias) o = _mm256_add_ps(o, _mm256_loadu_ps(bias + j));
+    _mm256_storeu_ps(yr + j, o);
   }
   for (; j < cols; ++j) {
-    double o = (static_cast<double>(xr[j]) - m) * inv * scale[j];
-    if (bias) o += bias[j];
-    yr[j] = static_cast<float>(o);
+    float o = (xr[j] - m) * inv;
+    o = o * scale[j];
+    if (bias) o = o + bias[j];
+    yr[j] = o;
   }
 }
 
@@ -186,10 +187,10 @@ void layernorm_f32_avx2(int64_t rows, int64_t cols, const float* x, const float*
                         double epsilon, float* y) {
   layernorm_groups(
       rows, cols, x, scale, bias, epsilon, y,
-      [](const float* xr, int64_t n, double m, bool squares) {
+      [](const float* xr, int64_t n, float m, bool squares) {
         return squares ? striped_row_sum<true>(xr, n, m) : striped_row_sum<false>(xr, n, m);
       },
-      [](const float* xr, int64_t n, double m, double inv, const double* sd, const double* bd, float* yr) {
+      [](const float* xr, int64_t n, float m, float inv, const float* sd, const float* bd, float* yr) {
         normalize_row(xr, n, m, inv, sd, bd, yr);
       });
 }

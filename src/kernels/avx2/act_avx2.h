@@ -33,10 +33,11 @@ void softmax_rows_f32_avx2(const float* x, int64_t rows, int64_t n, float* y);
 void gelu_f32_avx2(const float* x, int64_t n, float* y);
 
 // Layer normalisation of `rows` rows of `cols` floats, bit for bit as layernorm_ref
-// (kernels/ref/norm_ref.h): per row, the mean and the population variance summed in double in the
-// twin's order (16 partial sums, element j into sum j % 16, in the lanes of four 4-double
-// accumulators, folded pairwise), inv = 1 / sqrt(var + epsilon), and y[j] = float(((x[j] - mean) *
-// inv) * scale[j] + bias[j]) in double, four columns a step. bias may be nullptr. y may alias x.
+// (kernels/ref/norm_ref.h): per row, in float (ONNX's default stash_type), the mean and the
+// population variance summed in the twin's order (16 partial sums, element j into sum j % 16, in
+// the lanes of two 8-float accumulators, folded pairwise), inv = 1 / sqrt(var + epsilon), and
+// y[j] = ((x[j] - mean) * inv) * scale[j] + bias[j], eight columns a step. bias may be nullptr.
+// y may alias x.
 void layernorm_f32_avx2(int64_t rows, int64_t cols, const float* x, const float* scale, const float* bias,
                         double epsilon, float* y);
 

@@ -217,60 +217,54 @@ void gelu_f32_zmm(const float* x, int64_t n, float* y) {
 
 namespace {
 
-// layernorm_ref's striped sum over one row (act_avx2.cpp's striped_row_sum on zmm): partial sums
-// p[0..7] in the lanes of a0, p[8..15] in a1, 16 floats a step; the fold p[i] += p[i + 8]
-// (a0 + a1), + 4 (the halves), + 2, + 1. Masked-off lanes add +0.0.
+// layernorm_ref's striped sum over one row in float (act_avx2.cpp's striped_row_sum on zmm):
+// partial sum p[l] in lane l of one accumulator, 16 floats a step; the fold p[i] += p[i + 8]
+// (the halves), + 4, + 2, + 1. Masked-off lanes add +0.0.
 template <bool Sq>
-inline __attribute__((always_inline)) double striped_row_sum_zmm(const float* x, int64_t n, double m) {
-  const __m512d mv = _mm512_set1_pd(m);
-  __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
-  auto add = [&](__m512d& a, __m512d v, __mmask8 k) {
-    if (Sq) {
-      v = _mm512_maskz_sub_pd(k, v, mv);
-      v = _mm512_mul_pd(v, v);
-    }
-    a = _mm512_add_pd(a, v);
-  };
+inline __attribute__((always_inline)) float striped_row_sum_zmm(const float* x, int64_t n, float m) {
+  const __m512 mv = _mm512_set1_ps(m);
+  __m512 a = _mm512_setzero_ps();
   int64_t j = 0;
-  for (; j + 16 <= n; j += 16) {
-    add(a0, _mm512_cvtps_pd(_mm256_loadu_ps(x + j)), 0xff);
-    add(a1, _mm512_cvtps_pd(_mm256_loadu_ps(x + j + 8)), 0xff);
-  }
+  auto add = [&](__m512 v, __mmask16 k) {
+    if (Sq) {
+      v = _mm512_maskz_sub_ps(k, v, mv);
+      v = _mm512_mul_ps(v, v);
+    }
+    a = _mm512_add_ps(a, v);
+  };
+  for (; j + 16 <= n; j += 16) add(_mm512_loadu_ps(x + j), 0xffff);
   if (j < n) {
     const __mmask16 t = first_lanes(n - j);
-    const __mmask8 t0 = static_cast<__mmask8>(t & 0xff), t1 = static_cast<__mmask8>(t >> 8);
-    add(a0, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(t0, x + j)), t0);
-    if (t1) add(a1, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(t1, x + j + 8)), t1);
+    add(_mm512_maskz_loadu_ps(t, x + j), t);
   }
-  const __m512d s8 = _mm512_add_pd(a0, a1);
-  const __m256d s4 = _mm256_add_pd(_mm512_castpd512_pd256(s8), _mm512_extractf64x4_pd(s8, 1));
-  const __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
-  return _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)));
+  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
 }
 
 }  // namespace
 
 void layernorm_f32_zmm(int64_t rows, int64_t cols, const float* x, const float* scale, const float* bias,
                        double epsilon, float* y) {
-  const int64_t full = cols / 8 * 8;
-  const __mmask8 tail = static_cast<__mmask8>((1u << (cols - full)) - 1u);
+  const int64_t full = cols / 16 * 16;
+  const __mmask16 tail = first_lanes(cols - full);
   layernorm_groups(
       rows, cols, x, scale, bias, epsilon, y,
-      [](const float* xr, int64_t n, double m, bool squares) {
+      [](const float* xr, int64_t n, float m, bool squares) {
         return squares ? striped_row_sum_zmm<true>(xr, n, m) : striped_row_sum_zmm<false>(xr, n, m);
       },
-      [&](const float* xr, int64_t n, double m, double inv, const double* sd, const double* bd, float* yr) {
-        // float(((x - m) * inv) * scale + bias) in double, 8 columns a step
-        const __m512d mv = _mm512_set1_pd(m), iv = _mm512_set1_pd(inv);
-        auto eight = [&](int64_t j, __mmask8 lanes) {
-          __m512d o = _mm512_mul_pd(
-              _mm512_mul_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, xr + j)), mv), iv),
-              _mm512_maskz_loadu_pd(lanes, sd + j));
-          if (bd) o = _mm512_add_pd(o, _mm512_maskz_loadu_pd(lanes, bd + j));
-          _mm256_mask_storeu_ps(yr + j, lanes, _mm512_cvtpd_ps(o));
+      [&](const float* xr, int64_t n, float m, float inv, const float* sd, const float* bd, float* yr) {
+        // ((x - m) * inv) * scale + bias, rounded step by step as the twin, 16 columns a step
+        const __m512 mv = _mm512_set1_ps(m), iv = _mm512_set1_ps(inv);
+        auto sixteen = [&](int64_t j, __mmask16 lanes) {
+          __m512 o = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, xr + j), mv), iv),
+                                   _mm512_maskz_loadu_ps(lanes, sd + j));
+          if (bd) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(lanes, bd + j));
+          _mm512_mask_storeu_ps(yr + j, lanes, o);
         };
-        for (int64_t j = 0; j < n - n % 8; j += 8) eight(j, 0xff);
-        if (tail) eight(full, tail);
+        for (int64_t j = 0; j < n - n % 16; j += 16) sixteen(j, 0xffff);
+        if (tail) sixteen(full, tail);
       });
 }
 

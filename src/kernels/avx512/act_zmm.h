@@ -28,7 +28,8 @@ void softmax_rows_f32_zmm(const float* x, int64_t rows, int64_t n, float* y);
 void gelu_f32_zmm(const float* x, int64_t n, float* y);
 
 // layernorm_f32_avx2's contract (act_avx2.h) on zmm registers: bit for bit as layernorm_ref, the
-// striped partial sums in two 8-double accumulators, 8 columns a step in the normalisation.
+// striped partial sums in the lanes of one 16-float accumulator, 16 columns a step in the
+// normalisation.
 void layernorm_f32_zmm(int64_t rows, int64_t cols, const float* x, const float* scale, const float* bias,
                        double epsilon, float* y);
 

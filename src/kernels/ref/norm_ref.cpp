@@ -69,38 +69,42 @@ void instancenorm_loops(int64_t N, int64_t C, int64_t S, const T* x, const T* sc
     }
 }
 
-// The sum of f(x[j]) over j < n in layer normalisation's order: element j goes to partial sum
-// j % kLayerNormLanes, and the 16 partial sums are then added pairwise (p[i] += p[i + 8], then
-// + 4, + 2, + 1). The AVX2 kernel keeps the partial sums in the lanes of its vectors, so this
-// order is what lets it vectorise a row and still give these bits.
+// The sum of f(x[j]) over j < n in layer normalisation's order, in T: element j goes to partial
+// sum j % kLayerNormLanes, and the 16 partial sums are then added pairwise (p[i] += p[i + 8],
+// then + 4, + 2, + 1). The vectorised kernels keep the partial sums in the lanes of their
+// vectors, so this order is what lets them vectorise a row and still give these bits.
 template <class T, class F>
-double striped_sum(const T* x, int64_t n, F f) {
-  double p[kLayerNormLanes] = {};
-  for (int64_t j = 0; j < n; ++j) p[j % kLayerNormLanes] += f(static_cast<double>(x[j]));
+T striped_sum(const T* x, int64_t n, F f) {
+  T p[kLayerNormLanes] = {};
+  for (int64_t j = 0; j < n; ++j) p[j % kLayerNormLanes] += f(x[j]);
   for (int w = kLayerNormLanes / 2; w >= 1; w /= 2)
     for (int i = 0; i < w; ++i) p[i] += p[i + w];
   return p[0];
 }
 
+// Statistics and arithmetic in T (float rows in float: ONNX's default stash_type; double rows in
+// double), every operation rounded as written (the kernels library builds with
+// -ffp-contract=off, so no multiply-add is fused).
 template <class T>
 void layernorm_loops(int64_t rows, int64_t cols, const T* x, const T* scale, const T* bias,
                      double eps, T* y, T* mean_out, T* inv_std_out) {
+  const T n = static_cast<T>(cols), e = static_cast<T>(eps);
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
-    const double n = static_cast<double>(cols);
-    const double m = cols > 0 ? striped_sum(xr, cols, [](double v) { return v; }) / n : 0.0;
-    const double v = cols > 0 ? striped_sum(xr, cols, [m](double e) {
-      const double d = e - m;
+    const T m = cols > 0 ? striped_sum(xr, cols, [](T v) { return v; }) / n : T(0);
+    const T v = cols > 0 ? striped_sum(xr, cols, [m](T v) {
+      const T d = v - m;
       return d * d;
-    }) / n : 0.0;
-    const double inv = 1.0 / std::sqrt(v + eps);
+    }) / n : T(0);
+    const T inv = T(1) / std::sqrt(v + e);
     for (int64_t j = 0; j < cols; ++j) {
-      double o = (static_cast<double>(xr[j]) - m) * inv * static_cast<double>(scale[j]);
-      if (bias) o += static_cast<double>(bias[j]);
-      y[r * cols + j] = static_cast<T>(o);
+      T o = (xr[j] - m) * inv;
+      o = o * scale[j];
+      if (bias) o = o + bias[j];
+      y[r * cols + j] = o;
     }
-    if (mean_out) mean_out[r] = static_cast<T>(m);
-    if (inv_std_out) inv_std_out[r] = static_cast<T>(inv);
+    if (mean_out) mean_out[r] = m;
+    if (inv_std_out) inv_std_out[r] = inv;
   }
 }
 

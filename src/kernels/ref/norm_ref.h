@@ -35,11 +35,12 @@ void instancenorm_nchw_ref(int64_t N, int64_t C, int64_t S, const double* x, con
                            const double* bias, double epsilon, double* y);
 
 // Per row r: m = mean(X[r,:]), inv = 1 / sqrt(popvar(X[r,:]) + epsilon),
-// Y[r,j] = (X[r,j] - m) * inv * scale[j] + bias[j]. The row's sums (of x, then of (x - m)^2) are
-// taken over kLayerNormLanes interleaved partial sums (element j into partial sum j % 16), added
-// pairwise at the end: the order the vectorised kernels (layernorm_f32_avx2, layernorm_f32_zmm)
-// keep. bias may be nullptr (no bias); mean_out and inv_std_out (nullptr to skip) receive m and
-// inv per row.
+// Y[r,j] = ((X[r,j] - m) * inv) * scale[j] + bias[j], every step in the element type (float rows
+// in float, as ONNX's default stash_type 1 says; double rows in double). The row's sums (of x,
+// then of (x - m)^2) are taken over kLayerNormLanes interleaved partial sums (element j into
+// partial sum j % 16), added pairwise at the end: the order the vectorised kernels
+// (layernorm_f32_avx2, layernorm_f32_zmm) keep. bias may be nullptr (no bias); mean_out and
+// inv_std_out (nullptr to skip) receive m and inv per row.
 void layernorm_ref(int64_t rows, int64_t cols, const float* x, const float* scale,
                    const float* bias, double epsilon, float* y, float* mean_out,
                    float* inv_std_out);

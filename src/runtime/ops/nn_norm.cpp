@@ -217,7 +217,9 @@ void run_layernorm(OpContext& ctx) {
   const double eps = node.attr_float("epsilon", 1e-5f);
   int64_t rows = 1, cols = 1;
   for (size_t i = 0; i < X.rank(); ++i) (i < axis ? rows : cols) *= X.dim(i);
-  const DType ct = compute_dtype(X.dtype());
+  // Statistics in stash_type's precision (float by default, as ONNX defines it), or in double
+  // for double X.
+  const DType ct = stash == DType::Float64 ? DType::Float64 : compute_dtype(X.dtype());
   const Tensor xc = to_dtype(X, ct);
   const Tensor sc = expand_layernorm_param(to_dtype(scale, ct), X.shape(), axis);
   const Tensor bc = B ? expand_layernorm_param(to_dtype(*B, ct), X.shape(), axis) : Tensor();
