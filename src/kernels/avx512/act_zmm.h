@@ -10,9 +10,11 @@
 // each step of the chain is issued for four zmm vectors (64 floats) before the next step, which
 // fills the pipelines: Gelu 123 -> 62 us per 100,352 floats on that CPU.
 //
-// Results against the AVX2 kernels: Gelu and the exp are lane for lane the same operations, so the
-// same bits. Softmax sums its exps over 16 lanes (the row's vectors added in turn, then across
-// lanes) instead of 8: within the same bound of the exact value, not the same bits.
+// Results against the AVX2 kernels: Gelu and its exp are lane for lane the same operations, so the
+// same bits. Softmax takes a shorter exp made for its non-positive arguments (one reduction step,
+// a degree-5 fit, no upper clamp; act_zmm.cpp states its error) and sums over 16 lanes instead of
+// 8: within the same bound of the exact value (the tests' 2e-6 + 1.2e-7 (max - x) relative), not
+// the same bits.
 // CPU: AVX-512 F, VL and BW; callers check first (the engine uses them where the INT8 GEMM takes its AVX-512
 // VNNI loop, so OCTET_ISA=avx2 selects the AVX2 kernels for all of them).
 #pragma once
