@@ -16,53 +16,15 @@ inline __mmask16 first_lanes(int64_t count) {
   return static_cast<__mmask16>((1u << static_cast<unsigned>(count)) - 1u);
 }
 
-// e^x in place for U vectors, each step for all U before the next (the act_avx2.cpp method:
-// Cody-Waite reduction with ln2 in two parts, Cephes' degree-6 polynomial, times 2^n; below
-// -87.3 the result is 0, above 88.3 it is e^88.3, NaN stays NaN).
-template <int U>
-inline __attribute__((always_inline)) void exp_each(__m512* x) {
-  const __m512 lo = _mm512_set1_ps(-87.3f), hi = _mm512_set1_ps(88.3f);
-  __mmask16 keep[U];
-  __m512 n[U], r[U], p[U];
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j) keep[j] = _mm512_cmp_ps_mask(x[j], lo, _CMP_NLT_UQ);  // not below lo (NaN kept)
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j) x[j] = _mm512_min_ps(hi, _mm512_max_ps(lo, x[j]));  // a NaN x stays NaN
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j)
-    n[j] = _mm512_roundscale_ps(_mm512_mul_ps(x[j], _mm512_set1_ps(1.44269504088896341f)),
-                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j) r[j] = _mm512_fnmadd_ps(n[j], _mm512_set1_ps(0.693359375f), x[j]);
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j) r[j] = _mm512_fnmadd_ps(n[j], _mm512_set1_ps(-2.12194440e-4f), r[j]);
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500e-4f), r[j], _mm512_set1_ps(1.3981999507e-3f));
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(p[j], r[j], _mm512_set1_ps(8.3334519073e-3f));
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(p[j], r[j], _mm512_set1_ps(4.1665795894e-2f));
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(p[j], r[j], _mm512_set1_ps(1.6666665459e-1f));
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(p[j], r[j], _mm512_set1_ps(5.0000001201e-1f));
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j)
-    p[j] = _mm512_fmadd_ps(p[j], _mm512_mul_ps(r[j], r[j]), _mm512_add_ps(r[j], _mm512_set1_ps(1.f)));
-  // p 2^n in one vscalefps: the exact product the AVX2 kernel forms from the exponent bits of n
-  // (n in [-126, 127] after the clamp), so the same bits.
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j) x[j] = _mm512_maskz_scalef_ps(keep[j], p[j], n[j]);
-}
-
 // e^x in place for U vectors of x <= 0 (or NaN), Softmax's arguments after the row maximum is
 // subtracted: x clamped below at -150 (where e^x is far below the least float, so 2^n underflows
 // to exactly 0; the -inf of padding lanes and of masked-out entries gives 0), x = n ln2 + r with
 // one fused multiply-add (ln2's float error, 2e-9 n, adds at most 4e-7 of relative error at
 // n = -216), a degree-5 polynomial fitted to e^r on |r| <= ln2/2 for least relative error (1.5e-7
 // with its float rounding), times 2^n by vscalefps. Within 5e-7 of e^x plus the input's own
-// rounding. Fewer steps than exp_each (no upper clamp, no mask, one reduction step, one fewer
-// polynomial degree): a Softmax row is mostly this chain.
+// rounding. Fewer steps than act_avx2.cpp's exp_ps (no upper clamp, no mask, one reduction step,
+// one fewer polynomial degree): a Softmax row is mostly this chain. Each step for all U vectors
+// before the next.
 template <int U>
 inline __attribute__((always_inline)) void exp_nonpositive_each(__m512* x) {
   __m512 n[U], p[U];
@@ -83,6 +45,35 @@ inline __attribute__((always_inline)) void exp_nonpositive_each(__m512* x) {
     for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(p[j], x[j], _mm512_set1_ps(kFit[c]));
 #pragma GCC unroll 16
   for (int j = 0; j < U; ++j) x[j] = _mm512_scalef_ps(p[j], n[j]);
+}
+
+// act_avx2.cpp's exp_erfc_ps for U vectors, lane for lane: no upper clamp (Gelu's erfc argument
+// is at most about 0), one reduction step, the degree-5 fit, 0 below -87.3; p 2^n in one
+// vscalefps (n in [-126, 0]: the exact product the AVX2 kernel forms).
+template <int U>
+inline __attribute__((always_inline)) void exp_erfc_each(__m512* x) {
+  const __m512 lo = _mm512_set1_ps(-87.3f);
+  __mmask16 keep[U];
+  __m512 n[U], p[U];
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) keep[j] = _mm512_cmp_ps_mask(x[j], lo, _CMP_NLT_UQ);  // not below lo (NaN kept)
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) x[j] = _mm512_max_ps(lo, x[j]);  // a NaN x stays NaN
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j)
+    n[j] = _mm512_roundscale_ps(_mm512_mul_ps(x[j], _mm512_set1_ps(1.44269504088896341f)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) x[j] = _mm512_fnmadd_ps(n[j], _mm512_set1_ps(0.693147180559945f), x[j]);  // r
+  static constexpr float kFit[] = {0.04189793f, 0.16667636f, 0.4999915f, 0.9999997f, 1.f};
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(_mm512_set1_ps(0.00829031f), x[j], _mm512_set1_ps(kFit[0]));
+#pragma GCC unroll 16
+  for (int c = 1; c < 5; ++c)
+#pragma GCC unroll 16
+    for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(p[j], x[j], _mm512_set1_ps(kFit[c]));
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) x[j] = _mm512_maskz_scalef_ps(keep[j], p[j], n[j]);
 }
 
 // Gelu of U vectors in place: 0.5 x erfc(-x / sqrt 2), erfc from the Chebyshev fit of Numerical
@@ -110,7 +101,7 @@ inline __attribute__((always_inline)) void gelu_each(__m512* x) {
     for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(p[j], t[j], _mm512_set1_ps(kFit[c]));
 #pragma GCC unroll 16
   for (int j = 0; j < U; ++j) p[j] = _mm512_fnmadd_ps(z[j], z[j], p[j]);
-  exp_each<U>(p);
+  exp_erfc_each<U>(p);
 #pragma GCC unroll 16
   for (int j = 0; j < U; ++j) {
     const __m512 r = _mm512_mul_ps(t[j], p[j]);  // erfc(z), z >= 0
