@@ -549,7 +549,7 @@ TEST(SgemmAvx2, RowsKernelMatchesTheReferenceAndThePackedBits) {
 // requested rows, B packed from a transposed view too, every narrow width from 1 to 64 where the
 // narrow tiles win (each row-tile height 2 to 6 and each masked last vector), row ranges that end
 // inside a tile, and the rows kernel's bits for the same product and epilogue (the engine
-// switched attention's scores to it on that promise).
+// switched attention's scores to it on that promise), also with a scale after the bias.
 TEST(SgemmNarrowZmm, MatchesTheReferenceAndTheRowsKernelsBits) {
   SKIP_WITHOUT_AVX2();
   if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512vl")) GTEST_SKIP() << "no AVX-512 VL";
@@ -576,6 +576,17 @@ TEST(SgemmNarrowZmm, MatchesTheReferenceAndTheRowsKernelsBits) {
         sgemm_rows_avx2(N, K, p.a.data(), la.rs, p.pb.data() + 1, rows.c(), lc.rs, p.ep, 0, M, 0, N);
         ASSERT_EQ(0, std::memcmp(rows.buf.data(), whole.buf.data(), whole.buf.size() * sizeof(float)))
             << "differs from sgemm_rows_avx2";
+        // With a scale (no clamp): the rows kernel's product and bias, then one rounded multiply.
+        SgemmEpilogue unclamped = p.ep;
+        unclamped.lo = -INFINITY;
+        unclamped.hi = INFINITY;
+        CBuffer scaled(ext), want(ext);
+        sgemm_rows_avx2(N, K, p.a.data(), la.rs, p.pb.data() + 1, want.c(), lc.rs, unclamped, 0, M, 0, N);
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t n = 0; n < N; ++n) want.c()[m * lc.rs + n] *= 0.3f;
+        sgemm_narrow_zmm(N, K, p.a.data(), la.rs, packed.data(), scaled.c(), lc.rs, unclamped, 0, M, 0.3f);
+        ASSERT_EQ(0, std::memcmp(want.buf.data(), scaled.buf.data(), want.buf.size() * sizeof(float)))
+            << "scale 0.3 differs from the rows kernel's product times 0.3";
       }
       CBuffer part(ext);  // rows 3 .. M - 2: a range that starts and ends inside tiles
       sgemm_narrow_zmm(N, K, p.a.data(), la.rs, packed.data(), part.c(), lc.rs, p.ep, 3, M - 2);

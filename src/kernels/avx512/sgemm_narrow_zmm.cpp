@@ -12,7 +12,8 @@ namespace {
 // last valid row of A and are not stored. `last` masks the columns of the last vector.
 template <int V, int R>
 void tile(int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
-          const SgemmEpilogue& ep, int64_t m, int valid, __mmask8 last, const __m256* bias_col, bool clamp) {
+          const SgemmEpilogue& ep, int64_t m, int valid, __mmask8 last, const __m256* bias_col, bool clamp,
+          const __m256* scale) {
   const float* ar[R];
   for (int r = 0; r < R; ++r) ar[r] = a + (m + std::min(r, valid - 1)) * lda;
   __m256 acc[R][V];
@@ -44,6 +45,7 @@ void tile(int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, f
       __m256 o = acc[r][v];
       if (ep.bias_row) o = _mm256_add_ps(o, br);  // the order of sgemm_rows_avx2's epilogue
       if (bias_col) o = _mm256_add_ps(o, bias_col[v]);
+      if (scale) o = _mm256_mul_ps(o, *scale);
       if (clamp) o = _mm256_min_ps(hi, _mm256_max_ps(lo, o));
       if (v == V - 1) _mm256_mask_storeu_ps(cr + 8 * v, last, o);
       else _mm256_storeu_ps(cr + 8 * v, o);
@@ -53,8 +55,9 @@ void tile(int64_t K, const float* a, int64_t lda, const float* b, int64_t ldb, f
 
 template <int V, int R>
 void rows(int64_t N, int64_t K, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
-          const SgemmEpilogue& ep, int64_t m0, int64_t m1) {
+          const SgemmEpilogue& ep, int64_t m0, int64_t m1, float scale) {
   const int64_t ldb = sgemm_narrow_ld(N);
+  const __m256 sv = _mm256_set1_ps(scale);
   const __mmask8 last = static_cast<__mmask8>((1u << (N - 8 * (V - 1))) - 1u);
   __m256 bias_col[V];
   for (int v = 0; v < V; ++v)
@@ -63,7 +66,7 @@ void rows(int64_t N, int64_t K, const float* a, int64_t lda, const float* b, flo
   const bool clamp = ep.lo != -INFINITY || ep.hi != INFINITY;
   for (int64_t m = m0; m < m1; m += R)
     tile<V, R>(K, a, lda, b, ldb, c, ldc, ep, m, static_cast<int>(std::min<int64_t>(R, m1 - m)), last,
-               ep.bias_col ? bias_col : nullptr, clamp);
+               ep.bias_col ? bias_col : nullptr, clamp, scale != 1.f ? &sv : nullptr);
 }
 
 }  // namespace
@@ -80,19 +83,19 @@ void sgemm_narrow_pack_b(int64_t K, int64_t N, const float* b, int64_t b_rs, int
 }
 
 void sgemm_narrow_zmm(int64_t N, int64_t K, const float* a, int64_t lda, const float* packed_b, float* c,
-                      int64_t ldc, const SgemmEpilogue& ep, int64_t m0, int64_t m1) {
+                      int64_t ldc, const SgemmEpilogue& ep, int64_t m0, int64_t m1, float scale) {
   if (m0 >= m1) return;
   // R rows of V vectors: R V accumulators, V vectors of B and a broadcast within 32 registers,
   // and at most 6 row pointers.
   switch ((N + 7) / 8) {
-    case 1: return rows<1, 6>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1);
-    case 2: return rows<2, 6>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1);
-    case 3: return rows<3, 6>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1);
-    case 4: return rows<4, 6>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1);
-    case 5: return rows<5, 5>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1);
-    case 6: return rows<6, 4>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1);
-    case 7: return rows<7, 3>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1);
-    default: return rows<8, 2>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1);
+    case 1: return rows<1, 6>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1, scale);
+    case 2: return rows<2, 6>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1, scale);
+    case 3: return rows<3, 6>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1, scale);
+    case 4: return rows<4, 6>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1, scale);
+    case 5: return rows<5, 5>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1, scale);
+    case 6: return rows<6, 4>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1, scale);
+    case 7: return rows<7, 3>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1, scale);
+    default: return rows<8, 2>(N, K, a, lda, packed_b, c, ldc, ep, m0, m1, scale);
   }
 }
 

@@ -12,7 +12,7 @@
 // does, 8-float vectors run FMAs at the same rate as 16-float ones.)
 //
 // Arithmetic: each element sums all of K in one FMA chain in k order from 0, then bias_row[m],
-// bias_col[n] and the clamp, as sgemm_rows_avx2: the same bits as that kernel for the same
+// bias_col[n], the scale and the clamp, as sgemm_rows_avx2 (whose epilogue has no scale): the same bits as that kernel for the same
 // product and epilogue, whatever the row split.
 //
 // Packed B: K rows of sgemm_narrow_ld(N) floats, b(k, n) at packed[k * ld + n], zeros past N.
@@ -40,10 +40,12 @@ inline int64_t sgemm_narrow_ld(int64_t N) { return (N + 7) / 8 * 8; }
 // Packs B (b(k, n) = b[k * b_rs + n * b_cs]) for sgemm_narrow_zmm: K * sgemm_narrow_ld(N) floats.
 void sgemm_narrow_pack_b(int64_t K, int64_t N, const float* b, int64_t b_rs, int64_t b_cs, float* packed);
 
-// Rows [m0, m1) of C = clamp(A·B + bias, lo, hi); row m of A is the K floats at a + m * lda, row m
-// of C the N floats at c + m * ldc. Preconditions: 1 <= N <= kSgemmNarrowMaxN, K >= 0, the rows
-// [m0, m1) of A exist; C aliases neither A, B nor the biases.
+// Rows [m0, m1) of C = clamp((A·B + bias) * scale, lo, hi); row m of A is the K floats at
+// a + m * lda, row m of C the N floats at c + m * ldc. The product by scale (skipped when it is 1)
+// is one rounded float multiplication, as a Mul by a scalar after the product: attention's
+// 1/sqrt(d) applied while the scores are in registers. Preconditions: 1 <= N <= kSgemmNarrowMaxN,
+// K >= 0, the rows [m0, m1) of A exist; C aliases neither A, B nor the biases.
 void sgemm_narrow_zmm(int64_t N, int64_t K, const float* a, int64_t lda, const float* packed_b, float* c,
-                      int64_t ldc, const SgemmEpilogue& ep, int64_t m0, int64_t m1);
+                      int64_t ldc, const SgemmEpilogue& ep, int64_t m0, int64_t m1, float scale = 1.f);
 
 }  // namespace octet::kernels

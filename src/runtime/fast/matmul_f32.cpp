@@ -166,6 +166,13 @@ class MatMulDynF32 : public FastOp {
     // on the narrow tiles (the rows kernel's bits).
     const bool rows = K <= kRowsMaxK && N >= 2;
     const bool narrow = rows && N == narrow_n_;
+    // A Mul by a scalar right after the product (no clamp before it) goes into the narrow tiles'
+    // epilogue: the same rounded product, while the scores are in registers.
+    float narrow_scale = 1.f;
+    size_t narrow_first = first;
+    if (narrow && ep.lo == -INFINITY && ep.hi == INFINITY && first < post_.size() &&
+        post_[first].kind == PostOp::Kind::Scalar && post_[first].scalar_op == kernels::ScalarOp::Mul)
+      narrow_scale = post_[narrow_first++].s;
     const int64_t MR = kernels::kSgemmMR;
     const int64_t per = std::min((pool.size() + batches - 1) / batches, (M + MR - 1) / MR);
     const int64_t m_block = ((M + per - 1) / per + MR - 1) / MR * MR, m_blocks = (M + m_block - 1) / m_block;
@@ -182,8 +189,8 @@ class MatMulDynF32 : public FastOp {
       if (narrow) {
         float* pb = fast::scratch_floats(1, static_cast<size_t>(K * kernels::sgemm_narrow_ld(N)));
         kernels::sgemm_narrow_pack_b(K, N, bp + ob, N, 1, pb);
-        kernels::sgemm_narrow_zmm(N, K, ap + oa + m0 * K, K, pb, c, N, ep, 0, m1 - m0);
-        post_.apply(c, m1 - m0, N, first);
+        kernels::sgemm_narrow_zmm(N, K, ap + oa + m0 * K, K, pb, c, N, ep, 0, m1 - m0, narrow_scale);
+        post_.apply(c, m1 - m0, N, narrow_first);
         return;
       }
       float* pb = fast::scratch_floats(1, kernels::sgemm_packed_b_floats(K, N));
