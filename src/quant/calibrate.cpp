@@ -3,15 +3,48 @@
 #include <algorithm>
 #include <exception>
 #include <mutex>
+#include <set>
 
 namespace octet::quant {
+
+namespace {
+
+// The value whose elements are `t`'s, in another order or shape: `t` itself, or, back through
+// Reshape, Flatten, Squeeze, Unsqueeze, Transpose and Identity nodes, the first value that no such
+// node makes (a graph input or another node's output, never an initializer, which the engine
+// does not hand to observers). A calibrator sees a batch only as a multiset of values (its range,
+// its histogram), so observing that value gives the same ranges, and the engine stays free to fold
+// the data movement into the op that reads it (attention's head-split Transposes into their
+// MatMuls). Names not in the graph come back unchanged (the session reports them).
+std::string element_source(const Graph& g, std::string t) {
+  static const std::set<std::string> kMovement = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity"};
+  for (;;) {
+    const Node* made_by = nullptr;
+    for (const auto& n : g.nodes)
+      if (std::find(n->outputs.begin(), n->outputs.end(), t) != n->outputs.end()) made_by = n.get();
+    if (!made_by || !made_by->domain.empty() || !kMovement.count(made_by->op_type) || made_by->outputs.size() != 1 ||
+        made_by->inputs.empty() || made_by->inputs[0].empty())
+      return t;
+    const Value* v = g.find_value(made_by->inputs[0]);
+    if (!v || v->initializer) return t;
+    t = made_by->inputs[0];
+  }
+}
+
+std::set<std::string> element_sources(const Graph& g, const std::vector<std::string>& tensors) {
+  std::set<std::string> out;
+  for (const auto& t : tensors) out.insert(element_source(g, t));
+  return out;
+}
+
+}  // namespace
 
 CalibrationSession::CalibrationSession(const Model& model, std::vector<std::string> tensors,
                                        std::vector<CalibrationMethod> methods)
     : model_(model),
       engine_(model, [&] {
         EngineOptions o;
-        o.observe.insert(tensors.begin(), tensors.end());
+        o.observe = element_sources(model.graph, tensors);
         return o;
       }()),
       tensors_(std::move(tensors)),
@@ -32,6 +65,7 @@ CalibrationSession::CalibrationSession(const Model& model, std::vector<std::stri
     if (!model_.graph.find_value(t)) throw Error(str_cat("calibration: the model has no tensor '", t, "'"));
     if (!index_.emplace(t, index_.size()).second)
       throw Error(str_cat("calibration: tensor '", t, "' is listed twice"));
+    by_source_[element_source(model_.graph, t)].push_back(index_.size() - 1);
   }
   calibrators_ = make_calibrators();
 }
@@ -57,19 +91,22 @@ void CalibrationSession::run_batch(Engine& engine, Calibrators& calibrators,
   // freed as in any run; the range pass and the histograms' binning run on the engine's threads.
   std::vector<int> seen(tensors_.size(), 0);
   auto on_value = [&](const std::string& name, const Tensor& v) {
-    const auto it = index_.find(name);
-    if (it == index_.end()) return;
+    const auto it = by_source_.find(name);
+    if (it == by_source_.end()) return;
+    const std::string& label = tensors_[it->second.front()];  // errors name a calibrated tensor
     if (v.dtype() != DType::Float32)
-      throw Error(str_cat("calibration: tensor '", name, "' is ", dtype_name(v.dtype()),
+      throw Error(str_cat("calibration: tensor '", label, "' is ", dtype_name(v.dtype()),
                           "; only float32 tensors are calibrated"));
-    ++seen[it->second];
+    for (size_t t : it->second) ++seen[t];
     if (v.numel() == 0) return;
-    const FiniteBatch b = finite_batch(v.data<float>(), v.numel(), name, &engine.pool());
-    auto& cals = calibrators[it->second];
-    for (size_t m = 0; m < cals.size(); ++m) {
-      if (binned_by_[m] < 0) cals[m]->observe(b);
-      else static_cast<HistogramCalibrator&>(*cals[m]).copy_histogram_from(
-          static_cast<const HistogramCalibrator&>(*cals[static_cast<size_t>(binned_by_[m])]));
+    const FiniteBatch b = finite_batch(v.data<float>(), v.numel(), label, &engine.pool());
+    for (size_t t : it->second) {
+      auto& cals = calibrators[t];
+      for (size_t m = 0; m < cals.size(); ++m) {
+        if (binned_by_[m] < 0) cals[m]->observe(b);
+        else static_cast<HistogramCalibrator&>(*cals[m]).copy_histogram_from(
+            static_cast<const HistogramCalibrator&>(*cals[static_cast<size_t>(binned_by_[m])]));
+      }
     }
   };
   engine.run(feeds, RunOptions{}, on_value);
@@ -103,7 +140,7 @@ void CalibrationSession::observe_batches(int64_t count, const std::function<Feed
   for (Shard& sh : shards) {
     EngineOptions o;
     o.threads = 1;
-    o.observe.insert(tensors_.begin(), tensors_.end());
+    for (const auto& [source, calibrated] : by_source_) o.observe.insert(source);
     sh.engine = std::make_unique<Engine>(model_, o);
     sh.calibrators = make_calibrators();
   }

@@ -2,7 +2,9 @@
 // feeds the values of every requested tensor to calibrators, one per (tensor, method), so that
 // several methods are calibrated from a single pass over the data (octet quantize
 // --compare-methods). Each tensor is observed as soon as the engine computes it: its range and
-// finiteness are taken once (finite_batch) for all its calibrators, on the engine's threads.
+// finiteness are taken once (finite_batch) for all its calibrators, on the engine's threads. A
+// tensor that only reorders or reshapes another (a Transpose's output) is observed as that other
+// one, whose elements are the same, so that the engine may fold the data movement away.
 //
 // Memory: the calibrators are fixed-size (calibrators.h); the engine holds only the tensors a
 // batch still needs, as in any run. Neither grows with the number of calibration samples.
@@ -77,6 +79,10 @@ class CalibrationSession {
   std::vector<CalibrationMethod> methods_;
   Calibrators calibrators_;
   std::map<std::string, size_t> index_;  // tensor name -> its index in tensors_
+  // The values the engine observes -> the tensors (indices in tensors_) whose elements they hold:
+  // a calibrated tensor made from another by data movement only (a Reshape, a Transpose) is
+  // observed as that other value (calibrate.cpp, element_source), which has the same elements.
+  std::map<std::string, std::vector<size_t>> by_source_;
   // Per method: the earlier method whose histogram it copies each batch, or -1 (it observes).
   std::vector<int> binned_by_;
   int64_t batches_ = 0;

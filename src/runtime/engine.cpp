@@ -28,6 +28,10 @@ struct Engine::Step {
   // Slots of node inputs, -1 when absent; then, for a fused residual Add, the residual's (the fast
   // op's extra input, which the node's reference op does not see).
   std::vector<int> in;
+  // Transposes folded into a run-time MatMul (operand index, the Transpose): the op reads the
+  // Transpose's input through its permutation; a declined run runs the Transpose first.
+  std::vector<std::pair<size_t, const Node*>> folded;
+  std::vector<const OpDef*> folded_defs;
   std::vector<int> out;       // slots of node outputs (-1 when absent or fused away)
   std::vector<int> frees;     // slots whose last reader is this step
 };
@@ -90,6 +94,17 @@ bool conv_residual(const Graph& g, const Node& conv, const Node& add, const std:
   return true;
 }
 
+// The permutation of Transpose `t` when known at load: its perm attribute, or the reversal of its
+// input's inferred rank. Empty when neither is known.
+std::vector<int64_t> transpose_perm(const Graph& g, const Node& t) {
+  if (t.has_attr("perm")) return t.attr_ints("perm");
+  const Value* v = g.find_value(t.inputs[0]);
+  if (!v || !v->type.has_shape) return {};
+  std::vector<int64_t> perm(v->type.dims.size());
+  for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int64_t>(perm.size() - 1 - i);
+  return perm;
+}
+
 }  // namespace
 
 Engine::Engine(const Model& model, const EngineOptions& options)
@@ -111,6 +126,32 @@ Engine::Engine(const Model& model, const EngineOptions& options)
   std::set<const Node*> absorbed;
   std::set<std::string> computed(g.inputs.begin(), g.inputs.end());  // values of the nodes visited so far
   const bool fast_ok = fast_kernels_available();
+  // Transposes folded into the float MatMul of two run-time operands that reads them (attention's
+  // head splits: fast/matmul_f32.cpp reads the operand through the permutation's strides): a
+  // Transpose whose only reader is such a MatMul, whose output is neither observed nor a graph
+  // output, and whose permutation is known at load. It gets no step of its own.
+  std::map<const Node*, std::vector<std::pair<size_t, const Node*>>> folded;
+  if (fast_ok && options.fuse_activations) {
+    auto runtime_value = [&](const std::string& name) {
+      const Value* v = g.find_value(name);
+      return !name.empty() && v && !v->initializer;
+    };
+    for (const auto& up : g.nodes) {
+      const Node& t = *up;
+      if (!t.domain.empty() || t.op_type != "Transpose" || t.inputs.size() != 1 || t.outputs.size() != 1 ||
+          t.inputs[0].empty() || transpose_perm(g, t).empty())
+        continue;
+      const std::string& y = t.outputs[0];
+      const auto r = readers.find(y);
+      if (graph_outputs.count(y) || options.observe.count(y) || r == readers.end() || r->second.size() != 1) continue;
+      const Node& mm = *r->second[0];
+      if (!mm.domain.empty() || mm.op_type != "MatMul" || mm.inputs.size() != 2 || mm.inputs[0] == mm.inputs[1] ||
+          !runtime_value(mm.inputs[0]) || !runtime_value(mm.inputs[1]))
+        continue;
+      folded[&mm].push_back({mm.inputs[0] == y ? 0u : 1u, &t});
+      absorbed.insert(&t);
+    }
+  }
 
   for (const auto& up : g.nodes) {
     const Node& n = *up;
@@ -162,11 +203,18 @@ Engine::Engine(const Model& model, const EngineOptions& options)
         y = next.outputs[0];
       }
     }
+    std::vector<int64_t> perms[2];
+    if (const auto f = folded.find(&n); f != folded.end()) s.folded = f->second;
     if (fast_ok) {
       FastOpContext ctx{n, g, model.default_opset(), lo, hi, options.onednn};
       if (float_product(n)) ctx.post = &s.post;
       ctx.residual_add = residual_add;
+      for (const auto& [operand, t] : s.folded) {
+        perms[operand] = transpose_perm(g, *t);
+        ctx.operand_perm[operand] = &perms[operand];
+      }
       s.fast = make_fast(ctx);
+      OCTET_CHECK(s.folded.empty() || s.fast, "engine: ", n.describe(), " declined the Transposes folded into it");
       if (!s.fast && residual_add) {  // the op cannot take the Add: fuse nothing into it
         s.chain.clear();
         s.chain_defs.clear();
@@ -187,6 +235,11 @@ Engine::Engine(const Model& model, const EngineOptions& options)
       s.in.resize(residual_input(n), -1);
       s.in.push_back(slot(residual));
     }
+    for (const auto& [operand, t] : s.folded) {  // the Transpose's input in place of its output
+      s.in[operand] = slot(t->inputs[0]);
+      s.folded_defs.push_back(reg.find(t->op_type, t->domain));
+      computed.insert(t->outputs[0]);
+    }
     for (const auto& o : n.outputs) s.out.push_back(o.empty() ? -1 : slot(o));
     EngineLayer layer;
     layer.node = n.name;
@@ -194,6 +247,7 @@ Engine::Engine(const Model& model, const EngineOptions& options)
     layer.kernel = s.fast ? s.fast->kernel() : "reference";
     layer.precision = s.fast ? s.fast->precision() : "";
     for (const auto& o : n.outputs) computed.insert(o);
+    for (const auto& f : s.folded) layer.fused.push_back(f.second->name);
     for (const Node* c : s.chain) {
       computed.insert(c->outputs[0]);
       absorbed.insert(c);
@@ -415,6 +469,17 @@ std::map<std::string, Tensor> Engine::run_plan(const std::map<std::string, Tenso
     }
     if (!done) {
       inputs.resize(s.node->inputs.size());  // without a fused Add's residual
+      std::vector<Tensor> unfolded(s.folded.size());  // the folded Transposes' outputs, computed now
+      for (size_t f = 0; f < s.folded.size(); ++f) {
+        const auto& [operand, t] = s.folded[f];
+        OpContext tctx{*t, opset, {inputs[operand]}, {}};
+        tctx.outputs.resize(1);
+        s.folded_defs[f]->run(tctx);
+        if (!tctx.outputs[0].defined())
+          throw Error(str_cat(t->describe(), ": did not produce output '", t->outputs[0], "'"));
+        unfolded[f] = std::move(tctx.outputs[0]);
+        inputs[operand] = &unfolded[f];
+      }
       OpContext ctx{*s.node, opset, std::move(inputs), {}};
       ctx.outputs.resize(s.node->outputs.size());
       s.def->run(ctx);

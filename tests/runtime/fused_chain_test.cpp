@@ -112,6 +112,71 @@ TEST(EngineFusedChain, ScaleAndSoftmaxAfterAttentionScoresGiveTheUnfusedBits) {
 
 // A Gemm with its own bias, then Add(row) -> Div(scalar) -> Sub(scalar - x) -> Clip: all four
 // fused, the clamp last (not in the SGEMM epilogue, which holds the Gemm's bias).
+// Attention's head splits: q and v [B, T, H, d] -> [B, H, T, d], k -> [B, H, d, T] (the scores'
+// B operand, read transposed). Each Transpose read only by a run-time MatMul is folded into it
+// (the MatMul reads the operand through the permutation) and listed among its fused nodes, with
+// the unfused engine's bits; an observed Transpose output stays a step of its own; a run whose
+// operands do not fit declines, and the Transposes and the MatMul then run as nodes, with the
+// reference's error.
+TEST(EngineFusedChain, HeadSplitTransposesFoldIntoTheAttentionMatMuls) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  auto build = [](int64_t d_k, bool infer) {
+    B g("heads", 17);
+    const std::string q = g.input("q", DType::Float32, {2, 49, 4, 16});
+    const std::string k = g.input("k", DType::Float32, {2, 49, 4, d_k});
+    const std::string v = g.input("v", DType::Float32, {2, 49, 4, 16});
+    const std::string qt = g.op("Transpose", {q}, {{"perm", B::ints({0, 2, 1, 3})}}, "q_t");
+    const std::string kt = g.op("Transpose", {k}, {{"perm", B::ints({0, 2, 3, 1})}}, "k_t");
+    const std::string vt = g.op("Transpose", {v}, {{"perm", B::ints({0, 2, 1, 3})}}, "v_t");
+    const std::string s = g.op("MatMul", {qt, kt}, {}, "scores");
+    const std::string scaled = g.op("Mul", {s, g.initializer("c", scalar(0.25f))}, {}, "scale");
+    const std::string p = g.op("Softmax", {scaled}, {{"axis", B::i(-1)}}, "softmax");
+    g.output(g.op("MatMul", {p, vt}, {}, "context"));
+    Model m = g.build();
+    if (infer) infer_shapes(m);  // (shape inference would reject the mismatch at load)
+    return m;
+  };
+  const Model m = build(16, true);
+  const std::map<std::string, Tensor> feeds = {{"q", testing::random_float({2, 49, 4, 16}, 31, -2.f, 2.f)},
+                                               {"k", testing::random_float({2, 49, 4, 16}, 32, -2.f, 2.f)},
+                                               {"v", testing::random_float({2, 49, 4, 16}, 33, -2.f, 2.f)}};
+  for (int threads : {1, 2}) {
+    const Runs r = run_three(m, feeds, threads);
+    ASSERT_EQ(r.layers.size(), 2u);
+    EXPECT_EQ(r.layers[0].node, "scores");
+    EXPECT_EQ(r.layers[0].fused, (std::vector<std::string>{"q_t", "k_t", "scale", "softmax"}));
+    EXPECT_EQ(r.layers[1].fused, (std::vector<std::string>{"v_t"}));
+    EXPECT_TRUE(same_bits(r.fused, r.unfused));
+    EXPECT_LT(max_rel(r.fused, r.reference, 1e-3), 1e-4);
+  }
+  std::string k_t_value;
+  for (const auto& n : m.graph.nodes)
+    if (n->name == "k_t") k_t_value = n->outputs[0];
+  const Runs observed = run_three(m, feeds, 2, {k_t_value});
+  ASSERT_EQ(observed.layers.size(), 3u);
+  EXPECT_EQ(observed.layers[0].node, "k_t");
+  EXPECT_EQ(observed.layers[1].fused, (std::vector<std::string>{"q_t", "scale", "softmax"}));
+  EXPECT_TRUE(same_bits(observed.fused, observed.unfused));
+  // k with d = 8 where q has 16: the scores' fast op declines, the nodes then report the mismatch.
+  const Model bad = build(8, false);
+  std::map<std::string, Tensor> bad_feeds = feeds;
+  bad_feeds["k"] = testing::random_float({2, 49, 4, 8}, 34);
+  auto error_of = [&](bool fuse) {
+    EngineOptions eo;
+    eo.fuse_activations = fuse;
+    try {
+      Engine(bad, eo).run(bad_feeds);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(Engine(bad, EngineOptions{}).layers()[0].fused, (std::vector<std::string>{"q_t", "k_t"}));  // no shapes: no chain
+  const std::string folded_error = error_of(true);
+  EXPECT_NE(folded_error, "no error");
+  EXPECT_EQ(folded_error, error_of(false));
+}
+
 TEST(EngineFusedChain, LongChainAfterAGemmWithBiasGivesTheUnfusedBits) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   B g("gemm", 13);

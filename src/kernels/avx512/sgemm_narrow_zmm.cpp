@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "kernels/avx2/permute_avx2.h"
+
 namespace octet::kernels {
 namespace {
 
@@ -73,6 +75,11 @@ void rows(int64_t N, int64_t K, const float* a, int64_t lda, const float* b, flo
 
 void sgemm_narrow_pack_b(int64_t K, int64_t N, const float* b, int64_t b_rs, int64_t b_cs, float* packed) {
   const int64_t ld = sgemm_narrow_ld(N);
+  if (b_rs == 1 && b_cs != 1) {  // B^T's rows in memory (K^T read from K): a 2-D transpose, 8x8 blocks
+    transpose_2d_b32_avx2(N, K, reinterpret_cast<const uint32_t*>(b), b_cs, reinterpret_cast<uint32_t*>(packed), ld);
+    for (int64_t k = 0; k < K; ++k) std::fill(packed + k * ld + N, packed + (k + 1) * ld, 0.f);
+    return;
+  }
   for (int64_t k = 0; k < K; ++k) {
     float* dst = packed + k * ld;
     if (b_cs == 1) std::copy(b + k * b_rs, b + k * b_rs + N, dst);

@@ -53,6 +53,11 @@ struct FastOpContext {
   // node's own, absent ones nullptr) and returns the Add's result, or declines. An op that cannot
   // take this Add returns nullptr, and the engine fuses nothing. Null: none.
   const Node* residual_add = nullptr;
+  // A float MatMul of two run-time operands: operand i (0: A, 1: B) comes as the input of a
+  // Transpose that the engine folded into it, to be read through that Transpose's permutation
+  // (output dim j is input dim perm[j]; the default reversal spelled out). nullptr: the operand as
+  // it is. make_fast returns nullptr for a node whose op cannot read such a view.
+  const std::vector<int64_t>* operand_perm[2] = {nullptr, nullptr};
 };
 // Elements (or bytes) per task of an element-wise pass (an Add, a QLinearAdd, a fused residual's
 // pass over a convolution's output): below this, threads cost more than they save.

@@ -20,6 +20,7 @@
 #include "runtime/fast/fast_op.h"
 #include "runtime/fast/post_ops.h"
 #include "runtime/fast/scratch.h"
+#include "runtime/ops/op_util.h"
 
 namespace octet {
 namespace {
@@ -108,19 +109,27 @@ class MatMulF32 : public FastOp {
 
 // Float MatMul of two run-time operands (attention's Q·K^T and P·V): A [..., M, K] times
 // B [..., K, N] with numpy broadcasting of the batch dims. Per product B is packed into 16-column
-// panels; A is read in place by sgemm_rows_avx2 (K <= kRowsMaxK, N >= 2), or else packed into
-// 6-row panels for the packed SGEMM (each task packing only its rows of A); C is written row-major.
-// A narrow B (N % 16 in 1..8, N <= 64: attention's 49 x 49 scores) whose width is known at load
-// takes the AVX-512 narrow tiles instead where fast::act_zmm() holds (kernels/avx512/
-// sgemm_narrow_zmm.h: the rows kernel's bits, fewer wasted columns). Tasks are (batch matrix,
-// block of rows of C). The profile names the paths matmul_f32_dyn_sgemm_6x16_avx2 and
-// matmul_f32_dyn_narrow_avx512.
+// panels; A is read in place by sgemm_rows_avx2 (K <= kRowsMaxK, N >= 2, A's rows contiguous), or
+// else packed into 6-row panels for the packed SGEMM (each task packing only its rows of A); C is
+// written row-major. A narrow B (N % 16 in 1..8, N <= 64: attention's 49 x 49 scores) whose width
+// is known at load takes the AVX-512 narrow tiles instead where fast::act_zmm() holds
+// (kernels/avx512/sgemm_narrow_zmm.h: the rows kernel's bits, fewer wasted columns). Tasks are
+// (batch matrix, block of rows of C). The profile names the paths matmul_f32_dyn_sgemm_6x16_avx2
+// and matmul_f32_dyn_narrow_avx512.
+//
+// An operand may come as the input of a Transpose that the engine folded into this op
+// (FastOpContext::operand_perm: a head split such as [B, T, H, d] -> [B, H, T, d] or
+// [B, H, d, T]): it is read through the permutation's strides instead of being copied first. Every
+// path sums each element's K products in one chain in k order, so the bits do not depend on how
+// an operand is laid out.
 class MatMulDynF32 : public FastOp {
  public:
   // narrow_n: B's last dim as inferred at load when the narrow AVX-512 tiles take it
   // (sgemm_narrow_wins, K <= kRowsMaxK, fast::act_zmm()), else -1; a run whose N differs, or whose
-  // K is longer, takes the 6x16 tiles (the profile keeps the name chosen at load).
-  MatMulDynF32(PostOps post, int64_t narrow_n) : post_(std::move(post)), narrow_n_(narrow_n) {}
+  // K is longer, takes the 6x16 tiles (the profile keeps the name chosen at load). perm_a, perm_b:
+  // the folded Transposes' permutations (empty: the operand as it is).
+  MatMulDynF32(PostOps post, int64_t narrow_n, std::vector<int64_t> perm_a, std::vector<int64_t> perm_b)
+      : post_(std::move(post)), narrow_n_(narrow_n), perm_a_(std::move(perm_a)), perm_b_(std::move(perm_b)) {}
   std::string kernel() const override {
     return narrow_n_ > 0 ? "matmul_f32_dyn_narrow_avx512" : "matmul_f32_dyn_sgemm_6x16_avx2";
   }
@@ -128,23 +137,26 @@ class MatMulDynF32 : public FastOp {
 
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
     const Tensor &a = *in[0], &b = *in[1];
-    if (a.dtype() != DType::Float32 || b.dtype() != DType::Float32 || a.rank() < 2 || b.rank() < 2) return false;
-    const int64_t M = a.dim(a.rank() - 2), K = a.dim(a.rank() - 1), N = b.dim(b.rank() - 1);
-    if (b.dim(b.rank() - 2) != K || K == 0) return false;  // mismatch: the reference reports it
+    if (a.dtype() != DType::Float32 || b.dtype() != DType::Float32) return false;
+    Shape da, db;
+    std::vector<int64_t> sta, stb;
+    if (!view(a, perm_a_, &da, &sta) || !view(b, perm_b_, &db, &stb) || da.size() < 2 || db.size() < 2) return false;
+    const size_t ra = da.size(), rb = db.size();
+    const int64_t M = da[ra - 2], K = da[ra - 1], N = db[rb - 1];
+    if (db[rb - 2] != K || K == 0) return false;  // mismatch: the reference reports it
+    const int64_t a_rs = sta[ra - 2], a_cs = sta[ra - 1], b_rs = stb[rb - 2], b_cs = stb[rb - 1];
     // Batch dims, right-aligned and broadcast; an element stride of 0 repeats a matrix.
-    const int64_t rank = static_cast<int64_t>(std::max(a.rank(), b.rank()));
-    const int64_t lead_a = rank - static_cast<int64_t>(a.rank()), lead_b = rank - static_cast<int64_t>(b.rank());
+    const int64_t rank = static_cast<int64_t>(std::max(ra, rb));
+    const int64_t lead_a = rank - static_cast<int64_t>(ra), lead_b = rank - static_cast<int64_t>(rb);
     Shape batch(static_cast<size_t>(rank - 2));
     std::vector<int64_t> sa(batch.size(), 0), sb(batch.size(), 0);
-    int64_t stride_a = M * K, stride_b = K * N;
     for (int64_t i = rank - 3; i >= 0; --i) {  // dims a lacks (i < lead_a) count as 1
-      const int64_t da = i >= lead_a ? a.dim(i - lead_a) : 1, db = i >= lead_b ? b.dim(i - lead_b) : 1;
-      if (da != db && da != 1 && db != 1) return false;
-      batch[i] = da == 1 ? db : da;
-      sa[i] = da == 1 ? 0 : stride_a;
-      sb[i] = db == 1 ? 0 : stride_b;
-      stride_a *= da;
-      stride_b *= db;
+      const int64_t dai = i >= lead_a ? da[static_cast<size_t>(i - lead_a)] : 1;
+      const int64_t dbi = i >= lead_b ? db[static_cast<size_t>(i - lead_b)] : 1;
+      if (dai != dbi && dai != 1 && dbi != 1) return false;
+      batch[static_cast<size_t>(i)] = dai == 1 ? dbi : dai;
+      sa[static_cast<size_t>(i)] = dai == 1 ? 0 : sta[static_cast<size_t>(i - lead_a)];
+      sb[static_cast<size_t>(i)] = dbi == 1 ? 0 : stb[static_cast<size_t>(i - lead_b)];
     }
     int64_t batches = 1;
     for (int64_t d : batch) batches *= d;
@@ -162,9 +174,9 @@ class MatMulDynF32 : public FastOp {
     float* yp = y.data<float>();
     kernels::SgemmEpilogue ep;
     const size_t first = epilogue_prefix(post_, &ep.bias_col, &ep);
-    // Rows of A in place for short K (one K block in both kernels, so the same bits); a narrow B
-    // on the narrow tiles (the rows kernel's bits).
-    const bool rows = K <= kRowsMaxK && N >= 2;
+    // Rows of A in place for short K when they are contiguous (one K block in both kernels, so the
+    // same bits as packing them); a narrow B on the narrow tiles (the rows kernel's bits).
+    const bool rows = K <= kRowsMaxK && N >= 2 && a_cs == 1;
     const bool narrow = rows && N == narrow_n_;
     // A Mul by a scalar right after the product (no clamp before it) goes into the narrow tiles'
     // epilogue: the same rounded product, while the scores are in registers.
@@ -188,18 +200,18 @@ class MatMulDynF32 : public FastOp {
       float* c = yp + (t / m_blocks * M + m0) * N;
       if (narrow) {
         float* pb = fast::scratch_floats(1, static_cast<size_t>(K * kernels::sgemm_narrow_ld(N)));
-        kernels::sgemm_narrow_pack_b(K, N, bp + ob, N, 1, pb);
-        kernels::sgemm_narrow_zmm(N, K, ap + oa + m0 * K, K, pb, c, N, ep, 0, m1 - m0, narrow_scale);
+        kernels::sgemm_narrow_pack_b(K, N, bp + ob, b_rs, b_cs, pb);
+        kernels::sgemm_narrow_zmm(N, K, ap + oa + m0 * a_rs, a_rs, pb, c, N, ep, 0, m1 - m0, narrow_scale);
         post_.apply(c, m1 - m0, N, narrow_first);
         return;
       }
       float* pb = fast::scratch_floats(1, kernels::sgemm_packed_b_floats(K, N));
-      kernels::sgemm_pack_b_avx2(K, N, bp + ob, N, 1, 0, N, pb);
+      kernels::sgemm_pack_b_avx2(K, N, bp + ob, b_rs, b_cs, 0, N, pb);
       if (rows) {
-        kernels::sgemm_rows_avx2(N, K, ap + oa + m0 * K, K, pb, c, N, ep, 0, m1 - m0, 0, N);
+        kernels::sgemm_rows_avx2(N, K, ap + oa + m0 * a_rs, a_rs, pb, c, N, ep, 0, m1 - m0, 0, N);
       } else {
         float* pa = fast::scratch_floats(0, kernels::sgemm_packed_a_floats(m1 - m0, K));
-        kernels::sgemm_pack_a_avx2(m1 - m0, K, ap + oa + m0 * K, K, 1, pa);
+        kernels::sgemm_pack_a_avx2(m1 - m0, K, ap + oa + m0 * a_rs, a_rs, a_cs, pa);
         kernels::sgemm_packed_avx2(m1 - m0, N, K, pa, pb, c, N, 1, ep, 0, m1 - m0, 0, N);
       }
       post_.apply(c, m1 - m0, N, first);
@@ -209,8 +221,34 @@ class MatMulDynF32 : public FastOp {
   }
 
  private:
+  // An operand's dims and element strides: its own shape, row-major (perm empty), or the input of
+  // a folded Transpose read through perm (output dim i is input dim perm[i]). False for a perm the
+  // input does not fit (the Transpose's reference op then reports it).
+  static bool view(const Tensor& t, const std::vector<int64_t>& perm, Shape* dims, std::vector<int64_t>* strides) {
+    const std::vector<int64_t> st = contiguous_strides(t.shape());
+    if (perm.empty()) {
+      *dims = t.shape();
+      *strides = st;
+      return true;
+    }
+    const int64_t rank = static_cast<int64_t>(t.rank());
+    if (static_cast<int64_t>(perm.size()) != rank) return false;
+    std::vector<bool> seen(perm.size(), false);
+    dims->assign(perm.size(), 0);
+    strides->assign(perm.size(), 0);
+    for (size_t i = 0; i < perm.size(); ++i) {
+      const int64_t p = perm[i];
+      if (p < 0 || p >= rank || seen[static_cast<size_t>(p)]) return false;
+      seen[static_cast<size_t>(p)] = true;
+      (*dims)[i] = t.dim(static_cast<size_t>(p));
+      (*strides)[i] = st[static_cast<size_t>(p)];
+    }
+    return true;
+  }
+
   PostOps post_;
   int64_t narrow_n_;
+  std::vector<int64_t> perm_a_, perm_b_;
 };
 
 // The fused nodes: the engine's chain, or the clamp alone (ctx.act_min / act_max) from a caller
@@ -247,8 +285,12 @@ std::unique_ptr<FastOp> make_matmul_f32(const FastOpContext& ctx) {
     // K within the rows kernel's reach too: beyond it the 6x16 path blocks K (other bits).
     const int64_t n = last_dim(node.inputs[1]), k = last_dim(node.inputs[0]);
     const bool narrow = fast::act_zmm() && n >= 2 && kernels::sgemm_narrow_wins(n) && k >= 1 && k <= kRowsMaxK;
-    return std::make_unique<MatMulDynF32>(post_ops(ctx), narrow ? n : -1);
+    std::vector<int64_t> perm[2];
+    for (int i = 0; i < 2; ++i)
+      if (ctx.operand_perm[i]) perm[i] = *ctx.operand_perm[i];
+    return std::make_unique<MatMulDynF32>(post_ops(ctx), narrow ? n : -1, std::move(perm[0]), std::move(perm[1]));
   }
+  if (ctx.operand_perm[0] || ctx.operand_perm[1]) return nullptr;  // views: run-time operands only
   if (!w || w->rank() != 2) return nullptr;
   if (node.op_type == "MatMul") {
     return std::make_unique<MatMulF32>(w->dim(0), w->dim(1), w->data<float>(), w->dim(1), 1, nullptr,
