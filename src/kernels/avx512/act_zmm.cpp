@@ -16,20 +16,12 @@ inline __mmask16 first_lanes(int64_t count) {
   return static_cast<__mmask16>((1u << static_cast<unsigned>(count)) - 1u);
 }
 
-// e^x in place for U vectors of x <= 0 (or NaN), Softmax's arguments after the row maximum is
-// subtracted: x clamped below at -150 (where e^x is far below the least float, so 2^n underflows
-// to exactly 0; the -inf of padding lanes and of masked-out entries gives 0), x = n ln2 + r with
-// one fused multiply-add (ln2's float error, 2e-9 n, adds at most 4e-7 of relative error at
-// n = -216), a degree-5 polynomial fitted to e^r on |r| <= ln2/2 for least relative error (1.5e-7
-// with its float rounding), times 2^n by vscalefps. Within 5e-7 of e^x plus the input's own
-// rounding. Fewer steps than act_avx2.cpp's exp_ps (no upper clamp, no mask, one reduction step,
-// one fewer polynomial degree): a Softmax row is mostly this chain. Each step for all U vectors
-// before the next.
+// The core of the two exps below, for U vectors of clamped x, each step for all U before the
+// next: x = n ln2 + r with one fused multiply-add (ln2's float error, 2e-9 |n|, adds at most 4e-7
+// of relative error at n = -216) and a degree-5 polynomial p fitted to e^r on |r| <= ln2/2 for
+// least relative error (1.5e-7 with its float rounding); e^x = p 2^n. x is overwritten with r.
 template <int U>
-inline __attribute__((always_inline)) void exp_nonpositive_each(__m512* x) {
-  __m512 n[U], p[U];
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j) x[j] = _mm512_max_ps(_mm512_set1_ps(-150.f), x[j]);  // a NaN x stays NaN
+inline __attribute__((always_inline)) void exp_reduce_each(__m512* x, __m512* n, __m512* p) {
 #pragma GCC unroll 16
   for (int j = 0; j < U; ++j)
     n[j] = _mm512_roundscale_ps(_mm512_mul_ps(x[j], _mm512_set1_ps(1.44269504088896341f)),
@@ -43,13 +35,27 @@ inline __attribute__((always_inline)) void exp_nonpositive_each(__m512* x) {
   for (int c = 1; c < 5; ++c)
 #pragma GCC unroll 16
     for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(p[j], x[j], _mm512_set1_ps(kFit[c]));
+}
+
+// e^x in place for U vectors of x <= 0 (or NaN), Softmax's arguments after the row maximum is
+// subtracted: x clamped below at -150 (where e^x is far below the least float, so 2^n underflows
+// to exactly 0; the -inf of padding lanes and of masked-out entries gives 0), exp_reduce_each,
+// times 2^n by vscalefps. Within 5e-7 of e^x plus the input's own rounding. Fewer steps than
+// act_avx2.cpp's exp_ps (no upper clamp, no mask, one reduction step, one fewer polynomial
+// degree): a Softmax row is mostly this chain.
+template <int U>
+inline __attribute__((always_inline)) void exp_nonpositive_each(__m512* x) {
+  __m512 n[U], p[U];
+#pragma GCC unroll 16
+  for (int j = 0; j < U; ++j) x[j] = _mm512_max_ps(_mm512_set1_ps(-150.f), x[j]);  // a NaN x stays NaN
+  exp_reduce_each<U>(x, n, p);
 #pragma GCC unroll 16
   for (int j = 0; j < U; ++j) x[j] = _mm512_scalef_ps(p[j], n[j]);
 }
 
 // act_avx2.cpp's exp_erfc_ps for U vectors, lane for lane: no upper clamp (Gelu's erfc argument
-// is at most about 0), one reduction step, the degree-5 fit, 0 below -87.3; p 2^n in one
-// vscalefps (n in [-126, 0]: the exact product the AVX2 kernel forms).
+// is at most about 0), exp_reduce_each's steps, 0 below -87.3; p 2^n in one vscalefps (n in
+// [-126, 0]: the exact product the AVX2 kernel forms).
 template <int U>
 inline __attribute__((always_inline)) void exp_erfc_each(__m512* x) {
   const __m512 lo = _mm512_set1_ps(-87.3f);
@@ -59,19 +65,7 @@ inline __attribute__((always_inline)) void exp_erfc_each(__m512* x) {
   for (int j = 0; j < U; ++j) keep[j] = _mm512_cmp_ps_mask(x[j], lo, _CMP_NLT_UQ);  // not below lo (NaN kept)
 #pragma GCC unroll 16
   for (int j = 0; j < U; ++j) x[j] = _mm512_max_ps(lo, x[j]);  // a NaN x stays NaN
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j)
-    n[j] = _mm512_roundscale_ps(_mm512_mul_ps(x[j], _mm512_set1_ps(1.44269504088896341f)),
-                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j) x[j] = _mm512_fnmadd_ps(n[j], _mm512_set1_ps(0.693147180559945f), x[j]);  // r
-  static constexpr float kFit[] = {0.04189793f, 0.16667636f, 0.4999915f, 0.9999997f, 1.f};
-#pragma GCC unroll 16
-  for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(_mm512_set1_ps(0.00829031f), x[j], _mm512_set1_ps(kFit[0]));
-#pragma GCC unroll 16
-  for (int c = 1; c < 5; ++c)
-#pragma GCC unroll 16
-    for (int j = 0; j < U; ++j) p[j] = _mm512_fmadd_ps(p[j], x[j], _mm512_set1_ps(kFit[c]));
+  exp_reduce_each<U>(x, n, p);
 #pragma GCC unroll 16
   for (int j = 0; j < U; ++j) x[j] = _mm512_maskz_scalef_ps(keep[j], p[j], n[j]);
 }
