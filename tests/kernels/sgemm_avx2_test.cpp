@@ -16,6 +16,7 @@
 // sum|a b| / K) exceeds tol for every K here (K^2 < 2^24 / 2).
 #include "kernels/avx2/sgemm_avx2.h"
 #include "kernels/avx512/sgemm_narrow_zmm.h"
+#include "kernels/avx512/sgemm_rows_zmm.h"
 
 #include <gtest/gtest.h>
 
@@ -595,6 +596,40 @@ TEST(SgemmNarrowZmm, MatchesTheReferenceAndTheRowsKernelsBits) {
     }
   }
   EXPECT_EQ(tried, 3 * 32);  // N % 16 in 1..8 for N <= 64: 32 widths
+}
+
+// sgemm_rows_zmm (kernels/avx512/sgemm_rows_zmm.h: 6 x 32 tiles in zmm registers): the AVX2
+// rows kernel's bits for the same product and epilogue (the engine takes it in its place on that
+// promise), also against the exact value (check_block's tolerance) and nothing written outside
+// the requested block: widths around the 16-column panels and their pairs, row counts around the
+// 6-row tile, K from 1 to 300, every epilogue, and column and row ranges that start and end
+// inside tiles.
+TEST(SgemmRowsZmm, GivesTheAvx2RowsKernelsBits) {
+  SKIP_WITHOUT_AVX2();
+  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "no AVX-512 F";
+  const uint32_t seed = kBaseSeed + 70000;
+  uint32_t idx = 0;
+  for (int64_t N : {2, 7, 16, 17, 31, 32, 33, 48, 64, 70, 128}) {
+    for (int64_t K : {1, 5, 64, 300}) {
+      const int64_t M = 7 + (N + K) % 11;
+      const Layout la{K + 1, 1, "row-major ld+1"}, lb{N, 1, "row-major"}, lc{N + 5, 1, "row-major ld+5"};
+      Case c{M, N, K, la, lb, lc, epilogues()[idx % 4], seed + idx};
+      ++idx;
+      SCOPED_TRACE(c.str());
+      Problem p = make_problem(c);
+      const int64_t ext = extent(M, N, lc);
+      CBuffer want(ext), got(ext);
+      sgemm_rows_avx2(N, K, p.a.data(), la.rs, p.pb.data() + 1, want.c(), lc.rs, p.ep, 0, M, 0, N);
+      sgemm_rows_zmm(N, K, p.a.data(), la.rs, p.pb.data() + 1, got.c(), lc.rs, p.ep, 0, M, 0, N);
+      ASSERT_TRUE(check_block(p, got, 0, M, 0, N));
+      ASSERT_EQ(0, std::memcmp(want.buf.data(), got.buf.data(), want.buf.size() * sizeof(float)));
+      if (N > 16) {  // rows 1 .. M - 1, columns from the second panel: a block inside the tiles
+        CBuffer part(ext);
+        sgemm_rows_zmm(N, K, p.a.data(), la.rs, p.pb.data() + 1, part.c(), lc.rs, p.ep, 1, M - 1, 16, N);
+        ASSERT_TRUE(check_block(p, part, 1, M - 1, 16, N));
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 // operands (MatMulDynF32, below).
 //
 // Constant weight, K <= kRowsMaxK and N >= 2: the weight is the packed B operand (packed once)
-// and the rows of X are read in place by sgemm_rows_avx2, C written row-major. Otherwise (a long
+// and the rows of X are read in place by sgemm_rows_avx2 (or, on AVX-512 machines, its 6x32 build
+// sgemm_rows_zmm, the same bits; so also the run-time products' rows path), C written row-major. Otherwise (a long
 // K, whose rows of X would not stay in L1, or N == 1, the GEMV): the weight is the packed A
 // operand, C^T = W^T · X^T, so X^T is packed per call (rows of X become columns) and C is written
 // transposed (c_rs = 1, c_cs = N). Both sum all of K in one chain per element, so they give the
@@ -17,6 +18,7 @@
 
 #include "kernels/avx2/sgemm_avx2.h"
 #include "kernels/avx512/sgemm_narrow_zmm.h"
+#include "kernels/avx512/sgemm_rows_zmm.h"
 #include "runtime/fast/fast_op.h"
 #include "runtime/fast/post_ops.h"
 #include "runtime/fast/scratch.h"
@@ -28,6 +30,15 @@ namespace {
 // Longest K for which products read their row operand in place (sgemm_rows_avx2): 6 rows of it
 // and a 16-column panel of the other (6 KiB + 16 KiB at 256) stay in L1 over the k loop.
 constexpr int64_t kRowsMaxK = 256;
+
+// sgemm_rows_avx2's product on the AVX-512 6x32 tiles where fast::act_zmm() holds
+// (kernels/avx512/sgemm_rows_zmm.h: the same bits), else on the AVX2 6x16 ones.
+void sgemm_rows(int64_t N, int64_t K, const float* a, int64_t lda, const float* packed_b, float* c, int64_t ldc,
+                const kernels::SgemmEpilogue& ep, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  if (fast::act_zmm()) kernels::sgemm_rows_zmm(N, K, a, lda, packed_b, c, ldc, ep, m0, m1, n0, n1);
+  else kernels::sgemm_rows_avx2(N, K, a, lda, packed_b, c, ldc, ep, m0, m1, n0, n1);
+}
+const char* rows_kernel_name() { return fast::act_zmm() ? "rows_6x32_avx512" : "rows_6x16_avx2"; }
 
 // Moves what the SGEMM epilogue can do of `post` into `ep`: a leading bias Add (when `bias` is
 // given: where that bias goes, the epilogue's per-output-column vector), then a clamp. Returns
@@ -60,7 +71,9 @@ class MatMulF32 : public FastOp {
     if (bias) bias_.assign(bias, bias + N);
   }
 
-  std::string kernel() const override { return rows_ ? "matmul_f32_rows_6x16_avx2" : "matmul_f32_sgemm_6x16_avx2"; }
+  std::string kernel() const override {
+    return rows_ ? std::string("matmul_f32_") + rows_kernel_name() : "matmul_f32_sgemm_6x16_avx2";
+  }
   std::string precision() const override { return "fp32"; }
 
   bool run(const std::vector<const Tensor*>& in, Tensor& out, ThreadPool& pool) const override {
@@ -87,7 +100,7 @@ class MatMulF32 : public FastOp {
     pool.parallel_tasks(chunks, [&](int64_t c) {
       const int64_t r0 = c * chunk, n = std::min(rows, r0 + chunk) - r0;
       if (rows_) {
-        kernels::sgemm_rows_avx2(N_, K_, xp, K_, packed_.data(), yp, N_, ep, r0, r0 + n, 0, N_);
+        sgemm_rows(N_, K_, xp, K_, packed_.data(), yp, N_, ep, r0, r0 + n, 0, N_);
       } else {
         float* packed = fast::scratch_floats(0, kernels::sgemm_packed_b_floats(K_, n));
         kernels::sgemm_pack_b_avx2(K_, n, xp + r0 * K_, 1, K_, 0, n, packed);
@@ -208,7 +221,7 @@ class MatMulDynF32 : public FastOp {
       float* pb = fast::scratch_floats(1, kernels::sgemm_packed_b_floats(K, N));
       kernels::sgemm_pack_b_avx2(K, N, bp + ob, b_rs, b_cs, 0, N, pb);
       if (rows) {
-        kernels::sgemm_rows_avx2(N, K, ap + oa + m0 * a_rs, a_rs, pb, c, N, ep, 0, m1 - m0, 0, N);
+        sgemm_rows(N, K, ap + oa + m0 * a_rs, a_rs, pb, c, N, ep, 0, m1 - m0, 0, N);
       } else {
         float* pa = fast::scratch_floats(0, kernels::sgemm_packed_a_floats(m1 - m0, K));
         kernels::sgemm_pack_a_avx2(m1 - m0, K, ap + oa + m0 * a_rs, a_rs, a_cs, pa);
