@@ -9,6 +9,16 @@ namespace octet::quant {
 
 namespace {
 
+using Producers = std::map<std::string, const Node*>;  // value -> the node that makes it
+
+Producers producers(const Graph& g) {
+  Producers out;
+  for (const auto& n : g.nodes)
+    for (const auto& o : n->outputs)
+      if (!o.empty()) out[o] = n.get();
+  return out;
+}
+
 // The value whose elements are `t`'s, in another order or shape: `t` itself, or, back through
 // Reshape, Flatten, Squeeze, Unsqueeze, Transpose and Identity nodes, the first value that no such
 // node makes (a graph input or another node's output, never an initializer, which the engine
@@ -16,24 +26,25 @@ namespace {
 // its histogram), so observing that value gives the same ranges, and the engine stays free to fold
 // the data movement into the op that reads it (attention's head-split Transposes into their
 // MatMuls). Names not in the graph come back unchanged (the session reports them).
-std::string element_source(const Graph& g, std::string t) {
+std::string element_source(const Graph& g, const Producers& made_by, std::string t) {
   static const std::set<std::string> kMovement = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity"};
   for (;;) {
-    const Node* made_by = nullptr;
-    for (const auto& n : g.nodes)
-      if (std::find(n->outputs.begin(), n->outputs.end(), t) != n->outputs.end()) made_by = n.get();
-    if (!made_by || !made_by->domain.empty() || !kMovement.count(made_by->op_type) || made_by->outputs.size() != 1 ||
-        made_by->inputs.empty() || made_by->inputs[0].empty())
+    const auto it = made_by.find(t);
+    if (it == made_by.end()) return t;
+    const Node& n = *it->second;
+    if (!n.domain.empty() || !kMovement.count(n.op_type) || n.outputs.size() != 1 || n.inputs.empty() ||
+        n.inputs[0].empty())
       return t;
-    const Value* v = g.find_value(made_by->inputs[0]);
+    const Value* v = g.find_value(n.inputs[0]);
     if (!v || v->initializer) return t;
-    t = made_by->inputs[0];
+    t = n.inputs[0];
   }
 }
 
 std::set<std::string> element_sources(const Graph& g, const std::vector<std::string>& tensors) {
+  const Producers made_by = producers(g);
   std::set<std::string> out;
-  for (const auto& t : tensors) out.insert(element_source(g, t));
+  for (const auto& t : tensors) out.insert(element_source(g, made_by, t));
   return out;
 }
 
@@ -61,11 +72,12 @@ CalibrationSession::CalibrationSession(const Model& model, std::vector<std::stri
         binned_by_[m] = static_cast<int>(f);
         break;
       }
+  const Producers made_by = producers(model_.graph);
   for (const std::string& t : tensors_) {
     if (!model_.graph.find_value(t)) throw Error(str_cat("calibration: the model has no tensor '", t, "'"));
     if (!index_.emplace(t, index_.size()).second)
       throw Error(str_cat("calibration: tensor '", t, "' is listed twice"));
-    by_source_[element_source(model_.graph, t)].push_back(index_.size() - 1);
+    by_source_[element_source(model_.graph, made_by, t)].push_back(index_.size() - 1);
   }
   calibrators_ = make_calibrators();
 }
@@ -93,13 +105,13 @@ void CalibrationSession::run_batch(Engine& engine, Calibrators& calibrators,
   auto on_value = [&](const std::string& name, const Tensor& v) {
     const auto it = by_source_.find(name);
     if (it == by_source_.end()) return;
-    const std::string& label = tensors_[it->second.front()];  // errors name a calibrated tensor
+    // Errors name the value read (a NaN's element index is in its layout).
     if (v.dtype() != DType::Float32)
-      throw Error(str_cat("calibration: tensor '", label, "' is ", dtype_name(v.dtype()),
+      throw Error(str_cat("calibration: tensor '", name, "' is ", dtype_name(v.dtype()),
                           "; only float32 tensors are calibrated"));
     for (size_t t : it->second) ++seen[t];
     if (v.numel() == 0) return;
-    const FiniteBatch b = finite_batch(v.data<float>(), v.numel(), label, &engine.pool());
+    const FiniteBatch b = finite_batch(v.data<float>(), v.numel(), name, &engine.pool());
     for (size_t t : it->second) {
       auto& cals = calibrators[t];
       for (size_t m = 0; m < cals.size(); ++m) {

@@ -128,8 +128,9 @@ Engine::Engine(const Model& model, const EngineOptions& options)
   const bool fast_ok = fast_kernels_available();
   // Transposes folded into the float MatMul of two run-time operands that reads them (attention's
   // head splits: fast/matmul_f32.cpp reads the operand through the permutation's strides): a
-  // Transpose whose only reader is such a MatMul, whose output is neither observed nor a graph
-  // output, and whose permutation is known at load. It gets no step of its own.
+  // Transpose of a float32 value whose only reader is such a MatMul, whose output is neither
+  // observed nor a graph output, and whose permutation is known at load. It gets no step of its
+  // own.
   std::map<const Node*, std::vector<std::pair<size_t, const Node*>>> folded;
   if (fast_ok && options.fuse_activations) {
     auto runtime_value = [&](const std::string& name) {
@@ -141,6 +142,8 @@ Engine::Engine(const Model& model, const EngineOptions& options)
       if (!t.domain.empty() || t.op_type != "Transpose" || t.inputs.size() != 1 || t.outputs.size() != 1 ||
           t.inputs[0].empty() || transpose_perm(g, t).empty())
         continue;
+      const Value* x = g.find_value(t.inputs[0]);  // float32 as inferred: what the fast op takes
+      if (!x || x->type.dtype != DType::Float32) continue;
       const std::string& y = t.outputs[0];
       const auto r = readers.find(y);
       if (graph_outputs.count(y) || options.observe.count(y) || r == readers.end() || r->second.size() != 1) continue;

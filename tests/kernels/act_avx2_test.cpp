@@ -139,7 +139,7 @@ TEST(ActZmm, GeluEqualsTheAvx2KernelBitForBit) {
   }
 }
 
-// Bit for bit against the twin: row lengths around the 4-column step and the 16 partial sums, row
+// Bit for bit against the twin: row lengths around the 8- and 16-column steps and the 16 partial sums, row
 // counts around the 8-row group, offsets that make the mean large against the spread, constant rows, rows where
 // values up to 2^60 (their squares still finite in float) cancel in pairs around small ones (another summation order gives another
 // mean), with and without bias, and in place (y aliasing x).

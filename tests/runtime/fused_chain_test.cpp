@@ -110,8 +110,6 @@ TEST(EngineFusedChain, ScaleAndSoftmaxAfterAttentionScoresGiveTheUnfusedBits) {
   EXPECT_LT(max_rel(r.fused, r.reference, 1e-30), 1e-4);
 }
 
-// A Gemm with its own bias, then Add(row) -> Div(scalar) -> Sub(scalar - x) -> Clip: all four
-// fused, the clamp last (not in the SGEMM epilogue, which holds the Gemm's bias).
 // Attention's head splits: q and v [B, T, H, d] -> [B, H, T, d], k -> [B, H, d, T] (the scores'
 // B operand, read transposed). Each Transpose read only by a run-time MatMul is folded into it
 // (the MatMul reads the operand through the permutation) and listed among its fused nodes, with
@@ -177,6 +175,8 @@ TEST(EngineFusedChain, HeadSplitTransposesFoldIntoTheAttentionMatMuls) {
   EXPECT_EQ(folded_error, error_of(false));
 }
 
+// A Gemm with its own bias, then Add(row) -> Div(scalar) -> Sub(scalar - x) -> Clip: all four
+// fused, the clamp last (not in the SGEMM epilogue, which holds the Gemm's bias).
 TEST(EngineFusedChain, LongChainAfterAGemmWithBiasGivesTheUnfusedBits) {
   if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   B g("gemm", 13);

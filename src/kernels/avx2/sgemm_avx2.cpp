@@ -344,7 +344,8 @@ size_t sgemm_packed_a_floats(int64_t M, int64_t K) {
 
 void sgemm_pack_a_avx2(int64_t M, int64_t K, const float* a, int64_t a_rs, int64_t a_cs,
                        float* packed) {
-  // Done once per model: plain loops, reading along k (a row of A when a_cs == 1).
+  // Plain loops (once per model for a constant weight; per task for a run-time operand that is
+  // not read in place), reading along k (a row of A when a_cs == 1).
   for (int64_t p = 0; p < ceil_div(M, MR); ++p) {
     float* dst = packed + p * MR * K;
     for (int64_t r = 0; r < MR; ++r) {

@@ -1,7 +1,7 @@
 // Float Softmax (along contiguous rows), exact Gelu and LayerNormalization on AVX-512 F (zmm
-// registers): the same methods as the AVX2 kernels of kernels/avx2/act_avx2.h, whose header states
-// them and their accuracy, with the same reference twins (softmax_ref, gelu_erf_ref,
-// layernorm_ref).
+// registers): the methods of the AVX2 kernels of kernels/avx2/act_avx2.h, whose header states
+// them and their accuracy (Softmax's exp excepted, see below), with the same reference twins
+// (softmax_ref, gelu_erf_ref, layernorm_ref).
 //
 // Why a second build: these are long chains of dependent multiply-adds per vector (Gelu's erfc
 // fit, a division and an exp: about 45 instructions, 130 cycles of latency). On AMD Zen 4 the

@@ -1,9 +1,10 @@
 // Reference normalisation kernels (batch, instance and layer normalisation), plain loops.
 //
 // Layout: X is [N, C, S] row-major (S = product of the spatial dims) for the per-channel kernels,
-// and [rows, cols] for layer normalisation. Statistics (means, variances) are accumulated in
-// double and are population statistics (divide by the count, not count - 1); the normalisation
-// itself is computed in double and rounded once to the element type.
+// and [rows, cols] for layer normalisation. Statistics (means, variances) are population
+// statistics (divide by the count, not count - 1). Batch and instance normalisation accumulate
+// them in double and compute the normalisation in double, rounded once to the element type; layer
+// normalisation works in the element type (see layernorm_ref).
 // Kernels do not validate; the caller sizes the buffers from the arguments.
 #pragma once
 
