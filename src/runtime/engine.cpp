@@ -19,7 +19,8 @@ struct Engine::Step {
   const OpDef* def = nullptr;
   // Nodes fused into the fast op (skipped as nodes): a Relu/Clip, or after a float Conv an Add of
   // a residual then maybe a Relu/Clip, or after an octet.QLinearConv its octet.QLinearAdd, or after
-  // a float MatMul/Gemm a chain of element-wise nodes (post_ops.h), each reading the one before.
+  // a float MatMul/Gemm a chain of element-wise nodes (post_ops.h, a residual Add among them),
+  // each reading the one before.
   std::vector<const Node*> chain;
   std::vector<const OpDef*> chain_defs;
   std::vector<int> chain_out;  // slot of each chain node's output; the step's result is the last
@@ -91,6 +92,30 @@ bool conv_residual(const Graph& g, const Node& conv, const Node& add, const std:
         return false;
   }
   *residual = r;
+  return true;
+}
+
+// The other operand r when `add` adds a float product's value y (the chain's current value) and
+// a value r computed by then, both float32 of the same inferred shape (each dim known and equal,
+// or the same named symbol, such as the batch): a residual connection after a MatMul or Gemm
+// (PostOp::Kind::AddTensor; the op receives r as input kProductAddendInput and compares the
+// shapes again at run time, declining on a difference).
+bool product_addend(const Graph& g, const Node& add, const std::string& y, const std::set<std::string>& computed,
+                    std::string* r) {
+  if (!add.domain.empty() || add.op_type != "Add" || add.inputs.size() != 2 || add.outputs.size() != 1) return false;
+  if (add.inputs[0] != y && add.inputs[1] != y) return false;
+  const std::string& other = add.inputs[0] == y ? add.inputs[1] : add.inputs[0];
+  if (other.empty() || other == y || !computed.count(other)) return false;
+  const Value* rv = g.find_value(other);
+  const Value* yv = g.find_value(y);
+  if (!rv || rv->initializer || !yv) return false;
+  const TensorType &rt = rv->type, &yt = yv->type;
+  if (rt.dtype != DType::Float32 || yt.dtype != DType::Float32 || !rt.has_shape || !yt.has_shape ||
+      rt.dims.size() != yt.dims.size())
+    return false;
+  for (size_t i = 0; i < rt.dims.size(); ++i)
+    if (rt.dims[i] != yt.dims[i] || (!rt.dims[i].is_known() && rt.dims[i].param.empty())) return false;
+  *r = other;
   return true;
 }
 
@@ -183,7 +208,12 @@ Engine::Engine(const Model& model, const EngineOptions& options)
         const Node& next = *r->second[0];
         if (float_product(n)) {
           PostOp op;
-          if (!PostOps::describe(g, model.default_opset(), next, y, &op)) break;
+          if (!PostOps::describe(g, model.default_opset(), next, y, &op)) {
+            // A residual Add of a value computed by now (one a chain): the op adds it per block.
+            if (s.post.has_addend() || !product_addend(g, next, y, computed, &residual)) break;
+            op = PostOp{};
+            op.kind = PostOp::Kind::AddTensor;
+          }
           // Only ops that fit the product's inferred shape: a run then declines the chain only
           // for inputs that contradict the inferred shapes (and the nodes run one by one).
           const bool shape_free = op.kind == PostOp::Kind::Clamp || op.kind == PostOp::Kind::Gelu;
@@ -234,8 +264,8 @@ Engine::Engine(const Model& model, const EngineOptions& options)
       residual.clear();
     }
     for (const auto& in : n.inputs) s.in.push_back(in.empty() ? -1 : slot(in));
-    if (!residual.empty()) {  // the fast op's input residual_input(n), after the Conv's (absent ones -1)
-      s.in.resize(residual_input(n), -1);
+    if (!residual.empty()) {  // the fast op's extra input, after the node's own (absent ones -1)
+      s.in.resize(float_product(n) ? kProductAddendInput : residual_input(n), -1);
       s.in.push_back(slot(residual));
     }
     for (const auto& [operand, t] : s.folded) {  // the Transpose's input in place of its output

@@ -175,6 +175,43 @@ TEST(EngineFusedChain, HeadSplitTransposesFoldIntoTheAttentionMatMuls) {
   EXPECT_EQ(folded_error, error_of(false));
 }
 
+// A residual connection after a product: MatMul -> Add(bias) -> Add(r, .) with r computed
+// before the MatMul and of the product's shape (a named batch dim included) is fused, the addend
+// read per block (PostOp::Kind::AddTensor), with the unfused bits; also after a run-time MatMul.
+// An Add whose other operand comes after the product, or broadcasts, stays a node.
+TEST(EngineFusedChain, ResidualAddAfterAProductGivesTheUnfusedBits) {
+  if (!fast_kernels_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  B g("residual", 17);
+  const std::string x = g.input("x", DType::Float32, {-1, 7, 40});
+  const std::string r = g.op("Relu", {x}, {}, "r");
+  const std::string mm = g.op("MatMul", {x, g.initializer("w", testing::random_float({40, 40}, 41))}, {}, "mm");
+  const std::string biased = g.op("Add", {mm, g.initializer("b", testing::random_float({40}, 42))}, {}, "bias");
+  const std::string res = g.op("Add", {r, biased}, {}, "residual");
+  const std::string xt = g.op("Transpose", {x}, {{"perm", B::ints({0, 2, 1})}}, "xt");
+  const std::string mm2 = g.op("MatMul", {res, xt}, {}, "mm2");  // run-time operands, [N, 7, 7]
+  const std::string late = g.op("Sigmoid", {mm2}, {}, "late");
+  const std::string res2 = g.op("Add", {mm2, g.op("MatMul", {x, xt}, {}, "mm3")}, {}, "residual2");
+  const std::string bcast = g.op("Add", {g.op("MatMul", {res2, late}, {}, "mm4"),
+                                         g.op("ReduceMean", {res2}, {{"axes", B::ints({1})}, {"keepdims", B::i(1)}}, "row")},
+                                 {}, "broadcast");
+  g.output(bcast);
+  Model m = g.build();
+  infer_shapes(m);
+  const Runs runs = run_three(m, {{"x", testing::random_float({3, 7, 40}, 43)}});
+  auto layer = [&](const std::string& node) {
+    for (const auto& l : runs.layers)
+      if (l.node == node) return l;
+    ADD_FAILURE() << "no layer " << node;
+    return EngineLayer{};
+  };
+  EXPECT_EQ(layer("mm").fused, (std::vector<std::string>{"bias", "residual"}));
+  EXPECT_EQ(layer("mm3").fused, (std::vector<std::string>{"residual2"}));  // mm2 is computed by then
+  EXPECT_TRUE(layer("mm2").fused.empty()) << "read twice (Sigmoid, Add): the chain stops";
+  EXPECT_TRUE(layer("mm4").fused.empty()) << "the row mean broadcasts: not the product's shape";
+  EXPECT_TRUE(same_bits(runs.fused, runs.unfused));
+  EXPECT_LT(max_rel(runs.fused, runs.reference, 1e-3), 1e-4);
+}
+
 // A Gemm with its own bias, then Add(row) -> Div(scalar) -> Sub(scalar - x) -> Clip: all four
 // fused, the clamp last (not in the SGEMM epilogue, which holds the Gemm's bias).
 TEST(EngineFusedChain, LongChainAfterAGemmWithBiasGivesTheUnfusedBits) {

@@ -40,6 +40,20 @@ void sgemm_rows(int64_t N, int64_t K, const float* a, int64_t lda, const float* 
 }
 const char* rows_kernel_name() { return fast::act_zmm() ? "rows_6x32_avx512" : "rows_6x16_avx2"; }
 
+// A fused AddTensor's value (input kProductAddendInput) when `post` has one: nullptr when there is
+// none, and *ok false when it is missing or not a float32 value of the product's shape (the op
+// then declines and the nodes run as written).
+const float* addend_of(const PostOps& post, const std::vector<const Tensor*>& in, const Shape& shape, bool* ok) {
+  *ok = true;
+  if (!post.has_addend()) return nullptr;
+  const Tensor* r = in.size() > kProductAddendInput ? in[kProductAddendInput] : nullptr;
+  if (!r || !r->defined() || r->dtype() != DType::Float32 || r->shape() != shape) {
+    *ok = false;
+    return nullptr;
+  }
+  return r->data<float>();
+}
+
 // Moves what the SGEMM epilogue can do of `post` into `ep`: a leading bias Add (when `bias` is
 // given: where that bias goes, the epilogue's per-output-column vector), then a clamp. Returns
 // the index of the first op left to PostOps::apply.
@@ -85,6 +99,9 @@ class MatMulF32 : public FastOp {
     Shape shape = x.shape();
     shape.back() = N_;
     if (!post_.fits(shape)) return false;
+    bool addend_ok;
+    const float* addend = addend_of(post_, in, shape, &addend_ok);
+    if (!addend_ok) return false;
     Tensor y(DType::Float32, shape, Tensor::Uninitialized{});
     const float* xp = x.data<float>();
     float* yp = y.data<float>();
@@ -106,7 +123,7 @@ class MatMulF32 : public FastOp {
         kernels::sgemm_pack_b_avx2(K_, n, xp + r0 * K_, 1, K_, 0, n, packed);
         kernels::sgemm_packed_avx2(N_, n, K_, packed_.data(), packed, yp + r0 * N_, 1, N_, ep, 0, N_, 0, n);
       }
-      post_.apply(yp + r0 * N_, n, N_, first);
+      post_.apply(yp + r0 * N_, n, N_, first, addend ? addend + r0 * N_ : nullptr);
     });
     out = std::move(y);
     return true;
@@ -177,6 +194,9 @@ class MatMulDynF32 : public FastOp {
     shape.push_back(M);
     shape.push_back(N);
     if (!post_.fits(shape)) return false;
+    bool addend_ok;
+    const float* addend = addend_of(post_, in, shape, &addend_ok);
+    if (!addend_ok) return false;
     Tensor y(DType::Float32, shape, Tensor::Uninitialized{});
     if (y.numel() == 0) {
       out = std::move(y);
@@ -215,7 +235,7 @@ class MatMulDynF32 : public FastOp {
         float* pb = fast::scratch_floats(1, static_cast<size_t>(K * kernels::sgemm_narrow_ld(N)));
         kernels::sgemm_narrow_pack_b(K, N, bp + ob, b_rs, b_cs, pb);
         kernels::sgemm_narrow_zmm(N, K, ap + oa + m0 * a_rs, a_rs, pb, c, N, ep, 0, m1 - m0, narrow_scale);
-        post_.apply(c, m1 - m0, N, narrow_first);
+        post_.apply(c, m1 - m0, N, narrow_first, addend ? addend + (c - yp) : nullptr);
         return;
       }
       float* pb = fast::scratch_floats(1, kernels::sgemm_packed_b_floats(K, N));
@@ -227,7 +247,7 @@ class MatMulDynF32 : public FastOp {
         kernels::sgemm_pack_a_avx2(m1 - m0, K, ap + oa + m0 * a_rs, a_rs, a_cs, pa);
         kernels::sgemm_packed_avx2(m1 - m0, N, K, pa, pb, c, N, 1, ep, 0, m1 - m0, 0, N);
       }
-      post_.apply(c, m1 - m0, N, first);
+      post_.apply(c, m1 - m0, N, first, addend ? addend + (c - yp) : nullptr);
     });
     out = std::move(y);
     return true;

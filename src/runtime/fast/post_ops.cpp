@@ -96,8 +96,15 @@ bool PostOps::fits(const PostOp& op, const Shape& shape) {
       return (op.axis < 0 ? op.axis + rank : op.axis) == rank - 1;
     case PostOp::Kind::Clamp:
     case PostOp::Kind::Gelu:
+    case PostOp::Kind::AddTensor:  // the fast op compares the value's shape with the product's at run time
       return true;
   }
+  return false;
+}
+
+bool PostOps::has_addend() const {
+  for (const PostOp& op : ops_)
+    if (op.kind == PostOp::Kind::AddTensor) return true;
   return false;
 }
 
@@ -107,7 +114,7 @@ bool PostOps::fits(const Shape& shape) const {
   return true;
 }
 
-void PostOps::apply(float* y, int64_t rows, int64_t cols, size_t first) const {
+void PostOps::apply(float* y, int64_t rows, int64_t cols, size_t first, const float* addend) const {
   const int64_t n = rows * cols;
   for (size_t i = first; i < ops_.size(); ++i) {
     const PostOp& op = ops_[i];
@@ -130,6 +137,12 @@ void PostOps::apply(float* y, int64_t rows, int64_t cols, size_t first) const {
       case PostOp::Kind::Softmax:
         fast::softmax_rows(y, rows, cols, y);
         break;
+      case PostOp::Kind::AddTensor: {  // y + r, the unfused Add's operation (addition commutes bit for bit)
+        OCTET_CHECK(addend, "post ops: an AddTensor without its value");
+        const float inf = std::numeric_limits<float>::infinity();
+        kernels::add_clamp_f32_avx2(y, addend, n, -inf, inf, y);
+        break;
+      }
     }
   }
 }

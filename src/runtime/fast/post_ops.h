@@ -30,6 +30,8 @@ struct PostOp {
     Clamp,    // Relu or Clip with constant bounds: min(hi, max(lo, v))
     Gelu,     // Gelu, approximate = "none"
     Softmax,  // Softmax along the last axis
+    AddTensor,  // + a run-time float32 value of the product's whole shape (a residual connection),
+                // which the fast op receives as its input kProductAddendInput; at most one a chain
   };
   Kind kind = Kind::Clamp;
   const Tensor* operand = nullptr;  // AddRow: the row; Scalar: the scalar tensor
@@ -41,6 +43,10 @@ struct PostOp {
   // the last one, the only case fused.
   int64_t axis = -1;
 };
+
+// Where a float MatMul / Gemm fast op receives a fused AddTensor's value: after the node's own
+// inputs (Gemm's A, B, C; a MatMul's third slot absent).
+constexpr size_t kProductAddendInput = 3;
 
 namespace fast {
 
@@ -73,8 +79,11 @@ class PostOps {
   // fits() for every op.
   bool fits(const Shape& shape) const;
 
-  // Applies ops [first, size()) in order to `rows` whole rows of `cols` floats at y, in place.
-  void apply(float* y, int64_t rows, int64_t cols, size_t first = 0) const;
+  // Applies ops [first, size()) in order to `rows` whole rows of `cols` floats at y, in place;
+  // addend: the same rows of an AddTensor's value (nullptr when the chain has none).
+  void apply(float* y, int64_t rows, int64_t cols, size_t first = 0, const float* addend = nullptr) const;
+  // Whether an op is an AddTensor.
+  bool has_addend() const;
 
  private:
   std::vector<PostOp> ops_;
