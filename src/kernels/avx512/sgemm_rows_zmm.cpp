@@ -19,7 +19,7 @@ inline __mmask16 first_lanes(int64_t count) {
 // Rows m .. m + valid - 1 (valid <= MR) of C over P panels (16 columns each, the last one masked
 // by `last`): rows past `valid` repeat the last valid row of A and are not stored. b: the first
 // panel, panels K * NR floats apart.
-template <int P>
+template <int P, bool Masked>
 __attribute__((noinline)) void tile(int64_t K, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
                                     const SgemmEpilogue& ep, int64_t m, int valid, __mmask16 last,
                                     const __m512* bias_col, bool clamp) {
@@ -55,7 +55,7 @@ __attribute__((noinline)) void tile(int64_t K, const float* a, int64_t lda, cons
       if (ep.bias_row) o = _mm512_add_ps(o, br);  // the order of sgemm_rows_avx2's epilogue
       if (bias_col) o = _mm512_add_ps(o, bias_col[p]);
       if (clamp) o = _mm512_min_ps(hi, _mm512_max_ps(lo, o));  // clamp_ps's order: max, then min
-      if (p == P - 1) _mm512_mask_storeu_ps(cr + NR * p, last, o);
+      if (Masked && p == P - 1) _mm512_mask_storeu_ps(cr + NR * p, last, o);
       else _mm512_storeu_ps(cr + NR * p, o);
     }
   }
@@ -71,9 +71,12 @@ void panels(int64_t K, const float* a, int64_t lda, const float* packed_b, float
     bias_col[p] = ep.bias_col ? _mm512_maskz_loadu_ps(p == P - 1 ? last : static_cast<__mmask16>(0xffff), ep.bias_col + n + NR * p)
                               : _mm512_setzero_ps();
   const float* b = packed_b + (n / NR) * NR * K;
-  for (int64_t m = m0; m < m1; m += MR)
-    tile<P>(K, a, lda, b, c + n, ldc, ep, m, static_cast<int>(std::min<int64_t>(MR, m1 - m)), last,
-            ep.bias_col ? bias_col : nullptr, clamp);
+  for (int64_t m = m0; m < m1; m += MR) {  // whole panels store unmasked (faster on Zen 4)
+    const int valid = static_cast<int>(std::min<int64_t>(MR, m1 - m));
+    const __m512* bc = ep.bias_col ? bias_col : nullptr;
+    if (cols == NR) tile<P, false>(K, a, lda, b, c + n, ldc, ep, m, valid, last, bc, clamp);
+    else tile<P, true>(K, a, lda, b, c + n, ldc, ep, m, valid, last, bc, clamp);
+  }
 }
 
 }  // namespace
