@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <iomanip>
 #include <iostream>
 #include <limits>
@@ -267,6 +268,15 @@ int run_quantize(QuantizeArgs& a) {
   if (!a.trt_cache.empty() && (a.mode != "static" || parse_quant_target(a.target) != QuantTarget::TensorRT))
     throw Error("--trt-cache needs --mode static --target tensorrt (symmetric int8 activation scales)");
 
+  // Static calibration data is opened (read, checked) on another thread while the model loads
+  // and is prepared: neither needs the other, and both take milliseconds (a 4,096-image npz about
+  // 11). A model error still comes first: get() is only reached once the model is ready (and the
+  // future's destructor waits for the thread otherwise).
+  std::future<std::unique_ptr<data::Dataset>> calib_opening;
+  if (a.mode == "static" && !a.calib.empty())
+    calib_opening = std::async(std::launch::async, [&a] {
+      return data::open_dataset(a.calib, data::parse_image_options(a.image_options));
+    });
   Model original = load_model(a.model);
   infer_shapes(original);
   Model prepared = prepare(original, a.quiet);
@@ -284,7 +294,7 @@ int run_quantize(QuantizeArgs& a) {
       throw Error(str_cat(a.model, ": nothing to quantize: no node of the types being quantized (",
                           [&] { std::string s; for (const auto& t : opts.op_types) s += (s.empty() ? "" : ", ") + t; return s; }(),
                           ") with float inputs is left after exclusions"));
-    auto calib = data::open_dataset(a.calib, data::parse_image_options(a.image_options));
+    std::unique_ptr<data::Dataset> calib = calib_opening.get();
     const std::vector<int64_t> indices = data::random_subset(calib->size(), a.calib_size, a.calib_seed);
     if (a.calib_size > calib->size() && progress)
       std::cerr << "note: --calib-size " << a.calib_size << " is more than the " << calib->size()
