@@ -9,32 +9,54 @@ namespace octet::quant {
 
 namespace {
 
-using Producers = std::map<std::string, const Node*>;  // value -> the node that makes it
+// Who makes and who reads each value.
+struct Links {
+  std::map<std::string, const Node*> made_by;
+  std::map<std::string, std::vector<const Node*>> read_by;
+};
 
-Producers producers(const Graph& g) {
-  Producers out;
-  for (const auto& n : g.nodes)
+Links links(const Graph& g) {
+  Links out;
+  for (const auto& n : g.nodes) {
     for (const auto& o : n->outputs)
-      if (!o.empty()) out[o] = n.get();
+      if (!o.empty()) out.made_by[o] = n.get();
+    for (const auto& i : n->inputs)
+      if (!i.empty()) out.read_by[i].push_back(n.get());
+  }
   return out;
 }
 
 // The value whose elements are `t`'s, in another order or shape: `t` itself, or, back through
-// Reshape, Flatten, Squeeze, Unsqueeze, Transpose and Identity nodes, the first value that no such
+// Reshape, Flatten, Squeeze, Unsqueeze, Identity and Transpose nodes, the first value that no such
 // node makes (a graph input or another node's output, never an initializer, which the engine
 // does not hand to observers). A calibrator sees a batch only as a multiset of values (its range,
-// its histogram), so observing that value gives the same ranges, and the engine stays free to fold
-// the data movement into the op that reads it (attention's head-split Transposes into their
-// MatMuls). Names not in the graph come back unchanged (the session reports them).
-std::string element_source(const Graph& g, const Producers& made_by, std::string t) {
+// its histogram), so observing that value gives the same ranges while the engine stays free to
+// fold the data movement away. A Transpose is passed only where the engine folds it into the
+// MatMul of two run-time operands that reads it (attention's head splits); another one stays
+// observed at its output, which the engine can then write from the MatMul before it (the head
+// merge; runtime/engine.cpp). Names not in the graph come back unchanged (the session reports
+// them).
+std::string element_source(const Graph& g, const Links& l, std::string t) {
   static const std::set<std::string> kMovement = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity"};
+  auto runtime_matmul = [&](const Node& n) {
+    auto runtime = [&](const std::string& name) {
+      const Value* v = g.find_value(name);
+      return !name.empty() && v && !v->initializer;
+    };
+    return n.domain.empty() && n.op_type == "MatMul" && n.inputs.size() == 2 && n.inputs[0] != n.inputs[1] &&
+           runtime(n.inputs[0]) && runtime(n.inputs[1]);
+  };
   for (;;) {
-    const auto it = made_by.find(t);
-    if (it == made_by.end()) return t;
+    const auto it = l.made_by.find(t);
+    if (it == l.made_by.end()) return t;
     const Node& n = *it->second;
     if (!n.domain.empty() || !kMovement.count(n.op_type) || n.outputs.size() != 1 || n.inputs.empty() ||
         n.inputs[0].empty())
       return t;
+    if (n.op_type == "Transpose") {
+      const auto r = l.read_by.find(t);
+      if (r == l.read_by.end() || r->second.size() != 1 || !runtime_matmul(*r->second[0])) return t;
+    }
     const Value* v = g.find_value(n.inputs[0]);
     if (!v || v->initializer) return t;
     t = n.inputs[0];
@@ -42,9 +64,9 @@ std::string element_source(const Graph& g, const Producers& made_by, std::string
 }
 
 std::set<std::string> element_sources(const Graph& g, const std::vector<std::string>& tensors) {
-  const Producers made_by = producers(g);
+  const Links l = links(g);
   std::set<std::string> out;
-  for (const auto& t : tensors) out.insert(element_source(g, made_by, t));
+  for (const auto& t : tensors) out.insert(element_source(g, l, t));
   return out;
 }
 
@@ -72,12 +94,12 @@ CalibrationSession::CalibrationSession(const Model& model, std::vector<std::stri
         binned_by_[m] = static_cast<int>(f);
         break;
       }
-  const Producers made_by = producers(model_.graph);
+  const Links l = links(model_.graph);
   for (const std::string& t : tensors_) {
     if (!model_.graph.find_value(t)) throw Error(str_cat("calibration: the model has no tensor '", t, "'"));
     if (!index_.emplace(t, index_.size()).second)
       throw Error(str_cat("calibration: tensor '", t, "' is listed twice"));
-    by_source_[element_source(model_.graph, made_by, t)].push_back(index_.size() - 1);
+    by_source_[element_source(model_.graph, l, t)].push_back(index_.size() - 1);
   }
   calibrators_ = make_calibrators();
 }

@@ -119,6 +119,17 @@ bool product_addend(const Graph& g, const Node& add, const std::string& y, const
   return true;
 }
 
+// A float MatMul whose two operands are computed at run time (MatMulDynF32), as far as the graph
+// tells at load.
+bool runtime_matmul(const Graph& g, const Node& mm) {
+  auto runtime_value = [&](const std::string& name) {
+    const Value* v = g.find_value(name);
+    return !name.empty() && v && !v->initializer;
+  };
+  return mm.domain.empty() && mm.op_type == "MatMul" && mm.inputs.size() == 2 && mm.inputs[0] != mm.inputs[1] &&
+         runtime_value(mm.inputs[0]) && runtime_value(mm.inputs[1]);
+}
+
 // The permutation of Transpose `t` when known at load: its perm attribute, or the reversal of its
 // input's inferred rank. Empty when neither is known.
 std::vector<int64_t> transpose_perm(const Graph& g, const Node& t) {
@@ -128,6 +139,22 @@ std::vector<int64_t> transpose_perm(const Graph& g, const Node& t) {
   std::vector<int64_t> perm(v->type.dims.size());
   for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int64_t>(perm.size() - 1 - i);
   return perm;
+}
+
+// Whether `t`, the only reader of run-time MatMul `mm`'s output, is a float32 Transpose whose
+// permutation (*perm) is known at load and keeps the last dim last: the MatMul can then write
+// its product straight into the Transpose's layout (FastOpContext::output_perm).
+bool output_transpose(const Graph& g, const Node& mm, const Node& t, std::vector<int64_t>* perm) {
+  if (!runtime_matmul(g, mm) || mm.outputs.size() != 1) return false;
+  if (!t.domain.empty() || t.op_type != "Transpose" || t.inputs.size() != 1 || t.outputs.size() != 1 ||
+      t.inputs[0] != mm.outputs[0])
+    return false;
+  const Value* y = g.find_value(mm.outputs[0]);
+  if (!y || y->type.dtype != DType::Float32) return false;
+  std::vector<int64_t> p = transpose_perm(g, t);
+  if (p.size() < 2 || p.back() != static_cast<int64_t>(p.size()) - 1) return false;
+  *perm = std::move(p);
+  return true;
 }
 
 }  // namespace
@@ -158,10 +185,6 @@ Engine::Engine(const Model& model, const EngineOptions& options)
   // own.
   std::map<const Node*, std::vector<std::pair<size_t, const Node*>>> folded;
   if (fast_ok && options.fuse_activations) {
-    auto runtime_value = [&](const std::string& name) {
-      const Value* v = g.find_value(name);
-      return !name.empty() && v && !v->initializer;
-    };
     for (const auto& up : g.nodes) {
       const Node& t = *up;
       if (!t.domain.empty() || t.op_type != "Transpose" || t.inputs.size() != 1 || t.outputs.size() != 1 ||
@@ -173,9 +196,7 @@ Engine::Engine(const Model& model, const EngineOptions& options)
       const auto r = readers.find(y);
       if (graph_outputs.count(y) || options.observe.count(y) || r == readers.end() || r->second.size() != 1) continue;
       const Node& mm = *r->second[0];
-      if (!mm.domain.empty() || mm.op_type != "MatMul" || mm.inputs.size() != 2 || mm.inputs[0] == mm.inputs[1] ||
-          !runtime_value(mm.inputs[0]) || !runtime_value(mm.inputs[1]))
-        continue;
+      if (!runtime_matmul(g, mm)) continue;
       folded[&mm].push_back({mm.inputs[0] == y ? 0u : 1u, &t});
       absorbed.insert(&t);
     }
@@ -191,6 +212,7 @@ Engine::Engine(const Model& model, const EngineOptions& options)
     float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
     std::string residual;  // a fused Add's other input
     const Node* residual_add = nullptr;
+    std::vector<int64_t> out_perm;  // a Transpose of a run-time product's output, folded into it
     if (fast_ok && options.fuse_activations && (float_output_op(n) || qconv_node(n)) && n.outputs.size() == 1) {
       // Follow the output while it is read by exactly one node, is neither observed nor a graph
       // output, and that node is an activation (or, after a product, any post op).
@@ -206,6 +228,12 @@ Engine::Engine(const Model& model, const EngineOptions& options)
         auto r = readers.find(y);
         if (graph_outputs.count(y) || options.observe.count(y) || r == readers.end() || r->second.size() != 1) break;
         const Node& next = *r->second[0];
+        if (float_product(n) && s.chain.empty() && !absorbed.count(&next) && output_transpose(g, n, next, &out_perm)) {
+          // The product written in the Transpose's layout (attention's head merge); it ends the chain.
+          s.chain.push_back(&next);
+          s.chain_defs.push_back(reg.find(next.op_type, next.domain));
+          break;
+        }
         if (float_product(n)) {
           PostOp op;
           if (!PostOps::describe(g, model.default_opset(), next, y, &op)) {
@@ -242,6 +270,7 @@ Engine::Engine(const Model& model, const EngineOptions& options)
       FastOpContext ctx{n, g, model.default_opset(), lo, hi, options.onednn};
       if (float_product(n)) ctx.post = &s.post;
       ctx.residual_add = residual_add;
+      if (!out_perm.empty()) ctx.output_perm = &out_perm;
       for (const auto& [operand, t] : s.folded) {
         perms[operand] = transpose_perm(g, *t);
         ctx.operand_perm[operand] = &perms[operand];

@@ -113,7 +113,8 @@ TEST(EngineFusedChain, ScaleAndSoftmaxAfterAttentionScoresGiveTheUnfusedBits) {
 // Attention's head splits: q and v [B, T, H, d] -> [B, H, T, d], k -> [B, H, d, T] (the scores'
 // B operand, read transposed). Each Transpose read only by a run-time MatMul is folded into it
 // (the MatMul reads the operand through the permutation) and listed among its fused nodes, with
-// the unfused engine's bits; an observed Transpose output stays a step of its own; a run whose
+// the unfused engine's bits; the head merge after the context product ([B, H, T, d] ->
+// [B, T, H, d]) is written by the product itself, a Transpose that moves the last dim is not; an observed Transpose output stays a step of its own; a run whose
 // operands do not fit declines, and the Transposes and the MatMul then run as nodes, with the
 // reference's error.
 TEST(EngineFusedChain, HeadSplitTransposesFoldIntoTheAttentionMatMuls) {
@@ -129,7 +130,10 @@ TEST(EngineFusedChain, HeadSplitTransposesFoldIntoTheAttentionMatMuls) {
     const std::string s = g.op("MatMul", {qt, kt}, {}, "scores");
     const std::string scaled = g.op("Mul", {s, g.initializer("c", scalar(0.25f))}, {}, "scale");
     const std::string p = g.op("Softmax", {scaled}, {{"axis", B::i(-1)}}, "softmax");
-    g.output(g.op("MatMul", {p, vt}, {}, "context"));
+    const std::string ctx = g.op("MatMul", {p, vt}, {}, "context");
+    g.output(g.op("Transpose", {ctx}, {{"perm", B::ints({0, 2, 1, 3})}}, "merge"));  // [B, T, H, d]
+    const std::string v2 = g.input("v2", DType::Float32, {2, 4, 49, 16});
+    g.output(g.op("Transpose", {g.op("MatMul", {p, v2}, {}, "context2")}, {{"perm", B::ints({0, 1, 3, 2})}}, "moves_last"));
     Model m = g.build();
     if (infer) infer_shapes(m);  // (shape inference would reject the mismatch at load)
     return m;
@@ -137,13 +141,16 @@ TEST(EngineFusedChain, HeadSplitTransposesFoldIntoTheAttentionMatMuls) {
   const Model m = build(16, true);
   const std::map<std::string, Tensor> feeds = {{"q", testing::random_float({2, 49, 4, 16}, 31, -2.f, 2.f)},
                                                {"k", testing::random_float({2, 49, 4, 16}, 32, -2.f, 2.f)},
-                                               {"v", testing::random_float({2, 49, 4, 16}, 33, -2.f, 2.f)}};
+                                               {"v", testing::random_float({2, 49, 4, 16}, 33, -2.f, 2.f)},
+                                               {"v2", testing::random_float({2, 4, 49, 16}, 35, -2.f, 2.f)}};
   for (int threads : {1, 2}) {
     const Runs r = run_three(m, feeds, threads);
-    ASSERT_EQ(r.layers.size(), 2u);
+    ASSERT_EQ(r.layers.size(), 4u);
     EXPECT_EQ(r.layers[0].node, "scores");
     EXPECT_EQ(r.layers[0].fused, (std::vector<std::string>{"q_t", "k_t", "scale", "softmax"}));
-    EXPECT_EQ(r.layers[1].fused, (std::vector<std::string>{"v_t"}));
+    EXPECT_EQ(r.layers[1].fused, (std::vector<std::string>{"v_t", "merge"}));  // the head merge written by the product
+    EXPECT_TRUE(r.layers[2].fused.empty());
+    EXPECT_EQ(r.layers[3].node, "moves_last") << "a Transpose that moves the last dim stays a step";
     EXPECT_TRUE(same_bits(r.fused, r.unfused));
     EXPECT_LT(max_rel(r.fused, r.reference, 1e-3), 1e-4);
   }
@@ -151,7 +158,7 @@ TEST(EngineFusedChain, HeadSplitTransposesFoldIntoTheAttentionMatMuls) {
   for (const auto& n : m.graph.nodes)
     if (n->name == "k_t") k_t_value = n->outputs[0];
   const Runs observed = run_three(m, feeds, 2, {k_t_value});
-  ASSERT_EQ(observed.layers.size(), 3u);
+  ASSERT_EQ(observed.layers.size(), 5u);
   EXPECT_EQ(observed.layers[0].node, "k_t");
   EXPECT_EQ(observed.layers[1].fused, (std::vector<std::string>{"q_t", "scale", "softmax"}));
   EXPECT_TRUE(same_bits(observed.fused, observed.unfused));

@@ -58,6 +58,10 @@ struct FastOpContext {
   // (output dim j is input dim perm[j]; the default reversal spelled out). nullptr: the operand as
   // it is. make_fast returns nullptr for a node whose op cannot read such a view.
   const std::vector<int64_t>* operand_perm[2] = {nullptr, nullptr};
+  // The same MatMul's output goes through a Transpose (this permutation, which keeps the last dim
+  // last) that the engine folded into it: run() returns the product in the Transpose's layout.
+  // nullptr: none. Only with no other fused node after the product.
+  const std::vector<int64_t>* output_perm = nullptr;
 };
 // Elements (or bytes) per task of an element-wise pass (an Add, a QLinearAdd, a fused residual's
 // pass over a convolution's output): below this, threads cost more than they save.

@@ -158,8 +158,11 @@ class MatMulDynF32 : public FastOp {
   // (sgemm_narrow_wins, K <= kRowsMaxK, fast::act_zmm()), else -1; a run whose N differs, or whose
   // K is longer, takes the 6x16 tiles (the profile keeps the name chosen at load). perm_a, perm_b:
   // the folded Transposes' permutations (empty: the operand as it is).
-  MatMulDynF32(PostOps post, int64_t narrow_n, std::vector<int64_t> perm_a, std::vector<int64_t> perm_b)
-      : post_(std::move(post)), narrow_n_(narrow_n), perm_a_(std::move(perm_a)), perm_b_(std::move(perm_b)) {}
+  // out_perm: a folded Transpose after the product (empty: none; then post must be empty too).
+  MatMulDynF32(PostOps post, int64_t narrow_n, std::vector<int64_t> perm_a, std::vector<int64_t> perm_b,
+               std::vector<int64_t> out_perm)
+      : post_(std::move(post)), narrow_n_(narrow_n), perm_a_(std::move(perm_a)), perm_b_(std::move(perm_b)),
+        out_perm_(std::move(out_perm)) {}
   std::string kernel() const override {
     return narrow_n_ > 0 ? "matmul_f32_dyn_narrow_avx512" : "matmul_f32_dyn_sgemm_6x16_avx2";
   }
@@ -197,7 +200,24 @@ class MatMulDynF32 : public FastOp {
     bool addend_ok;
     const float* addend = addend_of(post_, in, shape, &addend_ok);
     if (!addend_ok) return false;
-    Tensor y(DType::Float32, shape, Tensor::Uninitialized{});
+    // Where each dim of the product lands in the output: row-major, or (a folded Transpose after
+    // the product) through out_perm_, whose last dim stays last, so rows of C stay contiguous.
+    Shape out_shape = shape;
+    std::vector<int64_t> cst = contiguous_strides(shape);
+    if (!out_perm_.empty()) {  // a perm that does not fit: the Transpose's reference op reports it
+      const int64_t r = static_cast<int64_t>(shape.size());
+      if (static_cast<int64_t>(out_perm_.size()) != r || out_perm_.back() != r - 1) return false;
+      std::vector<bool> seen(shape.size(), false);
+      for (int64_t p : out_perm_) {
+        if (p < 0 || p >= r || seen[static_cast<size_t>(p)]) return false;
+        seen[static_cast<size_t>(p)] = true;
+      }
+      for (size_t i = 0; i < shape.size(); ++i) out_shape[i] = shape[static_cast<size_t>(out_perm_[i])];
+      const std::vector<int64_t> ost = contiguous_strides(out_shape);
+      for (size_t i = 0; i < shape.size(); ++i) cst[static_cast<size_t>(out_perm_[i])] = ost[i];
+    }
+    const int64_t ldc = cst[cst.size() - 2];
+    Tensor y(DType::Float32, out_shape, Tensor::Uninitialized{});
     if (y.numel() == 0) {
       out = std::move(y);
       return true;
@@ -222,30 +242,31 @@ class MatMulDynF32 : public FastOp {
     const int64_t per = std::min((pool.size() + batches - 1) / batches, (M + MR - 1) / MR);
     const int64_t m_block = ((M + per - 1) / per + MR - 1) / MR * MR, m_blocks = (M + m_block - 1) / m_block;
     pool.parallel_tasks(batches * m_blocks, [&](int64_t t) {
-      int64_t bi = t / m_blocks, oa = 0, ob = 0;
+      int64_t bi = t / m_blocks, oa = 0, ob = 0, oc = 0;
       for (size_t i = batch.size(); i-- > 0;) {
         const int64_t idx = bi % batch[i];
         bi /= batch[i];
         oa += idx * sa[i];
         ob += idx * sb[i];
+        oc += idx * cst[i];
       }
       const int64_t m0 = t % m_blocks * m_block, m1 = std::min(M, m0 + m_block);
-      float* c = yp + (t / m_blocks * M + m0) * N;
+      float* c = yp + oc + m0 * ldc;
       if (narrow) {
         float* pb = fast::scratch_floats(1, static_cast<size_t>(K * kernels::sgemm_narrow_ld(N)));
         kernels::sgemm_narrow_pack_b(K, N, bp + ob, b_rs, b_cs, pb);
-        kernels::sgemm_narrow_zmm(N, K, ap + oa + m0 * a_rs, a_rs, pb, c, N, ep, 0, m1 - m0, narrow_scale);
+        kernels::sgemm_narrow_zmm(N, K, ap + oa + m0 * a_rs, a_rs, pb, c, ldc, ep, 0, m1 - m0, narrow_scale);
         post_.apply(c, m1 - m0, N, narrow_first, addend ? addend + (c - yp) : nullptr);
         return;
       }
       float* pb = fast::scratch_floats(1, kernels::sgemm_packed_b_floats(K, N));
       kernels::sgemm_pack_b_avx2(K, N, bp + ob, b_rs, b_cs, 0, N, pb);
       if (rows) {
-        sgemm_rows(N, K, ap + oa + m0 * a_rs, a_rs, pb, c, N, ep, 0, m1 - m0, 0, N);
+        sgemm_rows(N, K, ap + oa + m0 * a_rs, a_rs, pb, c, ldc, ep, 0, m1 - m0, 0, N);
       } else {
         float* pa = fast::scratch_floats(0, kernels::sgemm_packed_a_floats(m1 - m0, K));
         kernels::sgemm_pack_a_avx2(m1 - m0, K, ap + oa + m0 * a_rs, a_rs, a_cs, pa);
-        kernels::sgemm_packed_avx2(m1 - m0, N, K, pa, pb, c, N, 1, ep, 0, m1 - m0, 0, N);
+        kernels::sgemm_packed_avx2(m1 - m0, N, K, pa, pb, c, ldc, 1, ep, 0, m1 - m0, 0, N);
       }
       post_.apply(c, m1 - m0, N, first, addend ? addend + (c - yp) : nullptr);
     });
@@ -281,7 +302,7 @@ class MatMulDynF32 : public FastOp {
 
   PostOps post_;
   int64_t narrow_n_;
-  std::vector<int64_t> perm_a_, perm_b_;
+  std::vector<int64_t> perm_a_, perm_b_, out_perm_;
 };
 
 // The fused nodes: the engine's chain, or the clamp alone (ctx.act_min / act_max) from a caller
@@ -321,9 +342,12 @@ std::unique_ptr<FastOp> make_matmul_f32(const FastOpContext& ctx) {
     std::vector<int64_t> perm[2];
     for (int i = 0; i < 2; ++i)
       if (ctx.operand_perm[i]) perm[i] = *ctx.operand_perm[i];
-    return std::make_unique<MatMulDynF32>(post_ops(ctx), narrow ? n : -1, std::move(perm[0]), std::move(perm[1]));
+    PostOps post = post_ops(ctx);
+    if (ctx.output_perm && !post.empty()) return nullptr;  // rows of C would not be contiguous for them
+    return std::make_unique<MatMulDynF32>(std::move(post), narrow ? n : -1, std::move(perm[0]), std::move(perm[1]),
+                                          ctx.output_perm ? *ctx.output_perm : std::vector<int64_t>{});
   }
-  if (ctx.operand_perm[0] || ctx.operand_perm[1]) return nullptr;  // views: run-time operands only
+  if (ctx.operand_perm[0] || ctx.operand_perm[1] || ctx.output_perm) return nullptr;  // views: run-time operands only
   if (!w || w->rank() != 2) return nullptr;
   if (node.op_type == "MatMul") {
     return std::make_unique<MatMulF32>(w->dim(0), w->dim(1), w->data<float>(), w->dim(1), 1, nullptr,
