@@ -236,9 +236,10 @@ Engine::Engine(const Model& model, const EngineOptions& options)
         }
         if (float_product(n)) {
           PostOp op;
+          std::string addend;
           if (!PostOps::describe(g, model.default_opset(), next, y, &op)) {
             // A residual Add of a value computed by now (one a chain): the op adds it per block.
-            if (s.post.has_addend() || !product_addend(g, next, y, computed, &residual)) break;
+            if (s.post.has_addend() || !product_addend(g, next, y, computed, &addend)) break;
             op = PostOp{};
             op.kind = PostOp::Kind::AddTensor;
           }
@@ -247,6 +248,7 @@ Engine::Engine(const Model& model, const EngineOptions& options)
           const bool shape_free = op.kind == PostOp::Kind::Clamp || op.kind == PostOp::Kind::Gelu;
           if (!(product_shape.empty() ? shape_free : PostOps::fits(op, product_shape))) break;
           s.post.push(op);
+          if (!addend.empty()) residual = addend;  // the op's extra input
         } else if (s.chain.empty() && conv_residual(g, n, next, y, computed, &residual)) {
           residual_add = &next;  // the op adds the residual (before its clamp)
         } else if (qconv_node(n)) {
