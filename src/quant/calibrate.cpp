@@ -38,14 +38,6 @@ Links links(const Graph& g) {
 // them).
 std::string element_source(const Graph& g, const Links& l, std::string t) {
   static const std::set<std::string> kMovement = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity"};
-  auto runtime_matmul = [&](const Node& n) {
-    auto runtime = [&](const std::string& name) {
-      const Value* v = g.find_value(name);
-      return !name.empty() && v && !v->initializer;
-    };
-    return n.domain.empty() && n.op_type == "MatMul" && n.inputs.size() == 2 && n.inputs[0] != n.inputs[1] &&
-           runtime(n.inputs[0]) && runtime(n.inputs[1]);
-  };
   for (;;) {
     const auto it = l.made_by.find(t);
     if (it == l.made_by.end()) return t;
@@ -55,7 +47,7 @@ std::string element_source(const Graph& g, const Links& l, std::string t) {
       return t;
     if (n.op_type == "Transpose") {
       const auto r = l.read_by.find(t);
-      if (r == l.read_by.end() || r->second.size() != 1 || !runtime_matmul(*r->second[0])) return t;
+      if (r == l.read_by.end() || r->second.size() != 1 || !runtime_matmul(g, *r->second[0])) return t;
     }
     const Value* v = g.find_value(n.inputs[0]);
     if (!v || v->initializer) return t;
@@ -63,11 +55,20 @@ std::string element_source(const Graph& g, const Links& l, std::string t) {
   }
 }
 
-std::set<std::string> element_sources(const Graph& g, const std::vector<std::string>& tensors) {
+// tensors[i] grouped by their element_source: source -> the indices i.
+std::map<std::string, std::vector<size_t>> by_element_source(const Graph& g, const std::vector<std::string>& tensors) {
   const Links l = links(g);
-  std::set<std::string> out;
-  for (const auto& t : tensors) out.insert(element_source(g, l, t));
+  std::map<std::string, std::vector<size_t>> out;
+  for (size_t i = 0; i < tensors.size(); ++i) out[element_source(g, l, tensors[i])].push_back(i);
   return out;
+}
+
+// The engine options that keep `sources` observable.
+EngineOptions observing(const std::map<std::string, std::vector<size_t>>& sources, int threads) {
+  EngineOptions o;
+  o.threads = threads;
+  for (const auto& [source, calibrated] : sources) o.observe.insert(source);
+  return o;
 }
 
 }  // namespace
@@ -75,11 +76,8 @@ std::set<std::string> element_sources(const Graph& g, const std::vector<std::str
 CalibrationSession::CalibrationSession(const Model& model, std::vector<std::string> tensors,
                                        std::vector<CalibrationMethod> methods)
     : model_(model),
-      engine_(model, [&] {
-        EngineOptions o;
-        o.observe = element_sources(model.graph, tensors);
-        return o;
-      }()),
+      by_source_(by_element_source(model.graph, tensors)),
+      engine_(model, observing(by_source_, 0)),
       tensors_(std::move(tensors)),
       methods_(std::move(methods)) {
   if (methods_.empty()) throw Error("calibration needs at least one method");
@@ -94,12 +92,10 @@ CalibrationSession::CalibrationSession(const Model& model, std::vector<std::stri
         binned_by_[m] = static_cast<int>(f);
         break;
       }
-  const Links l = links(model_.graph);
   for (const std::string& t : tensors_) {
     if (!model_.graph.find_value(t)) throw Error(str_cat("calibration: the model has no tensor '", t, "'"));
     if (!index_.emplace(t, index_.size()).second)
       throw Error(str_cat("calibration: tensor '", t, "' is listed twice"));
-    by_source_[element_source(model_.graph, l, t)].push_back(index_.size() - 1);
   }
   calibrators_ = make_calibrators();
 }
@@ -172,10 +168,7 @@ void CalibrationSession::observe_batches(int64_t count, const std::function<Feed
   };
   std::vector<Shard> shards(static_cast<size_t>(engine_.pool().size()));
   for (Shard& sh : shards) {
-    EngineOptions o;
-    o.threads = 1;
-    for (const auto& [source, calibrated] : by_source_) o.observe.insert(source);
-    sh.engine = std::make_unique<Engine>(model_, o);
+    sh.engine = std::make_unique<Engine>(model_, observing(by_source_, 1));
     sh.calibrators = make_calibrators();
   }
   std::mutex mu;  // guards next, the error, batch() and done()

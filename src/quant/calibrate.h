@@ -74,15 +74,16 @@ class CalibrationSession {
   void run_batch(Engine& engine, Calibrators& calibrators, const Feeds& feeds) const;
 
   const Model& model_;
+  // The values the engine observes -> the tensors (indices in tensors_) whose elements they hold:
+  // a calibrated tensor made from another by data movement only (a Reshape, a Transpose) is
+  // observed as that other value (calibrate.cpp, element_source), which has the same elements.
+  // Before engine_, whose observed values are its keys.
+  std::map<std::string, std::vector<size_t>> by_source_;
   Engine engine_;  // the fast engine, with every calibrated tensor kept observable
   std::vector<std::string> tensors_;
   std::vector<CalibrationMethod> methods_;
   Calibrators calibrators_;
   std::map<std::string, size_t> index_;  // tensor name -> its index in tensors_
-  // The values the engine observes -> the tensors (indices in tensors_) whose elements they hold:
-  // a calibrated tensor made from another by data movement only (a Reshape, a Transpose) is
-  // observed as that other value (calibrate.cpp, element_source), which has the same elements.
-  std::map<std::string, std::vector<size_t>> by_source_;
   // Per method: the earlier method whose histogram it copies each batch, or -1 (it observes).
   std::vector<int> binned_by_;
   int64_t batches_ = 0;

@@ -119,17 +119,6 @@ bool product_addend(const Graph& g, const Node& add, const std::string& y, const
   return true;
 }
 
-// A float MatMul whose two operands are computed at run time (MatMulDynF32), as far as the graph
-// tells at load.
-bool runtime_matmul(const Graph& g, const Node& mm) {
-  auto runtime_value = [&](const std::string& name) {
-    const Value* v = g.find_value(name);
-    return !name.empty() && v && !v->initializer;
-  };
-  return mm.domain.empty() && mm.op_type == "MatMul" && mm.inputs.size() == 2 && mm.inputs[0] != mm.inputs[1] &&
-         runtime_value(mm.inputs[0]) && runtime_value(mm.inputs[1]);
-}
-
 // The permutation of Transpose `t` when known at load: its perm attribute, or the reversal of its
 // input's inferred rank. Empty when neither is known.
 std::vector<int64_t> transpose_perm(const Graph& g, const Node& t) {
@@ -158,6 +147,15 @@ bool output_transpose(const Graph& g, const Node& mm, const Node& t, std::vector
 }
 
 }  // namespace
+
+bool runtime_matmul(const Graph& g, const Node& mm) {
+  auto runtime_value = [&](const std::string& name) {
+    const Value* v = g.find_value(name);
+    return !name.empty() && v && !v->initializer;
+  };
+  return mm.domain.empty() && mm.op_type == "MatMul" && mm.inputs.size() == 2 && mm.inputs[0] != mm.inputs[1] &&
+         runtime_value(mm.inputs[0]) && runtime_value(mm.inputs[1]);
+}
 
 Engine::Engine(const Model& model, const EngineOptions& options)
     : model_(model), options_(options), checker_(model), pool_(options.threads) {

@@ -153,4 +153,9 @@ class Engine {
   int64_t runs_ = 0, one_thread_runs_ = 0;
 };
 
+// A float MatMul whose two operands are computed at run time, as far as the graph tells at load:
+// the MatMuls the engine reads through the Transposes it folds into them (and whose output
+// Transpose it may write directly). Calibration (quant/calibrate.cpp) follows the same rule.
+bool runtime_matmul(const Graph& g, const Node& mm);
+
 }  // namespace octet

@@ -205,13 +205,7 @@ class MatMulDynF32 : public FastOp {
     Shape out_shape = shape;
     std::vector<int64_t> cst = contiguous_strides(shape);
     if (!out_perm_.empty()) {  // a perm that does not fit: the Transpose's reference op reports it
-      const int64_t r = static_cast<int64_t>(shape.size());
-      if (static_cast<int64_t>(out_perm_.size()) != r || out_perm_.back() != r - 1) return false;
-      std::vector<bool> seen(shape.size(), false);
-      for (int64_t p : out_perm_) {
-        if (p < 0 || p >= r || seen[static_cast<size_t>(p)]) return false;
-        seen[static_cast<size_t>(p)] = true;
-      }
+      if (!is_perm(out_perm_, shape.size()) || out_perm_.back() != static_cast<int64_t>(shape.size()) - 1) return false;
       for (size_t i = 0; i < shape.size(); ++i) out_shape[i] = shape[static_cast<size_t>(out_perm_[i])];
       const std::vector<int64_t> ost = contiguous_strides(out_shape);
       for (size_t i = 0; i < shape.size(); ++i) cst[static_cast<size_t>(out_perm_[i])] = ost[i];
@@ -285,17 +279,23 @@ class MatMulDynF32 : public FastOp {
       *strides = st;
       return true;
     }
-    const int64_t rank = static_cast<int64_t>(t.rank());
-    if (static_cast<int64_t>(perm.size()) != rank) return false;
-    std::vector<bool> seen(perm.size(), false);
+    if (!is_perm(perm, t.rank())) return false;
     dims->assign(perm.size(), 0);
     strides->assign(perm.size(), 0);
     for (size_t i = 0; i < perm.size(); ++i) {
-      const int64_t p = perm[i];
-      if (p < 0 || p >= rank || seen[static_cast<size_t>(p)]) return false;
+      (*dims)[i] = t.dim(static_cast<size_t>(perm[i]));
+      (*strides)[i] = st[static_cast<size_t>(perm[i])];
+    }
+    return true;
+  }
+
+  // Whether perm holds each of 0 .. rank - 1 once.
+  static bool is_perm(const std::vector<int64_t>& perm, size_t rank) {
+    if (perm.size() != rank) return false;
+    std::vector<bool> seen(rank, false);
+    for (int64_t p : perm) {
+      if (p < 0 || p >= static_cast<int64_t>(rank) || seen[static_cast<size_t>(p)]) return false;
       seen[static_cast<size_t>(p)] = true;
-      (*dims)[i] = t.dim(static_cast<size_t>(p));
-      (*strides)[i] = st[static_cast<size_t>(p)];
     }
     return true;
   }
