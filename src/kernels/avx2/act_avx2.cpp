@@ -13,34 +13,14 @@
 namespace octet::kernels {
 namespace {
 
-// e^x, 8 lanes (see the header for the method and accuracy).
-inline __m256 exp_ps(__m256 x) {
-  const __m256 lo = _mm256_set1_ps(-87.3f), hi = _mm256_set1_ps(88.3f);
-  const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);  // e^x < 1.2e-38: flushed to 0 below
-  x = _mm256_min_ps(hi, _mm256_max_ps(lo, x));  // lo/hi first: a NaN x is returned unchanged
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);  // ln2 = 0.693359375 - 2.12194440e-4
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
-  // 2^n for n in [-126, 127] (a NaN lane gives some n, and p is NaN there anyway).
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
-
-// e^x for Gelu's erfc, whose argument -z^2 + P(t) is at most about 0 (3e-8 at z = 0): exp_ps
-// without its upper clamp, x = n ln2 + r in one fused multiply-add (ln2's float error adds at
-// most 2e-9 |n| <= 3e-7 of relative error), and a degree-5 polynomial fitted to e^r on
-// |r| <= ln2/2 for least relative error (1.5e-7 with its float rounding) instead of Cephes'
-// degree 6: within 5e-7 of e^x, far inside Gelu's bound. Below -87.3 it gives 0, as exp_ps.
-// act_zmm.cpp's Gelu does the same operations lane for lane.
-inline __m256 exp_erfc_ps(__m256 x) {
+// e^x for arguments at most about 0 (see the header): Softmax's x - max (<= 0, or NaN) and Gelu's
+// erfc argument -z^2 + P(t) (at most 3e-8, at z = 0). No upper clamp; x = n ln2 + r in one fused
+// multiply-add (ln2's float error adds at most 2e-9 |n| <= 3e-7 of relative error); a degree-5
+// polynomial fitted to e^r on |r| <= ln2/2 for least relative error (1.5e-7 with its float
+// rounding) instead of Cephes' degree 6: within 5e-7 of e^x. Below -87.3 (e^x < 1.2e-38) it gives
+// 0, so -inf gives 0; a NaN x is returned as NaN. act_zmm.cpp's Gelu does the same operations lane
+// for lane, and its Softmax the same but for the 2^n of x below -87.3 (vscalefps, subnormals).
+inline __m256 exp_nonpositive_ps(__m256 x) {
   const __m256 lo = _mm256_set1_ps(-87.3f);
   const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
   x = _mm256_max_ps(lo, x);  // a NaN x is returned unchanged
@@ -52,7 +32,7 @@ inline __m256 exp_erfc_ps(__m256 x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.4999915f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.9999997f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.f));
-  // 2^n for n in [-126, 0]
+  // 2^n for n in [-126, 0] (1 at most: n = round(3e-8 log2 e) = 0)
   const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
@@ -91,13 +71,13 @@ void softmax_rows_f32_avx2(const float* x, int64_t rows, int64_t n, float* y) {
     const __m256 mb = _mm256_set1_ps(m);
     __m256 sv = _mm256_setzero_ps();
     for (i = 0; i + 8 <= n; i += 8) {
-      const __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), mb));
+      const __m256 e = exp_nonpositive_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), mb));
       _mm256_storeu_ps(y + i, e);
       sv = _mm256_add_ps(sv, e);
     }
     if (i < n) {  // the tail through masked loads and stores (masked-off lanes add 0)
       const __m256i mask = lane_mask(n - i);
-      const __m256 e = exp_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), mb));
+      const __m256 e = exp_nonpositive_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), mb));
       const __m256 em = _mm256_and_ps(e, _mm256_castsi256_ps(mask));
       avx2::store_first_ps(y + i, em, n - i);
       sv = _mm256_add_ps(sv, em);
@@ -129,7 +109,7 @@ inline __m256 gelu_ps(__m256 x) {
   p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.37409196f));
   p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.00002368f));
   p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.26551223f));
-  const __m256 r = _mm256_mul_ps(t, exp_erfc_ps(_mm256_fnmadd_ps(z, z, p)));  // erfc(z), z >= 0
+  const __m256 r = _mm256_mul_ps(t, exp_nonpositive_ps(_mm256_fnmadd_ps(z, z, p)));  // erfc(z), z >= 0
   // erfc(u) = r for u >= 0, 2 - r for u < 0.
   const __m256 neg = _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_LT_OQ);
   const __m256 erfc = _mm256_blendv_ps(r, _mm256_sub_ps(_mm256_set1_ps(2.f), r), neg);

@@ -5,10 +5,10 @@
 //
 // LayerNormalization gives its twin's bits. Accuracy of the other two (not bit-identical to their
 // twins; tests bound the difference):
-//   exp: Cody-Waite reduction x = n ln2 + r (ln2 split in two), a degree-6 polynomial for e^r on
-//     |r| <= ln2/2 (Cephes expf's published coefficients), times 2^n built in the exponent bits;
-//     within 2 ulp for x in [-87.3, 88.3]; below -87.3 (where e^x < 1.2e-38) it gives 0, above
-//     88.3 it gives e^88.3; NaN stays NaN.
+//   exp: only for arguments at most about 0 (Softmax's x - m, Gelu's erfc argument): x = n ln2 + r
+//     in one step, a degree-5 polynomial fitted to e^r on |r| <= ln2/2 for least relative error,
+//     times 2^n built in the exponent bits; within 5e-7 of e^x; below -87.3 (where e^x < 1.2e-38)
+//     it gives 0, so -inf gives 0; NaN stays NaN.
 //   Softmax: row maximum m subtracted first (in float: x - m carries up to |x - m| 2^-24 of
 //     rounding, which becomes that much relative error after exp), exp summed in float over 8
 //     lanes, each value multiplied by 1/sum: within about 2e-6 + |x - m| 1.2e-7 relative of the
@@ -18,8 +18,7 @@
 //     Numerical Recipes (erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2), fractional error below
 //     1.2e-7 for z >= 0; erfc(-z) = 2 - erfc(z)). Written with erfc rather than 1 + erf so that
 //     the negative tail keeps its relative precision; the float z^2 costs up to z^2 2^-24 more
-//     (about 5e-6 relative at x = -13, where Gelu is 1e-38). Its exp is a shorter one for the
-//     argument -z^2 + P(t) <= ~0: one reduction step and a degree-5 fit, within 5e-7 (act_avx2.cpp).
+//     (about 5e-6 relative at x = -13, where Gelu is 1e-38).
 // CPU: AVX2 + FMA; callers check first (fast_kernels_available()).
 #pragma once
 

@@ -40,9 +40,9 @@ inline __attribute__((always_inline)) void exp_reduce_each(__m512* x, __m512* n,
 // e^x in place for U vectors of x <= 0 (or NaN), Softmax's arguments after the row maximum is
 // subtracted: x clamped below at -150 (where e^x is far below the least float, so 2^n underflows
 // to exactly 0; the -inf of padding lanes and of masked-out entries gives 0), exp_reduce_each,
-// times 2^n by vscalefps. Within 5e-7 of e^x plus the input's own rounding. Fewer steps than
-// act_avx2.cpp's exp_ps (no upper clamp, no mask, one reduction step, one fewer polynomial
-// degree): a Softmax row is mostly this chain.
+// times 2^n by vscalefps. Within 5e-7 of e^x plus the input's own rounding. act_avx2.cpp's
+// exp_nonpositive_ps lane for lane above -87.3 (below it that one gives 0); no mask here: a
+// Softmax row is mostly this chain.
 template <int U>
 inline __attribute__((always_inline)) void exp_nonpositive_each(__m512* x) {
   __m512 n[U], p[U];
@@ -53,7 +53,7 @@ inline __attribute__((always_inline)) void exp_nonpositive_each(__m512* x) {
   for (int j = 0; j < U; ++j) x[j] = _mm512_scalef_ps(p[j], n[j]);
 }
 
-// act_avx2.cpp's exp_erfc_ps for U vectors, lane for lane: no upper clamp (Gelu's erfc argument
+// act_avx2.cpp's exp_nonpositive_ps for U vectors, lane for lane: no upper clamp (Gelu's erfc argument
 // is at most about 0), exp_reduce_each's steps, 0 below -87.3; p 2^n in one vscalefps (n in
 // [-126, 0]: the exact product the AVX2 kernel forms).
 template <int U>
