@@ -17,7 +17,7 @@ namespace {
 // erfc argument -z^2 + P(t) (at most 3e-8, at z = 0). No upper clamp; x = n ln2 + r in one fused
 // multiply-add (ln2's float error adds at most 2e-9 |n| <= 3e-7 of relative error); a degree-5
 // polynomial fitted to e^r on |r| <= ln2/2 for least relative error (1.5e-7 with its float
-// rounding) instead of Cephes' degree 6: within 5e-7 of e^x. Below -87.3 (e^x < 1.2e-38) it gives
+// rounding) instead of the usual degree 6: within 5e-7 of e^x. Below -87.3 (e^x < 1.2e-38) it gives
 // 0, so -inf gives 0; a NaN x is returned as NaN. act_zmm.cpp's Gelu does the same operations lane
 // for lane, and its Softmax the same but for the 2^n of x below -87.3 (vscalefps, subnormals).
 inline __m256 exp_nonpositive_ps(__m256 x) {
@@ -75,7 +75,10 @@ void softmax_rows_f32_avx2(const float* x, int64_t rows, int64_t n, float* y) {
       _mm256_storeu_ps(y + i, e);
       sv = _mm256_add_ps(sv, e);
     }
-    if (i < n) {  // the tail through masked loads and stores (masked-off lanes add 0)
+    // The tail through masked loads and stores. Masked-off lanes load 0, so their argument 0 - m may
+    // be positive, where this exp (no upper clamp) gives any value: the mask zeroes them before
+    // they are summed or stored.
+    if (i < n) {
       const __m256i mask = lane_mask(n - i);
       const __m256 e = exp_nonpositive_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), mb));
       const __m256 em = _mm256_and_ps(e, _mm256_castsi256_ps(mask));

@@ -1,6 +1,6 @@
 // Float Softmax (along contiguous rows), exact Gelu and LayerNormalization on AVX-512 F (zmm
 // registers): the methods of the AVX2 kernels of kernels/avx2/act_avx2.h, whose header states
-// them and their accuracy (Softmax's exp excepted, see below), with the same reference twins
+// them and their accuracy, with the same reference twins
 // (softmax_ref, gelu_erf_ref, layernorm_ref).
 //
 // Why a second build: these are long chains of dependent multiply-adds per vector (Gelu's erfc
@@ -11,10 +11,10 @@
 // fills the pipelines: Gelu 123 -> 62 us per 100,352 floats on that CPU.
 //
 // Results against the AVX2 kernels: Gelu and its exp are lane for lane the same operations, so the
-// same bits. Softmax takes a shorter exp made for its non-positive arguments (one reduction step,
-// a degree-5 fit, no upper clamp; act_zmm.cpp states its error) and sums over 16 lanes instead of
-// 8: within the same bound of the exact value (the tests' 2e-6 + 1.2e-7 (max - x) relative), not
-// the same bits.
+// same bits. Softmax uses the same short exp but for arguments below -87.3 (2^n by vscalefps:
+// subnormals where the AVX2 kernel gives 0; act_zmm.cpp) and sums over 16 lanes instead of 8:
+// within the same bound of the exact value (the tests' 2e-6 + 1.2e-7 (max - x) relative), not the
+// same bits.
 // CPU: AVX-512 F, VL and BW; callers check first (the engine uses them where the INT8 GEMM takes its AVX-512
 // VNNI loop, so OCTET_ISA=avx2 selects the AVX2 kernels for all of them).
 #pragma once
