@@ -5,6 +5,16 @@
 
 namespace octet {
 
+bool is_permutation(const std::vector<int64_t>& perm, size_t rank) {
+  if (perm.size() != rank) return false;
+  std::vector<bool> seen(rank, false);
+  for (int64_t p : perm) {
+    if (p < 0 || p >= static_cast<int64_t>(rank) || seen[static_cast<size_t>(p)]) return false;
+    seen[static_cast<size_t>(p)] = true;
+  }
+  return true;
+}
+
 const Tensor* constant_input(const FastOpContext& ctx, size_t i) {
   if (i >= ctx.node.inputs.size() || ctx.node.inputs[i].empty()) return nullptr;
   const Value* v = ctx.graph.find_value(ctx.node.inputs[i]);

@@ -91,6 +91,10 @@ std::unique_ptr<FastOp> make_activation(const FastOpContext& ctx);  // float Sof
 // True when the CPU runs the AVX2 kernels (all fast ops need them).
 bool fast_kernels_available();
 
+// Whether perm holds each of 0 .. rank - 1 once (a Transpose's permutation, checked before it is
+// used to index dims and strides).
+bool is_permutation(const std::vector<int64_t>& perm, size_t rank);
+
 // Input i of the node when it is an initializer, else nullptr (absent, or computed at run time).
 const Tensor* constant_input(const FastOpContext& ctx, size_t i);
 

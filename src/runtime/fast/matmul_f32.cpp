@@ -205,7 +205,7 @@ class MatMulDynF32 : public FastOp {
     Shape out_shape = shape;
     std::vector<int64_t> cst = contiguous_strides(shape);
     if (!out_perm_.empty()) {  // a perm that does not fit: the Transpose's reference op reports it
-      if (!is_perm(out_perm_, shape.size()) || out_perm_.back() != static_cast<int64_t>(shape.size()) - 1) return false;
+      if (!is_permutation(out_perm_, shape.size()) || out_perm_.back() != static_cast<int64_t>(shape.size()) - 1) return false;
       for (size_t i = 0; i < shape.size(); ++i) out_shape[i] = shape[static_cast<size_t>(out_perm_[i])];
       const std::vector<int64_t> ost = contiguous_strides(out_shape);
       for (size_t i = 0; i < shape.size(); ++i) cst[static_cast<size_t>(out_perm_[i])] = ost[i];
@@ -279,23 +279,12 @@ class MatMulDynF32 : public FastOp {
       *strides = st;
       return true;
     }
-    if (!is_perm(perm, t.rank())) return false;
+    if (!is_permutation(perm, t.rank())) return false;
     dims->assign(perm.size(), 0);
     strides->assign(perm.size(), 0);
     for (size_t i = 0; i < perm.size(); ++i) {
       (*dims)[i] = t.dim(static_cast<size_t>(perm[i]));
       (*strides)[i] = st[static_cast<size_t>(perm[i])];
-    }
-    return true;
-  }
-
-  // Whether perm holds each of 0 .. rank - 1 once.
-  static bool is_perm(const std::vector<int64_t>& perm, size_t rank) {
-    if (perm.size() != rank) return false;
-    std::vector<bool> seen(rank, false);
-    for (int64_t p : perm) {
-      if (p < 0 || p >= static_cast<int64_t>(rank) || seen[static_cast<size_t>(p)]) return false;
-      seen[static_cast<size_t>(p)] = true;
     }
     return true;
   }

@@ -37,12 +37,7 @@ class Transpose32 : public FastOp {
       perm.resize(rank);
       for (size_t i = 0; i < rank; ++i) perm[i] = static_cast<int64_t>(rank - 1 - i);
     }
-    if (perm.size() != rank) return false;
-    std::vector<bool> seen(rank, false);
-    for (int64_t p : perm) {
-      if (p < 0 || p >= static_cast<int64_t>(rank) || seen[static_cast<size_t>(p)]) return false;
-      seen[static_cast<size_t>(p)] = true;
-    }
+    if (!is_permutation(perm, rank)) return false;
     Shape out_shape(rank);
     const std::vector<int64_t> in_stride = contiguous_strides(x.shape());
     std::vector<int64_t> src(rank);  // src[i]: input stride of output dim i
